@@ -1,0 +1,35 @@
+//! `warden-core`: everything Warden does that does not call the proxy-wasm host.
+//!
+//! The filter crate (`warden-filter`) is a thin adapter that feeds request and response bytes into
+//! these types; everything here is plain Rust with native unit tests.
+//!
+//! | module | holds |
+//! | --- | --- |
+//! | [`error`] | [`ConfigError`], the error every configuration check returns (JSON path + problem) |
+//! | [`identity`] | [`Identity`], the verified caller |
+//! | [`jwt`] | bearer-token verification against inline JWKS, the verified-token cache |
+//! | [`policy`] | ordered rules → allow / deny / require approval |
+//! | [`jsonrpc`] | strict JSON-RPC 2.0 parsing (duplicate keys, invalid UTF-8 refused) |
+//! | [`sse`] | incremental SSE event splitting and rewriting |
+//! | [`mask`] | detectors and JSON leaf rewriting |
+//! | [`digest`] | RFC 8785 canonical JSON and SHA-256 argument digests |
+//! | [`audit`] | the audit record (schema 1) |
+//! | [`engine`] | [`Engine`]: the validated plugin configuration, compiled |
+//! | [`response`] | rewriting of JSON and SSE response bodies (masking, `tools/list` filtering) |
+
+pub mod audit;
+pub mod config;
+pub mod digest;
+pub mod engine;
+pub mod error;
+pub mod identity;
+pub mod jsonrpc;
+pub mod jwt;
+pub mod mask;
+pub mod policy;
+pub mod response;
+pub mod sse;
+
+pub use engine::Engine;
+pub use error::ConfigError;
+pub use identity::Identity;
