@@ -30,6 +30,6 @@ pub mod policy;
 pub mod response;
 pub mod sse;
 
-pub use engine::Engine;
+// pub use engine::Engine; (enabled once the engine lands)
 pub use error::ConfigError;
 pub use identity::Identity;
