@@ -1,1 +1,1197 @@
-//! (being written)
+//! The access policy, compiled: ordered rules that decide every JSON-RPC request and notification.
+//!
+//! # Semantics
+//! - Rules are evaluated in order; the **first rule whose every condition holds decides** (its action,
+//!   its id, its masking profile). An absent condition always holds.
+//! - When no rule matches: a method matching one of `open_methods` is allowed with no rule id;
+//!   anything else gets the policy's `default` action.
+//! - `method` is a glob on the JSON-RPC method (`resources/*`). When it is absent and `tool` is set, the
+//!   rule matches `tools/call` only; when both are absent, it matches any method.
+//! - `tool` is a glob on the name of a `tools/call`. A message without a tool name never matches a rule
+//!   with a `tool` condition.
+//! - Globs (`tool`, `method`, `open_methods`) use [`glob::Pattern`] syntax (`*` any characters, `/`
+//!   included; `?` one character; `[a-z]`, `[!x]` classes; case-sensitive; the whole name must match)
+//!   plus shell-style alternation: `{search_customers,get_*}` matches either alternative. A literal
+//!   brace is written `[{]`.
+//! - `subjects`: the caller's `sub` equals one of them. `groups`: the caller is in at least one of them.
+//!   `scopes`: the caller holds every one of them. Each list must be non-empty.
+//! - `claims`: a dotted path into the token's claims (`realm_access.roles`) and exactly one test:
+//!   `equals` (the claim equals the value or, for an array claim, contains it) or `regex` (the claim is a
+//!   string the regex matches, unanchored). A missing claim fails every test.
+//! - `arguments`: an RFC 6901 JSON Pointer into the call's `arguments` and exactly one test: `equals`,
+//!   `regex` (the value is a string the regex matches, unanchored) or `exists` (`true`: present,
+//!   `false`: absent). `equals` compares numbers by value, so `5` and `5.0` are equal, as a server
+//!   decoding them would see them.
+//! - Regexes use `regex-lite` syntax; write `(?i)` for case-insensitive, `^…$` to anchor.
+//!
+//! Configuration problems are reported as [`ConfigError`]s at the JSON path of the offending value,
+//! e.g. `policy.rules[2].match.tool: invalid glob "[a": …`.
+
+use std::collections::HashMap;
+
+use glob::Pattern;
+use regex_lite::Regex;
+use serde_json::Value;
+
+use crate::config::{ArgumentMatch, ClaimMatch, MatchConfig, PolicyConfig, RuleAction, RuleConfig};
+use crate::error::ConfigError;
+use crate::identity::Identity;
+
+/// The JSON-RPC method that calls a tool (MCP specification, "Tools").
+const TOOLS_CALL: &str = "tools/call";
+
+/// One JSON-RPC request or notification, reduced to what rules look at.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// The JSON-RPC `method` (`tools/call`, `resources/read`, `notifications/initialized`, …).
+    pub method: &'a str,
+    /// The tool name (`params.name`) of a `tools/call`; `None` for other methods or when absent.
+    pub tool: Option<&'a str>,
+    /// The call's `params.arguments`, when present.
+    pub arguments: Option<&'a Value>,
+}
+
+/// What the policy decided for one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Forward or refuse.
+    pub action: RuleAction,
+    /// Id of the rule that decided; `None` when no rule matched (the default action or an open method).
+    pub rule: Option<String>,
+    /// Masking profile named by the deciding rule; `None` means the configured default profile.
+    pub mask_profile: Option<String>,
+}
+
+/// The compiled, validated access policy. Build it with [`Policy::from_config`].
+#[derive(Debug, Clone)]
+pub struct Policy {
+    default: RuleAction,
+    open_methods: Vec<Glob>,
+    rules: Vec<Rule>,
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+struct Rule {
+    id: String,
+    /// JSON path of the rule object (`policy.rules[3]`).
+    path: String,
+    action: RuleAction,
+    mask: Option<String>,
+    subjects: Option<Vec<String>>,
+    groups: Option<Vec<String>>,
+    scopes: Option<Vec<String>>,
+    claims: Vec<ClaimCondition>,
+    method: MethodCondition,
+    tool: Option<Glob>,
+    arguments: Vec<ArgumentCondition>,
+}
+
+/// Which JSON-RPC methods a rule applies to.
+#[derive(Debug, Clone)]
+enum MethodCondition {
+    Any,
+    ToolsCall,
+    Glob(Glob),
+}
+
+/// The test a claim or argument condition applies to the value it points at.
+#[derive(Debug, Clone)]
+enum ValueTest {
+    Equals(Value),
+    Regex(Regex),
+    Exists(bool),
+}
+
+#[derive(Debug, Clone)]
+struct ClaimCondition {
+    /// The dotted path, split at the dots.
+    segments: Vec<String>,
+    test: ValueTest,
+}
+
+#[derive(Debug, Clone)]
+struct ArgumentCondition {
+    /// RFC 6901 JSON Pointer, validated.
+    pointer: String,
+    test: ValueTest,
+}
+
+impl Policy {
+    /// Compiles and validates the policy; `path` is the JSON path of the policy object (`"policy"`),
+    /// used as the prefix of every error path.
+    ///
+    /// # Errors
+    /// The first problem found, at its JSON path: an empty or duplicate rule id, an invalid glob
+    /// (`open_methods[n]`, `match.method`, `match.tool`), an invalid regex, an empty `subjects`,
+    /// `groups` or `scopes` list, an empty claim path segment, a JSON pointer that is not RFC 6901
+    /// (must start with `/`; `~` only as `~0` or `~1`), or a claim/argument condition with none or
+    /// several of its tests.
+    pub fn from_config(config: &PolicyConfig, path: &str) -> Result<Policy, ConfigError> {
+        let open_path = member(path, "open_methods");
+        let open_methods = config
+            .open_methods
+            .iter()
+            .enumerate()
+            .map(|(i, glob)| compile_glob(glob, &index(&open_path, i)))
+            .collect::<Result<_, _>>()?;
+        let rules_path = member(path, "rules");
+        let mut first_use: HashMap<&str, usize> = HashMap::new();
+        let mut rules = Vec::with_capacity(config.rules.len());
+        for (i, rule) in config.rules.iter().enumerate() {
+            let rule_path = index(&rules_path, i);
+            if first_use.insert(rule.id.as_str(), i).is_some() {
+                return Err(ConfigError::new(
+                    member(&rule_path, "id"),
+                    format!("duplicate rule id {:?}", rule.id),
+                ));
+            }
+            rules.push(Rule::compile(rule, rule_path)?);
+        }
+        Ok(Policy {
+            default: config.default,
+            open_methods,
+            rules,
+        })
+    }
+
+    /// Decides one JSON-RPC request or notification: the first matching rule, else `allow` for an open
+    /// method, else the default action.
+    pub fn decide(&self, identity: &Identity, call: &Call<'_>) -> Decision {
+        match self.rules.iter().find(|rule| rule.matches(identity, call)) {
+            Some(rule) => Decision {
+                action: rule.action,
+                rule: Some(rule.id.clone()),
+                mask_profile: rule.mask.clone(),
+            },
+            None => Decision {
+                action: self.unmatched(call.method),
+                rule: None,
+                mask_profile: None,
+            },
+        }
+    }
+
+    /// Whether `tools/list` results should show `tool` to this caller, i.e. whether some `tools/call`
+    /// of it could be allowed. Listing is a convenience; [`Policy::decide`] enforces every call.
+    ///
+    /// The rules are walked in order as for a call of `tool` whose arguments are unknown. Among the
+    /// rules whose identity, method and tool conditions hold:
+    /// - an `allow` rule lists the tool (with argument conditions, some call could match it);
+    /// - a `deny` rule without argument conditions hides it (it denies every call of the tool);
+    /// - a `deny` rule with argument conditions is passed over (calls with other arguments go on).
+    ///
+    /// When no rule settles it, the tool is listed if a `tools/call` no rule matches would be allowed
+    /// (the default is `allow`, or `tools/call` is an open method).
+    pub fn may_list_tool(&self, identity: &Identity, tool: &str) -> bool {
+        let call = Call {
+            method: TOOLS_CALL,
+            tool: Some(tool),
+            arguments: None,
+        };
+        for rule in &self.rules {
+            if !rule.matches_ignoring_arguments(identity, &call) {
+                continue;
+            }
+            match rule.action {
+                RuleAction::Allow => return true,
+                RuleAction::Deny if rule.arguments.is_empty() => return false,
+                RuleAction::Deny => {}
+            }
+        }
+        self.unmatched(TOOLS_CALL) == RuleAction::Allow
+    }
+
+    /// `(rule id, mask profile name, JSON path of the rule's "mask" field)` for each rule that names a
+    /// masking profile, in rule order, so the caller can check that each profile exists.
+    pub fn mask_references(&self) -> impl Iterator<Item = (&str, &str, String)> {
+        self.rules.iter().filter_map(|rule| {
+            rule.mask
+                .as_deref()
+                .map(|profile| (rule.id.as_str(), profile, member(&rule.path, "mask")))
+        })
+    }
+
+    /// The action for a message no rule matched.
+    fn unmatched(&self, method: &str) -> RuleAction {
+        if self.open_methods.iter().any(|glob| glob.matches(method)) {
+            RuleAction::Allow
+        } else {
+            self.default
+        }
+    }
+}
+
+impl Rule {
+    fn compile(config: &RuleConfig, path: String) -> Result<Rule, ConfigError> {
+        if config.id.trim().is_empty() {
+            return Err(ConfigError::new(
+                member(&path, "id"),
+                "rule id must not be empty: denials and audit records name the rule by it",
+            ));
+        }
+        let m: &MatchConfig = &config.matcher;
+        let match_path = member(&path, "match");
+        let tool = m
+            .tool
+            .as_deref()
+            .map(|glob| compile_glob(glob, &member(&match_path, "tool")))
+            .transpose()?;
+        let method = match (&m.method, &tool) {
+            (Some(glob), _) => {
+                MethodCondition::Glob(compile_glob(glob, &member(&match_path, "method"))?)
+            }
+            (None, Some(_)) => MethodCondition::ToolsCall,
+            (None, None) => MethodCondition::Any,
+        };
+        let claims_path = member(&match_path, "claims");
+        let claims = m
+            .claims
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ClaimCondition::compile(c, &index(&claims_path, i)))
+            .collect::<Result<_, _>>()?;
+        let arguments_path = member(&match_path, "arguments");
+        let arguments = m
+            .arguments
+            .iter()
+            .enumerate()
+            .map(|(i, a)| ArgumentCondition::compile(a, &index(&arguments_path, i)))
+            .collect::<Result<_, _>>()?;
+        Ok(Rule {
+            id: config.id.clone(),
+            action: config.action,
+            mask: config.mask.clone(),
+            subjects: non_empty(&m.subjects, &member(&match_path, "subjects"))?,
+            groups: non_empty(&m.groups, &member(&match_path, "groups"))?,
+            scopes: non_empty(&m.scopes, &member(&match_path, "scopes"))?,
+            claims,
+            method,
+            tool,
+            arguments,
+            path,
+        })
+    }
+
+    fn matches(&self, identity: &Identity, call: &Call<'_>) -> bool {
+        self.matches_ignoring_arguments(identity, call)
+            && self
+                .arguments
+                .iter()
+                .all(|condition| condition.holds(call.arguments))
+    }
+
+    /// Every condition except those on the call's arguments.
+    fn matches_ignoring_arguments(&self, identity: &Identity, call: &Call<'_>) -> bool {
+        let method = match &self.method {
+            MethodCondition::Any => true,
+            MethodCondition::ToolsCall => call.method == TOOLS_CALL,
+            MethodCondition::Glob(glob) => glob.matches(call.method),
+        };
+        let tool = match (&self.tool, call.tool) {
+            (None, _) => true,
+            (Some(glob), Some(name)) => glob.matches(name),
+            (Some(_), None) => false,
+        };
+        method
+            && tool
+            && self
+                .subjects
+                .as_ref()
+                .is_none_or(|subs| subs.contains(&identity.sub))
+            && self
+                .groups
+                .as_ref()
+                .is_none_or(|groups| groups.iter().any(|g| identity.groups.contains(g)))
+            && self
+                .scopes
+                .as_ref()
+                .is_none_or(|scopes| scopes.iter().all(|s| identity.scopes.contains(s)))
+            && self.claims.iter().all(|c| c.holds(&identity.claims))
+    }
+}
+
+impl ClaimCondition {
+    fn compile(config: &ClaimMatch, path: &str) -> Result<ClaimCondition, ConfigError> {
+        let segments: Vec<String> = config.path.split('.').map(str::to_owned).collect();
+        if segments.iter().any(String::is_empty) {
+            return Err(ConfigError::new(
+                member(path, "path"),
+                format!(
+                    "claim path {:?} has an empty segment; name the claims from the top, separated by dots (realm_access.roles)",
+                    config.path
+                ),
+            ));
+        }
+        let test = ValueTest::compile(
+            path,
+            [
+                ("equals", config.equals.clone().map(ValueTest::Equals)),
+                (
+                    "regex",
+                    config
+                        .regex
+                        .as_deref()
+                        .map(|r| regex_test(r, &member(path, "regex")))
+                        .transpose()?,
+                ),
+            ],
+        )?;
+        Ok(ClaimCondition { segments, test })
+    }
+
+    fn holds(&self, claims: &Value) -> bool {
+        let claim = self
+            .segments
+            .iter()
+            .try_fold(claims, |value, segment| value.get(segment));
+        let array_contains = match (&self.test, claim) {
+            (ValueTest::Equals(expected), Some(Value::Array(items))) => {
+                items.iter().any(|item| json_equal(item, expected))
+            }
+            _ => false,
+        };
+        array_contains || self.test.holds(claim)
+    }
+}
+
+impl ArgumentCondition {
+    fn compile(config: &ArgumentMatch, path: &str) -> Result<ArgumentCondition, ConfigError> {
+        check_json_pointer(&config.pointer, &member(path, "pointer"))?;
+        let test = ValueTest::compile(
+            path,
+            [
+                ("equals", config.equals.clone().map(ValueTest::Equals)),
+                (
+                    "regex",
+                    config
+                        .regex
+                        .as_deref()
+                        .map(|r| regex_test(r, &member(path, "regex")))
+                        .transpose()?,
+                ),
+                ("exists", config.exists.map(ValueTest::Exists)),
+            ],
+        )?;
+        Ok(ArgumentCondition {
+            pointer: config.pointer.clone(),
+            test,
+        })
+    }
+
+    fn holds(&self, arguments: Option<&Value>) -> bool {
+        self.test
+            .holds(arguments.and_then(|args| args.pointer(&self.pointer)))
+    }
+}
+
+impl ValueTest {
+    /// Picks the one test that is set among `candidates` (field name, test if set); `path` is the
+    /// condition's JSON path.
+    fn compile<const N: usize>(
+        path: &str,
+        candidates: [(&str, Option<ValueTest>); N],
+    ) -> Result<ValueTest, ConfigError> {
+        let names: Vec<&str> = candidates.iter().map(|(name, _)| *name).collect();
+        let set: Vec<(&str, ValueTest)> = candidates
+            .into_iter()
+            .filter_map(|(name, test)| Some((name, test?)))
+            .collect();
+        match <[_; 1]>::try_from(set) {
+            Ok([(_, test)]) => Ok(test),
+            Err(set) => {
+                let found: Vec<&str> = set.iter().map(|(name, _)| *name).collect();
+                let found = if found.is_empty() {
+                    "none".to_owned()
+                } else {
+                    found.join(" and ")
+                };
+                Err(ConfigError::new(
+                    path,
+                    format!("set exactly one of {}; found {found}", names.join(", ")),
+                ))
+            }
+        }
+    }
+
+    fn holds(&self, value: Option<&Value>) -> bool {
+        match (self, value) {
+            (ValueTest::Exists(expected), value) => value.is_some() == *expected,
+            (_, None) => false,
+            (ValueTest::Equals(expected), Some(value)) => json_equal(value, expected),
+            (ValueTest::Regex(regex), Some(value)) => {
+                value.as_str().is_some_and(|s| regex.is_match(s))
+            }
+        }
+    }
+}
+
+/// JSON equality as a decoder sees it: numbers by value (`5 == 5.0`), objects regardless of member
+/// order, arrays element by element.
+fn json_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
+                (Some(x), Some(y), _, _) => x == y,
+                (_, _, Some(x), Some(y)) => x == y,
+                _ => x.as_f64() == y.as_f64(),
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_equal(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(key, value)| y.get(key).is_some_and(|other| json_equal(value, other)))
+        }
+        _ => a == b,
+    }
+}
+
+fn compile_glob(glob: &str, path: &str) -> Result<Glob, ConfigError> {
+    let invalid =
+        |reason: String| ConfigError::new(path, format!("invalid glob {glob:?}: {reason}"));
+    expand_braces(glob)
+        .map_err(|reason| invalid(reason.to_owned()))?
+        .iter()
+        .map(|alternative| Pattern::new(alternative).map_err(|e| invalid(e.to_string())))
+        .collect::<Result<_, _>>()
+        .map(Glob)
+}
+
+/// A [`glob::Pattern`] extended with shell-style alternation: `{a,b}` matches `a` or `b`.
+#[derive(Debug, Clone)]
+struct Glob(Vec<Pattern>);
+
+impl Glob {
+    fn matches(&self, text: &str) -> bool {
+        self.0.iter().any(|pattern| pattern.matches(text))
+    }
+}
+
+/// Most patterns one glob may expand into (`{a,b}{c,d}` is four).
+const MAX_GLOB_ALTERNATIVES: usize = 256;
+
+/// Expands `{a,b}` groups outside `[...]` classes into one pattern per combination. Alternatives may
+/// not contain `{`, `}` or `,`; a literal brace is written `[{]` or `[}]`.
+fn expand_braces(glob: &str) -> Result<Vec<String>, &'static str> {
+    let mut expanded = vec![String::new()];
+    let mut chars = glob.chars();
+    while let Some(c) = chars.next() {
+        let piece = match c {
+            '[' => take_class(&mut chars),
+            '{' => {
+                let mut body = String::new();
+                loop {
+                    match chars.next() {
+                        Some('}') => break,
+                        Some('{') => return Err("nested \"{\" is not supported"),
+                        Some(c) => body.push(c),
+                        None => return Err("\"{\" without a closing \"}\""),
+                    }
+                }
+                let alternatives: Vec<&str> = body.split(',').collect();
+                if expanded.len() * alternatives.len() > MAX_GLOB_ALTERNATIVES {
+                    return Err("more than 256 alternatives");
+                }
+                expanded = expanded
+                    .iter()
+                    .flat_map(|prefix| alternatives.iter().map(move |alt| format!("{prefix}{alt}")))
+                    .collect();
+                continue;
+            }
+            '}' => return Err("\"}\" without an opening \"{\""),
+            c => c.to_string(),
+        };
+        expanded
+            .iter_mut()
+            .for_each(|prefix| prefix.push_str(&piece));
+    }
+    Ok(expanded)
+}
+
+/// The rest of a `[...]` class after its `[`, as [`glob::Pattern`] reads it: an optional `!`, then a
+/// first character taken literally (even `]`), then everything up to `]`. An unclosed class is
+/// returned as is for [`Pattern::new`] to report.
+fn take_class(chars: &mut std::str::Chars<'_>) -> String {
+    let mut class = String::from("[");
+    let mut first = chars.next();
+    if first == Some('!') {
+        class.push('!');
+        first = chars.next();
+    }
+    let Some(first) = first else {
+        return class;
+    };
+    class.push(first);
+    for c in chars.by_ref() {
+        class.push(c);
+        if c == ']' {
+            break;
+        }
+    }
+    class
+}
+
+fn regex_test(regex: &str, path: &str) -> Result<ValueTest, ConfigError> {
+    Regex::new(regex)
+        .map(ValueTest::Regex)
+        .map_err(|e| ConfigError::new(path, format!("invalid regex {regex:?}: {e}")))
+}
+
+/// Checks RFC 6901 §3 syntax: `""` is not accepted (it would name the whole `arguments`), every other
+/// pointer starts with `/`, and `~` appears only as `~0` or `~1`.
+fn check_json_pointer(pointer: &str, path: &str) -> Result<(), ConfigError> {
+    if !pointer.starts_with('/') {
+        return Err(ConfigError::new(
+            path,
+            format!("JSON pointer {pointer:?} must start with \"/\" (RFC 6901), e.g. \"/query\""),
+        ));
+    }
+    let mut chars = pointer.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+            return Err(ConfigError::new(
+                path,
+                format!(
+                    "JSON pointer {pointer:?} has an invalid escape: \"~\" must be followed by \"0\" or \"1\" (RFC 6901 §3)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an empty identity list: it would match nobody (`subjects`, `groups`) or nothing (`scopes`).
+fn non_empty(list: &Option<Vec<String>>, path: &str) -> Result<Option<Vec<String>>, ConfigError> {
+    match list {
+        Some(items) if items.is_empty() => Err(ConfigError::new(
+            path,
+            "list must not be empty; omit the condition to match any caller",
+        )),
+        _ => Ok(list.clone()),
+    }
+}
+
+/// `parent.key`, or `key` at the document root.
+fn member(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// `parent[i]`.
+fn index(parent: &str, i: usize) -> String {
+    format!("{parent}[{i}]")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use serde_json::json;
+
+    use super::*;
+
+    fn policy(doc: Value) -> Policy {
+        try_policy(doc).unwrap()
+    }
+
+    fn try_policy(doc: Value) -> Result<Policy, ConfigError> {
+        let config: PolicyConfig = serde_json::from_value(doc).unwrap();
+        Policy::from_config(&config, "policy")
+    }
+
+    fn error(doc: Value) -> String {
+        try_policy(doc).unwrap_err().to_string()
+    }
+
+    fn caller(sub: &str, groups: &[&str], scopes: &[&str], claims: Value) -> Identity {
+        Identity {
+            iss: "https://idp".to_owned(),
+            sub: sub.to_owned(),
+            email: None,
+            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            client_id: None,
+            claims,
+        }
+    }
+
+    fn alice() -> Identity {
+        caller(
+            "alice",
+            &["support", "eu"],
+            &["mcp:tools", "mcp:read"],
+            json!({"sub": "alice", "email_verified": true, "department": "billing-eu",
+                   "realm_access": {"roles": ["analyst", "viewer"]}, "level": 3}),
+        )
+    }
+
+    fn tool_call<'a>(tool: &'a str, arguments: Option<&'a Value>) -> Call<'a> {
+        Call {
+            method: TOOLS_CALL,
+            tool: Some(tool),
+            arguments,
+        }
+    }
+
+    fn method(method: &str) -> Call<'_> {
+        Call {
+            method,
+            tool: None,
+            arguments: None,
+        }
+    }
+
+    /// A policy with one allow rule `r` on `match`, default deny and no open methods.
+    fn single(matcher: Value) -> Policy {
+        policy(
+            json!({"open_methods": [], "rules": [{"id": "r", "match": matcher, "action": "allow"}]}),
+        )
+    }
+
+    fn allowed(p: &Policy, who: &Identity, call: &Call<'_>) -> bool {
+        p.decide(who, call).action == RuleAction::Allow
+    }
+
+    #[test]
+    fn subjects_condition_matches_only_listed_subjects() {
+        let p = single(json!({"subjects": ["bob", "alice"]}));
+        assert!(allowed(&p, &alice(), &method("resources/read")));
+        assert!(!allowed(
+            &p,
+            &caller("mallory", &[], &[], json!({})),
+            &method("resources/read")
+        ));
+    }
+
+    #[test]
+    fn groups_condition_needs_one_shared_group() {
+        let p = single(json!({"groups": ["admins", "eu"]}));
+        assert!(allowed(&p, &alice(), &method("x")));
+        assert!(!allowed(
+            &p,
+            &caller("bob", &["support"], &[], json!({})),
+            &method("x")
+        ));
+    }
+
+    #[test]
+    fn scopes_condition_needs_every_scope() {
+        assert!(allowed(
+            &single(json!({"scopes": ["mcp:read", "mcp:tools"]})),
+            &alice(),
+            &method("x")
+        ));
+        assert!(!allowed(
+            &single(json!({"scopes": ["mcp:read", "mcp:admin"]})),
+            &alice(),
+            &method("x")
+        ));
+    }
+
+    #[test]
+    fn claim_equals_matches_scalar_value() {
+        let p = single(json!({"claims": [{"path": "email_verified", "equals": true}]}));
+        assert!(allowed(&p, &alice(), &method("x")));
+        let unverified = caller("bob", &[], &[], json!({"email_verified": false}));
+        assert!(!allowed(&p, &unverified, &method("x")));
+    }
+
+    #[test]
+    fn claim_equals_on_array_claim_means_contains() {
+        let p = single(json!({"claims": [{"path": "realm_access.roles", "equals": "analyst"}]}));
+        assert!(allowed(&p, &alice(), &method("x")));
+        let p = single(json!({"claims": [{"path": "realm_access.roles", "equals": "admin"}]}));
+        assert!(!allowed(&p, &alice(), &method("x")));
+    }
+
+    #[test]
+    fn claim_equals_compares_numbers_by_value() {
+        assert!(allowed(
+            &single(json!({"claims": [{"path": "level", "equals": 3.0}]})),
+            &alice(),
+            &method("x")
+        ));
+        assert!(!allowed(
+            &single(json!({"claims": [{"path": "level", "equals": 4}]})),
+            &alice(),
+            &method("x")
+        ));
+    }
+
+    #[test]
+    fn claim_regex_matches_string_claims_only() {
+        let p = single(json!({"claims": [{"path": "department", "regex": "-eu$"}]}));
+        assert!(allowed(&p, &alice(), &method("x")));
+        let us = caller("bob", &[], &[], json!({"department": "billing-us"}));
+        assert!(!allowed(&p, &us, &method("x")));
+        let p = single(json!({"claims": [{"path": "level", "regex": "3"}]}));
+        assert!(
+            !allowed(&p, &alice(), &method("x")),
+            "a number claim is not a string"
+        );
+    }
+
+    #[test]
+    fn missing_claim_never_matches() {
+        let p = single(json!({"claims": [{"path": "realm_access.missing", "equals": "x"}]}));
+        assert!(!allowed(&p, &alice(), &method("x")));
+        let p = single(json!({"claims": [{"path": "department.name", "regex": ".*"}]}));
+        assert!(
+            !allowed(&p, &alice(), &method("x")),
+            "a path through a string resolves to nothing"
+        );
+    }
+
+    #[test]
+    fn method_glob_matches_a_method_family() {
+        let p = single(json!({"method": "resources/*"}));
+        assert!(allowed(&p, &alice(), &method("resources/read")));
+        assert!(allowed(&p, &alice(), &method("resources/templates/list")));
+        assert!(!allowed(&p, &alice(), &method("prompts/get")));
+    }
+
+    #[test]
+    fn rule_with_tool_and_no_method_matches_tools_call_only() {
+        let p = single(json!({"tool": "*"}));
+        assert!(allowed(&p, &alice(), &tool_call("echo", None)));
+        let other = Call {
+            method: "tasks/get",
+            tool: Some("echo"),
+            arguments: None,
+        };
+        assert!(!allowed(&p, &alice(), &other));
+    }
+
+    #[test]
+    fn rule_without_method_or_tool_matches_any_method() {
+        let p = single(json!({"subjects": ["alice"]}));
+        assert!(allowed(&p, &alice(), &method("completion/complete")));
+        assert!(allowed(&p, &alice(), &tool_call("echo", None)));
+    }
+
+    #[test]
+    fn tool_glob_matches_tool_names() {
+        let p = single(json!({"tool": "get_[a-z]*"}));
+        assert!(allowed(&p, &alice(), &tool_call("get_invoice", None)));
+        assert!(!allowed(&p, &alice(), &tool_call("get_2", None)));
+        assert!(
+            !allowed(&p, &alice(), &tool_call("Get_invoice", None)),
+            "globs are case-sensitive"
+        );
+    }
+
+    #[test]
+    fn tool_glob_alternatives_match_each_listed_name() {
+        let p = single(json!({"tool": "{search_customers,get_*,echo}"}));
+        for tool in ["search_customers", "get_invoice", "echo"] {
+            assert!(allowed(&p, &alice(), &tool_call(tool, None)), "{tool}");
+        }
+        assert!(!allowed(&p, &alice(), &tool_call("delete_customer", None)));
+        assert!(
+            !allowed(&p, &alice(), &tool_call("echo2", None)),
+            "alternatives are whole-name matches"
+        );
+    }
+
+    #[test]
+    fn glob_alternatives_combine_and_leave_classes_alone() {
+        let p = single(json!({"method": "{tools,prompts}/{list,get}"}));
+        for m in ["tools/list", "tools/get", "prompts/list", "prompts/get"] {
+            assert!(allowed(&p, &alice(), &method(m)), "{m}");
+        }
+        assert!(!allowed(&p, &alice(), &method("resources/list")));
+        let p = single(json!({"tool": "x[{]y"}));
+        assert!(
+            allowed(&p, &alice(), &tool_call("x{y", None)),
+            "a class keeps a literal brace"
+        );
+        let p = single(json!({"tool": "a[]{]b"}));
+        assert!(
+            allowed(&p, &alice(), &tool_call("a{b", None)),
+            "a leading ] is literal inside a class"
+        );
+    }
+
+    #[test]
+    fn malformed_glob_alternatives_are_refused() {
+        for (glob, reason) in [
+            ("{a,b", "without a closing"),
+            ("a}", "without an opening"),
+            ("{a,{b}}", "nested"),
+            ("{a,b,c,d}{a,b,c,d}{a,b,c,d}{a,b,c,d}{a,b}", "more than 256"),
+        ] {
+            let e =
+                error(json!({"rules": [{"id": "a", "match": {"tool": glob}, "action": "allow"}]}));
+            assert!(
+                e.starts_with(&format!(
+                    "policy.rules[0].match.tool: invalid glob {glob:?}: "
+                )),
+                "{e}"
+            );
+            assert!(e.contains(reason), "{e}");
+        }
+    }
+
+    #[test]
+    fn message_without_tool_name_never_matches_a_tool_rule() {
+        let p = single(json!({"method": "*", "tool": "*"}));
+        assert!(!allowed(&p, &alice(), &method(TOOLS_CALL)));
+    }
+
+    #[test]
+    fn argument_equals_compares_decoded_values() {
+        let p = single(json!({"arguments": [{"pointer": "/limit", "equals": 5}]}));
+        assert!(allowed(
+            &p,
+            &alice(),
+            &tool_call("t", Some(&json!({"limit": 5.0})))
+        ));
+        assert!(!allowed(
+            &p,
+            &alice(),
+            &tool_call("t", Some(&json!({"limit": 6})))
+        ));
+        assert!(!allowed(
+            &p,
+            &alice(),
+            &tool_call("t", Some(&json!({"limit": "5"})))
+        ));
+        let p =
+            single(json!({"arguments": [{"pointer": "/filter", "equals": {"a": 1, "b": [true]}}]}));
+        let reordered = json!({"filter": {"b": [true], "a": 1}});
+        assert!(allowed(&p, &alice(), &tool_call("t", Some(&reordered))));
+    }
+
+    #[test]
+    fn argument_regex_matches_string_values_only() {
+        let p = single(
+            json!({"arguments": [{"pointer": "/query", "regex": "(?i)^\\s*(delete|drop)"}]}),
+        );
+        assert!(allowed(
+            &p,
+            &alice(),
+            &tool_call("run_sql", Some(&json!({"query": "  DROP TABLE t"})))
+        ));
+        assert!(!allowed(
+            &p,
+            &alice(),
+            &tool_call("run_sql", Some(&json!({"query": "select 1"})))
+        ));
+        assert!(!allowed(
+            &p,
+            &alice(),
+            &tool_call("run_sql", Some(&json!({"query": ["drop"]})))
+        ));
+        assert!(!allowed(&p, &alice(), &tool_call("run_sql", None)));
+    }
+
+    #[test]
+    fn argument_exists_tests_presence_and_absence() {
+        let present = single(json!({"arguments": [{"pointer": "/options/0", "exists": true}]}));
+        let absent = single(json!({"arguments": [{"pointer": "/options/0", "exists": false}]}));
+        let with = json!({"options": ["force"]});
+        let without = json!({"options": []});
+        assert!(allowed(&present, &alice(), &tool_call("t", Some(&with))));
+        assert!(!allowed(
+            &present,
+            &alice(),
+            &tool_call("t", Some(&without))
+        ));
+        assert!(allowed(&absent, &alice(), &tool_call("t", Some(&without))));
+        assert!(
+            allowed(&absent, &alice(), &tool_call("t", None)),
+            "no arguments: nothing exists"
+        );
+        assert!(!allowed(&absent, &alice(), &tool_call("t", Some(&with))));
+    }
+
+    #[test]
+    fn argument_pointer_unescapes_slash_and_tilde() {
+        let p = single(json!({"arguments": [{"pointer": "/a~1b/c~0d", "equals": 1}]}));
+        assert!(allowed(
+            &p,
+            &alice(),
+            &tool_call("t", Some(&json!({"a/b": {"c~d": 1}})))
+        ));
+        assert!(!allowed(
+            &p,
+            &alice(),
+            &tool_call("t", Some(&json!({"a": {"b": {"c~d": 1}}})))
+        ));
+    }
+
+    #[test]
+    fn first_matching_rule_decides() {
+        let p = policy(json!({"rules": [
+            {"id": "skip", "match": {"tool": "echo", "subjects": ["bob"]}, "action": "allow"},
+            {"id": "deny-echo", "match": {"tool": "echo"}, "action": "deny"},
+            {"id": "allow-all", "match": {"tool": "*"}, "action": "allow", "mask": "strict"}
+        ]}));
+        let d = p.decide(&alice(), &tool_call("echo", None));
+        assert_eq!(
+            (d.action, d.rule.as_deref()),
+            (RuleAction::Deny, Some("deny-echo"))
+        );
+        let d = p.decide(&alice(), &tool_call("search", None));
+        assert_eq!(
+            d,
+            Decision {
+                action: RuleAction::Allow,
+                rule: Some("allow-all".to_owned()),
+                mask_profile: Some("strict".to_owned()),
+            }
+        );
+    }
+
+    #[test]
+    fn unmatched_open_method_is_allowed_without_a_rule() {
+        let p =
+            policy(json!({"rules": [{"id": "r", "match": {"tool": "echo"}, "action": "allow"}]}));
+        for open in [
+            "initialize",
+            "ping",
+            "notifications/initialized",
+            "tools/list",
+        ] {
+            let d = p.decide(&alice(), &method(open));
+            assert_eq!((d.action, d.rule), (RuleAction::Allow, None), "{open}");
+        }
+    }
+
+    #[test]
+    fn unmatched_call_gets_the_default_action() {
+        let deny = policy(json!({"rules": []}));
+        let d = deny.decide(&alice(), &tool_call("echo", None));
+        assert_eq!((d.action, d.rule), (RuleAction::Deny, None));
+        assert_eq!(
+            deny.decide(&alice(), &method("resources/read")).action,
+            RuleAction::Deny
+        );
+        let allow = policy(json!({"default": "allow", "open_methods": []}));
+        assert_eq!(
+            allow.decide(&alice(), &tool_call("echo", None)).action,
+            RuleAction::Allow
+        );
+    }
+
+    #[test]
+    fn rule_beats_open_methods() {
+        let p = policy(
+            json!({"rules": [{"id": "no-ping", "match": {"method": "ping"}, "action": "deny"}]}),
+        );
+        let d = p.decide(&alice(), &method("ping"));
+        assert_eq!(
+            (d.action, d.rule.as_deref()),
+            (RuleAction::Deny, Some("no-ping"))
+        );
+    }
+
+    #[test]
+    fn tool_hidden_by_a_deny_rule_without_argument_conditions() {
+        let p = policy(json!({"default": "allow", "rules": [
+            {"id": "d", "match": {"tool": "delete_*"}, "action": "deny"}]}));
+        assert!(!p.may_list_tool(&alice(), "delete_customer"));
+        assert!(p.may_list_tool(&alice(), "get_invoice"));
+    }
+
+    #[test]
+    fn tool_listed_despite_a_deny_rule_on_some_arguments() {
+        let p = policy(json!({"default": "allow", "rules": [
+            {"id": "d", "match": {"tool": "run_sql", "arguments": [{"pointer": "/query", "regex": "drop"}]}, "action": "deny"}]}));
+        assert!(p.may_list_tool(&alice(), "run_sql"));
+        let strict = policy(json!({"rules": [
+            {"id": "d", "match": {"tool": "run_sql", "arguments": [{"pointer": "/query", "regex": "drop"}]}, "action": "deny"}]}));
+        assert!(
+            !strict.may_list_tool(&alice(), "run_sql"),
+            "nothing allows it after the deny"
+        );
+    }
+
+    #[test]
+    fn tool_listed_when_an_allow_rule_could_match_some_arguments() {
+        let p = policy(json!({"rules": [
+            {"id": "a", "match": {"tool": "run_sql", "arguments": [{"pointer": "/db", "equals": "test"}]}, "action": "allow"}]}));
+        assert!(p.may_list_tool(&alice(), "run_sql"));
+    }
+
+    #[test]
+    fn tool_hidden_under_default_deny_when_no_allow_rule_fits_the_caller() {
+        let p = policy(json!({"rules": [
+            {"id": "admins", "match": {"tool": "*", "groups": ["admins"]}, "action": "allow"}]}));
+        assert!(!p.may_list_tool(&alice(), "echo"));
+        assert!(p.may_list_tool(&caller("root", &["admins"], &[], json!({})), "echo"));
+    }
+
+    #[test]
+    fn earlier_allow_rule_keeps_a_tool_listed_before_a_later_deny() {
+        let p = policy(json!({"rules": [
+            {"id": "support", "match": {"tool": "delete_*", "groups": ["support"]}, "action": "allow"},
+            {"id": "nobody-else", "match": {"tool": "delete_*"}, "action": "deny"}]}));
+        assert!(p.may_list_tool(&alice(), "delete_customer"));
+        assert!(!p.may_list_tool(&caller("bob", &[], &[], json!({})), "delete_customer"));
+    }
+
+    #[test]
+    fn mask_references_name_rule_profile_and_path() {
+        let p = policy(json!({"rules": [
+            {"id": "a", "action": "allow", "mask": "strict"},
+            {"id": "b", "action": "allow"},
+            {"id": "c", "action": "deny", "mask": "none"}]}));
+        let refs: Vec<_> = p.mask_references().collect();
+        assert_eq!(
+            refs,
+            [
+                ("a", "strict", "policy.rules[0].mask".to_owned()),
+                ("c", "none", "policy.rules[2].mask".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_rule_id_is_refused_at_the_second_use() {
+        let e = error(json!({"rules": [
+            {"id": "x", "action": "allow"}, {"id": "y", "action": "allow"},
+            {"id": "z", "action": "allow"}, {"id": "x", "action": "deny"}]}));
+        assert_eq!(e, r#"policy.rules[3].id: duplicate rule id "x""#);
+    }
+
+    #[test]
+    fn empty_rule_id_is_refused() {
+        let e = error(json!({"rules": [{"id": " ", "action": "allow"}]}));
+        assert!(
+            e.starts_with("policy.rules[0].id: rule id must not be empty"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn invalid_tool_glob_is_reported_at_its_path() {
+        let e = error(json!({"rules": [
+            {"id": "a", "action": "allow"}, {"id": "b", "action": "allow"},
+            {"id": "c", "match": {"tool": "[a"}, "action": "allow"}]}));
+        assert!(
+            e.starts_with(r#"policy.rules[2].match.tool: invalid glob "[a": Pattern syntax error"#),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn invalid_method_glob_is_reported_at_its_path() {
+        let e = error(
+            json!({"rules": [{"id": "a", "match": {"method": "tools/[!"}, "action": "allow"}]}),
+        );
+        assert!(
+            e.starts_with(r#"policy.rules[0].match.method: invalid glob "tools/[!": "#),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn invalid_open_method_glob_is_reported_at_its_index() {
+        let e = error(json!({"open_methods": ["ping", "tools/[list"]}));
+        assert!(
+            e.starts_with(r#"policy.open_methods[1]: invalid glob "tools/[list": "#),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn invalid_regexes_are_reported_at_their_paths() {
+        let e = error(json!({"rules": [{"id": "a", "action": "deny",
+            "match": {"arguments": [{"pointer": "/q", "exists": true}, {"pointer": "/q", "regex": "(drop"}]}}]}));
+        assert!(
+            e.starts_with(r#"policy.rules[0].match.arguments[1].regex: invalid regex "(drop": "#),
+            "{e}"
+        );
+        let e = error(json!({"rules": [{"id": "a", "action": "deny",
+            "match": {"claims": [{"path": "dept", "regex": "a{2,1}"}]}}]}));
+        assert!(
+            e.starts_with(r#"policy.rules[0].match.claims[0].regex: invalid regex "a{2,1}": "#),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn json_pointer_must_start_with_a_slash() {
+        let e = error(json!({"rules": [{"id": "a", "action": "deny",
+            "match": {"arguments": [{"pointer": "query", "exists": true}]}}]}));
+        assert!(e.starts_with(r#"policy.rules[0].match.arguments[0].pointer: JSON pointer "query" must start with "/""#), "{e}");
+        let e = error(json!({"rules": [{"id": "a", "action": "deny",
+            "match": {"arguments": [{"pointer": "", "exists": true}]}}]}));
+        assert!(
+            e.starts_with("policy.rules[0].match.arguments[0].pointer: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn json_pointer_with_a_bad_tilde_escape_is_refused() {
+        let e = error(json!({"rules": [{"id": "a", "action": "deny",
+            "match": {"arguments": [{"pointer": "/a~2", "exists": true}]}}]}));
+        assert!(e.starts_with(r#"policy.rules[0].match.arguments[0].pointer: JSON pointer "/a~2" has an invalid escape"#), "{e}");
+        let e = error(json!({"rules": [{"id": "a", "action": "deny",
+            "match": {"arguments": [{"pointer": "/a~", "exists": true}]}}]}));
+        assert!(e.contains("invalid escape"), "{e}");
+    }
+
+    #[test]
+    fn argument_condition_needs_exactly_one_test() {
+        let e = error(json!({"rules": [{"id": "a", "action": "deny",
+            "match": {"arguments": [{"pointer": "/q"}]}}]}));
+        assert_eq!(e, "policy.rules[0].match.arguments[0]: set exactly one of equals, regex, exists; found none");
+        let e = error(json!({"rules": [{"id": "a", "action": "deny",
+            "match": {"arguments": [{"pointer": "/q", "equals": 1, "exists": true}]}}]}));
+        assert_eq!(e, "policy.rules[0].match.arguments[0]: set exactly one of equals, regex, exists; found equals and exists");
+    }
+
+    #[test]
+    fn claim_condition_needs_exactly_one_test() {
+        let e = error(json!({"rules": [{"id": "a", "action": "deny",
+            "match": {"claims": [{"path": "x", "equals": "a"}, {"path": "y", "equals": "a", "regex": "a"}]}}]}));
+        assert_eq!(e, "policy.rules[0].match.claims[1]: set exactly one of equals, regex; found equals and regex");
+        let e = error(
+            json!({"rules": [{"id": "a", "action": "deny", "match": {"claims": [{"path": "x"}]}}]}),
+        );
+        assert_eq!(
+            e,
+            "policy.rules[0].match.claims[0]: set exactly one of equals, regex; found none"
+        );
+    }
+
+    #[test]
+    fn claim_path_with_an_empty_segment_is_refused() {
+        let e = error(json!({"rules": [{"id": "a", "action": "deny",
+            "match": {"claims": [{"path": "realm_access..roles", "equals": "x"}]}}]}));
+        assert!(e.starts_with(r#"policy.rules[0].match.claims[0].path: claim path "realm_access..roles" has an empty segment"#), "{e}");
+    }
+
+    #[test]
+    fn empty_identity_lists_are_refused() {
+        for field in ["subjects", "groups", "scopes"] {
+            let e = error(json!({"rules": [{"id": "a", "action": "allow", "match": {field: []}}]}));
+            assert!(
+                e.starts_with(&format!(
+                    "policy.rules[0].match.{field}: list must not be empty"
+                )),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_carry_the_given_policy_path() {
+        let config: PolicyConfig = serde_json::from_value(
+            json!({"rules": [{"id": "a", "match": {"tool": "["}, "action": "allow"}]}),
+        )
+        .unwrap();
+        let e = Policy::from_config(&config, "tenants[1].policy").unwrap_err();
+        assert_eq!(e.path, "tenants[1].policy.rules[0].match.tool");
+        let e = Policy::from_config(&config, "").unwrap_err();
+        assert_eq!(e.path, "rules[0].match.tool");
+    }
+}
