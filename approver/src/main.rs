@@ -1,1 +1,56 @@
-fn main() {}
+//! `warden`: Warden's out-of-band program.
+//!
+//! - `warden token`: signs a development JWT with the publicly known dev keys of `policies/dev/`.
+//! - `warden policy check FILE`: validates a plugin configuration with the filter's own code.
+
+mod policy;
+mod token;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Warden: identity, policy, masking and audit for MCP traffic through Envoy.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a JWT signed with a development key (never for production).
+    Token(token::TokenArgs),
+    /// Policy (plugin configuration) tools.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Validate a plugin configuration file: exit 0 with "ok: FILE", or 1 naming the problem's JSON path.
+    Check {
+        /// The configuration file (JSON).
+        file: std::path::PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Token(args) => token::run(&args),
+        Command::Policy {
+            command: PolicyCommand::Check { file },
+        } => policy::check(&file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! JWS algorithms and the verification keys of one issuer, loaded from its inline JWKS (RFC 7517).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jwt_simple::claims::{JWTClaims, NoCustomClaims};
+use jwt_simple::common::VerificationOptions;
+use jwt_simple::prelude::*;
+use serde_json::{Map, Value};
+
+use crate::error::ConfigError;
+
+/// A JWS algorithm Warden verifies (RFC 7518 §3.1, RFC 8037 §3.1). `none` is deliberately absent:
+/// unsigned tokens are never accepted, whatever the configuration says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Algorithm {
+    Rs256,
+    Rs384,
+    Rs512,
+    Ps256,
+    Ps384,
+    Ps512,
+    Es256,
+    Es384,
+    EdDsa,
+    Hs256,
+    Hs384,
+    Hs512,
+}
+
+/// The kind of key an algorithm needs; a key verifies only the algorithms of its family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyFamily {
+    Rsa,
+    P256,
+    P384,
+    Ed25519,
+    Hmac,
+}
+
+const ALL: [Algorithm; 12] = [
+    Algorithm::Rs256,
+    Algorithm::Rs384,
+    Algorithm::Rs512,
+    Algorithm::Ps256,
+    Algorithm::Ps384,
+    Algorithm::Ps512,
+    Algorithm::Es256,
+    Algorithm::Es384,
+    Algorithm::EdDsa,
+    Algorithm::Hs256,
+    Algorithm::Hs384,
+    Algorithm::Hs512,
+];
+
+impl Algorithm {
+    /// The RFC 7518 / RFC 8037 name, as in a JWS `alg` header.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+            Self::Rs384 => "RS384",
+            Self::Rs512 => "RS512",
+            Self::Ps256 => "PS256",
+            Self::Ps384 => "PS384",
+            Self::Ps512 => "PS512",
+            Self::Es256 => "ES256",
+            Self::Es384 => "ES384",
+            Self::EdDsa => "EdDSA",
+            Self::Hs256 => "HS256",
+            Self::Hs384 => "HS384",
+            Self::Hs512 => "HS512",
+        }
+    }
+
+    /// Looks an algorithm up by its exact (case-sensitive) name.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    fn family(self) -> KeyFamily {
+        match self {
+            Self::Rs256 | Self::Rs384 | Self::Rs512 | Self::Ps256 | Self::Ps384 | Self::Ps512 => {
+                KeyFamily::Rsa
+            }
+            Self::Es256 => KeyFamily::P256,
+            Self::Es384 => KeyFamily::P384,
+            Self::EdDsa => KeyFamily::Ed25519,
+            Self::Hs256 | Self::Hs384 | Self::Hs512 => KeyFamily::Hmac,
+        }
+    }
+
+    /// Smallest HMAC key, in bytes: the hash output size (RFC 7518 §3.2).
+    fn min_hmac_key_bytes(self) -> usize {
+        match self {
+            Self::Hs384 => 48,
+            Self::Hs512 => 64,
+            _ => 32,
+        }
+    }
+}
+
+/// Parses an issuer's `algorithms` list. `path` is the list's JSON path.
+pub(crate) fn parse_algorithms(
+    names: &[String],
+    path: &str,
+) -> Result<Vec<Algorithm>, ConfigError> {
+    if names.is_empty() {
+        return Err(ConfigError::new(path, "at least one algorithm is required"));
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let at = format!("{path}[{i}]");
+            if name.eq_ignore_ascii_case("none") {
+                return Err(ConfigError::new(
+                    at,
+                    "\"none\" (unsigned tokens, RFC 7518 §3.6) can never be accepted",
+                ));
+            }
+            Algorithm::from_name(name).ok_or_else(|| {
+                let supported: Vec<&str> = ALL.iter().map(|a| a.name()).collect();
+                ConfigError::new(
+                    at,
+                    format!(
+                        "unsupported algorithm {name:?}; supported: {}",
+                        supported.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// A public (or, for HMAC, shared) key bound to exactly one algorithm.
+#[derive(Clone)]
+enum Key {
+    Rs256(RS256PublicKey),
+    Rs384(RS384PublicKey),
+    Rs512(RS512PublicKey),
+    Ps256(PS256PublicKey),
+    Ps384(PS384PublicKey),
+    Ps512(PS512PublicKey),
+    Es256(ES256PublicKey),
+    Es384(ES384PublicKey),
+    EdDsa(Ed25519PublicKey),
+    Hs256(HS256Key),
+    Hs384(HS384Key),
+    Hs512(HS512Key),
+}
+
+/// One usable (key, algorithm) pair of an issuer's JWKS.
+#[derive(Clone)]
+pub(crate) struct KeyEntry {
+    /// The JWK's `kid`, when it has one.
+    pub(crate) kid: Option<String>,
+    /// The only algorithm this entry verifies.
+    pub(crate) alg: Algorithm,
+    key: Key,
+}
+
+impl KeyEntry {
+    /// Verifies the token's signature and then its registered claims against `options`.
+    pub(crate) fn verify(
+        &self,
+        token: &str,
+        options: VerificationOptions,
+    ) -> Result<JWTClaims<NoCustomClaims>, jwt_simple::Error> {
+        let options = Some(options);
+        match &self.key {
+            Key::Rs256(k) => k.verify_token(token, options),
+            Key::Rs384(k) => k.verify_token(token, options),
+            Key::Rs512(k) => k.verify_token(token, options),
+            Key::Ps256(k) => k.verify_token(token, options),
+            Key::Ps384(k) => k.verify_token(token, options),
+            Key::Ps512(k) => k.verify_token(token, options),
+            Key::Es256(k) => k.verify_token(token, options),
+            Key::Es384(k) => k.verify_token(token, options),
+            Key::EdDsa(k) => k.verify_token(token, options),
+            Key::Hs256(k) => k.verify_token(token, options),
+            Key::Hs384(k) => k.verify_token(token, options),
+            Key::Hs512(k) => k.verify_token(token, options),
+        }
+    }
+}
+
+/// Loads the signature keys of a JWKS document (`{"keys": [JWK, ...]}`, RFC 7517 §5) for the
+/// issuer's `algorithms`. `path` is the JWKS's JSON path (`issuers[0].jwks`).
+///
+/// A JWK with `use` other than `sig`, or whose `alg` is not configured, is skipped. A JWK without
+/// `alg` is loaded once per configured algorithm of its key type (RSA → RS*/PS*, EC P-256 → ES256,
+/// EC P-384 → ES384, OKP Ed25519 → EdDSA, oct → HS*). Header parameters of tokens never add keys.
+///
+/// # Errors
+/// Names the offending member (`issuers[0].jwks.keys[1].kty`): not a JWKS, an unsupported key type
+/// or curve, an `alg` that does not fit the key type, an HMAC key without an HS* algorithm configured
+/// or shorter than the hash, key material jwt-simple refuses, a repeated `kid`, or no usable key.
+pub(crate) fn load_jwks(
+    jwks: &Value,
+    algorithms: &[Algorithm],
+    path: &str,
+) -> Result<Vec<KeyEntry>, ConfigError> {
+    let keys = jwks
+        .as_object()
+        .and_then(|o| o.get("keys"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            ConfigError::new(
+                path,
+                "must be a JWK Set: an object with a \"keys\" array (RFC 7517 §5)",
+            )
+        })?;
+    let mut entries: Vec<KeyEntry> = Vec::new();
+    for (i, jwk) in keys.iter().enumerate() {
+        let at = format!("{path}.keys[{i}]");
+        let jwk = jwk
+            .as_object()
+            .ok_or_else(|| ConfigError::new(&at, "must be a JWK object"))?;
+        let loaded = load_jwk(jwk, algorithms, &at)?;
+        if let Some(kid) = loaded.first().and_then(|e| e.kid.as_deref()) {
+            if entries.iter().any(|e| e.kid.as_deref() == Some(kid)) {
+                return Err(ConfigError::new(
+                    format!("{at}.kid"),
+                    format!("kid {kid:?} is used by an earlier key of this JWKS; key ids must be unique"),
+                ));
+            }
+        }
+        entries.extend(loaded);
+    }
+    if entries.is_empty() {
+        let names: Vec<&str> = algorithms.iter().map(|a| a.name()).collect();
+        return Err(ConfigError::new(
+            format!("{path}.keys"),
+            format!(
+                "no signature key usable with the configured algorithms ({})",
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(entries)
+}
+
+/// Loads one JWK for every configured algorithm it can verify (none when it is skipped).
+fn load_jwk(
+    jwk: &Map<String, Value>,
+    algorithms: &[Algorithm],
+    at: &str,
+) -> Result<Vec<KeyEntry>, ConfigError> {
+    if let Some(key_use) = jwk.get("use") {
+        if key_use.as_str() != Some("sig") {
+            return Ok(Vec::new());
+        }
+    }
+    let kid = optional_str(jwk, "kid", at)?.map(str::to_owned);
+    let family = key_family(jwk, at)?;
+    let wanted: Vec<Algorithm> = match optional_str(jwk, "alg", at)? {
+        Some(name) => match Algorithm::from_name(name) {
+            Some(alg) if alg.family() != family => {
+                return Err(ConfigError::new(
+                    format!("{at}.alg"),
+                    format!("algorithm {name:?} cannot be used with this key type"),
+                ));
+            }
+            Some(alg) if algorithms.contains(&alg) => vec![alg],
+            _ => Vec::new(),
+        },
+        None => algorithms
+            .iter()
+            .copied()
+            .filter(|a| a.family() == family)
+            .collect(),
+    };
+    if family == KeyFamily::Hmac && !algorithms.iter().any(|a| a.family() == KeyFamily::Hmac) {
+        return Err(ConfigError::new(
+            format!("{at}.kty"),
+            "an HMAC key (kty \"oct\") is only accepted when the issuer's algorithms list HS256, HS384 or HS512",
+        ));
+    }
+    wanted
+        .into_iter()
+        .map(|alg| {
+            Ok(KeyEntry {
+                kid: kid.clone(),
+                alg,
+                key: build_key(jwk, alg, at)?,
+            })
+        })
+        .collect()
+}
+
+fn optional_str<'a>(
+    jwk: &'a Map<String, Value>,
+    member: &str,
+    at: &str,
+) -> Result<Option<&'a str>, ConfigError> {
+    match jwk.get(member) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ConfigError::new(
+            format!("{at}.{member}"),
+            "must be a string",
+        )),
+    }
+}
+
+fn key_family(jwk: &Map<String, Value>, at: &str) -> Result<KeyFamily, ConfigError> {
+    let kty = optional_str(jwk, "kty", at)?
+        .ok_or_else(|| ConfigError::new(format!("{at}.kty"), "is required (RFC 7517 §4.1)"))?;
+    let crv = optional_str(jwk, "crv", at)?;
+    let unsupported_curve = || {
+        ConfigError::new(
+            format!("{at}.crv"),
+            format!("unsupported curve {crv:?} for kty {kty:?}; supported: P-256, P-384 (EC), Ed25519 (OKP)"),
+        )
+    };
+    match kty {
+        "RSA" => Ok(KeyFamily::Rsa),
+        "EC" => match crv {
+            Some("P-256") => Ok(KeyFamily::P256),
+            Some("P-384") => Ok(KeyFamily::P384),
+            _ => Err(unsupported_curve()),
+        },
+        "OKP" => match crv {
+            Some("Ed25519") => Ok(KeyFamily::Ed25519),
+            _ => Err(unsupported_curve()),
+        },
+        "oct" => Ok(KeyFamily::Hmac),
+        other => Err(ConfigError::new(
+            format!("{at}.kty"),
+            format!("unsupported key type {other:?}; supported: RSA, EC, OKP, oct"),
+        )),
+    }
+}
+
+fn build_key(jwk: &Map<String, Value>, alg: Algorithm, at: &str) -> Result<Key, ConfigError> {
+    let json = Value::Object(jwk.clone()).to_string();
+    let key = match alg {
+        Algorithm::Rs256 => RS256PublicKey::from_jwk(&json).map(Key::Rs256),
+        Algorithm::Rs384 => RS384PublicKey::from_jwk(&json).map(Key::Rs384),
+        Algorithm::Rs512 => RS512PublicKey::from_jwk(&json).map(Key::Rs512),
+        Algorithm::Ps256 => PS256PublicKey::from_jwk(&json).map(Key::Ps256),
+        Algorithm::Ps384 => PS384PublicKey::from_jwk(&json).map(Key::Ps384),
+        Algorithm::Ps512 => PS512PublicKey::from_jwk(&json).map(Key::Ps512),
+        Algorithm::Es256 => ES256PublicKey::from_jwk(&json).map(Key::Es256),
+        Algorithm::Es384 => ES384PublicKey::from_jwk(&json).map(Key::Es384),
+        Algorithm::EdDsa => Ed25519PublicKey::from_jwk(&json).map(Key::EdDsa),
+        Algorithm::Hs256 | Algorithm::Hs384 | Algorithm::Hs512 => return hmac_key(jwk, alg, at),
+    };
+    key.map_err(|e| {
+        ConfigError::new(
+            at,
+            format!(
+                "not a usable {} public key ({e}): RSA needs n and e (2048 to 4096 bits, e = 65537), EC needs \
+                 crv, x and y, OKP needs crv and x; private members (d, p, q, ...) must not be present",
+                alg.name()
+            ),
+        )
+    })
+}
+
+fn hmac_key(jwk: &Map<String, Value>, alg: Algorithm, at: &str) -> Result<Key, ConfigError> {
+    let k_at = format!("{at}.k");
+    let k = optional_str(jwk, "k", at)?
+        .ok_or_else(|| ConfigError::new(&k_at, "is required for kty \"oct\" (RFC 7518 §6.4.1)"))?;
+    let secret = URL_SAFE_NO_PAD
+        .decode(k)
+        .map_err(|e| ConfigError::new(&k_at, format!("must be unpadded base64url: {e}")))?;
+    if secret.len() < alg.min_hmac_key_bytes() {
+        return Err(ConfigError::new(
+            &k_at,
+            format!(
+                "{} needs a key of at least {} bytes (RFC 7518 §3.2); this one has {}",
+                alg.name(),
+                alg.min_hmac_key_bytes(),
+                secret.len()
+            ),
+        ));
+    }
+    Ok(match alg {
+        Algorithm::Hs384 => Key::Hs384(HS384Key::from_bytes(&secret)),
+        Algorithm::Hs512 => Key::Hs512(HS512Key::from_bytes(&secret)),
+        _ => Key::Hs256(HS256Key::from_bytes(&secret)),
+    })
+}

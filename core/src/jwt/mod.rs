@@ -1,0 +1,40 @@
+//! Bearer-token authentication: JWT verification against inline JWKS, and the verified-token cache.
+//!
+//! - [`bearer_token`] reads the token from the `Authorization` header (RFC 6750 §2.1).
+//! - [`Verifier`] checks a compact JWS (RFC 7515) JWT (RFC 7519) against the configured issuers and
+//!   yields the caller's [`Identity`].
+//! - [`TokenCache`] remembers verified tokens (by SHA-256) until their `exp`.
+//!
+//! Key rules (RFC 7517, RFC 7518): RSA keys verify RS256/384/512 and PS256/384/512, EC P-256 keys
+//! ES256, EC P-384 keys ES384, OKP Ed25519 keys EdDSA, `oct` keys HS256/384/512 (only when an HS*
+//! algorithm is configured). A JWK's `alg`, when present, restricts it to that algorithm; a token's
+//! `alg` must be configured for its issuer and fit the key's type, so a token cannot pick a weaker
+//! verification (no algorithm confusion). `none` is never accepted. Header parameters `jku`, `x5u`,
+//! `jwk` and `x5c` never choose the key, and any `crit` header is refused.
+
+mod bearer;
+mod cache;
+mod claims;
+mod error;
+mod keys;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+pub use bearer::bearer_token;
+pub use cache::TokenCache;
+pub use claims::claim_at;
+pub use error::AuthError;
+pub use verify::{Verifier, MAX_CLOCK_SKEW_SECONDS, MAX_TOKEN_BYTES};
+
+use crate::identity::Identity;
+
+/// A token that passed [`Verifier::verify`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedToken {
+    /// The caller, from the token's claims.
+    pub identity: Identity,
+    /// The token's `exp` claim, in unix seconds (RFC 7519 §4.1.4).
+    pub expires_at: u64,
+}

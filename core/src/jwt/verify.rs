@@ -1,0 +1,254 @@
+//! [`Verifier`]: compact JWS bearer tokens checked against the configured issuers.
+
+use std::collections::HashSet;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jwt_simple::common::VerificationOptions;
+use jwt_simple::prelude::{Duration, UnixTimeStamp};
+use jwt_simple::JWTError;
+use serde_json::Value;
+
+use super::claims::identity_from_claims;
+use super::keys::{load_jwks, parse_algorithms, Algorithm, KeyEntry};
+use super::{AuthError, VerifiedToken};
+use crate::config::IssuerConfig;
+use crate::error::ConfigError;
+
+/// Longest bearer token accepted, in bytes. Tokens with hundreds of groups stay well below it.
+pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+
+/// Largest `clock_skew_seconds` accepted: a larger skew would keep expired tokens alive for long.
+pub const MAX_CLOCK_SKEW_SECONDS: u64 = 600;
+
+/// Verifies bearer JWTs (RFC 7519) signed as compact JWS (RFC 7515) by one of the configured issuers.
+///
+/// Built once per configuration; [`Verifier::verify`] does not allocate keys or touch the clock.
+pub struct Verifier {
+    issuers: Vec<Issuer>,
+}
+
+/// One trusted issuer, compiled.
+struct Issuer {
+    issuer: String,
+    audiences: HashSet<String>,
+    algorithms: Vec<Algorithm>,
+    keys: Vec<KeyEntry>,
+    groups_claim: String,
+    clock_skew_seconds: u64,
+}
+
+impl Verifier {
+    /// Compiles the issuers. `path` is the JSON path of the issuers array (`"issuers"`); errors
+    /// name the offending member, e.g. `issuers[0].jwks.keys[1].kty`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] for an empty or repeated `issuer`, no `audiences`, an unknown algorithm or
+    /// `none`, a clock skew over [`MAX_CLOCK_SKEW_SECONDS`], or an unusable JWKS (see the key rules
+    /// in [`crate::jwt`]).
+    pub fn from_config(issuers: &[IssuerConfig], path: &str) -> Result<Verifier, ConfigError> {
+        let mut compiled: Vec<Issuer> = Vec::with_capacity(issuers.len());
+        for (i, config) in issuers.iter().enumerate() {
+            let at = format!("{path}[{i}]");
+            if config.issuer.is_empty() {
+                return Err(ConfigError::new(
+                    format!("{at}.issuer"),
+                    "must not be empty",
+                ));
+            }
+            if let Some(j) = compiled.iter().position(|c| c.issuer == config.issuer) {
+                return Err(ConfigError::new(
+                    format!("{at}.issuer"),
+                    format!(
+                        "issuer {:?} is already configured at {path}[{j}]",
+                        config.issuer
+                    ),
+                ));
+            }
+            if config.audiences.is_empty() {
+                return Err(ConfigError::new(
+                    format!("{at}.audiences"),
+                    "at least one audience is required: tokens must be bound to this server (RFC 8707)",
+                ));
+            }
+            if config.clock_skew_seconds > MAX_CLOCK_SKEW_SECONDS {
+                return Err(ConfigError::new(
+                    format!("{at}.clock_skew_seconds"),
+                    format!(
+                        "{} is over the maximum of {MAX_CLOCK_SKEW_SECONDS}",
+                        config.clock_skew_seconds
+                    ),
+                ));
+            }
+            let algorithms = parse_algorithms(&config.algorithms, &format!("{at}.algorithms"))?;
+            let keys = load_jwks(&config.jwks, &algorithms, &format!("{at}.jwks"))?;
+            compiled.push(Issuer {
+                issuer: config.issuer.clone(),
+                audiences: config.audiences.iter().cloned().collect(),
+                algorithms,
+                keys,
+                groups_claim: config.groups_claim.clone(),
+                clock_skew_seconds: config.clock_skew_seconds,
+            });
+        }
+        Ok(Verifier { issuers: compiled })
+    }
+
+    /// Verifies a compact JWS bearer token at `now_unix_seconds` (from the host clock, never the
+    /// wasm clock).
+    ///
+    /// Steps: the unverified `iss` selects the issuer; the `alg` header must be one of its
+    /// algorithms; `kid` selects the key (a token without `kid` needs exactly one key for its
+    /// algorithm); `crit` is refused (RFC 7515 §4.1.11) and `jku`, `x5u`, `jwk` are ignored; then
+    /// the signature, then `iss`, `aud` (string or array), `exp` (required), `nbf` and `iat`, with
+    /// the issuer's clock skew.
+    ///
+    /// # Errors
+    /// The [`AuthError`] naming the first check that failed.
+    pub fn verify(&self, token: &str, now_unix_seconds: u64) -> Result<VerifiedToken, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::MalformedToken(format!(
+                "{} bytes is over the limit of {MAX_TOKEN_BYTES}",
+                token.len()
+            )));
+        }
+        let (header, payload) = decode_unverified(token)?;
+        if let Some(crit) = header.get("crit") {
+            let names = crit
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|v| v.as_str().unwrap_or("?").to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            return Err(AuthError::UnknownCriticalHeader(names));
+        }
+        let issuer = match payload.get("iss") {
+            None => return Err(AuthError::MissingClaim("iss")),
+            Some(iss) => self
+                .issuers
+                .iter()
+                .find(|i| iss.as_str() == Some(i.issuer.as_str()))
+                .ok_or(AuthError::UnknownIssuer)?,
+        };
+        let alg_name = header_str(&header, "alg")?
+            .ok_or_else(|| AuthError::MalformedToken("the header has no \"alg\"".to_owned()))?;
+        let alg = Algorithm::from_name(alg_name)
+            .filter(|a| issuer.algorithms.contains(a))
+            .ok_or_else(|| AuthError::AlgorithmNotAllowed(alg_name.to_owned()))?;
+        let key = issuer.select_key(alg, header_str(&header, "kid")?)?;
+        let claims = key
+            .verify(token, issuer.options(now_unix_seconds))
+            .map_err(map_jwt_error)?;
+        let expires_at = claims
+            .expires_at
+            .ok_or(AuthError::MissingClaim("exp"))?
+            .as_secs();
+        let identity = identity_from_claims(payload, &issuer.groups_claim)?;
+        Ok(VerifiedToken {
+            identity,
+            expires_at,
+        })
+    }
+}
+
+impl Issuer {
+    /// The key for `alg`: by `kid` when the token names one, else the issuer's only key for `alg`.
+    fn select_key(&self, alg: Algorithm, kid: Option<&str>) -> Result<&KeyEntry, AuthError> {
+        let Some(kid) = kid else {
+            let mut candidates = self.keys.iter().filter(|k| k.alg == alg);
+            return match (candidates.next(), candidates.next()) {
+                (Some(only), None) => Ok(only),
+                _ => Err(AuthError::UnknownKey),
+            };
+        };
+        let mut named = self
+            .keys
+            .iter()
+            .filter(|k| k.kid.as_deref() == Some(kid))
+            .peekable();
+        if named.peek().is_none() {
+            return Err(AuthError::UnknownKey);
+        }
+        named
+            .find(|k| k.alg == alg)
+            .ok_or_else(|| AuthError::AlgorithmKeyMismatch {
+                alg: alg.name().to_owned(),
+                kid: kid.to_owned(),
+            })
+    }
+
+    /// jwt-simple's claim checks, with time from the caller and this issuer's skew.
+    fn options(&self, now_unix_seconds: u64) -> VerificationOptions {
+        VerificationOptions {
+            artificial_time: Some(UnixTimeStamp::from_secs(now_unix_seconds)),
+            time_tolerance: Some(Duration::from_secs(self.clock_skew_seconds)),
+            allowed_issuers: Some(HashSet::from([self.issuer.clone()])),
+            allowed_audiences: Some(self.audiences.clone()),
+            max_token_length: Some(MAX_TOKEN_BYTES),
+            ..VerificationOptions::default()
+        }
+    }
+}
+
+/// Splits a compact JWS (RFC 7515 §7.1) and decodes its header and payload as JSON objects, without
+/// checking anything else. Nothing read here is trusted before the signature verifies.
+fn decode_unverified(token: &str) -> Result<(Value, Value), AuthError> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(AuthError::MalformedToken(
+            "expected three base64url parts separated by dots (compact JWS, RFC 7515 §7.1)"
+                .to_owned(),
+        ));
+    };
+    Ok((
+        json_object(header, "header")?,
+        json_object(payload, "payload")?,
+    ))
+}
+
+fn json_object(part: &str, what: &str) -> Result<Value, AuthError> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|e| {
+        AuthError::MalformedToken(format!("the {what} is not unpadded base64url: {e}"))
+    })?;
+    match serde_json::from_slice(&bytes) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(_) => Err(AuthError::MalformedToken(format!(
+            "the {what} is not a JSON object"
+        ))),
+        Err(e) => Err(AuthError::MalformedToken(format!(
+            "the {what} is not JSON: {e}"
+        ))),
+    }
+}
+
+fn header_str<'a>(header: &'a Value, name: &str) -> Result<Option<&'a str>, AuthError> {
+    match header.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(AuthError::MalformedToken(format!(
+            "the header's {name:?} is not a string"
+        ))),
+    }
+}
+
+fn map_jwt_error(e: jwt_simple::Error) -> AuthError {
+    match e.downcast_ref::<JWTError>() {
+        Some(JWTError::InvalidSignature | JWTError::InvalidAuthenticationTag) => {
+            AuthError::BadSignature
+        }
+        Some(JWTError::TokenHasExpired) => AuthError::Expired,
+        Some(JWTError::TokenNotValidYet) => AuthError::NotYetValid,
+        Some(JWTError::ClockDrift) => AuthError::IssuedInFuture,
+        Some(JWTError::RequiredAudienceMismatch | JWTError::RequiredAudienceMissing) => {
+            AuthError::WrongAudience
+        }
+        Some(JWTError::RequiredIssuerMismatch | JWTError::RequiredIssuerMissing) => {
+            AuthError::UnknownIssuer
+        }
+        _ => AuthError::MalformedToken(e.to_string()),
+    }
+}
