@@ -1,1 +1,290 @@
-//! (being written)
+//! The audit record (schema 1): one per MCP message, or one per HTTP request that carried no readable
+//! message (refused before parsing: no or bad token, unparseable body).
+//!
+//! Records are serialized as one JSON object per line. Envoy's access log receives them through the filter
+//! state `wasm.warden_audit` (records of one HTTP request joined by `\n`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::identity::Identity;
+use crate::mask::MaskCounts;
+
+/// Version of the record layout; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What the filter did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditDecision {
+    /// Forwarded upstream.
+    Allow,
+    /// Refused by a policy rule (or the default); answered with a JSON-RPC error.
+    Deny,
+    /// Refused before the policy: the bearer token was missing or invalid (HTTP 401).
+    Unauthenticated,
+    /// Refused before the policy: the body was not a valid JSON-RPC message or batch.
+    Invalid,
+}
+
+/// A JSON-RPC error as recorded: code and message, without `data`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordedError {
+    /// JSON-RPC error code (JSON-RPC 2.0 §5.1).
+    pub code: i64,
+    /// Error message.
+    pub message: String,
+}
+
+/// What the request path learned about one message: filled when the request is inspected.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageAudit {
+    /// JSON-RPC method (`tools/call`), absent for client responses.
+    pub method: Option<String>,
+    /// Tool name of a `tools/call`.
+    pub tool: Option<String>,
+    /// The message's JSON-RPC `id` (absent for notifications).
+    pub jsonrpc_id: Option<Value>,
+    /// Lower-case hex SHA-256 of the RFC 8785 canonical form of the `tools/call` arguments.
+    pub arguments_digest: Option<String>,
+    /// What the filter did.
+    pub decision: AuditDecision,
+    /// Id of the rule that decided (absent: the default, or an open method).
+    pub rule: Option<String>,
+    /// The JSON-RPC error the filter answered with, if it answered.
+    pub jsonrpc_error: Option<RecordedError>,
+}
+
+/// Facts about the HTTP exchange shared by every record of one request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExchangeAudit {
+    /// Start of the request, nanoseconds since the Unix epoch (host clock).
+    pub start_unix_nanos: u128,
+    /// HTTP method of the request (`POST`, `GET`, `DELETE`).
+    pub http_method: Option<String>,
+    /// `x-request-id` header.
+    pub request_id: Option<String>,
+    /// `Mcp-Session-Id` header.
+    pub session_id: Option<String>,
+    /// `MCP-Protocol-Version` header.
+    pub protocol_version: Option<String>,
+    /// The verified caller.
+    pub identity: Option<Identity>,
+    /// Why the request was refused before its messages could be read (bad token, bad body).
+    pub refusal: Option<String>,
+    /// HTTP status sent to the client.
+    pub status: Option<u16>,
+    /// Request body bytes received from the client.
+    pub bytes_in: u64,
+    /// Response body bytes sent to the client (after rewriting).
+    pub bytes_out: u64,
+    /// Masked values per detector, keyed by the JSON-RPC id of the response they were in (its canonical
+    /// JSON text), or `""` for messages without an id (server notifications and requests on a stream).
+    pub masked_by_id: BTreeMap<String, MaskCounts>,
+}
+
+/// One audit record, as serialized (schema 1). Field meanings are documented in the README.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord<'a> {
+    /// [`SCHEMA_VERSION`].
+    pub schema: u32,
+    /// Start of the request, RFC 3339 UTC with milliseconds.
+    pub time: String,
+    /// HTTP method of the request.
+    pub http_method: Option<&'a str>,
+    /// `x-request-id` header.
+    pub request_id: Option<&'a str>,
+    /// `Mcp-Session-Id` header.
+    pub session_id: Option<&'a str>,
+    /// `MCP-Protocol-Version` header.
+    pub protocol_version: Option<&'a str>,
+    /// The verified caller (null when unauthenticated).
+    pub identity: Option<&'a Identity>,
+    /// JSON-RPC method.
+    pub method: Option<&'a str>,
+    /// Tool name of a `tools/call`.
+    pub tool: Option<&'a str>,
+    /// JSON-RPC id.
+    pub jsonrpc_id: Option<&'a Value>,
+    /// SHA-256 (hex) of the canonical arguments.
+    pub arguments_digest: Option<&'a str>,
+    /// What the filter did.
+    pub decision: AuditDecision,
+    /// Deciding rule id.
+    pub rule: Option<&'a str>,
+    /// Why the request was refused before its messages could be read.
+    pub reason: Option<&'a str>,
+    /// Masked values per detector in the response to this message.
+    pub masked: MaskCounts,
+    /// HTTP status sent to the client.
+    pub status: Option<u16>,
+    /// The JSON-RPC error the filter answered with.
+    pub jsonrpc_error: Option<&'a RecordedError>,
+    /// Request body bytes.
+    pub bytes_in: u64,
+    /// Response body bytes.
+    pub bytes_out: u64,
+    /// Milliseconds from the request's headers to the end of the response (or of the exchange).
+    pub duration_ms: u64,
+    /// Name of the protected MCP server (`upstream` in the plugin configuration).
+    pub upstream: &'a str,
+}
+
+/// Renders the records of one exchange as JSON lines joined by `\n` (no trailing newline).
+///
+/// `messages` empty (a request refused before its body was read, or a GET stream or DELETE, which carry
+/// no message) yields one record with `exchange_decision` (`unauthenticated`, `invalid`, or `allow`).
+/// `end_unix_nanos` is the host clock at the end of the exchange.
+pub fn render_records(
+    exchange: &ExchangeAudit,
+    messages: &[MessageAudit],
+    exchange_decision: AuditDecision,
+    end_unix_nanos: u128,
+    upstream: &str,
+) -> String {
+    let time = OffsetDateTime::from_unix_timestamp_nanos(exchange.start_unix_nanos as i128)
+        .ok()
+        .and_then(|t| {
+            t.replace_nanosecond((t.nanosecond() / 1_000_000) * 1_000_000)
+                .ok()
+        })
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default();
+    let duration_ms = (end_unix_nanos.saturating_sub(exchange.start_unix_nanos) / 1_000_000) as u64;
+    let base = AuditRecord {
+        schema: SCHEMA_VERSION,
+        time,
+        http_method: exchange.http_method.as_deref(),
+        request_id: exchange.request_id.as_deref(),
+        session_id: exchange.session_id.as_deref(),
+        protocol_version: exchange.protocol_version.as_deref(),
+        identity: exchange.identity.as_ref(),
+        method: None,
+        tool: None,
+        jsonrpc_id: None,
+        arguments_digest: None,
+        decision: exchange_decision,
+        rule: None,
+        reason: exchange.refusal.as_deref(),
+        masked: MaskCounts::new(),
+        status: exchange.status,
+        jsonrpc_error: None,
+        bytes_in: exchange.bytes_in,
+        bytes_out: exchange.bytes_out,
+        duration_ms,
+        upstream,
+    };
+    if messages.is_empty() {
+        let mut masked = MaskCounts::new();
+        for (detector, n) in exchange.masked_by_id.values().flatten() {
+            *masked.entry(detector.clone()).or_default() += n;
+        }
+        return serde_json::to_string(&AuditRecord { masked, ..base }).unwrap_or_default();
+    }
+    let mut unattributed = exchange.masked_by_id.get("").cloned();
+    let lines: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            let mut masked = m
+                .jsonrpc_id
+                .as_ref()
+                .and_then(|id| exchange.masked_by_id.get(&id.to_string()))
+                .cloned()
+                .unwrap_or_default();
+            // Values masked in messages that answer no request (server notifications on a stream) are
+            // counted on the first record so that totals stay exact.
+            if let Some(extra) = unattributed.take() {
+                for (detector, n) in extra {
+                    *masked.entry(detector).or_default() += n;
+                }
+            }
+            let record = AuditRecord {
+                method: m.method.as_deref(),
+                tool: m.tool.as_deref(),
+                jsonrpc_id: m.jsonrpc_id.as_ref(),
+                arguments_digest: m.arguments_digest.as_deref(),
+                decision: m.decision,
+                rule: m.rule.as_deref(),
+                masked,
+                jsonrpc_error: m.jsonrpc_error.as_ref(),
+                ..base.clone()
+            };
+            serde_json::to_string(&record).unwrap_or_default()
+        })
+        .collect();
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use serde_json::json;
+
+    fn exchange() -> ExchangeAudit {
+        ExchangeAudit {
+            start_unix_nanos: 1_763_750_000_123_456_789,
+            request_id: Some("r-1".into()),
+            status: Some(200),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn refused_request_yields_one_record_with_the_reason() {
+        let mut ex = exchange();
+        ex.refusal = Some("token expired".into());
+        ex.status = Some(401);
+        let out = render_records(
+            &ex,
+            &[],
+            AuditDecision::Unauthenticated,
+            ex.start_unix_nanos,
+            "mcp",
+        );
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["decision"], "unauthenticated");
+        assert_eq!(v["reason"], "token expired");
+        assert_eq!(v["status"], 401);
+        assert_eq!(v["schema"], 1);
+        assert_eq!(v["time"], "2025-11-21T18:33:20.123Z");
+    }
+
+    #[test]
+    fn batch_yields_one_line_per_message_with_masks_attributed_by_id() {
+        let mut ex = exchange();
+        ex.masked_by_id
+            .insert("2".into(), MaskCounts::from([("US_SSN".into(), 3)]));
+        ex.masked_by_id
+            .insert("".into(), MaskCounts::from([("US_SSN".into(), 1)]));
+        let msg = |id: i64, decision| MessageAudit {
+            method: Some("tools/call".into()),
+            tool: Some("echo".into()),
+            jsonrpc_id: Some(json!(id)),
+            arguments_digest: None,
+            decision,
+            rule: None,
+            jsonrpc_error: None,
+        };
+        let out = render_records(
+            &ex,
+            &[msg(1, AuditDecision::Allow), msg(2, AuditDecision::Allow)],
+            AuditDecision::Invalid,
+            ex.start_unix_nanos + 7_000_000,
+            "mcp",
+        );
+        let lines: Vec<Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["masked"], json!({"US_SSN": 1}));
+        assert_eq!(lines[1]["masked"], json!({"US_SSN": 3}));
+        assert_eq!(lines[1]["duration_ms"], 7);
+        assert_eq!(lines[1]["jsonrpc_id"], 2);
+    }
+}

@@ -15,6 +15,7 @@
 //! | [`digest`] | RFC 8785 canonical JSON and SHA-256 argument digests |
 //! | [`audit`] | the audit record (schema 1) |
 //! | [`engine`] | [`Engine`]: the validated plugin configuration, compiled |
+//! | [`request`] | judging a POST body: forward, or answer with JSON-RPC errors |
 //! | [`response`] | rewriting of JSON and SSE response bodies (masking, `tools/list` filtering) |
 
 pub mod audit;
@@ -27,9 +28,10 @@ pub mod jsonrpc;
 pub mod jwt;
 pub mod mask;
 pub mod policy;
+pub mod request;
 pub mod response;
 pub mod sse;
 
-// pub use engine::Engine; (enabled once the engine lands)
+pub use engine::Engine;
 pub use error::ConfigError;
 pub use identity::Identity;

@@ -1,1 +1,19 @@
-//! (being written)
+//! `warden-filter`: the proxy-wasm adapter that puts [`warden_core`] into Envoy's HTTP filter chain.
+//!
+//! Build with `cargo build -p warden-filter --target wasm32-wasip1 --release`; Envoy loads
+//! `target/wasm32-wasip1/release/warden_filter.wasm` (root id `warden`). The root context compiles the
+//! plugin configuration into a [`warden_core::Engine`] ([`root`]); one HTTP context per request drives
+//! it through the request and response callbacks ([`http`]). Nothing here decides anything that could be
+//! decided in `warden-core`.
+
+pub mod http;
+pub mod metrics;
+pub mod root;
+
+use proxy_wasm::traits::RootContext;
+use proxy_wasm::types::LogLevel;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(root::WardenRoot::default()) });
+}}

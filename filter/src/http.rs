@@ -1,0 +1,420 @@
+//! The HTTP context: one per request. It authenticates the caller on the request headers, judges the
+//! JSON-RPC body before anything reaches the upstream, rewrites the response body, and publishes the
+//! audit records as filter state `wasm.warden_audit`.
+//!
+//! Envoy must run the filter with `allow_on_headers_stop_iteration: true`, so that pausing on the
+//! request headers holds them (nothing reaches the upstream) while the body is read.
+
+use std::rc::Rc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
+use serde_json::json;
+use warden_core::audit::{render_records, AuditDecision, ExchangeAudit, MessageAudit};
+use warden_core::jwt::{bearer_token, AuthError, VerifiedToken};
+use warden_core::request::{LocalReply, Verdict};
+use warden_core::response::ResponsePlan;
+use warden_core::sse::SseRewriter;
+use warden_core::Identity;
+
+use crate::root::Shared;
+
+/// Filter state name of the audit records (Envoy exposes it as `wasm.warden_audit`).
+const AUDIT_PROPERTY: &str = "warden_audit";
+
+/// How the response body is handled.
+enum ResponseBody {
+    /// Not inspected: no body, or the response is a local reply of this filter.
+    Untouched,
+    /// Buffered to the end of the stream, then rewritten whole (`application/json`, anything not SSE).
+    Buffered,
+    /// Rewritten event by event as chunks arrive (`text/event-stream`).
+    Stream(SseRewriter),
+    /// Refused: every further byte from the upstream is dropped.
+    Dropped,
+}
+
+/// The per-request context.
+pub struct WardenHttp {
+    shared: Option<Rc<Shared>>,
+    identity: Option<Identity>,
+    exchange: ExchangeAudit,
+    messages: Vec<MessageAudit>,
+    /// Decision recorded when no message was read (refused before the body, or a GET/DELETE).
+    exchange_decision: AuditDecision,
+    awaiting_body: bool,
+    body_size: usize,
+    replied_locally: bool,
+    plan: Option<ResponsePlan>,
+    response: ResponseBody,
+}
+
+impl WardenHttp {
+    /// A context for one request; `shared` is `None` when no valid configuration is loaded (every
+    /// request is then refused with 503).
+    pub fn new(shared: Option<Rc<Shared>>) -> Self {
+        Self {
+            shared,
+            identity: None,
+            exchange: ExchangeAudit::default(),
+            messages: Vec::new(),
+            exchange_decision: AuditDecision::Allow,
+            awaiting_body: false,
+            body_size: 0,
+            replied_locally: false,
+            plan: None,
+            response: ResponseBody::Untouched,
+        }
+    }
+
+    fn now_unix_nanos(&self) -> u128 {
+        self.get_current_time()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    }
+
+    fn authenticate(&self, shared: &Shared, authorization: &[&str]) -> Result<Identity, AuthError> {
+        let token = bearer_token(authorization)?;
+        let now = self
+            .get_current_time()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        if let Some(identity) = shared.token_cache.borrow_mut().get(token, now) {
+            return Ok(identity);
+        }
+        let verified: VerifiedToken = shared.engine.verifier.verify(token, now)?;
+        shared.token_cache.borrow_mut().insert(token, &verified);
+        Ok(verified.identity)
+    }
+
+    /// Sends a local reply and records it. Always returns `Pause`, as a local reply requires.
+    fn reply(&mut self, status: u16, extra_headers: &[(&str, &str)], body: &[u8]) -> Action {
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend_from_slice(extra_headers);
+        self.replied_locally = true;
+        self.exchange.status = Some(status);
+        self.exchange.bytes_out = body.len() as u64;
+        self.send_http_response(u32::from(status), headers, Some(body));
+        self.publish_audit();
+        Action::Pause
+    }
+
+    fn refuse_unauthenticated(&mut self, shared: &Shared, error: &AuthError) -> Action {
+        shared
+            .metrics
+            .add(&format!("warden.jwt.failures.{}", error.reason()), 1);
+        let description = error.to_string().replace(['"', '\\'], "'");
+        self.exchange_decision = AuditDecision::Unauthenticated;
+        self.exchange.refusal = Some(description.clone());
+        let challenge = match error {
+            // RFC 6750 §3.1: no error code when the request carried no credentials.
+            AuthError::Missing => "Bearer".to_owned(),
+            _ => format!(
+                "Bearer error=\"{}\", error_description=\"{description}\"",
+                error.error_code()
+            ),
+        };
+        let body = json!({ "error": error.error_code(), "error_description": description });
+        self.reply(
+            401,
+            &[("www-authenticate", &challenge)],
+            body.to_string().as_bytes(),
+        )
+    }
+
+    fn judge_body(&mut self, shared: &Shared, body: &[u8]) -> Action {
+        self.awaiting_body = false;
+        self.exchange.bytes_in = body.len() as u64;
+        let Some(identity) = self.identity.as_ref() else {
+            return Action::Continue;
+        };
+        let inspection = shared.engine.inspect_request(identity, body);
+        self.messages = inspection.messages;
+        let denied = self
+            .messages
+            .iter()
+            .filter(|m| m.decision == AuditDecision::Deny)
+            .count();
+        shared.metrics.add("warden.denied", denied as u64);
+        if let Some(reason) = inspection.refusal {
+            self.exchange_decision = AuditDecision::Invalid;
+            self.exchange.refusal = Some(reason);
+        }
+        match inspection.verdict {
+            Verdict::Forward(plan) => {
+                self.plan = Some(plan);
+                Action::Continue
+            }
+            Verdict::Respond(LocalReply { status, body }) => self.reply(status, &[], &body),
+        }
+    }
+
+    fn refuse_response(&mut self, status: u16, reason: &str) -> Action {
+        log::warn!("warden: response refused: {reason}");
+        self.response = ResponseBody::Dropped;
+        let body = json!({ "error": "response_refused", "error_description": reason });
+        self.reply(status, &[], body.to_string().as_bytes())
+    }
+
+    /// Replaces a buffered JSON body that cannot be inspected by a JSON-RPC error (fail closed: headers
+    /// are already on their way, so the body is the only place left to say so).
+    fn replace_uninspectable_body(&mut self, size: usize, reason: &str) {
+        log::warn!("warden: response body withheld: {reason}");
+        let body = json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": { "code": -32603, "message": format!("response withheld by Warden: {reason}") }
+        })
+        .to_string();
+        self.set_http_response_body(0, size, body.as_bytes());
+        self.exchange.bytes_out = body.len() as u64;
+        self.response = ResponseBody::Dropped;
+    }
+
+    fn publish_audit(&mut self) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        let records = render_records(
+            &self.exchange,
+            &self.messages,
+            self.exchange_decision,
+            self.now_unix_nanos(),
+            &shared.engine.upstream,
+        );
+        self.set_property(vec![AUDIT_PROPERTY], Some(records.as_bytes()));
+    }
+}
+
+impl Context for WardenHttp {}
+
+impl HttpContext for WardenHttp {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        self.exchange.start_unix_nanos = self.now_unix_nanos();
+        self.exchange.http_method = self.get_http_request_header(":method");
+        self.exchange.request_id = self.get_http_request_header("x-request-id");
+        self.exchange.session_id = self.get_http_request_header("mcp-session-id");
+        self.exchange.protocol_version = self.get_http_request_header("mcp-protocol-version");
+        let Some(shared) = self.shared.clone() else {
+            log::error!("warden: no valid configuration is loaded; refusing the request");
+            return self.reply(
+                503,
+                &[],
+                br#"{"error":"unavailable","error_description":"the Warden filter has no valid configuration"}"#,
+            );
+        };
+        shared.metrics.add("warden.requests", 1);
+        let headers = self.get_http_request_headers();
+        let authorization: Vec<&str> = headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+            .map(|(_, value)| value.as_str())
+            .collect();
+        match self.authenticate(&shared, &authorization) {
+            Ok(identity) => {
+                self.exchange.identity = Some(identity.clone());
+                self.identity = Some(identity);
+            }
+            Err(error) => return self.refuse_unauthenticated(&shared, &error),
+        }
+        // No token passthrough (MCP authorization spec); bodies must arrive readable; identity headers
+        // for the upstream are Warden's to set, never the client's.
+        self.remove_http_request_header("authorization");
+        self.remove_http_request_header("accept-encoding");
+        for (name, _) in headers.iter().filter(|(n, _)| n.starts_with("x-warden-")) {
+            self.remove_http_request_header(name);
+        }
+        if self.exchange.http_method.as_deref() == Some("POST") {
+            if end_of_stream {
+                return self.judge_body(&shared, &[]);
+            }
+            self.awaiting_body = true;
+            return Action::Pause;
+        }
+        self.plan = Some(shared.engine.default_response_plan());
+        Action::Continue
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(shared) = self.shared.clone() else {
+            return Action::Continue;
+        };
+        if !self.awaiting_body {
+            return Action::Continue;
+        }
+        let limit = shared.engine.limits.max_request_body_bytes;
+        if body_size > limit {
+            self.awaiting_body = false;
+            let reason = format!(
+                "request body exceeds the {limit}-byte limit (limits.max_request_body_bytes)"
+            );
+            self.exchange_decision = AuditDecision::Invalid;
+            self.exchange.refusal = Some(reason.clone());
+            let body = warden_core::jsonrpc::error_response(
+                &serde_json::Value::Null,
+                warden_core::jsonrpc::INVALID_REQUEST,
+                &reason,
+                None,
+            );
+            return self.reply(413, &[], body.to_string().as_bytes());
+        }
+        self.body_size = body_size;
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let body = self.get_http_request_body(0, body_size).unwrap_or_default();
+        self.judge_body(&shared, &body)
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        // With trailers, the body callbacks never see end_of_stream: the body is complete now.
+        let Some(shared) = self.shared.clone() else {
+            return Action::Continue;
+        };
+        if !self.awaiting_body {
+            return Action::Continue;
+        }
+        let body = self
+            .get_http_request_body(0, self.body_size)
+            .unwrap_or_default();
+        self.judge_body(&shared, &body)
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        if self.replied_locally || self.plan.is_none() {
+            return Action::Continue;
+        }
+        self.exchange.status = self
+            .get_http_response_header(":status")
+            .and_then(|s| s.parse().ok());
+        if let Some(encoding) = self
+            .get_http_response_header("content-encoding")
+            .filter(|e| !e.trim().eq_ignore_ascii_case("identity"))
+        {
+            return self.refuse_response(
+                502,
+                &format!(
+                    "the MCP server answered with content-encoding \"{encoding}\", which Warden cannot inspect; \
+                     the filter removes Accept-Encoding, so configure the server not to compress"
+                ),
+            );
+        }
+        if end_of_stream {
+            return Action::Continue;
+        }
+        let content_type = self
+            .get_http_response_header("content-type")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        self.response = if content_type.starts_with("text/event-stream") {
+            let limit = self
+                .shared
+                .as_ref()
+                .map(|s| s.engine.limits.max_sse_event_bytes)
+                .unwrap_or_default();
+            ResponseBody::Stream(SseRewriter::new(limit))
+        } else {
+            ResponseBody::Buffered
+        };
+        self.remove_http_response_header("content-length");
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let (Some(shared), Some(plan), Some(identity)) = (
+            self.shared.clone(),
+            self.plan.clone(),
+            self.identity.clone(),
+        ) else {
+            return Action::Continue;
+        };
+        let engine = &shared.engine;
+        match &mut self.response {
+            ResponseBody::Untouched => Action::Continue,
+            ResponseBody::Dropped => {
+                if body_size > 0 {
+                    self.set_http_response_body(0, body_size, &[]);
+                }
+                Action::Continue
+            }
+            ResponseBody::Buffered => {
+                if body_size > engine.limits.max_response_body_bytes {
+                    let reason = format!(
+                        "response body exceeds the {}-byte inspection limit (limits.max_response_body_bytes)",
+                        engine.limits.max_response_body_bytes
+                    );
+                    self.replace_uninspectable_body(body_size, &reason);
+                    return Action::Continue;
+                }
+                if !end_of_stream {
+                    return Action::Pause;
+                }
+                let body = self
+                    .get_http_response_body(0, body_size)
+                    .unwrap_or_default();
+                match engine.rewrite_json_body(
+                    &plan,
+                    &identity,
+                    &body,
+                    &mut self.exchange.masked_by_id,
+                ) {
+                    Ok(Some(rewritten)) => {
+                        self.set_http_response_body(0, body_size, &rewritten);
+                        self.exchange.bytes_out = rewritten.len() as u64;
+                    }
+                    Ok(None) => self.exchange.bytes_out = body.len() as u64,
+                    Err(e) => self.replace_uninspectable_body(body_size, &e.to_string()),
+                }
+                self.publish_audit();
+                Action::Continue
+            }
+            ResponseBody::Stream(_) => {
+                let ResponseBody::Stream(mut rewriter) =
+                    std::mem::replace(&mut self.response, ResponseBody::Dropped)
+                else {
+                    return Action::Continue;
+                };
+                let chunk = self
+                    .get_http_response_body(0, body_size)
+                    .unwrap_or_default();
+                let masked = &mut self.exchange.masked_by_id;
+                let mut rewrite =
+                    |data: &str| engine.rewrite_event_data(&plan, &identity, data, masked);
+                let out = rewriter.push(&chunk, &mut rewrite).and_then(|mut out| {
+                    if end_of_stream {
+                        out.extend(rewriter.finish(&mut rewrite)?);
+                    }
+                    Ok(out)
+                });
+                match out {
+                    Ok(out) => {
+                        self.set_http_response_body(0, body_size, &out);
+                        self.exchange.bytes_out += out.len() as u64;
+                        self.response = ResponseBody::Stream(rewriter);
+                    }
+                    Err(e) => {
+                        // Fail closed: the rest of the stream is dropped (the state is already Dropped).
+                        log::warn!("warden: SSE stream cut: {e}");
+                        self.set_http_response_body(0, body_size, &[]);
+                    }
+                }
+                if end_of_stream {
+                    self.publish_audit();
+                }
+                Action::Continue
+            }
+        }
+    }
+
+    fn on_log(&mut self) {
+        if let Some(shared) = self.shared.clone() {
+            for (detector, n) in self.exchange.masked_by_id.values().flatten() {
+                shared.metrics.add(&format!("warden.masked.{detector}"), *n);
+            }
+        }
+        self.publish_audit();
+    }
+}
