@@ -1,0 +1,342 @@
+//! The built-in detectors: hand-written single-pass scanners over the bytes of a string.
+//!
+//! All three look for ASCII only (ASCII digits, ASCII e-mail characters), so every span they report
+//! starts and ends on a UTF-8 character boundary of the `&str` they scan, whatever surrounds it.
+
+use memchr::memchr_iter;
+
+/// Which digit-based detector a span from [`scan_digit_groups`] belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DigitKind {
+    /// A Luhn-valid payment card number.
+    CreditCard,
+    /// A US Social Security Number.
+    UsSsn,
+}
+
+/// Fewest and most digits of a payment card number (ISO/IEC 7812-1 PANs are 8–19 digits; the
+/// 13–19 range covers the major networks and keeps shorter numbers out).
+const CARD_DIGITS: std::ops::RangeInclusive<usize> = 13..=19;
+
+/// Reports payment card numbers and SSNs as `found(start, end, kind)` byte spans.
+///
+/// A *group* is a maximal run of ASCII digits; groups joined by one space or dash form a sequence.
+/// - `CreditCard`: the longest run of consecutive groups of a sequence, starting at some group, with
+///   13–19 digits in all and a valid Luhn check digit (ISO/IEC 7812-1 Annex B). A group is never cut,
+///   so digits inside a longer run (`12345678901234567890`) never match.
+/// - `UsSsn`: three consecutive groups of 3, 2 and 4 digits joined by the same separator (`-` or a
+///   space: undelimited 9-digit numbers are too common to mask), with area not 000, 666 or 9xx,
+///   group not 00 and serial not 0000 (SSA's rules for issued numbers).
+pub(super) fn scan_digit_groups(
+    text: &[u8],
+    cards: bool,
+    ssns: bool,
+    found: &mut impl FnMut(usize, usize, DigitKind),
+) {
+    let mut at = 0;
+    while let Some(offset) = text[at..].iter().position(u8::is_ascii_digit) {
+        let start = at + offset;
+        if cards {
+            if let Some(end) = longest_card_from(text, start) {
+                found(start, end, DigitKind::CreditCard);
+            }
+        }
+        if ssns {
+            if let Some(end) = ssn_from(text, start) {
+                found(start, end, DigitKind::UsSsn);
+            }
+        }
+        at = digit_run_end(text, start);
+    }
+}
+
+fn digit_run_end(text: &[u8], start: usize) -> usize {
+    text[start..]
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .map_or(text.len(), |len| start + len)
+}
+
+/// After a group ending at `end`: the start of the next group of the sequence, if any.
+fn next_group(text: &[u8], end: usize) -> Option<usize> {
+    match (text.get(end), text.get(end + 1)) {
+        (Some(b' ' | b'-'), Some(digit)) if digit.is_ascii_digit() => Some(end + 1),
+        _ => None,
+    }
+}
+
+fn longest_card_from(text: &[u8], start: usize) -> Option<usize> {
+    let mut digits = [0u8; 19];
+    let mut count = 0;
+    let mut group = start;
+    let mut best = None;
+    loop {
+        let end = digit_run_end(text, group);
+        if count + (end - group) > *CARD_DIGITS.end() {
+            return best;
+        }
+        for &byte in &text[group..end] {
+            digits[count] = byte - b'0';
+            count += 1;
+        }
+        if CARD_DIGITS.contains(&count) && luhn_valid(&digits[..count]) {
+            best = Some(end);
+        }
+        match next_group(text, end) {
+            Some(next) => group = next,
+            None => return best,
+        }
+    }
+}
+
+/// Luhn (mod 10) check over decimal digit values, check digit last.
+fn luhn_valid(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 {
+                    doubled - 9
+                } else {
+                    doubled
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+fn ssn_from(text: &[u8], start: usize) -> Option<usize> {
+    let area_end = start + 3;
+    let separator = *text.get(area_end)?;
+    if digit_run_end(text, start) != area_end || !matches!(separator, b'-' | b' ') {
+        return None;
+    }
+    let group_end = area_end + 3;
+    if digit_run_end(text, area_end + 1) != group_end || text.get(group_end) != Some(&separator) {
+        return None;
+    }
+    let serial_end = group_end + 5;
+    if digit_run_end(text, group_end + 1) != serial_end {
+        return None;
+    }
+    let area = &text[start..area_end];
+    let issued = area != b"000"
+        && area != b"666"
+        && area[0] != b'9'
+        && &text[area_end + 1..group_end] != b"00"
+        && &text[group_end + 1..serial_end] != b"0000";
+    issued.then_some(serial_end)
+}
+
+/// Reports e-mail addresses as `found(start, end)` byte spans.
+///
+/// An RFC 5322 §3.4.1 `dot-atom` local part (ASCII `atext` and single dots, not at either end),
+/// `@`, and a DNS name of at least two labels (letters, digits, inner hyphens, 1–63 bytes each)
+/// whose last label is at least two letters. Quoted local parts, address literals and
+/// internationalized addresses (RFC 6531) are not detected. A dot or hyphen ending the domain is
+/// left out (`mail a@b.com.` masks `a@b.com`).
+pub(super) fn scan_emails(text: &[u8], found: &mut impl FnMut(usize, usize)) {
+    for at in memchr_iter(b'@', text) {
+        let Some(start) = local_part_start(text, at) else {
+            continue;
+        };
+        let mut end = at + 1;
+        while end < text.len()
+            && (text[end].is_ascii_alphanumeric() || matches!(text[end], b'.' | b'-'))
+        {
+            end += 1;
+        }
+        while end > at + 1 && matches!(text[end - 1], b'.' | b'-') {
+            end -= 1;
+        }
+        if valid_domain(&text[at + 1..end]) {
+            found(start, end);
+        }
+    }
+}
+
+fn is_atext(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~-".contains(&byte)
+}
+
+/// Start of the dot-atom that ends right before `at`, `None` when there is none.
+fn local_part_start(text: &[u8], at: usize) -> Option<usize> {
+    if at == 0 || text[at - 1] == b'.' {
+        return None;
+    }
+    let mut start = at;
+    while start > 0
+        && (is_atext(text[start - 1]) || (text[start - 1] == b'.' && text[start] != b'.'))
+    {
+        start -= 1;
+    }
+    while text[start] == b'.' {
+        start += 1;
+    }
+    (start < at).then_some(start)
+}
+
+fn valid_domain(domain: &[u8]) -> bool {
+    let mut labels = 0;
+    let mut last: &[u8] = &[];
+    for label in domain.split(|&b| b == b'.') {
+        let valid = (1..=63).contains(&label.len())
+            && label.first() != Some(&b'-')
+            && label.last() != Some(&b'-');
+        if !valid {
+            return false;
+        }
+        labels += 1;
+        last = label;
+    }
+    labels >= 2 && last.len() >= 2 && last.iter().all(u8::is_ascii_alphabetic)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn digit_spans(text: &str) -> Vec<(&str, DigitKind)> {
+        let mut spans = Vec::new();
+        scan_digit_groups(text.as_bytes(), true, true, &mut |s, e, k| {
+            spans.push((&text[s..e], k))
+        });
+        spans
+    }
+
+    fn emails(text: &str) -> Vec<&str> {
+        let mut spans = Vec::new();
+        scan_emails(text.as_bytes(), &mut |s, e| spans.push(&text[s..e]));
+        spans
+    }
+
+    #[test]
+    fn luhn_accepts_known_test_numbers_and_rejects_a_changed_digit() {
+        let digits = |s: &str| s.bytes().map(|b| b - b'0').collect::<Vec<_>>();
+        for valid in [
+            "4111111111111111",
+            "5555555555554444",
+            "378282246310005",
+            "6011111111111117",
+            "79927398713",
+        ] {
+            assert!(luhn_valid(&digits(valid)), "{valid}");
+        }
+        assert!(!luhn_valid(&digits("4111111111111112")));
+        assert!(!luhn_valid(&digits("79927398710")));
+    }
+
+    #[test]
+    fn finds_cards_plain_spaced_dashed_and_amex_grouped() {
+        use DigitKind::CreditCard as C;
+        assert_eq!(
+            digit_spans("card 4111111111111111."),
+            [("4111111111111111", C)]
+        );
+        assert_eq!(
+            digit_spans("4111 1111 1111 1111"),
+            [("4111 1111 1111 1111", C)]
+        );
+        assert_eq!(
+            digit_spans("x5555-5555-5555-4444y"),
+            [("5555-5555-5555-4444", C)]
+        );
+        assert_eq!(
+            digit_spans("amex 3782 822463 10005"),
+            [("3782 822463 10005", C)]
+        );
+    }
+
+    #[test]
+    fn card_followed_by_other_digit_groups_is_still_found() {
+        assert_eq!(
+            digit_spans("4111 1111 1111 1111 2029"),
+            [("4111 1111 1111 1111", DigitKind::CreditCard)]
+        );
+    }
+
+    #[test]
+    fn rejects_invalid_luhn_longer_runs_double_separators_and_short_numbers() {
+        assert!(digit_spans("4111111111111112").is_empty());
+        assert!(
+            digit_spans("94111111111111111").is_empty(),
+            "17 digits, Luhn invalid"
+        );
+        assert!(
+            digit_spans("41111111111111110000").is_empty(),
+            "20-digit run"
+        );
+        assert!(digit_spans("4111  1111  1111  1111").is_empty());
+        assert!(digit_spans("4111--1111--1111--1111").is_empty());
+        assert!(digit_spans("79927398713").is_empty(), "11 digits");
+    }
+
+    #[test]
+    fn finds_ssns_with_dashes_or_spaces_only() {
+        use DigitKind::UsSsn as S;
+        assert_eq!(digit_spans("ssn 123-45-6789!"), [("123-45-6789", S)]);
+        assert_eq!(digit_spans("123 45 6789"), [("123 45 6789", S)]);
+        assert!(digit_spans("123456789").is_empty());
+        assert!(digit_spans("123-45 6789").is_empty(), "mixed separators");
+    }
+
+    #[test]
+    fn rejects_ssns_that_are_never_issued() {
+        for ssn in [
+            "000-12-3456",
+            "666-12-3456",
+            "900-12-3456",
+            "999-12-3456",
+            "123-00-4567",
+            "123-45-0000",
+        ] {
+            assert!(digit_spans(ssn).is_empty(), "{ssn}");
+        }
+    }
+
+    #[test]
+    fn rejects_ssn_shapes_inside_longer_digit_runs() {
+        assert!(digit_spans("1123-45-6789").is_empty());
+        assert!(digit_spans("123-45-67890").is_empty());
+        assert!(digit_spans("123-456-6789").is_empty());
+    }
+
+    #[test]
+    fn finds_email_addresses_and_leaves_sentence_punctuation_out() {
+        assert_eq!(
+            emails("mail jane.doe+tag@example.co.uk."),
+            ["jane.doe+tag@example.co.uk"]
+        );
+        assert_eq!(
+            emails("<a_b@sub-domain.example.org>"),
+            ["a_b@sub-domain.example.org"]
+        );
+        assert_eq!(emails("x@y.io, z@w.dev"), ["x@y.io", "z@w.dev"]);
+        assert_eq!(emails(".lead@example.com"), ["lead@example.com"]);
+    }
+
+    #[test]
+    fn rejects_things_that_are_not_email_addresses() {
+        for text in [
+            "@example.com",
+            "user@",
+            "user@localhost",
+            "user@example.c",
+            "user@-x.com",
+            "user.@example.com",
+            "user@exa..mple.com",
+            "a@b.123",
+            "@@",
+        ] {
+            assert!(emails(text).is_empty(), "{text}");
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Masking of JSON values: every string and number leaf, and JSON text nested inside strings.
+
+use serde_json::Value;
+
+use super::{DetectorSet, MaskCounts, Masker};
+use crate::jsonrpc::parse_strict;
+
+impl Masker {
+    /// Masks every string leaf (after JSON unescaping — they are `Value::String`s) and every number
+    /// leaf whose decimal text a detector matches (the number becomes the masked string), at any
+    /// depth. A string whose text is itself a JSON object or array (parsed as strictly as a request
+    /// body) is masked inside and replaced by the re-serialized (compact) JSON when something
+    /// changed; one that does not parse strictly is masked as plain text. Object keys are not masked.
+    ///
+    /// Adds one to `counts[detector name]` per masked value. Returns whether anything changed.
+    pub fn mask_value(
+        &self,
+        set: &DetectorSet,
+        value: &mut Value,
+        counts: &mut MaskCounts,
+    ) -> bool {
+        match value {
+            Value::String(text) => match self.mask_string_leaf(set, text, counts) {
+                Some(masked) => {
+                    *text = masked;
+                    true
+                }
+                None => false,
+            },
+            Value::Number(number) => match self.mask_number(set, number, counts) {
+                Some(masked) => {
+                    *value = Value::String(masked);
+                    true
+                }
+                None => false,
+            },
+            Value::Array(items) => items.iter_mut().fold(false, |changed, item| {
+                self.mask_value(set, item, counts) | changed
+            }),
+            Value::Object(members) => members.values_mut().fold(false, |changed, item| {
+                self.mask_value(set, item, counts) | changed
+            }),
+            Value::Null | Value::Bool(_) => false,
+        }
+    }
+
+    fn mask_string_leaf(
+        &self,
+        set: &DetectorSet,
+        text: &str,
+        counts: &mut MaskCounts,
+    ) -> Option<String> {
+        if matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'[')) {
+            if let Ok(mut nested) = parse_strict(text.as_bytes()) {
+                return self
+                    .mask_value(set, &mut nested, counts)
+                    .then(|| nested.to_string());
+            }
+        }
+        self.mask_str(set, text, counts)
+    }
+
+    fn mask_number(
+        &self,
+        set: &DetectorSet,
+        number: &serde_json::Number,
+        counts: &mut MaskCounts,
+    ) -> Option<String> {
+        use std::io::Write;
+        // Format on the stack: numbers are frequent and rarely match.
+        let mut buffer = [0u8; 64];
+        let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+        if write!(cursor, "{number}").is_ok() {
+            let len = usize::try_from(cursor.position()).unwrap_or(0);
+            if let Ok(text) = std::str::from_utf8(&buffer[..len]) {
+                return self.mask_str(set, text, counts);
+            }
+        }
+        self.mask_str(set, &number.to_string(), counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::config::MaskingConfig;
+    use serde_json::json;
+
+    fn masker() -> Masker {
+        let config: MaskingConfig = serde_json::from_value(
+            json!({"detectors":[{"name":"API_KEY","pattern":"sk-[a-z0-9]{8}"}]}),
+        )
+        .unwrap();
+        Masker::from_config(&config, "masking").unwrap()
+    }
+
+    fn mask(value: &mut Value) -> (bool, MaskCounts) {
+        let m = masker();
+        let set = m.profile(None).unwrap();
+        let mut counts = MaskCounts::new();
+        let changed = m.mask_value(&set, value, &mut counts);
+        (changed, counts)
+    }
+
+    #[test]
+    fn masks_string_leaves_at_every_depth_and_counts_them() {
+        let mut value = json!({"result":{"content":[{"type":"text","text":"card 4111 1111 1111 1111"}],
+            "structuredContent":{"owner":{"email":"jane@example.com","ssn":"123-45-6789"},"key":"sk-abcd1234"}}});
+        let (changed, counts) = mask(&mut value);
+        assert!(changed);
+        assert_eq!(
+            value,
+            json!({"result":{"content":[{"type":"text","text":"card [REDACTED:CREDIT_CARD]"}],
+                "structuredContent":{"owner":{"email":"[REDACTED:EMAIL_ADDRESS]","ssn":"[REDACTED:US_SSN]"},"key":"[REDACTED:API_KEY]"}}})
+        );
+        let expected: MaskCounts = [
+            ("API_KEY", 1),
+            ("CREDIT_CARD", 1),
+            ("EMAIL_ADDRESS", 1),
+            ("US_SSN", 1),
+        ]
+        .map(|(k, v)| (k.to_owned(), v))
+        .into();
+        assert_eq!(counts, expected);
+    }
+
+    #[test]
+    fn masks_escaped_text_as_the_client_decodes_it() {
+        let mut value =
+            serde_json::from_str::<Value>(r#"{"t":"\u0034111111111111111 \u006aane@example.com"}"#)
+                .unwrap();
+        mask(&mut value);
+        assert_eq!(
+            value,
+            json!({"t":"[REDACTED:CREDIT_CARD] [REDACTED:EMAIL_ADDRESS]"})
+        );
+    }
+
+    #[test]
+    fn masks_number_leaves_by_replacing_them_with_strings() {
+        let mut value =
+            json!({"pan": 4111111111111111u64, "count": 4, "neg": -5555555555554444i64, "f": 1.5});
+        let (changed, counts) = mask(&mut value);
+        assert!(changed);
+        assert_eq!(
+            value,
+            json!({"pan":"[REDACTED:CREDIT_CARD]","count":4,"neg":"-[REDACTED:CREDIT_CARD]","f":1.5})
+        );
+        assert_eq!(counts["CREDIT_CARD"], 2);
+    }
+
+    #[test]
+    fn masks_json_text_nested_inside_strings() {
+        let inner = json!({"user":{"email":"a@b.io"},"n":1}).to_string();
+        let doubly = json!({"wrapped": json!([inner.clone()]).to_string()});
+        let mut value = json!({"text": inner, "deep": doubly.to_string()});
+        let (_, counts) = mask(&mut value);
+        assert_eq!(
+            value["text"],
+            json!({"user":{"email":"[REDACTED:EMAIL_ADDRESS]"},"n":1}).to_string()
+        );
+        let deep: Value = serde_json::from_str(value["deep"].as_str().unwrap()).unwrap();
+        let wrapped: Value = serde_json::from_str(deep["wrapped"].as_str().unwrap()).unwrap();
+        let innermost: Value = serde_json::from_str(wrapped[0].as_str().unwrap()).unwrap();
+        assert_eq!(innermost["user"]["email"], "[REDACTED:EMAIL_ADDRESS]");
+        assert_eq!(counts["EMAIL_ADDRESS"], 2);
+    }
+
+    #[test]
+    fn nested_json_with_duplicate_keys_is_masked_as_plain_text() {
+        let text = r#"{"a":"4111111111111111","a":"x"}"#;
+        let mut value = json!({ "t": text });
+        mask(&mut value);
+        assert_eq!(value["t"], r#"{"a":"[REDACTED:CREDIT_CARD]","a":"x"}"#);
+    }
+
+    #[test]
+    fn unchanged_nested_json_keeps_its_original_formatting() {
+        let text = "{ \"a\" : [1, 2] }";
+        let mut value = json!({ "t": text });
+        let (changed, counts) = mask(&mut value);
+        assert!(!changed);
+        assert!(counts.is_empty());
+        assert_eq!(value["t"], text);
+    }
+}
