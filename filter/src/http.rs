@@ -97,8 +97,10 @@ impl WardenHttp {
         self.replied_locally = true;
         self.exchange.status = Some(status);
         self.exchange.bytes_out = body.len() as u64;
-        self.send_http_response(u32::from(status), headers, Some(body));
+        // Published before the reply is sent: Envoy writes the access log while the local reply
+        // completes, before `on_log` would run.
         self.publish_audit();
+        self.send_http_response(u32::from(status), headers, Some(body));
         Action::Pause
     }
 
