@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 use warden_core::config::{PluginConfig, RuleAction};
 use warden_core::policy::{Call, Decision, Policy};
-use warden_core::{ConfigError, Identity};
+use warden_core::{ConfigError, Engine, Identity};
 
 const SCHEMA_FILE: &str = "warden-config.schema.json";
 
@@ -63,15 +63,19 @@ fn schema_errors(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> 
         .collect()
 }
 
-/// Parses and compiles a document the way the filter does.
-fn compile(doc: &Value) -> Result<(PluginConfig, Policy), ConfigError> {
-    let config = PluginConfig::from_json(doc.to_string().as_bytes())?;
-    let policy = Policy::from_config(&config.policy, "policy")?;
-    Ok((config, policy))
+/// Parses and compiles a document the way the filter's `on_configure` does ([`Engine::from_json`]).
+fn compile(doc: &Value) -> Result<(PluginConfig, Engine), ConfigError> {
+    let bytes = doc.to_string();
+    let config = PluginConfig::from_json(bytes.as_bytes())?;
+    let engine = Engine::from_json(bytes.as_bytes())?;
+    Ok((config, engine))
 }
 
 fn example(name: &str) -> Policy {
-    compile(&read_json(policies_dir().join(name))).unwrap().1
+    compile(&read_json(policies_dir().join(name)))
+        .unwrap()
+        .1
+        .policy
 }
 
 fn caller(sub: &str, groups: &[&str], scopes: &[&str]) -> Identity {
@@ -121,7 +125,8 @@ fn schema_is_a_valid_draft_2020_12_schema() {
 fn every_example_is_accepted_by_the_parser_the_policy_compiler_and_the_schema() {
     let validator = validator();
     for (name, doc) in examples() {
-        let (config, policy) = compile(&doc).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (config, engine) = compile(&doc).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let policy = &engine.policy;
         let errors = schema_errors(&validator, &doc);
         assert!(
             errors.is_empty(),
