@@ -361,7 +361,8 @@ fn argument_guard_requires_a_limit_on_exports() {
 #[test]
 fn custom_detectors_example_gives_support_its_own_profile() {
     let doc = read_json(policies_dir().join("custom-detectors.json"));
-    let (config, policy) = compile(&doc).unwrap();
+    let (config, engine) = compile(&doc).unwrap();
+    let policy = &engine.policy;
     let d = policy.decide(
         &caller("sam", &["support"], &[]),
         &call("get_customer", &json!({})),
