@@ -1,1 +1,15 @@
-//! (being written)
+//! Support code for Warden's end-to-end tests: a real Envoy loading `warden_filter.wasm` in front of the
+//! demo MCP server, driven by the official rmcp client and raw HTTP.
+//!
+//! - [`render`]: renders `envoy/envoy.yaml` (also the `render-envoy-config` binary);
+//! - [`stack`]: starts the demo server and Envoy per test, reads audit log, stats, received messages;
+//! - [`tokens`]: dev tokens from `warden token` and forged ones;
+//! - [`mcp`]: the rmcp Streamable HTTP client with a bearer token;
+//! - [`paths`], [`process`]: artifact locations with build hints, child processes killed on drop.
+
+pub mod mcp;
+pub mod paths;
+pub mod process;
+pub mod render;
+pub mod stack;
+pub mod tokens;

@@ -1,0 +1,137 @@
+//! Bearer tokens for the tests: valid and expired dev tokens from `warden token` (signed with the
+//! committed dev key), and forgeries.
+
+use std::process::Command;
+
+use anyhow::{bail, Context};
+use jwt_simple::prelude::{Claims, Duration, ECDSAP256KeyPairLike, ES256KeyPair};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::paths::{workspace_root, Artifact};
+
+/// Runs `warden token --sub SUB [--groups G,..] [--expired]` in the workspace root (where it finds the
+/// dev key) and returns the printed compact JWS.
+fn warden_token(sub: &str, groups: &[&str], expired: bool) -> anyhow::Result<String> {
+    let mut command = Command::new(Artifact::WardenCli.locate()?);
+    command
+        .current_dir(workspace_root())
+        .args(["token", "--sub", sub]);
+    if !groups.is_empty() {
+        command.args(["--groups", &groups.join(",")]);
+    }
+    if expired {
+        command.arg("--expired");
+    }
+    let output = command
+        .output()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    if !output.status.success() {
+        bail!(
+            "{command:?} failed with {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let token = String::from_utf8(output.stdout)?.trim().to_owned();
+    if token.split('.').count() != 3 {
+        bail!("{command:?} printed {token:?}, not a compact JWS");
+    }
+    Ok(token)
+}
+
+/// A valid dev token for `sub` in `groups`.
+///
+/// # Errors
+/// When `target/debug/warden` is missing or fails.
+pub fn dev_token(sub: &str, groups: &[&str]) -> anyhow::Result<String> {
+    warden_token(sub, groups, false)
+}
+
+/// A dev token for `sub` whose `exp` is in the past.
+///
+/// # Errors
+/// As [`dev_token`].
+pub fn expired_dev_token(sub: &str) -> anyhow::Result<String> {
+    warden_token(sub, &[], true)
+}
+
+/// `token` with one character in the middle of its signature changed (the signature no longer verifies).
+///
+/// # Errors
+/// When `token` is not three dot-separated parts with a non-empty signature.
+pub fn with_tampered_signature(token: &str) -> anyhow::Result<String> {
+    let (signed, signature) = token
+        .rsplit_once('.')
+        .context("token has no signature part")?;
+    if signature.is_empty() {
+        bail!("token has an empty signature");
+    }
+    // The middle character carries full bits (the last one may carry base64 padding bits only).
+    let middle = signature.len() / 2;
+    let mut bytes = signature.as_bytes().to_vec();
+    bytes[middle] = if bytes[middle] == b'A' { b'B' } else { b'A' };
+    Ok(format!("{signed}.{}", String::from_utf8(bytes)?))
+}
+
+#[derive(Serialize, serde::Deserialize)]
+struct GroupsClaim {
+    groups: Vec<String>,
+}
+
+/// A well-formed, unexpired ES256 token with the issuer and audience of `plugin_config.issuers[0]` and
+/// the dev key's `kid`, but signed by a freshly generated key the filter has never seen.
+///
+/// # Errors
+/// When the config lacks `issuers[0].issuer` / `audiences[0]`, or signing fails.
+pub fn token_signed_by_unknown_key(plugin_config: &Value, sub: &str) -> anyhow::Result<String> {
+    let issuer = plugin_config
+        .pointer("/issuers/0/issuer")
+        .and_then(Value::as_str)
+        .context("plugin config has no issuers[0].issuer")?;
+    let audience = plugin_config
+        .pointer("/issuers/0/audiences/0")
+        .and_then(Value::as_str)
+        .context("plugin config has no issuers[0].audiences[0]")?;
+    let key = ES256KeyPair::generate().with_key_id("warden-dev-es256");
+    let claims = Claims::with_custom_claims(
+        GroupsClaim {
+            groups: vec!["support".to_owned()],
+        },
+        Duration::from_mins(5),
+    )
+    .with_issuer(issuer)
+    .with_audience(audience)
+    .with_subject(sub);
+    key.sign(claims)
+        .map_err(|e| anyhow::anyhow!("signing with the generated key failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn tampering_changes_only_the_signature() {
+        let token = "aaa.bbb.cAcdef";
+        let forged = with_tampered_signature(token).unwrap();
+        assert_ne!(forged, token);
+        assert!(forged.starts_with("aaa.bbb."));
+        assert_eq!(forged.len(), token.len());
+    }
+
+    #[test]
+    fn unknown_key_token_carries_configured_issuer_and_audience() {
+        let config = serde_json::json!({"issuers": [{"issuer": "https://i.example", "audiences": ["aud-1"]}]});
+        let token = token_signed_by_unknown_key(&config, "mallory").unwrap();
+        let payload = token.split('.').nth(1).unwrap();
+        use jwt_simple::reexports::ct_codecs::{Base64UrlSafeNoPadding, Decoder};
+        let claims: Value =
+            serde_json::from_slice(&Base64UrlSafeNoPadding::decode_to_vec(payload, None).unwrap())
+                .unwrap();
+        assert_eq!(claims["iss"], "https://i.example");
+        assert_eq!(claims["aud"], "aud-1");
+        assert_eq!(claims["sub"], "mallory");
+    }
+}

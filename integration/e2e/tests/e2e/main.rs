@@ -1,0 +1,61 @@
+//! End-to-end: a real Envoy 1.40 loading `warden_filter.wasm` with `policies/demo.json`, in front of the
+//! demo MCP server, driven by the official rmcp client and raw HTTP. Each test starts its own stack.
+//!
+//! Needs `cargo build -p demo-mcp-server -p warden` and
+//! `cargo build -p warden-filter --target wasm32-wasip1 --release` (`just e2e` does both).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod audit;
+mod auth;
+mod config;
+mod masking;
+mod policy;
+
+use rmcp::model::{CallToolRequestParams, JsonObject};
+use serde_json::{json, Value};
+use warden_e2e::tokens::dev_token;
+
+/// Values the demo server returns for customer "alice" (cus_001) and that must never leave Warden.
+const ALICE_PII: [&str; 3] = [
+    "4111 1111 1111 1111",
+    "123-45-6789",
+    "alice.johnson@example.com",
+];
+
+/// Every card, SSN and e-mail of the demo data set.
+const ALL_PII: [&str; 9] = [
+    "4111 1111 1111 1111",
+    "5555-5555-5555-4444",
+    "4012888888881881",
+    "123-45-6789",
+    "234-56-7890",
+    "345-67-8901",
+    "alice.johnson@example.com",
+    "bob.smith@example.org",
+    "carol.diaz@example.net",
+];
+
+/// The tool the demo policy denies.
+const DELETED_TOOL: &str = "delete_customer";
+/// The rule of the demo policy that denies `delete_customer`.
+const DELETE_RULE: &str = "block-delete-customer";
+/// The rule of the demo policy that allows the other tools.
+const ALLOW_RULE: &str = "allow-support-tools";
+/// JSON-RPC error code of a policy denial.
+const DENIED_CODE: i64 = -32003;
+
+/// A valid token for alice in group `support`.
+fn alice_token() -> String {
+    dev_token("alice", &["support"]).unwrap()
+}
+
+/// `tools/call` parameters for `tool` with `arguments` (a JSON object).
+fn call(tool: &'static str, arguments: Value) -> CallToolRequestParams {
+    let arguments: JsonObject = serde_json::from_value(arguments).unwrap();
+    CallToolRequestParams::new(tool).with_arguments(arguments)
+}
+
+/// `delete_customer {customer_id: cus_001}`.
+fn delete_alice() -> CallToolRequestParams {
+    call("delete_customer", json!({"customer_id": "cus_001"}))
+}
