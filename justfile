@@ -6,6 +6,8 @@ venv := justfile_directory() / ".venv"
 envoy := env_var_or_default("ENVOY_BIN", venv / "bin/envoy")
 wasm := justfile_directory() / "target/wasm32-wasip1/release/warden_filter.wasm"
 run_dir := justfile_directory() / ".run"
+# proxy-wasm modules (built for wasm32-wasip1 only) are left out of native builds.
+native := "--exclude warden-filter --exclude http-headers-fixture --exclude callouts-fixture"
 
 # List the recipes.
 default:
@@ -23,19 +25,21 @@ build: setup
     @echo "==> building warden_filter.wasm (release, wasm32-wasip1)"
     cargo build --locked -p warden-filter --target wasm32-wasip1 --release
     @ls -l "{{wasm}}" | awk '{print "    " $5 " bytes  " $9}'
+    @echo "==> building the emulator's test fixtures (proxy-wasm modules that are not Warden)"
+    cargo build --locked -p http-headers-fixture -p callouts-fixture --target wasm32-wasip1 --release
     @echo "==> building the native binaries (warden, demo-mcp-server, test tools)"
-    cargo build --locked --workspace --exclude warden-filter --bins
+    cargo build --locked --workspace {{native}} --bins
 
 # Format check, clippy with warnings denied (native crates, and the filter for wasm32-wasip1).
 lint: setup
     cargo fmt --all -- --check
-    cargo clippy --locked --workspace --exclude warden-filter --all-targets -- -D warnings
-    cargo clippy --locked -p warden-filter --target wasm32-wasip1 --all-targets -- -D warnings
+    cargo clippy --locked --workspace {{native}} --all-targets -- -D warnings
+    cargo clippy --locked -p warden-filter -p http-headers-fixture -p callouts-fixture --target wasm32-wasip1 --all-targets -- -D warnings
 
 # Run every test: unit tests, the wasmtime harness against the release .wasm, and the Envoy end-to-end suite.
 test: build lint
     @echo "==> running the test suite (unit, harness, end-to-end)"
-    ENVOY_BIN="{{envoy}}" cargo test --locked --workspace --exclude warden-filter
+    ENVOY_BIN="{{envoy}}" cargo test --locked --workspace {{native}}
 
 # Only the end-to-end suite (real Envoy + demo MCP server + rmcp client).
 e2e: build
