@@ -1,0 +1,114 @@
+//! Envoy processes for the load bench: started pinned to one CPU with one worker, stopped on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+/// A running Envoy, killed when dropped.
+pub struct Envoy {
+    child: Child,
+    /// Its admin port on 127.0.0.1.
+    pub admin_port: u16,
+    log: PathBuf,
+}
+
+/// How to start one Envoy.
+#[derive(Debug, Clone)]
+pub struct EnvoySpec<'a> {
+    /// The `envoy` executable.
+    pub envoy: &'a Path,
+    /// CPU (as `taskset -c` takes it) the whole process is pinned to.
+    pub cpu: &'a str,
+    /// Rendered front config (`-c`).
+    pub config: &'a Path,
+    /// Rendered shared part (`--config-yaml`, merged into `config`).
+    pub config_yaml: &'a str,
+    /// Admin port of the rendered configs.
+    pub admin_port: u16,
+    /// File Envoy logs to.
+    pub log: PathBuf,
+}
+
+impl EnvoySpec<'_> {
+    /// Starts Envoy (`--concurrency 1`, `--use-dynamic-base-id`) and waits until admin `/ready`
+    /// answers 200, for at most `timeout`.
+    ///
+    /// # Errors
+    /// Envoy cannot be started, exits, or is not ready in time (the error quotes its log's tail).
+    pub fn start(&self, timeout: Duration) -> anyhow::Result<Envoy> {
+        let child = Command::new("taskset")
+            .args(["-c", self.cpu])
+            .arg(self.envoy)
+            .arg("-c")
+            .arg(self.config)
+            .args(["--config-yaml", self.config_yaml])
+            .args([
+                "--concurrency",
+                "1",
+                "--use-dynamic-base-id",
+                "-l",
+                "warning",
+            ])
+            .arg("--log-path")
+            .arg(&self.log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {} under taskset", self.envoy.display()))?;
+        let mut envoy = Envoy {
+            child,
+            admin_port: self.admin_port,
+            log: self.log.clone(),
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = envoy.child.try_wait()? {
+                bail!(
+                    "Envoy ({}) exited with {status}: {}",
+                    self.config.display(),
+                    envoy.log_tail()
+                );
+            }
+            if envoy.admin_get("/ready").is_ok_and(|(code, _)| code == 200) {
+                return Ok(envoy);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "Envoy ({}) not ready after {timeout:?}: {}",
+                    self.config.display(),
+                    envoy.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Envoy {
+    /// GETs `path` from the admin interface: (status, body).
+    ///
+    /// # Errors
+    /// curl cannot be run or reaches nothing.
+    pub fn admin_get(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        crate::http::request(
+            &format!("http://127.0.0.1:{}{path}", self.admin_port),
+            None,
+            &[],
+        )
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
