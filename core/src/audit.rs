@@ -4,6 +4,8 @@
 //! Records are serialized as one JSON object per line. Envoy's access log receives them through the filter
 //! state `wasm.warden_audit` (records of one HTTP request joined by `\n`).
 
+pub mod outbox;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -13,6 +15,10 @@ use time::OffsetDateTime;
 
 use crate::identity::Identity;
 use crate::mask::MaskCounts;
+
+/// Path of the audit store's batch endpoint on `warden serve`: `POST` with a JSON Lines body, one record
+/// per line.
+pub const STORE_PATH: &str = "/v1/audit";
 
 /// Version of the record layout; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -92,6 +98,8 @@ pub struct ExchangeAudit {
 pub struct AuditRecord<'a> {
     /// [`SCHEMA_VERSION`].
     pub schema: u32,
+    /// Unique id of the record, the audit store's deduplication key: [`record_id`].
+    pub record_id: String,
     /// Start of the request, RFC 3339 UTC with milliseconds.
     pub time: String,
     /// HTTP method of the request.
@@ -134,6 +142,17 @@ pub struct AuditRecord<'a> {
     pub upstream: &'a str,
 }
 
+/// The id of the `index`-th record (0-based) of an exchange: `<x-request-id>:<index>`, or
+/// `t<start_unix_nanos>:<index>` when the request carried no `x-request-id` (Envoy sets one unless
+/// `generate_request_id` is off). Stable across re-renders of the same exchange, so retried deliveries
+/// are stored once.
+pub fn record_id(exchange: &ExchangeAudit, index: usize) -> String {
+    match &exchange.request_id {
+        Some(request_id) => format!("{request_id}:{index}"),
+        None => format!("t{}:{index}", exchange.start_unix_nanos),
+    }
+}
+
 /// Renders the records of one exchange as JSON lines joined by `\n` (no trailing newline).
 ///
 /// `messages` empty (a request refused before its body was read, or a GET stream or DELETE, which carry
@@ -157,6 +176,7 @@ pub fn render_records(
     let duration_ms = (end_unix_nanos.saturating_sub(exchange.start_unix_nanos) / 1_000_000) as u64;
     let base = AuditRecord {
         schema: SCHEMA_VERSION,
+        record_id: record_id(exchange, 0),
         time,
         http_method: exchange.http_method.as_deref(),
         request_id: exchange.request_id.as_deref(),
@@ -188,7 +208,8 @@ pub fn render_records(
     let mut unattributed = exchange.masked_by_id.get("").cloned();
     let lines: Vec<String> = messages
         .iter()
-        .map(|m| {
+        .enumerate()
+        .map(|(index, m)| {
             let mut masked = m
                 .jsonrpc_id
                 .as_ref()
@@ -203,6 +224,7 @@ pub fn render_records(
                 }
             }
             let record = AuditRecord {
+                record_id: record_id(exchange, index),
                 method: m.method.as_deref(),
                 tool: m.tool.as_deref(),
                 jsonrpc_id: m.jsonrpc_id.as_ref(),
@@ -286,5 +308,16 @@ mod tests {
         assert_eq!(lines[1]["masked"], json!({"US_SSN": 3}));
         assert_eq!(lines[1]["duration_ms"], 7);
         assert_eq!(lines[1]["jsonrpc_id"], 2);
+        assert_eq!(lines[0]["record_id"], "r-1:0");
+        assert_eq!(lines[1]["record_id"], "r-1:1");
+    }
+
+    #[test]
+    fn record_id_without_request_id_falls_back_to_the_start_time() {
+        let mut ex = exchange();
+        ex.request_id = None;
+        let out = render_records(&ex, &[], AuditDecision::Allow, ex.start_unix_nanos, "mcp");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["record_id"], "t1763750000123456789:0");
     }
 }

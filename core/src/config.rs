@@ -29,18 +29,42 @@ pub struct PluginConfig {
     /// Size bounds on what the filter buffers.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Where the filter asks `warden serve` about calls a `require_approval` rule holds; required when
+    /// any rule requires approval.
+    #[serde(default)]
+    pub approvals: Option<ApprovalsConfig>,
+    /// The OAuth protected-resource metadata (RFC 9728) the filter serves and names in its 401
+    /// challenges. Without it, no metadata is served and challenges carry no `resource_metadata`.
+    #[serde(default)]
+    pub resource_metadata: Option<ResourceMetadataConfig>,
+    /// A credential the gateway itself presents to the upstream (the caller's token never is).
+    #[serde(default)]
+    pub upstream_credential: Option<UpstreamCredentialConfig>,
+    /// Send the verified caller to the upstream as `x-warden-*` request headers.
+    #[serde(default)]
+    pub identity_headers: bool,
+    /// Ship audit records in batches to the audit store of `warden serve` (in addition to Envoy's
+    /// access log, which always receives them).
+    #[serde(default)]
+    pub audit: Option<AuditConfig>,
 }
 
-/// One trusted OIDC/OAuth issuer with an inline JSON Web Key Set (RFC 7517 §5).
+/// One trusted OIDC/OAuth issuer whose keys are either inline (`jwks`, RFC 7517 §5) or fetched
+/// (`remote_jwks`); exactly one of the two.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssuerConfig {
     /// Expected `iss` claim, compared byte for byte (RFC 7519 §4.1.1).
     pub issuer: String,
     /// Accepted `aud` values; the token's `aud` (string or array) must contain one (RFC 7519 §4.1.3).
+    /// Use the MCP server's canonical URI (RFC 8707), e.g. `https://mcp.example.com/mcp`.
     pub audiences: Vec<String>,
-    /// Inline JWKS document: `{"keys": [JWK, ...]}`.
+    /// Inline JWKS document: `{"keys": [JWK, ...]}`; `null` (absent) when `remote_jwks` is set.
+    #[serde(default)]
     pub jwks: Value,
+    /// Fetch the key set from the issuer through an Envoy cluster, and keep it fresh.
+    #[serde(default)]
+    pub remote_jwks: Option<RemoteJwksConfig>,
     /// JWS algorithms accepted from this issuer (RFC 7518 names: `RS256`, `PS256`, `ES256`, `EdDSA`, …).
     /// HMAC (`HS*`) and `none` are refused unless listed here explicitly.
     #[serde(default = "default_algorithms")]
@@ -52,6 +76,68 @@ pub struct IssuerConfig {
     /// Allowed clock skew for `exp`, `nbf` and `iat`, in seconds.
     #[serde(default = "default_clock_skew_seconds")]
     pub clock_skew_seconds: u64,
+}
+
+/// Where and how often an issuer's key set is fetched (`issuers[n].remote_jwks`).
+///
+/// The root context fetches it with `dispatch_http_call` through `cluster` (which decides the
+/// transport, TLS included) and shares it with every worker VM.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteJwksConfig {
+    /// Envoy cluster that reaches the identity provider (must exist in Envoy's configuration).
+    pub cluster: String,
+    /// Absolute `http(s)` URL of the JWK Set. When absent, it is discovered from the issuer's
+    /// OpenID Provider Configuration at `{issuer}/.well-known/openid-configuration` (OpenID Connect
+    /// Discovery 1.0 §4), whose `issuer` must equal the configured one.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// Seconds between scheduled refreshes of a loaded key set.
+    #[serde(default = "default_refresh_interval_seconds")]
+    pub refresh_interval_seconds: u64,
+    /// Fewest seconds between two fetches triggered by tokens naming an unknown `kid`, so a flood of
+    /// random `kid`s cannot become a flood of fetches.
+    #[serde(default = "default_unknown_kid_min_interval_seconds")]
+    pub unknown_kid_min_interval_seconds: u64,
+    /// Timeout of each HTTP fetch, in milliseconds.
+    #[serde(default = "default_fetch_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+/// The RFC 9728 protected-resource metadata of the MCP server behind the filter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceMetadataConfig {
+    /// The MCP server's canonical URI (RFC 8707 §2, RFC 9728 `resource`), e.g.
+    /// `https://mcp.example.com/mcp`: absolute `https` (or `http` for local tests), no fragment.
+    pub resource: String,
+    /// Issuer identifiers of the authorization servers clients may get tokens from; when absent,
+    /// every configured `issuers[n].issuer`.
+    #[serde(default)]
+    pub authorization_servers: Option<Vec<String>>,
+    /// Scopes clients may request; also sent as `scope` in the 401 challenge.
+    #[serde(default)]
+    pub scopes_supported: Option<Vec<String>>,
+    /// Human-readable name of the MCP server.
+    #[serde(default)]
+    pub resource_name: Option<String>,
+    /// URL of documentation for developers.
+    #[serde(default)]
+    pub resource_documentation: Option<String>,
+}
+
+/// A credential the filter adds to every request it forwards, read from the VM's environment
+/// (`vm_config.environment_variables` in Envoy, `vmConfig.env` in Istio) when the configuration loads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamCredentialConfig {
+    /// Request header to set, e.g. `authorization` or `x-api-key` (lowercase HTTP token).
+    pub header: String,
+    /// Environment variable holding the secret; it must be set and non-empty.
+    pub env: String,
+    /// Text put before the secret, e.g. `"Bearer "`.
+    #[serde(default)]
+    pub prefix: String,
 }
 
 /// The access policy: rules evaluated in order, the first match decides.
@@ -88,6 +174,10 @@ pub struct RuleConfig {
     /// Free text for people reading the policy.
     #[serde(default)]
     pub description: Option<String>,
+    /// Who approves a matching call and how the grant works; required with (and only with)
+    /// `action: require_approval`.
+    #[serde(default)]
+    pub approval: Option<ApprovalRuleConfig>,
 }
 
 /// The conditions of a rule. Every present condition must hold.
@@ -157,6 +247,77 @@ pub enum RuleAction {
     Allow,
     /// Answer with a JSON-RPC error (code -32003); nothing reaches the upstream.
     Deny,
+    /// Hold the call until a human approver grants it through `warden serve` (the rule's `approval`
+    /// block says who and how); denied, pending or unreachable answers become JSON-RPC errors.
+    RequireApproval,
+}
+
+/// Longest time the filter may hold a call waiting for a decision (`approval.hold_seconds`).
+pub const MAX_HOLD_SECONDS: u64 = 300;
+
+/// The `approval` block of a `require_approval` rule.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRuleConfig {
+    /// Groups (from the approver's JWT, the issuer's `groups_claim`) whose members may decide. At
+    /// least one.
+    pub approver_groups: Vec<String>,
+    /// Distinct approvers needed before the call is granted; at least 1.
+    #[serde(default = "default_approvals_needed")]
+    pub approvals_needed: u32,
+    /// `once`: the grant covers one identical call; `window`: the caller may repeat this tool with
+    /// any arguments for `window_seconds` after the approval.
+    #[serde(default)]
+    pub grant: GrantMode,
+    /// Length of a `window` grant in seconds; required with `grant: window`, refused otherwise.
+    #[serde(default)]
+    pub window_seconds: Option<u64>,
+    /// How long the filter holds the call waiting for a decision, in seconds (1 to
+    /// [`MAX_HOLD_SECONDS`]); afterwards the agent gets a "pending" JSON-RPC error and may retry.
+    #[serde(default = "default_hold_seconds")]
+    pub hold_seconds: u64,
+    /// How long a request stays pending before it expires, in seconds (at least `hold_seconds`).
+    #[serde(default = "default_pending_expiry_seconds")]
+    pub pending_expiry_seconds: u64,
+}
+
+/// What an approval grants.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantMode {
+    /// One use: the identical call (same digest) once.
+    #[default]
+    Once,
+    /// The same caller may call the same tool with any arguments until the window ends.
+    Window,
+}
+
+/// The top-level `approvals` block: how the filter reaches `warden serve`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalsConfig {
+    /// Envoy cluster of `warden serve` (must exist in Envoy's configuration).
+    pub cluster: String,
+    /// `:authority` of the calls to it.
+    #[serde(default = "default_approvals_authority")]
+    pub authority: String,
+    /// The web inbox approvers open (`https://approvals.example.com/inbox`), quoted in "pending"
+    /// errors so the agent can tell its user where to go.
+    pub inbox_url: String,
+    /// What happens when `warden serve` is unreachable or answers with an error.
+    #[serde(default)]
+    pub fail_mode: FailMode,
+}
+
+/// Behaviour when the approval service cannot be asked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailMode {
+    /// Deny the held call with a JSON-RPC error naming the problem.
+    #[default]
+    Closed,
+    /// Forward the held call (for trials only: approvals are then advisory).
+    Open,
 }
 
 /// Detectors and the profiles that select them.
@@ -238,13 +399,62 @@ impl PluginConfig {
             let path = if path == "." { String::new() } else { path };
             ConfigError::new(path, e.inner().to_string())
         })?;
-        de.end()
-            .map_err(|e| ConfigError::new("", format!("trailing data after the configuration: {e}")))?;
+        de.end().map_err(|e| {
+            ConfigError::new("", format!("trailing data after the configuration: {e}"))
+        })?;
         if config.issuers.is_empty() {
-            return Err(ConfigError::new("issuers", "at least one issuer is required"));
+            return Err(ConfigError::new(
+                "issuers",
+                "at least one issuer is required",
+            ));
         }
+        config.check_approvals_block()?;
+        config
+            .audit
+            .as_ref()
+            .map(AuditConfig::validate)
+            .transpose()?;
         Ok(config)
     }
+}
+
+impl PluginConfig {
+    /// A `require_approval` rule needs the top-level `approvals` block (where to ask).
+    fn check_approvals_block(&self) -> Result<(), ConfigError> {
+        if self.approvals.is_some() {
+            return Ok(());
+        }
+        match self
+            .policy
+            .rules
+            .iter()
+            .position(|r| r.action == RuleAction::RequireApproval)
+        {
+            Some(i) => Err(ConfigError::new(
+                "approvals",
+                format!(
+                    "policy.rules[{i}] requires approval, so the top-level \"approvals\" block (cluster, inbox_url) is required"
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+fn default_approvals_needed() -> u32 {
+    1
+}
+
+fn default_hold_seconds() -> u64 {
+    60
+}
+
+fn default_pending_expiry_seconds() -> u64 {
+    3600
+}
+
+fn default_approvals_authority() -> String {
+    "warden-approvals".to_owned()
 }
 
 fn default_upstream() -> String {
@@ -252,7 +462,9 @@ fn default_upstream() -> String {
 }
 
 fn default_algorithms() -> Vec<String> {
-    ["RS256", "PS256", "ES256", "EdDSA"].map(str::to_owned).to_vec()
+    ["RS256", "PS256", "ES256", "EdDSA"]
+        .map(str::to_owned)
+        .to_vec()
 }
 
 fn default_groups_claim() -> String {
@@ -261,6 +473,18 @@ fn default_groups_claim() -> String {
 
 fn default_clock_skew_seconds() -> u64 {
     60
+}
+
+fn default_refresh_interval_seconds() -> u64 {
+    600
+}
+
+fn default_unknown_kid_min_interval_seconds() -> u64 {
+    30
+}
+
+fn default_fetch_timeout_ms() -> u64 {
+    5_000
 }
 
 fn default_action() -> RuleAction {
@@ -293,6 +517,81 @@ fn default_max_sse_event_bytes() -> usize {
     1 << 20
 }
 
+/// The top-level `audit` block: batching audit records to `warden serve` (`POST /v1/audit`).
+///
+/// Each worker's root context sends at most `batch_size` records per call, at least every
+/// `flush_interval_ms` while records wait; when the store cannot be reached, a worker holds at most
+/// `max_pending` records and drops the oldest beyond that (counter `warden.audit.dropped`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Envoy cluster of `warden serve` (must exist in Envoy's configuration).
+    pub store_cluster: String,
+    /// `:authority` of the calls to it.
+    #[serde(default = "default_audit_authority")]
+    pub authority: String,
+    /// Most records per `POST /v1/audit` (at least 1).
+    #[serde(default = "default_audit_batch_size")]
+    pub batch_size: usize,
+    /// Longest wait, in milliseconds, before waiting records are sent (at least 1).
+    #[serde(default = "default_audit_flush_interval_ms")]
+    pub flush_interval_ms: u64,
+    /// Most records a worker holds while the store is unreachable (at least `batch_size`).
+    #[serde(default = "default_audit_max_pending")]
+    pub max_pending: usize,
+    /// Timeout of one `POST /v1/audit`, in milliseconds.
+    #[serde(default = "default_audit_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl AuditConfig {
+    /// Checks the bounds documented on the fields.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] at `audit.<field>` naming the bound.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.batch_size == 0 {
+            return Err(ConfigError::new("audit.batch_size", "must be at least 1"));
+        }
+        if self.flush_interval_ms == 0 {
+            return Err(ConfigError::new(
+                "audit.flush_interval_ms",
+                "must be at least 1",
+            ));
+        }
+        if self.max_pending < self.batch_size {
+            return Err(ConfigError::new(
+                "audit.max_pending",
+                format!(
+                    "must be at least audit.batch_size ({}), got {}",
+                    self.batch_size, self.max_pending
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn default_audit_authority() -> String {
+    "warden-audit".to_owned()
+}
+
+fn default_audit_batch_size() -> usize {
+    100
+}
+
+fn default_audit_flush_interval_ms() -> u64 {
+    1_000
+}
+
+fn default_audit_max_pending() -> usize {
+    10_000
+}
+
+fn default_audit_timeout_ms() -> u64 {
+    5_000
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -304,7 +603,10 @@ mod tests {
     fn minimal_config_gets_fail_closed_defaults() {
         let c = PluginConfig::from_json(MINIMAL.as_bytes()).unwrap();
         assert_eq!(c.policy.default, RuleAction::Deny);
-        assert_eq!(c.issuers[0].algorithms, ["RS256", "PS256", "ES256", "EdDSA"]);
+        assert_eq!(
+            c.issuers[0].algorithms,
+            ["RS256", "PS256", "ES256", "EdDSA"]
+        );
         assert_eq!(c.limits.max_request_body_bytes, 1 << 20);
     }
 
@@ -319,7 +621,8 @@ mod tests {
 
     #[test]
     fn unknown_field_is_refused_with_its_path() {
-        let doc = r#"{"issuers":[{"issuer":"i","audiences":[],"jwks":{},"jwks_url":"x"}],"policy":{}}"#;
+        let doc =
+            r#"{"issuers":[{"issuer":"i","audiences":[],"jwks":{},"jwks_url":"x"}],"policy":{}}"#;
         let e = PluginConfig::from_json(doc.as_bytes()).unwrap_err();
         assert_eq!(e.path, "issuers[0].jwks_url");
     }
@@ -328,6 +631,55 @@ mod tests {
     fn empty_configuration_says_what_to_pass() {
         let e = PluginConfig::from_json(b"  ").unwrap_err();
         assert!(e.message.contains("configuration"), "{e}");
+    }
+
+    #[test]
+    fn approval_rule_without_approvals_block_is_refused() {
+        let doc = r#"{"issuers":[{"issuer":"i","audiences":[],"jwks":{}}],"policy":{"rules":[
+            {"id":"a","action":"allow"},
+            {"id":"b","action":"require_approval","approval":{"approver_groups":["ops"]}}]}}"#;
+        let e = PluginConfig::from_json(doc.as_bytes()).unwrap_err();
+        assert_eq!(e.path, "approvals");
+        assert!(e.message.contains("policy.rules[1]"), "{e}");
+    }
+
+    #[test]
+    fn approval_block_gets_one_use_defaults() {
+        let doc = r#"{"issuers":[{"issuer":"i","audiences":[],"jwks":{}}],
+            "approvals":{"cluster":"warden_approvals","inbox_url":"http://x/inbox"},
+            "policy":{"rules":[{"id":"b","action":"require_approval","approval":{"approver_groups":["ops"]}}]}}"#;
+        let c = PluginConfig::from_json(doc.as_bytes()).unwrap();
+        let a = c.policy.rules[0].approval.clone().unwrap();
+        assert_eq!(
+            (
+                a.approvals_needed,
+                a.grant,
+                a.hold_seconds,
+                a.window_seconds
+            ),
+            (1, GrantMode::Once, 60, None)
+        );
+        let approvals = c.approvals.unwrap();
+        assert_eq!(approvals.fail_mode, FailMode::Closed);
+        assert_eq!(approvals.authority, "warden-approvals");
+    }
+
+    #[test]
+    fn audit_block_gets_batching_defaults_and_refuses_max_pending_below_batch_size() {
+        let doc = r#"{"issuers":[{"issuer":"i","audiences":[],"jwks":{}}],"policy":{},
+            "audit":{"store_cluster":"warden_serve"}}"#;
+        let audit = PluginConfig::from_json(doc.as_bytes())
+            .unwrap()
+            .audit
+            .unwrap();
+        assert_eq!(
+            (audit.batch_size, audit.flush_interval_ms, audit.max_pending),
+            (100, 1_000, 10_000)
+        );
+        let doc = r#"{"issuers":[{"issuer":"i","audiences":[],"jwks":{}}],"policy":{},
+            "audit":{"store_cluster":"s","batch_size":50,"max_pending":10}}"#;
+        let e = PluginConfig::from_json(doc.as_bytes()).unwrap_err();
+        assert_eq!(e.path, "audit.max_pending");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! [`Engine`]: the plugin configuration, validated and compiled, ready to decide traffic.
 
-use crate::config::{LimitsConfig, PluginConfig};
+use crate::config::{ApprovalsConfig, LimitsConfig, PluginConfig};
 use crate::error::ConfigError;
-use crate::jwt::Verifier;
+use crate::jwt::{ResourceServer, Verifier};
 use crate::mask::Masker;
 use crate::policy::Policy;
 
@@ -10,6 +10,8 @@ use crate::policy::Policy;
 pub struct Engine {
     /// Verifies bearer JWTs against the configured issuers.
     pub verifier: Verifier,
+    /// RFC 9728 metadata, `WWW-Authenticate` challenges, upstream credential and identity headers.
+    pub resource_server: ResourceServer,
     /// The ordered access rules.
     pub policy: Policy,
     /// Compiled detectors and masking profiles.
@@ -18,6 +20,8 @@ pub struct Engine {
     pub limits: LimitsConfig,
     /// Name of the protected MCP server, recorded in audit records.
     pub upstream: String,
+    /// How to reach `warden serve` for calls held for approval (`None`: no rule requires approval).
+    pub approvals: Option<ApprovalsConfig>,
 }
 
 impl Engine {
@@ -33,6 +37,7 @@ impl Engine {
     /// Compiles an already parsed configuration. Errors as [`Engine::from_json`].
     pub fn from_config(config: &PluginConfig) -> Result<Self, ConfigError> {
         let verifier = Verifier::from_config(&config.issuers, "issuers")?;
+        let resource_server = ResourceServer::from_config(config)?;
         let masker = Masker::from_config(&config.masking, "masking")?;
         let policy = Policy::from_config(&config.policy, "policy")?;
         if let Some((_, profile, path)) = policy
@@ -46,10 +51,12 @@ impl Engine {
         }
         Ok(Self {
             verifier,
+            resource_server,
             policy,
             masker,
             limits: config.limits.clone(),
             upstream: config.upstream.clone(),
+            approvals: config.approvals.clone(),
         })
     }
 }

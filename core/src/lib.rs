@@ -13,11 +13,13 @@
 //! | [`sse`] | incremental SSE event splitting and rewriting |
 //! | [`mask`] | detectors and JSON leaf rewriting |
 //! | [`digest`] | RFC 8785 canonical JSON and SHA-256 argument digests |
+//! | [`approval`] | call digests and the filter ↔ `warden serve` approval protocol |
 //! | [`audit`] | the audit record (schema 1) |
 //! | [`engine`] | [`Engine`]: the validated plugin configuration, compiled |
 //! | [`request`] | judging a POST body: forward, or answer with JSON-RPC errors |
 //! | [`response`] | rewriting of JSON and SSE response bodies (masking, `tools/list` filtering) |
 
+pub mod approval;
 pub mod audit;
 pub mod config;
 pub mod digest;

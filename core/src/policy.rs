@@ -15,7 +15,9 @@
 //!   brace is written `[{]`.
 //! - `subjects`: the caller's `sub` equals one of them. `groups`: the caller is in at least one of them.
 //!   `scopes`: the caller holds every one of them. Each list must be non-empty.
-//! - `claims`: a dotted path into the token's claims (`realm_access.roles`) and exactly one test:
+//! - `claims`: a dotted path into the token's claims (`realm_access.roles`) and exactly one test; a
+//!   top-level claim whose whole name is the path wins, so URL-named claims
+//!   (`https://example.com/roles`) are addressed by their name:
 //!   `equals` (the claim equals the value or, for an array claim, contains it) or `regex` (the claim is a
 //!   string the regex matches, unanchored). A missing claim fails every test.
 //! - `arguments`: an RFC 6901 JSON Pointer into the call's `arguments` and exactly one test: `equals`,
@@ -33,9 +35,13 @@ use glob::Pattern;
 use regex_lite::Regex;
 use serde_json::Value;
 
-use crate::config::{ArgumentMatch, ClaimMatch, MatchConfig, PolicyConfig, RuleAction, RuleConfig};
+use crate::config::{
+    ApprovalRuleConfig, ArgumentMatch, ClaimMatch, GrantMode, MatchConfig, PolicyConfig,
+    RuleAction, RuleConfig, MAX_HOLD_SECONDS,
+};
 use crate::error::ConfigError;
 use crate::identity::Identity;
+use crate::jwt::claim_at;
 
 /// The JSON-RPC method that calls a tool (MCP specification, "Tools").
 const TOOLS_CALL: &str = "tools/call";
@@ -85,6 +91,8 @@ struct Rule {
     method: MethodCondition,
     tool: Option<Glob>,
     arguments: Vec<ArgumentCondition>,
+    /// The `approval` block of a `require_approval` rule, validated.
+    approval: Option<ApprovalRuleConfig>,
 }
 
 /// Which JSON-RPC methods a rule applies to.
@@ -105,8 +113,9 @@ enum ValueTest {
 
 #[derive(Debug, Clone)]
 struct ClaimCondition {
-    /// The dotted path, split at the dots.
-    segments: Vec<String>,
+    /// The dotted path, looked up with [`claim_at`] (an exact top-level name first, so URL-named
+    /// claims such as `https://example.com/groups` work).
+    path: String,
     test: ValueTest,
 }
 
@@ -138,6 +147,12 @@ impl Policy {
         let rules_path = member(path, "rules");
         let mut first_use: HashMap<&str, usize> = HashMap::new();
         let mut rules = Vec::with_capacity(config.rules.len());
+        if config.default == RuleAction::RequireApproval {
+            return Err(ConfigError::new(
+                member(path, "default"),
+                "the default cannot be require_approval: approvals need a rule with an \"approval\" block",
+            ));
+        }
         for (i, rule) in config.rules.iter().enumerate() {
             let rule_path = index(&rules_path, i);
             if first_use.insert(rule.id.as_str(), i).is_some() {
@@ -194,7 +209,7 @@ impl Policy {
                 continue;
             }
             match rule.action {
-                RuleAction::Allow => return true,
+                RuleAction::Allow | RuleAction::RequireApproval => return true,
                 RuleAction::Deny if rule.arguments.is_empty() => return false,
                 RuleAction::Deny => {}
             }
@@ -210,6 +225,14 @@ impl Policy {
                 .as_deref()
                 .map(|profile| (rule.id.as_str(), profile, member(&rule.path, "mask")))
         })
+    }
+
+    /// The `approval` block of the rule `rule_id`, when that rule requires approval.
+    pub fn approval(&self, rule_id: &str) -> Option<&ApprovalRuleConfig> {
+        self.rules
+            .iter()
+            .find(|rule| rule.id == rule_id)
+            .and_then(|rule| rule.approval.as_ref())
     }
 
     /// The action for a message no rule matched.
@@ -258,7 +281,9 @@ impl Rule {
             .enumerate()
             .map(|(i, a)| ArgumentCondition::compile(a, &index(&arguments_path, i)))
             .collect::<Result<_, _>>()?;
+        let approval = check_approval(config, &path)?;
         Ok(Rule {
+            approval,
             id: config.id.clone(),
             action: config.action,
             mask: config.mask.clone(),
@@ -313,8 +338,7 @@ impl Rule {
 
 impl ClaimCondition {
     fn compile(config: &ClaimMatch, path: &str) -> Result<ClaimCondition, ConfigError> {
-        let segments: Vec<String> = config.path.split('.').map(str::to_owned).collect();
-        if segments.iter().any(String::is_empty) {
+        if config.path.split('.').any(str::is_empty) {
             return Err(ConfigError::new(
                 member(path, "path"),
                 format!(
@@ -337,14 +361,14 @@ impl ClaimCondition {
                 ),
             ],
         )?;
-        Ok(ClaimCondition { segments, test })
+        Ok(ClaimCondition {
+            path: config.path.clone(),
+            test,
+        })
     }
 
     fn holds(&self, claims: &Value) -> bool {
-        let claim = self
-            .segments
-            .iter()
-            .try_fold(claims, |value, segment| value.get(segment));
+        let claim = claim_at(claims, &self.path);
         let array_contains = match (&self.test, claim) {
             (ValueTest::Equals(expected), Some(Value::Array(items))) => {
                 items.iter().any(|item| json_equal(item, expected))
@@ -446,6 +470,68 @@ fn json_equal(a: &Value, b: &Value) -> bool {
                     .all(|(key, value)| y.get(key).is_some_and(|other| json_equal(value, other)))
         }
         _ => a == b,
+    }
+}
+
+/// Checks that a rule has an `approval` block exactly when its action is `require_approval`, and that
+/// the block's numbers make sense (see [`ApprovalRuleConfig`]).
+fn check_approval(
+    rule: &RuleConfig,
+    rule_path: &str,
+) -> Result<Option<ApprovalRuleConfig>, ConfigError> {
+    let path = member(rule_path, "approval");
+    let approval = match (rule.action, &rule.approval) {
+        (RuleAction::RequireApproval, Some(approval)) => approval,
+        (RuleAction::RequireApproval, None) => {
+            return Err(ConfigError::new(
+                path,
+                "action require_approval needs an \"approval\" block naming approver_groups",
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(ConfigError::new(
+                path,
+                "an \"approval\" block only goes with action require_approval",
+            ))
+        }
+        (_, None) => return Ok(None),
+    };
+    let problem =
+        |field: &str, message: String| Err(ConfigError::new(member(&path, field), message));
+    if approval.approver_groups.is_empty() {
+        return problem(
+            "approver_groups",
+            "name at least one approver group".to_owned(),
+        );
+    }
+    if approval.approvals_needed == 0 {
+        return problem("approvals_needed", "must be at least 1".to_owned());
+    }
+    if !(1..=MAX_HOLD_SECONDS).contains(&approval.hold_seconds) {
+        return problem(
+            "hold_seconds",
+            format!("must be between 1 and {MAX_HOLD_SECONDS} seconds (the filter holds the request meanwhile)"),
+        );
+    }
+    if approval.pending_expiry_seconds < approval.hold_seconds {
+        return problem(
+            "pending_expiry_seconds",
+            format!(
+                "must be at least hold_seconds ({}): a request must not expire while its call is held",
+                approval.hold_seconds
+            ),
+        );
+    }
+    match (approval.grant, approval.window_seconds) {
+        (GrantMode::Window, None | Some(0)) => problem(
+            "window_seconds",
+            "grant \"window\" needs window_seconds (at least 1)".to_owned(),
+        ),
+        (GrantMode::Once, Some(_)) => problem(
+            "window_seconds",
+            "window_seconds only applies to grant \"window\"".to_owned(),
+        ),
+        _ => Ok(Some(approval.clone())),
     }
 }
 
@@ -706,6 +792,19 @@ mod tests {
         let p = single(json!({"claims": [{"path": "realm_access.roles", "equals": "analyst"}]}));
         assert!(allowed(&p, &alice(), &method("x")));
         let p = single(json!({"claims": [{"path": "realm_access.roles", "equals": "admin"}]}));
+        assert!(!allowed(&p, &alice(), &method("x")));
+    }
+
+    #[test]
+    fn claim_condition_addresses_a_url_named_claim_by_its_whole_name() {
+        let p = single(json!({"claims": [{"path": "https://example.com/roles", "equals": "ops"}]}));
+        let ops = caller(
+            "carol",
+            &[],
+            &[],
+            json!({"https://example.com/roles": ["ops", "dev"]}),
+        );
+        assert!(allowed(&p, &ops, &method("x")));
         assert!(!allowed(&p, &alice(), &method("x")));
     }
 
@@ -1193,5 +1292,88 @@ mod tests {
         assert_eq!(e.path, "tenants[1].policy.rules[0].match.tool");
         let e = Policy::from_config(&config, "").unwrap_err();
         assert_eq!(e.path, "rules[0].match.tool");
+    }
+
+    fn approval_rule(approval: Value) -> Value {
+        json!({"rules": [{"id": "hold-delete", "match": {"tool": "delete_*"},
+                          "action": "require_approval", "approval": approval}]})
+    }
+
+    #[test]
+    fn require_approval_rule_decides_and_exposes_its_approval_block() {
+        let p = policy(approval_rule(
+            json!({"approver_groups": ["ops"], "grant": "window", "window_seconds": 1800}),
+        ));
+        let d = p.decide(&alice(), &tool_call("delete_customer", None));
+        assert_eq!(d.action, RuleAction::RequireApproval);
+        let block = p.approval(d.rule.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            (block.grant, block.window_seconds),
+            (GrantMode::Window, Some(1800))
+        );
+        assert!(p.approval("no-such-rule").is_none());
+    }
+
+    #[test]
+    fn tools_behind_approval_stay_listed() {
+        let p = policy(approval_rule(json!({"approver_groups": ["ops"]})));
+        assert!(p.may_list_tool(&alice(), "delete_customer"));
+        assert!(!p.may_list_tool(&alice(), "drop_table"));
+    }
+
+    #[test]
+    fn require_approval_without_approval_block_is_refused_at_its_path() {
+        let e = error(json!({"rules": [{"id": "x", "action": "require_approval"}]}));
+        assert!(e.starts_with("policy.rules[0].approval: "), "{e}");
+    }
+
+    #[test]
+    fn approval_block_on_an_allow_rule_is_refused() {
+        let e = error(json!({"rules": [{"id": "x", "action": "allow",
+                                        "approval": {"approver_groups": ["ops"]}}]}));
+        assert!(e.starts_with("policy.rules[0].approval: "), "{e}");
+    }
+
+    #[test]
+    fn approval_block_numbers_are_checked_at_their_paths() {
+        for (block, field) in [
+            (json!({"approver_groups": []}), "approver_groups"),
+            (
+                json!({"approver_groups": ["o"], "approvals_needed": 0}),
+                "approvals_needed",
+            ),
+            (
+                json!({"approver_groups": ["o"], "hold_seconds": 0}),
+                "hold_seconds",
+            ),
+            (
+                json!({"approver_groups": ["o"], "hold_seconds": 301}),
+                "hold_seconds",
+            ),
+            (
+                json!({"approver_groups": ["o"], "hold_seconds": 60, "pending_expiry_seconds": 30}),
+                "pending_expiry_seconds",
+            ),
+            (
+                json!({"approver_groups": ["o"], "grant": "window"}),
+                "window_seconds",
+            ),
+            (
+                json!({"approver_groups": ["o"], "window_seconds": 60}),
+                "window_seconds",
+            ),
+        ] {
+            let e = error(approval_rule(block.clone()));
+            assert!(
+                e.starts_with(&format!("policy.rules[0].approval.{field}: ")),
+                "{block}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn default_action_cannot_require_approval() {
+        let e = error(json!({"default": "require_approval"}));
+        assert!(e.starts_with("policy.default: "), "{e}");
     }
 }

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::approval::{call_digest, ApprovalHold, Caller, CheckRequest, DISPATCH_GRACE_MS};
 use crate::audit::{AuditDecision, MessageAudit, RecordedError};
 use crate::config::RuleAction;
 use crate::digest::sha256_hex_of_canonical;
@@ -30,6 +31,9 @@ pub enum Verdict {
     Forward(ResponsePlan),
     /// Answer locally; nothing reaches the upstream.
     Respond(LocalReply),
+    /// Hold the request and ask `warden serve` whether a human approved this exact call; resolve with
+    /// [`ApprovalHold::resolve`]. Only a single `tools/call` request is ever held.
+    Hold(Box<ApprovalHold>),
 }
 
 /// The outcome of inspecting one request body.
@@ -50,6 +54,11 @@ impl Engine {
     /// JSON-RPC error (-32700 parse error, -32600 invalid request; JSON-RPC 2.0 §5.1). When any message is
     /// denied nothing is forwarded: each request in the body gets a JSON-RPC error -32003 whose `data`
     /// names the rule (`{"rule": ..., "tool": ...}`).
+    ///
+    /// A single `tools/call` request that a `require_approval` rule matches is held
+    /// ([`Verdict::Hold`]; its audit entry says `deny` until the filter learns the outcome). Inside a
+    /// batch, or on anything but a `tools/call` request, `require_approval` refuses like a denial
+    /// (with a message saying why), since only one exact call can be bound to a grant.
     pub fn inspect_request(&self, identity: &Identity, body: &[u8]) -> Inspection {
         let messages = match jsonrpc::parse_payload(body) {
             Ok(Payload::Single(m)) => vec![m],
@@ -67,27 +76,46 @@ impl Engine {
             }
         };
         let decisions: Vec<Decision> = messages.iter().map(|m| self.decide(identity, m)).collect();
+        let refusals: Vec<Option<String>> = messages
+            .iter()
+            .zip(&decisions)
+            .map(|(m, d)| refusal_message(m, d, messages.len() > 1))
+            .collect();
         let denial = decisions
             .iter()
             .zip(&messages)
-            .find(|(d, _)| d.action == RuleAction::Deny);
+            .zip(&refusals)
+            .find(|(_, refusal)| refusal.is_some())
+            .map(|(pair, _)| pair);
         let mut audits: Vec<MessageAudit> = messages
             .iter()
             .zip(&decisions)
             .map(|(m, d)| message_audit(m, d))
             .collect();
         let Some((denying, denied_message)) = denial else {
+            let plan = self.response_plan(&messages, &decisions);
+            let verdict = match (messages.first(), decisions.first()) {
+                (Some(m), Some(d)) if d.action == RuleAction::RequireApproval => {
+                    self.hold(identity, m, d, plan)
+                }
+                _ => Verdict::Forward(plan),
+            };
             return Inspection {
-                verdict: Verdict::Forward(self.response_plan(&messages, &decisions)),
+                verdict,
                 messages: audits,
                 refusal: None,
             };
         };
         let denied_tool = denied_message.tool_name().map(str::to_owned);
         let mut errors = Vec::new();
-        for ((m, d), audit) in messages.iter().zip(&decisions).zip(audits.iter_mut()) {
-            let (message, rule) = if d.action == RuleAction::Deny {
-                (denial_message(m, d), d.rule.clone())
+        for (((m, d), refusal), audit) in messages
+            .iter()
+            .zip(&decisions)
+            .zip(refusals)
+            .zip(audits.iter_mut())
+        {
+            let (message, rule) = if let Some(refusal) = refusal {
+                (refusal, d.rule.clone())
             } else {
                 (
                     format!(
@@ -129,6 +157,59 @@ impl Engine {
             messages: audits,
             refusal: None,
         }
+    }
+
+    /// The hold of a single `tools/call` request a `require_approval` rule matched (the caller made
+    /// sure of both through [`refusal_message`]).
+    fn hold(
+        &self,
+        identity: &Identity,
+        message: &Message,
+        decision: &Decision,
+        plan: ResponsePlan,
+    ) -> Verdict {
+        let (Some(service), Some(rule), Some(tool)) = (
+            self.approvals.clone(),
+            decision.rule.as_deref(),
+            message.tool_name(),
+        ) else {
+            // Unreachable with a validated configuration; refuse rather than forward.
+            return Verdict::Respond(LocalReply {
+                status: 500,
+                body: jsonrpc::error_response(
+                    message.id().unwrap_or(&Value::Null),
+                    POLICY_DENIED,
+                    "the configuration requires approval but has no approvals block",
+                    None,
+                )
+                .to_string()
+                .into_bytes(),
+            });
+        };
+        let hold_seconds = self
+            .policy
+            .approval(rule)
+            .map_or(crate::config::MAX_HOLD_SECONDS, |a| a.hold_seconds);
+        let mut arguments = message.arguments().cloned().unwrap_or_else(|| json!({}));
+        if let Some(set) = self.masker.profile(decision.mask_profile.as_deref()) {
+            self.masker
+                .mask_value(&set, &mut arguments, &mut Default::default());
+        }
+        Verdict::Hold(Box::new(ApprovalHold {
+            check: CheckRequest {
+                call_digest: call_digest(&identity.sub, &self.upstream, tool, message.arguments()),
+                upstream: self.upstream.clone(),
+                rule: rule.to_owned(),
+                caller: Caller::from(identity),
+                tool: tool.to_owned(),
+                arguments,
+                session_id: None,
+            },
+            timeout_ms: hold_seconds * 1000 + DISPATCH_GRACE_MS,
+            service,
+            jsonrpc_id: message.id().cloned().unwrap_or(Value::Null),
+            plan,
+        }))
     }
 
     fn decide(&self, identity: &Identity, message: &Message) -> Decision {
@@ -195,7 +276,8 @@ fn message_audit(message: &Message, decision: &Decision) -> MessageAudit {
         arguments_digest,
         decision: match decision.action {
             RuleAction::Allow => AuditDecision::Allow,
-            RuleAction::Deny => AuditDecision::Deny,
+            // Held calls are not forwarded unless the filter learns of a grant (it then records allow).
+            RuleAction::Deny | RuleAction::RequireApproval => AuditDecision::Deny,
         },
         rule: decision.rule.clone(),
         jsonrpc_error: None,
@@ -209,10 +291,136 @@ fn rule_phrase(decision: &Decision) -> String {
     }
 }
 
+/// Why `message` is refused on its own account, if it is: a denial, or a `require_approval` that
+/// cannot be held (inside a batch, or not a `tools/call` request).
+fn refusal_message(message: &Message, decision: &Decision, in_batch: bool) -> Option<String> {
+    match decision.action {
+        RuleAction::Allow => None,
+        RuleAction::Deny => Some(denial_message(message, decision)),
+        RuleAction::RequireApproval => {
+            let is_tool_request =
+                matches!(message, Message::Request { .. }) && message.tool_name().is_some();
+            let what = match (message.tool_name(), message.method()) {
+                (Some(tool), _) => format!("tool call \"{tool}\""),
+                (None, Some(method)) => format!("method \"{method}\""),
+                (None, None) => "message".to_owned(),
+            };
+            if !is_tool_request {
+                Some(format!(
+                    "{what} needs approval by {}, but only tools/call requests can be approved",
+                    rule_phrase(decision)
+                ))
+            } else if in_batch {
+                Some(format!(
+                    "{what} needs approval by {}; calls that need approval cannot be sent in a batch, send it on its own",
+                    rule_phrase(decision)
+                ))
+            } else {
+                None
+            }
+        }
+    }
+}
+
 fn denial_message(message: &Message, decision: &Decision) -> String {
     match (message.tool_name(), message.method()) {
-        (Some(tool), _) => format!("tool call \"{tool}\" denied by {}", rule_phrase(decision)),
+        // The tool is named in `data.tool`; the message stays the same for every tool a rule covers.
+        (Some(_), _) => format!("tool call denied by {}", rule_phrase(decision)),
         (None, Some(method)) => format!("method \"{method}\" denied by {}", rule_phrase(decision)),
         (None, None) => format!("message denied by {}", rule_phrase(decision)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use serde_json::json;
+
+    use super::*;
+    use crate::approval::call_digest;
+
+    fn dev_jwks() -> Value {
+        serde_json::from_str(include_str!("../../policies/dev/dev-jwks.json")).unwrap()
+    }
+
+    fn engine() -> Engine {
+        Engine::from_json(
+            json!({
+                "upstream": "demo",
+                "issuers": [{"issuer": "i", "audiences": ["a"], "jwks": dev_jwks(),
+                             "algorithms": ["ES256", "RS256"]}],
+                "approvals": {"cluster": "warden_approvals", "inbox_url": "http://x/inbox"},
+                "policy": {"rules": [
+                    {"id": "hold", "match": {"tool": "delete_customer"}, "action": "require_approval",
+                     "approval": {"approver_groups": ["ops"], "hold_seconds": 7}},
+                    {"id": "ok", "match": {"tool": "echo"}, "action": "allow"}
+                ]}
+            })
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn alice() -> Identity {
+        Identity {
+            iss: "i".into(),
+            sub: "alice".into(),
+            email: None,
+            groups: vec!["support".into()],
+            scopes: vec![],
+            client_id: None,
+            claims: json!({}),
+        }
+    }
+
+    fn error_message(inspection: &Inspection) -> String {
+        let Verdict::Respond(reply) = &inspection.verdict else {
+            panic!("expected a local reply, got {:?}", inspection.verdict);
+        };
+        let body: Value = serde_json::from_slice(&reply.body).unwrap();
+        let first = if body.is_array() { &body[0] } else { &body };
+        first["error"]["message"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn single_call_behind_approval_is_held_with_its_digest_and_masked_arguments() {
+        let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+            "name": "delete_customer", "arguments": {"note": "mail bob@example.org", "id": "c1"}}});
+        let inspection = engine().inspect_request(&alice(), body.to_string().as_bytes());
+        let Verdict::Hold(hold) = inspection.verdict else {
+            panic!("expected a hold, got {:?}", inspection.verdict);
+        };
+        let arguments = json!({"note": "mail bob@example.org", "id": "c1"});
+        assert_eq!(
+            hold.check.call_digest,
+            call_digest("alice", "demo", "delete_customer", Some(&arguments))
+        );
+        assert_eq!(
+            hold.check.arguments["note"],
+            "mail [REDACTED:EMAIL_ADDRESS]"
+        );
+        assert_eq!(
+            (hold.check.rule.as_str(), hold.jsonrpc_id.clone()),
+            ("hold", json!(5))
+        );
+        assert_eq!(hold.timeout_ms, 7_000 + DISPATCH_GRACE_MS);
+        assert_eq!(inspection.messages[0].decision, AuditDecision::Deny);
+    }
+
+    #[test]
+    fn call_behind_approval_inside_a_batch_refuses_the_batch_saying_why() {
+        let body = json!([
+            {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {}}},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "delete_customer", "arguments": {}}}
+        ]);
+        let inspection = engine().inspect_request(&alice(), body.to_string().as_bytes());
+        let Verdict::Respond(reply) = &inspection.verdict else {
+            panic!("expected a refusal, got {:?}", inspection.verdict);
+        };
+        let errors: Value = serde_json::from_slice(&reply.body).unwrap();
+        let second = errors[1]["error"]["message"].as_str().unwrap();
+        assert!(second.contains("cannot be sent in a batch"), "{second}");
+        assert!(error_message(&inspection).contains("batch refused"));
     }
 }

@@ -1,5 +1,13 @@
 //! Rewriting what the MCP server sends back: masking every string and number leaf of results, errors and
 //! server-sent params, and dropping from `tools/list` results the tools this caller may not call.
+//!
+//! Three paths, fastest first, all with the same outcome (what the client decodes, and the counts):
+//! 1. a pre-scan of the raw bytes proves no detector can match (`Masker::may_match`): nothing to do;
+//! 2. the streaming leaf rewriter (`mask::stream`): rewrites the matching leaves in place and keeps
+//!    every other byte as the server sent it;
+//! 3. the `serde_json::Value` path (the reference): parse, rewrite, re-serialize compactly. Taken for
+//!    `tools/list` answers and whatever the streaming rewriter declines (`\u` escapes, repeated keys,
+//!    text that is not JSON...).
 
 use std::collections::BTreeMap;
 
@@ -7,6 +15,7 @@ use serde_json::Value;
 
 use crate::engine::Engine;
 use crate::identity::Identity;
+use crate::mask::stream::{JsonWalker, Unsupported};
 use crate::mask::{DetectorSet, MaskCounts};
 
 /// How to rewrite the responses to one request; built when the request is inspected.
@@ -100,10 +109,31 @@ impl Engine {
         if body.len() > limit {
             return Err(RewriteError::TooLarge { limit });
         }
+        if plan.tools_list_ids.is_empty() {
+            if !self.may_mask(plan, body) {
+                return Ok(None);
+            }
+            if let Ok(text) = std::str::from_utf8(body) {
+                if let Ok(rewritten) = self.stream_rewrite(plan, text, true, masked) {
+                    return Ok(rewritten.map(String::into_bytes));
+                }
+            }
+        }
+        Ok(self.rewrite_json_body_as_value(plan, identity, body, masked))
+    }
+
+    /// The `Value` path of [`Engine::rewrite_json_body`] (the reference; no size check).
+    fn rewrite_json_body_as_value(
+        &self,
+        plan: &ResponsePlan,
+        identity: &Identity,
+        body: &[u8],
+        masked: &mut MaskedById,
+    ) -> Option<Vec<u8>> {
         let Ok(mut doc) = serde_json::from_slice::<Value>(body) else {
-            return Ok(self
+            return self
                 .rewrite_text(plan, &String::from_utf8_lossy(body), masked)
-                .map(String::into_bytes));
+                .map(String::into_bytes);
         };
         let changed = match &mut doc {
             Value::Array(batch) => batch.iter_mut().fold(false, |changed, m| {
@@ -111,12 +141,31 @@ impl Engine {
             }),
             single => self.rewrite_message(plan, identity, single, masked),
         };
-        Ok(changed.then(|| doc.to_string().into_bytes()))
+        changed.then(|| doc.to_string().into_bytes())
     }
 
     /// Rewrites the data of one SSE event (one JSON-RPC message). Returns `None` when nothing changed.
     /// Data that is not JSON is masked as text.
     pub fn rewrite_event_data(
+        &self,
+        plan: &ResponsePlan,
+        identity: &Identity,
+        data: &str,
+        masked: &mut MaskedById,
+    ) -> Option<String> {
+        if plan.tools_list_ids.is_empty() {
+            if !self.may_mask(plan, data.as_bytes()) {
+                return None;
+            }
+            if let Ok(rewritten) = self.stream_rewrite(plan, data, false, masked) {
+                return rewritten;
+            }
+        }
+        self.rewrite_event_data_as_value(plan, identity, data, masked)
+    }
+
+    /// The `Value` path of [`Engine::rewrite_event_data`] (the reference).
+    fn rewrite_event_data_as_value(
         &self,
         plan: &ResponsePlan,
         identity: &Identity,
@@ -143,9 +192,400 @@ impl Engine {
             .mask_str(set, text, masked.entry(String::new()).or_default())
     }
 
+    /// Whether masking `bytes` with the plan's detectors may change anything (the pre-scan).
+    fn may_mask(&self, plan: &ResponsePlan, bytes: &[u8]) -> bool {
+        plan.detectors
+            .as_ref()
+            .is_some_and(|set| self.masker.may_match(set, bytes))
+    }
+
+    /// The streaming path of [`Engine::rewrite_json_body`] (`batches`: a top-level array is a batch of
+    /// messages) and [`Engine::rewrite_event_data`] (one message): the same masking as
+    /// [`Engine::rewrite_message`] without a `Value` tree. Counts go to `masked` only on success.
+    fn stream_rewrite(
+        &self,
+        plan: &ResponsePlan,
+        text: &str,
+        batches: bool,
+        masked: &mut MaskedById,
+    ) -> Result<Option<String>, Unsupported> {
+        let mut found = Vec::new();
+        let mut walker = JsonWalker::new(text);
+        if batches && walker.peek()? == b'[' {
+            walker.array(|w| self.stream_message(plan, w, &mut found))?;
+        } else {
+            self.stream_message(plan, &mut walker, &mut found)?;
+        }
+        let rewritten = walker.finish()?;
+        for (key, counts) in found {
+            let total = masked.entry(key).or_default();
+            for (name, n) in counts {
+                *total.entry(name).or_default() += n;
+            }
+        }
+        Ok(rewritten)
+    }
+
+    /// One message for [`Engine::stream_rewrite`]: the leaves of `result`, `error` and `params` of an
+    /// object (counted under its `id`), or every leaf of anything else (counted under `""`).
+    fn stream_message<'a>(
+        &self,
+        plan: &ResponsePlan,
+        walker: &mut JsonWalker<'a>,
+        found: &mut Vec<(String, MaskCounts)>,
+    ) -> Result<(), Unsupported> {
+        let mut counts = MaskCounts::new();
+        let mask = |w: &mut JsonWalker<'a>, counts: &mut MaskCounts| match &plan.detectors {
+            Some(set) => w.value(&mut |leaf| self.masker.mask_leaf(set, leaf, counts)),
+            None => w.raw_value().map(|_| ()),
+        };
+        if walker.peek()? != b'{' {
+            mask(walker, &mut counts)?;
+            found.push((String::new(), counts));
+            return Ok(());
+        }
+        let mut id = None;
+        walker.object(|w, key| match key {
+            "result" | "error" | "params" => mask(w, &mut counts),
+            "id" => w.raw_value().map(|raw| id = Some(raw)),
+            _ => w.raw_value().map(|_| ()),
+        })?;
+        let key = match id {
+            Some(raw) => serde_json::from_str::<Value>(raw)
+                .map_err(|_| Unsupported)?
+                .to_string(),
+            None => String::new(),
+        };
+        found.push((key, counts));
+        Ok(())
+    }
+
     fn mask_leaves(&self, plan: &ResponsePlan, value: &mut Value, counts: &mut MaskCounts) -> bool {
         plan.detectors
             .as_ref()
             .is_some_and(|set| self.masker.mask_value(set, value, counts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The fast paths (pre-scan, streaming rewriter) against the `Value` path, on a corpus and on
+    //! generated documents: the client must decode the same JSON and the counts must be the same.
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use serde_json::json;
+
+    /// The demo configuration plus a custom detector with a literal (`sk-`) and one without.
+    fn engine() -> Engine {
+        let mut config: Value =
+            serde_json::from_str(include_str!("../../policies/demo.json")).unwrap();
+        config["masking"] = json!({"detectors": [
+            {"name": "API_KEY", "pattern": "sk-[a-z0-9]{8}"},
+            {"name": "PIN", "pattern": "PIN [0-9]{4}"}]});
+        Engine::from_json(config.to_string().as_bytes()).unwrap()
+    }
+
+    fn identity() -> Identity {
+        Identity {
+            iss: "https://issuer.example".into(),
+            sub: "alice".into(),
+            email: None,
+            groups: vec!["support".into()],
+            scopes: Vec::new(),
+            client_id: None,
+            claims: json!({"sub": "alice"}),
+        }
+    }
+
+    /// Plans: every detector, built-ins only, e-mail only, custom `API_KEY` only (the pre-scan has its
+    /// literal), and no masking.
+    fn plans(engine: &Engine) -> Vec<ResponsePlan> {
+        let everything = engine.masker.profile(None).unwrap();
+        let config = |detectors: Value| {
+            let mut config: Value =
+                serde_json::from_str(include_str!("../../policies/demo.json")).unwrap();
+            config["masking"] = json!({
+                "detectors": [{"name": "API_KEY", "pattern": "sk-[a-z0-9]{8}"},
+                              {"name": "PIN", "pattern": "PIN [0-9]{4}"}],
+                "profiles": {"p": {"detectors": detectors}}, "default_profile": "p"});
+            Engine::from_json(config.to_string().as_bytes()).unwrap()
+        };
+        // Sets of another masker with the same detector order are valid for this one.
+        let subset = |detectors: Value| config(detectors).masker.profile(None);
+        vec![
+            ResponsePlan {
+                detectors: Some(everything),
+                tools_list_ids: Vec::new(),
+            },
+            ResponsePlan {
+                detectors: subset(json!(["CREDIT_CARD", "US_SSN", "EMAIL_ADDRESS"])),
+                tools_list_ids: Vec::new(),
+            },
+            ResponsePlan {
+                detectors: subset(json!(["EMAIL_ADDRESS"])),
+                tools_list_ids: Vec::new(),
+            },
+            ResponsePlan {
+                detectors: subset(json!(["API_KEY"])),
+                tools_list_ids: Vec::new(),
+            },
+            ResponsePlan {
+                detectors: None,
+                tools_list_ids: Vec::new(),
+            },
+        ]
+    }
+
+    /// JSON as a client decodes it, with JSON text nested in strings decoded too (the fast path keeps
+    /// the nested text's formatting, the `Value` path compacts it).
+    fn decoded(value: Value) -> Value {
+        match value {
+            Value::String(text)
+                if matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'[')) =>
+            {
+                match crate::jsonrpc::parse_strict(text.as_bytes()) {
+                    Ok(nested) => json!({ "nested JSON": decoded(nested) }),
+                    Err(_) => Value::String(text),
+                }
+            }
+            Value::Array(items) => Value::Array(items.into_iter().map(decoded).collect()),
+            Value::Object(members) => {
+                Value::Object(members.into_iter().map(|(k, v)| (k, decoded(v))).collect())
+            }
+            other => other,
+        }
+    }
+
+    fn without_empty(masked: MaskedById) -> MaskedById {
+        masked.into_iter().filter(|(_, c)| !c.is_empty()).collect()
+    }
+
+    /// The same as the client sees it, and the same counts.
+    fn assert_same(fast: Option<Vec<u8>>, reference: Option<Vec<u8>>, what: &str) {
+        match (fast, reference) {
+            (None, None) => {}
+            (Some(fast), Some(reference)) => {
+                match (
+                    serde_json::from_slice::<Value>(&fast),
+                    serde_json::from_slice::<Value>(&reference),
+                ) {
+                    (Ok(f), Ok(r)) => assert_eq!(decoded(f), decoded(r), "{what}"),
+                    _ => assert_eq!(
+                        String::from_utf8_lossy(&fast),
+                        String::from_utf8_lossy(&reference),
+                        "{what}"
+                    ),
+                }
+            }
+            (fast, reference) => panic!(
+                "{what}: fast {:?}, reference {:?}",
+                fast.map(String::from_utf8),
+                reference.map(String::from_utf8)
+            ),
+        }
+    }
+
+    fn check(engine: &Engine, body: &[u8]) {
+        let who = identity();
+        for (i, plan) in plans(engine).iter().enumerate() {
+            let what = format!("plan {i}, body {}", String::from_utf8_lossy(body));
+            let (mut fast_counts, mut reference_counts) = (MaskedById::new(), MaskedById::new());
+            let fast = engine
+                .rewrite_json_body(plan, &who, body, &mut fast_counts)
+                .unwrap();
+            let reference =
+                engine.rewrite_json_body_as_value(plan, &who, body, &mut reference_counts);
+            assert_same(fast, reference, &what);
+            assert_eq!(
+                without_empty(fast_counts),
+                without_empty(reference_counts),
+                "{what}"
+            );
+            if let Ok(data) = std::str::from_utf8(body) {
+                let (mut fast_counts, mut reference_counts) =
+                    (MaskedById::new(), MaskedById::new());
+                let fast = engine.rewrite_event_data(plan, &who, data, &mut fast_counts);
+                let reference =
+                    engine.rewrite_event_data_as_value(plan, &who, data, &mut reference_counts);
+                assert_same(
+                    fast.map(String::into_bytes),
+                    reference.map(String::into_bytes),
+                    &format!("SSE {what}"),
+                );
+                assert_eq!(
+                    without_empty(fast_counts),
+                    without_empty(reference_counts),
+                    "SSE {what}"
+                );
+            }
+        }
+    }
+
+    const CARDS: [&str; 2] = ["4111 1111 1111 1111", "5555-5555-5555-4444"];
+
+    fn customers(n: usize) -> Value {
+        (0..n)
+            .map(|i| {
+                json!({"id": format!("cus_{i}"), "email": format!("c{i}@example.com"),
+                       "card": CARDS[i % 2],
+                       "ssn": format!("{}-45-67{:02}", 123 + i, i % 100), "name": "Zoë Ünïcødé 😀"})
+            })
+            .collect()
+    }
+
+    fn tool_result(id: Value, records: Value) -> Value {
+        json!({"jsonrpc": "2.0", "id": id, "result": {
+            "content": [{"type": "text", "text": records.to_string()}],
+            "structuredContent": {"records": records}, "isError": false}})
+    }
+
+    #[test]
+    fn fast_paths_match_the_value_path_on_the_corpus() {
+        let engine = engine();
+        let pii_free =
+            json!([{"id": "ord_1", "qty": 3, "price": 12.99, "at": "2026-11-21T10:00:00Z"}]);
+        let corpus: Vec<Vec<u8>> = vec![
+            tool_result(json!(1), customers(5)).to_string().into_bytes(),
+            tool_result(json!("a\"b"), pii_free.clone()).to_string().into_bytes(),
+            serde_json::to_vec_pretty(&tool_result(json!(2), customers(2))).unwrap(),
+            // Escapes that hide nothing and \u escapes that hide PII.
+            br#"{"id":3,"result":{"t":"line\nbreak \"q\" \/ 4111 1111 1111 1111\tx"}}"#.to_vec(),
+            br#"{"id":4,"result":{"t":"\u0034111111111111111 \u006aane@example.com"}}"#.to_vec(),
+            br#"{"id":5,"result":{"t":"caf\u00e9 only"}}"#.to_vec(),
+            // Nested JSON, twice nested, nested with repeated keys, not-quite JSON.
+            json!({"id": 6, "result": {"text": json!({"deep": json!({"m": "a@b.io"}).to_string()}).to_string()}})
+                .to_string()
+                .into_bytes(),
+            json!({"id": 7, "result": {"text": r#"{"a":"4111111111111111","a":"x"}"#}}).to_string().into_bytes(),
+            json!({"id": 8, "result": {"text": "  [1, 2, \"sk-abcd1234\"] trailing"}}).to_string().into_bytes(),
+            json!({"id": 9, "result": {"text": " { \"k\" : 4111111111111111 , \"f\": 1.50 } "}}).to_string().into_bytes(),
+            // Numbers of every kind.
+            br#"{"id":10,"result":{"pan":4111111111111111,"neg":-5555555555554444,"f":1.5,"z":-0,"e":4.111111111111111e15,"big":41111111111111111111,"small":1e-7,"n":12}}"#.to_vec(),
+            br#"{"id":11,"result":[1E2, 0.1, 123456789012345678901234567890, 4111111111111111.0]}"#.to_vec(),
+            // Batches, non-object messages, errors, notifications, members that are not masked.
+            json!([tool_result(json!(12), customers(1)), {"jsonrpc": "2.0", "id": 13, "error": {"code": -1, "message": "card 4111111111111111"}}, [ "x@y.io" ], "z@w.io", 7])
+                .to_string()
+                .into_bytes(),
+            json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {"data": "ssn 123-45-6789"}}).to_string().into_bytes(),
+            json!({"jsonrpc": "2.0", "id": 14, "meta": "x@y.io", "result": "sk-abcd1234 PIN 1234"}).to_string().into_bytes(),
+            json!("just a string with a@b.io").to_string().into_bytes(),
+            // Repeated keys (the Value path keeps the last), whitespace, not JSON, invalid UTF-8.
+            br#"{"id":15,"result":{"a":"a@b.io"},"result":{"b":"4111111111111111"}}"#.to_vec(),
+            b" \n{ \"id\" : 16 ,\t\"result\" : { \"e\" : \"a@b.io\" } }\r\n".to_vec(),
+            b"not json: jane@example.com 123-45-6789".to_vec(),
+            b"{\"id\":17,\"result\":\"a@b.io \xff\"}".to_vec(),
+            format!("{}\"a@b.io\"{}", "[".repeat(140), "]".repeat(140)).into_bytes(),
+            Vec::new(),
+        ];
+        for body in &corpus {
+            check(&engine, body);
+        }
+    }
+
+    /// A small deterministic generator (xorshift64*), so that failures reproduce.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+            &items[(self.next() % items.len() as u64) as usize]
+        }
+
+        fn text(&mut self) -> String {
+            const PARTS: [&str; 16] = [
+                "4111 1111 1111 1111",
+                "5555-5555-5555-4444",
+                "123-45-6789",
+                "078 05 1120",
+                "jane.doe@example.com",
+                "sk-abcd1234",
+                "PIN 0000",
+                "order 12345",
+                "2026-11-21",
+                "é€😀",
+                "\"quoted\"",
+                "back\\slash",
+                "line\nbreak\ttab",
+                "a/b",
+                " ",
+                "-",
+            ];
+            (0..1 + self.next() % 4)
+                .map(|_| *self.pick(&PARTS))
+                .collect()
+        }
+
+        fn value(&mut self, depth: u32) -> Value {
+            match self.next() % if depth > 3 { 4 } else { 7 } {
+                0 => Value::String(self.text()),
+                1 => json!(*self.pick(&[4111111111111111i64, -42, 0, 123456789, 5555555555554444])),
+                2 => json!(*self.pick(&[1.5f64, -0.25, 4.111111111111111e15, 1e21])),
+                3 => json!(*self.pick(&[json!(null), json!(true), json!(false)])),
+                4 => Value::String(self.value(depth + 1).to_string()),
+                5 => (0..self.next() % 4)
+                    .map(|_| self.value(depth + 1))
+                    .collect(),
+                _ => Value::Object(
+                    (0..self.next() % 4)
+                        .map(|i| (format!("k{i}"), self.value(depth + 1)))
+                        .collect(),
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn fast_paths_match_the_value_path_on_generated_messages() {
+        let engine = engine();
+        let mut gen = Gen(0x9e37_79b9_7f4a_7c15);
+        for i in 0..300 {
+            let message = json!({"jsonrpc": "2.0", "id": i, "result": gen.value(0)});
+            let body = if i % 3 == 0 {
+                serde_json::to_vec_pretty(&message).unwrap()
+            } else {
+                serde_json::to_vec(&message).unwrap()
+            };
+            check(&engine, &body);
+        }
+    }
+
+    #[test]
+    fn pii_free_body_is_left_untouched_without_parsing() {
+        let engine = engine();
+        let plan = engine.default_response_plan();
+        let mut masked = MaskedById::new();
+        let body = tool_result(json!(1), json!([{"id": "ord_1", "qty": 3}])).to_string();
+        let rewritten = engine
+            .rewrite_json_body(&plan, &identity(), body.as_bytes(), &mut masked)
+            .unwrap();
+        assert_eq!(rewritten, None);
+        assert!(
+            masked.is_empty(),
+            "the pre-scan skipped the body: {masked:?}"
+        );
+    }
+
+    #[test]
+    fn streaming_rewrite_keeps_the_bytes_it_does_not_mask() {
+        let engine = engine();
+        let plan = engine.default_response_plan();
+        let mut masked = MaskedById::new();
+        let body =
+            "{ \"id\" : 1, \"result\" : {\"n\" : 1.50, \"e\" : \"a@b.io\", \"s\":\"caf\\/e\"} }";
+        let rewritten = engine
+            .rewrite_json_body(&plan, &identity(), body.as_bytes(), &mut masked)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(rewritten).unwrap(),
+            "{ \"id\" : 1, \"result\" : {\"n\" : 1.50, \"e\" : \"[REDACTED:EMAIL_ADDRESS]\", \"s\":\"caf\\/e\"} }"
+        );
+        assert_eq!(masked["1"]["EMAIL_ADDRESS"], 1);
     }
 }

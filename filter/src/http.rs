@@ -6,13 +6,19 @@
 //! request headers holds them (nothing reaches the upstream) while the body is read.
 
 use std::rc::Rc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use serde_json::json;
-use warden_core::audit::{render_records, AuditDecision, ExchangeAudit, MessageAudit};
-use warden_core::jwt::{bearer_token, AuthError, VerifiedToken};
+use warden_core::approval::{ApprovalHold, Resolution, CHECK_PATH};
+use warden_core::audit::{
+    render_records, AuditDecision, ExchangeAudit, MessageAudit, RecordedError,
+};
+use warden_core::jsonrpc::POLICY_DENIED;
+use warden_core::jwt::{
+    bearer_token, AuthError, ResourceServer, VerifiedToken, IDENTITY_HEADER_PREFIX,
+};
 use warden_core::request::{LocalReply, Verdict};
 use warden_core::response::ResponsePlan;
 use warden_core::sse::SseRewriter;
@@ -48,6 +54,8 @@ pub struct WardenHttp {
     replied_locally: bool,
     plan: Option<ResponsePlan>,
     response: ResponseBody,
+    /// The call held while `warden serve` is asked whether it was approved.
+    approval: Option<Box<ApprovalHold>>,
 }
 
 impl WardenHttp {
@@ -65,6 +73,7 @@ impl WardenHttp {
             replied_locally: false,
             plan: None,
             response: ResponseBody::Untouched,
+            approval: None,
         }
     }
 
@@ -85,7 +94,17 @@ impl WardenHttp {
         if let Some(identity) = shared.token_cache.borrow_mut().get(token, now) {
             return Ok(identity);
         }
-        let verified: VerifiedToken = shared.engine.verifier.verify(token, now)?;
+        let verifier = &shared.engine.verifier;
+        let verified: VerifiedToken = verifier
+            .verify_with(token, now, |issuer| shared.keys.key_set(verifier, issuer))
+            .inspect_err(|error| {
+                // A key the loaded set lacks may have been published since: refresh (rate-limited).
+                if *error == AuthError::UnknownKey {
+                    if let Some(issuer) = verifier.remote_issuer_of(token) {
+                        shared.keys.request_refresh(verifier, issuer, now);
+                    }
+                }
+            })?;
         shared.token_cache.borrow_mut().insert(token, &verified);
         Ok(verified.identity)
     }
@@ -111,20 +130,42 @@ impl WardenHttp {
         let description = error.to_string().replace(['"', '\\'], "'");
         self.exchange_decision = AuditDecision::Unauthenticated;
         self.exchange.refusal = Some(description.clone());
-        let challenge = match error {
-            // RFC 6750 §3.1: no error code when the request carried no credentials.
-            AuthError::Missing => "Bearer".to_owned(),
-            _ => format!(
-                "Bearer error=\"{}\", error_description=\"{description}\"",
-                error.error_code()
-            ),
-        };
         let body = json!({ "error": error.error_code(), "error_description": description });
+        let status = error.http_status();
+        if status != 401 {
+            // The keys are not loaded yet: the token may be fine, so no challenge; retry soon.
+            log::warn!("warden: request refused with {status}: {description}");
+            return self.reply(status, &[("retry-after", "2")], body.to_string().as_bytes());
+        }
+        let challenge = shared.engine.resource_server.challenge(error);
         self.reply(
             401,
             &[("www-authenticate", &challenge)],
             body.to_string().as_bytes(),
         )
+    }
+
+    /// Answers a request under `/.well-known/oauth-protected-resource` with the RFC 9728 metadata
+    /// document (404 when none is configured for that path). Never forwarded, needs no token.
+    fn serve_resource_metadata(&mut self, shared: &Shared, path: &str) -> Action {
+        match shared.engine.resource_server.metadata_document(path) {
+            Some(document) => {
+                let document = document.as_bytes().to_vec();
+                self.reply(
+                    200,
+                    &[
+                        ("cache-control", "max-age=300"),
+                        ("access-control-allow-origin", "*"),
+                    ],
+                    &document,
+                )
+            }
+            None => self.reply(
+                404,
+                &[],
+                br#"{"error":"not_found","error_description":"no protected-resource metadata is configured for this path (resource_metadata.resource)"}"#,
+            ),
+        }
     }
 
     fn judge_body(&mut self, shared: &Shared, body: &[u8]) -> Action {
@@ -140,7 +181,9 @@ impl WardenHttp {
             .iter()
             .filter(|m| m.decision == AuditDecision::Deny)
             .count();
-        shared.metrics.add("warden.denied", denied as u64);
+        if !matches!(inspection.verdict, Verdict::Hold(_)) {
+            shared.metrics.add("warden.denied", denied as u64);
+        }
         if let Some(reason) = inspection.refusal {
             self.exchange_decision = AuditDecision::Invalid;
             self.exchange.refusal = Some(reason);
@@ -151,6 +194,79 @@ impl WardenHttp {
                 Action::Continue
             }
             Verdict::Respond(LocalReply { status, body }) => self.reply(status, &[], &body),
+            Verdict::Hold(hold) => self.ask_approval(shared, hold),
+        }
+    }
+
+    /// Sends the held call's check to `warden serve` and pauses the request until
+    /// `on_http_call_response`; a call that cannot even be dispatched is resolved as unanswered.
+    fn ask_approval(&mut self, shared: &Shared, mut hold: Box<ApprovalHold>) -> Action {
+        hold.check.session_id = self.exchange.session_id.clone();
+        let body = hold.request_body();
+        let headers = vec![
+            (":method", "POST"),
+            (":path", CHECK_PATH),
+            (":authority", hold.service.authority.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let dispatched = self.dispatch_http_call(
+            &hold.service.cluster,
+            headers,
+            Some(&body),
+            vec![],
+            Duration::from_millis(hold.timeout_ms),
+        );
+        shared.metrics.add("warden.approvals.checks", 1);
+        match dispatched {
+            Ok(_) => {
+                self.approval = Some(hold);
+                Action::Pause
+            }
+            Err(status) => {
+                log::warn!(
+                    "warden: cannot call the approval service (cluster \"{}\"): {status:?}",
+                    hold.service.cluster
+                );
+                self.resolve_approval(shared, &hold, None)
+            }
+        }
+    }
+
+    /// Applies the service's answer: `Continue` to forward the held request (audit: allow), or a
+    /// local JSON-RPC error already sent (`Pause`).
+    fn resolve_approval(
+        &mut self,
+        shared: &Shared,
+        hold: &ApprovalHold,
+        answer: Option<(u16, &[u8])>,
+    ) -> Action {
+        match hold.resolve(answer) {
+            Resolution::Forward { approval_id } => {
+                log::info!(
+                    "warden: {} call \"{}\" forwarded (approval {})",
+                    hold.check.caller.sub,
+                    hold.check.tool,
+                    approval_id.as_deref().unwrap_or("none: fail_mode open")
+                );
+                shared.metrics.add("warden.approvals.granted", 1);
+                for audit in &mut self.messages {
+                    audit.decision = AuditDecision::Allow;
+                }
+                self.plan = Some(hold.plan.clone());
+                Action::Continue
+            }
+            Resolution::Respond { reply, message } => {
+                shared.metrics.add("warden.approvals.refused", 1);
+                shared.metrics.add("warden.denied", 1);
+                for audit in &mut self.messages {
+                    audit.decision = AuditDecision::Deny;
+                    audit.jsonrpc_error = Some(RecordedError {
+                        code: POLICY_DENIED,
+                        message: message.clone(),
+                    });
+                }
+                self.reply(reply.status, &[], &reply.body)
+            }
         }
     }
 
@@ -176,10 +292,9 @@ impl WardenHttp {
         self.response = ResponseBody::Dropped;
     }
 
-    fn publish_audit(&mut self) {
-        let Some(shared) = self.shared.clone() else {
-            return;
-        };
+    /// Renders the records, sets them as filter state, and returns them.
+    fn publish_audit(&mut self) -> Option<String> {
+        let shared = self.shared.clone()?;
         let records = render_records(
             &self.exchange,
             &self.messages,
@@ -188,10 +303,35 @@ impl WardenHttp {
             &shared.engine.upstream,
         );
         self.set_property(vec![AUDIT_PROPERTY], Some(records.as_bytes()));
+        Some(records)
     }
 }
 
-impl Context for WardenHttp {}
+impl Context for WardenHttp {
+    fn on_http_call_response(
+        &mut self,
+        _token_id: u32,
+        num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        let (Some(shared), Some(hold)) = (self.shared.clone(), self.approval.take()) else {
+            return;
+        };
+        // Zero headers: the call failed or timed out.
+        let status = (num_headers > 0)
+            .then(|| self.get_http_call_response_header(":status"))
+            .flatten()
+            .and_then(|s| s.parse::<u16>().ok());
+        let body = self
+            .get_http_call_response_body(0, body_size)
+            .unwrap_or_default();
+        let answer = status.map(|status| (status, body.as_slice()));
+        if self.resolve_approval(&shared, &hold, answer) == Action::Continue {
+            self.resume_http_request();
+        }
+    }
+}
 
 impl HttpContext for WardenHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
@@ -209,6 +349,12 @@ impl HttpContext for WardenHttp {
             );
         };
         shared.metrics.add("warden.requests", 1);
+        if let Some(path) = self
+            .get_http_request_header(":path")
+            .filter(|p| ResourceServer::is_metadata_path(p))
+        {
+            return self.serve_resource_metadata(&shared, &path);
+        }
         let headers = self.get_http_request_headers();
         let authorization: Vec<&str> = headers
             .iter()
@@ -226,8 +372,20 @@ impl HttpContext for WardenHttp {
         // for the upstream are Warden's to set, never the client's.
         self.remove_http_request_header("authorization");
         self.remove_http_request_header("accept-encoding");
-        for (name, _) in headers.iter().filter(|(n, _)| n.starts_with("x-warden-")) {
+        for (name, _) in headers
+            .iter()
+            .filter(|(n, _)| n.to_ascii_lowercase().starts_with(IDENTITY_HEADER_PREFIX))
+        {
             self.remove_http_request_header(name);
+        }
+        // The gateway's own credential for the upstream, and the verified caller, if configured.
+        if let Some(credential) = &shared.upstream_credential {
+            self.set_http_request_header(&credential.header, Some(&credential.value));
+        }
+        if let Some(identity) = &self.identity {
+            for (name, value) in shared.engine.resource_server.identity_headers(identity) {
+                self.set_http_request_header(name, Some(&value));
+            }
         }
         if self.exchange.http_method.as_deref() == Some("POST") {
             if end_of_stream {
@@ -417,6 +575,10 @@ impl HttpContext for WardenHttp {
                 shared.metrics.add(&format!("warden.masked.{detector}"), *n);
             }
         }
-        self.publish_audit();
+        if let (Some(records), Some(shared)) = (self.publish_audit(), &self.shared) {
+            if let Some(queue) = &shared.audit {
+                queue.enqueue(&records, &shared.metrics);
+            }
+        }
     }
 }

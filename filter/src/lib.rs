@@ -6,7 +6,9 @@
 //! it through the request and response callbacks ([`http`]). Nothing here decides anything that could be
 //! decided in `warden-core`.
 
+pub mod audit_shipper;
 pub mod http;
+pub mod jwks;
 pub mod metrics;
 pub mod root;
 

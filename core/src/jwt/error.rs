@@ -21,6 +21,11 @@ pub enum AuthError {
     /// The token's `iss` names no configured issuer.
     #[error("the token's issuer is not trusted")]
     UnknownIssuer,
+    /// The token's issuer fetches its keys (`remote_jwks`) and no key set has been loaded yet (the
+    /// identity provider was not reached so far). Answered with HTTP 503, not 401: the token may be
+    /// fine.
+    #[error("the signing keys of issuer {0:?} are not loaded yet; retry shortly")]
+    KeysUnavailable(String),
     /// The issuer has no key with the token's `kid`, or, for a token without `kid`, not exactly one
     /// key for the token's algorithm.
     #[error("no key of the issuer matches the token's kid and algorithm")]
@@ -71,7 +76,7 @@ pub enum AuthError {
 impl AuthError {
     /// Short stable reason, used as a metric suffix (`warden.jwt.failures.<reason>`) and in audit
     /// records: `missing`, `duplicate_header`, `malformed`, `malformed_token`, `unknown_issuer`,
-    /// `unknown_key`, `algorithm_not_allowed`, `algorithm_key_mismatch`, `unknown_critical_header`,
+    /// `keys_unavailable`, `unknown_key`, `algorithm_not_allowed`, `algorithm_key_mismatch`, `unknown_critical_header`,
     /// `bad_signature`, `expired`, `not_yet_valid`, `issued_in_future`, `wrong_audience`,
     /// `missing_claim`, `invalid_claim`.
     pub fn reason(&self) -> &'static str {
@@ -81,6 +86,7 @@ impl AuthError {
             Self::Malformed(_) => "malformed",
             Self::MalformedToken(_) => "malformed_token",
             Self::UnknownIssuer => "unknown_issuer",
+            Self::KeysUnavailable(_) => "keys_unavailable",
             Self::UnknownKey => "unknown_key",
             Self::AlgorithmNotAllowed(_) => "algorithm_not_allowed",
             Self::AlgorithmKeyMismatch { .. } => "algorithm_key_mismatch",
@@ -95,13 +101,26 @@ impl AuthError {
         }
     }
 
+    /// HTTP status of the refusal: 503 for [`AuthError::KeysUnavailable`] (the server cannot judge
+    /// the token yet), 401 otherwise (RFC 6750 §3.1).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::KeysUnavailable(_) => 503,
+            _ => 401,
+        }
+    }
+
     /// RFC 6750 §3.1 error code for the `WWW-Authenticate` challenge: `invalid_request` when the
     /// `Authorization` header itself is missing, repeated or malformed; `invalid_token` for a token
-    /// that is malformed, expired or otherwise invalid.
+    /// that is malformed, expired or otherwise invalid; `temporarily_unavailable` (RFC 6749 §4.1.2.1)
+    /// for [`AuthError::KeysUnavailable`], which is answered without a challenge.
     ///
     /// RFC 6750 §3.1 adds that a request with no credentials at all SHOULD get a challenge without an
     /// error code: callers may leave it out for [`AuthError::Missing`].
     pub fn error_code(&self) -> &'static str {
+        if let Self::KeysUnavailable(_) = self {
+            return "temporarily_unavailable";
+        }
         match self {
             Self::Missing | Self::DuplicateHeader | Self::Malformed(_) => "invalid_request",
             _ => "invalid_token",

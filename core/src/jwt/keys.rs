@@ -1,4 +1,5 @@
-//! JWS algorithms and the verification keys of one issuer, loaded from its inline JWKS (RFC 7517).
+//! JWS algorithms and the verification keys of one issuer, loaded from a JWK Set (RFC 7517), inline
+//! or fetched.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -183,22 +184,81 @@ impl KeyEntry {
     }
 }
 
+/// The verification keys of one issuer: every usable (key, algorithm) pair of its JWK Set.
+///
+/// Built from the inline `jwks` of the configuration (strictly: any bad key is a configuration error)
+/// or from a fetched key set (leniently: see [`super::RemoteJwks::key_set`]).
+#[derive(Clone)]
+pub struct KeySet {
+    entries: Vec<KeyEntry>,
+}
+
+impl KeySet {
+    /// The (key, algorithm) pairs, in JWKS order.
+    pub(crate) fn entries(&self) -> &[KeyEntry] {
+        &self.entries
+    }
+
+    /// Number of (key, algorithm) pairs (a JWK without `alg` counts once per algorithm it serves).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the set holds no key (never true for a set built by this crate).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The `kid`s of the keys, in JWKS order, without repeats.
+    pub fn key_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        for kid in self.entries.iter().filter_map(|e| e.kid.as_deref()) {
+            if !ids.contains(&kid) {
+                ids.push(kid);
+            }
+        }
+        ids
+    }
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySet")
+            .field("kids", &self.key_ids())
+            .field("len", &self.entries.len())
+            .finish()
+    }
+}
+
+/// How [`load_jwks`] treats a JWK it cannot use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strictness {
+    /// Configuration: the first unusable key is an error.
+    Strict,
+    /// Fetched key sets: unusable keys (other key types, repeated `kid`s, keys of other
+    /// algorithms) are skipped and reported; only a set without any usable key is an error.
+    Lenient,
+}
+
 /// Loads the signature keys of a JWKS document (`{"keys": [JWK, ...]}`, RFC 7517 §5) for the
-/// issuer's `algorithms`. `path` is the JWKS's JSON path (`issuers[0].jwks`).
+/// issuer's `algorithms`. `path` is the JWKS's JSON path (`issuers[0].jwks`). Returns the key set
+/// and, in [`Strictness::Lenient`] mode, why each skipped key was skipped.
 ///
 /// A JWK with `use` other than `sig`, or whose `alg` is not configured, is skipped. A JWK without
 /// `alg` is loaded once per configured algorithm of its key type (RSA → RS*/PS*, EC P-256 → ES256,
 /// EC P-384 → ES384, OKP Ed25519 → EdDSA, oct → HS*). Header parameters of tokens never add keys.
 ///
 /// # Errors
-/// Names the offending member (`issuers[0].jwks.keys[1].kty`): not a JWKS, an unsupported key type
-/// or curve, an `alg` that does not fit the key type, an HMAC key without an HS* algorithm configured
-/// or shorter than the hash, key material jwt-simple refuses, a repeated `kid`, or no usable key.
+/// Names the offending member (`issuers[0].jwks.keys[1].kty`): not a JWKS, or no usable key; in
+/// strict mode also an unsupported key type or curve, an `alg` that does not fit the key type, an
+/// HMAC key without an HS* algorithm configured or shorter than the hash, key material jwt-simple
+/// refuses, or a repeated `kid`.
 pub(crate) fn load_jwks(
     jwks: &Value,
     algorithms: &[Algorithm],
     path: &str,
-) -> Result<Vec<KeyEntry>, ConfigError> {
+    strictness: Strictness,
+) -> Result<(KeySet, Vec<ConfigError>), ConfigError> {
     let keys = jwks
         .as_object()
         .and_then(|o| o.get("keys"))
@@ -210,33 +270,42 @@ pub(crate) fn load_jwks(
             )
         })?;
     let mut entries: Vec<KeyEntry> = Vec::new();
+    let mut skipped: Vec<ConfigError> = Vec::new();
     for (i, jwk) in keys.iter().enumerate() {
         let at = format!("{path}.keys[{i}]");
-        let jwk = jwk
+        let loaded = jwk
             .as_object()
-            .ok_or_else(|| ConfigError::new(&at, "must be a JWK object"))?;
-        let loaded = load_jwk(jwk, algorithms, &at)?;
-        if let Some(kid) = loaded.first().and_then(|e| e.kid.as_deref()) {
-            if entries.iter().any(|e| e.kid.as_deref() == Some(kid)) {
-                return Err(ConfigError::new(
-                    format!("{at}.kid"),
-                    format!("kid {kid:?} is used by an earlier key of this JWKS; key ids must be unique"),
-                ));
-            }
+            .ok_or_else(|| ConfigError::new(&at, "must be a JWK object"))
+            .and_then(|jwk| load_jwk(jwk, algorithms, &at))
+            .and_then(|loaded| {
+                match loaded.first().and_then(|e| e.kid.as_deref()) {
+                    Some(kid) if entries.iter().any(|e| e.kid.as_deref() == Some(kid)) => {
+                        Err(ConfigError::new(
+                            format!("{at}.kid"),
+                            format!("kid {kid:?} is used by an earlier key of this JWKS; key ids must be unique"),
+                        ))
+                    }
+                    _ => Ok(loaded),
+                }
+            });
+        match (loaded, strictness) {
+            (Ok(loaded), _) => entries.extend(loaded),
+            (Err(e), Strictness::Strict) => return Err(e),
+            (Err(e), Strictness::Lenient) => skipped.push(e),
         }
-        entries.extend(loaded);
     }
     if entries.is_empty() {
         let names: Vec<&str> = algorithms.iter().map(|a| a.name()).collect();
-        return Err(ConfigError::new(
-            format!("{path}.keys"),
-            format!(
-                "no signature key usable with the configured algorithms ({})",
-                names.join(", ")
-            ),
-        ));
+        let mut message = format!(
+            "no signature key usable with the configured algorithms ({})",
+            names.join(", ")
+        );
+        for e in &skipped {
+            message.push_str(&format!("; skipped {e}"));
+        }
+        return Err(ConfigError::new(format!("{path}.keys"), message));
     }
-    Ok(entries)
+    Ok((KeySet { entries }, skipped))
 }
 
 /// Loads one JWK for every configured algorithm it can verify (none when it is skipped).

@@ -1,9 +1,14 @@
-//! Bearer-token authentication: JWT verification against inline JWKS, and the verified-token cache.
+//! Bearer-token authentication: the OAuth resource server side of Warden.
 //!
 //! - [`bearer_token`] reads the token from the `Authorization` header (RFC 6750 §2.1).
 //! - [`Verifier`] checks a compact JWS (RFC 7515) JWT (RFC 7519) against the configured issuers and
 //!   yields the caller's [`Identity`].
+//! - [`KeySet`], [`RemoteJwks`]: inline key sets, and key sets fetched from the identity provider
+//!   (`jwks_uri` or OpenID Connect discovery) with their refresh schedule.
 //! - [`TokenCache`] remembers verified tokens (by SHA-256) until their `exp`.
+//! - [`ResourceServer`]: the RFC 9728 protected-resource metadata, `WWW-Authenticate` challenges
+//!   (RFC 6750 §3), and what is sent upstream instead of the caller's token (an upstream credential,
+//!   `x-warden-*` identity headers).
 //!
 //! Key rules (RFC 7517, RFC 7518): RSA keys verify RS256/384/512 and PS256/384/512, EC P-256 keys
 //! ES256, EC P-384 keys ES384, OKP Ed25519 keys EdDSA, `oct` keys HS256/384/512 (only when an HS*
@@ -17,6 +22,8 @@ mod cache;
 mod claims;
 mod error;
 mod keys;
+mod remote;
+mod resource;
 mod verify;
 
 #[cfg(test)]
@@ -26,6 +33,12 @@ pub use bearer::bearer_token;
 pub use cache::TokenCache;
 pub use claims::claim_at;
 pub use error::AuthError;
+pub use keys::KeySet;
+pub use remote::{
+    FetchStep, FetchTarget, RefreshReason, RefreshState, RemoteJwks, DISCOVERY_PATH,
+    MAX_DOCUMENT_BYTES, MAX_FETCH_TIMEOUT_MS,
+};
+pub use resource::{ResourceServer, UpstreamCredential, IDENTITY_HEADER_PREFIX, WELL_KNOWN_PATH};
 pub use verify::{Verifier, MAX_CLOCK_SKEW_SECONDS, MAX_TOKEN_BYTES};
 
 use crate::identity::Identity;

@@ -504,3 +504,156 @@ fn encryption_keys_never_verify_signatures() {
         AuthError::UnknownKey
     );
 }
+
+// ---- issuers with remote key sets (`remote_jwks`) ----
+
+fn remote_issuer(extra: Value) -> IssuerConfig {
+    let mut config = json!({
+        "issuer": ISS, "audiences": [AUD],
+        "remote_jwks": {"cluster": "idp", "jwks_uri": "https://idp.example.com/keys"},
+    });
+    config
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    serde_json::from_value(config).unwrap()
+}
+
+fn remote_verifier() -> Verifier {
+    Verifier::from_config(&[remote_issuer(json!({}))], "issuers").unwrap()
+}
+
+/// The key set the identity provider would serve, read as the filter reads a fetched one.
+fn fetched(verifier: &Verifier, jwks: &Value) -> std::rc::Rc<KeySet> {
+    let (_, remote) = verifier.remote_issuers().next().unwrap();
+    std::rc::Rc::new(remote.key_set(jwks.to_string().as_bytes()).unwrap().0)
+}
+
+#[test]
+fn remote_issuer_without_a_loaded_key_set_is_unavailable_not_unauthorized() {
+    let e = remote_verifier()
+        .verify(&es256_token(json!({})), NOW)
+        .unwrap_err();
+    assert_eq!(e, AuthError::KeysUnavailable(ISS.to_owned()));
+    assert_eq!(e.http_status(), 503);
+    assert_eq!(e.reason(), "keys_unavailable");
+}
+
+#[test]
+fn remote_issuer_verifies_with_the_fetched_key_set() {
+    let verifier = remote_verifier();
+    let set = fetched(&verifier, &jwks());
+    let verified = verifier
+        .verify_with(&es256_token(json!({})), NOW, |i| {
+            assert_eq!(i, 0);
+            Some(set.clone())
+        })
+        .unwrap();
+    assert_eq!(verified.identity.sub, "alice");
+}
+
+#[test]
+fn token_signed_with_a_rotated_out_key_names_an_unknown_kid_of_a_remote_issuer() {
+    let remote = remote_verifier();
+    let rotated = json!({"keys": [serde_json::from_str::<Value>(&keys().ed25519.public_key().to_jwk()).unwrap()]});
+    let set = fetched(&remote, &rotated);
+    let token = es256_token(json!({}));
+    let e = remote
+        .verify_with(&token, NOW, |_| Some(set.clone()))
+        .unwrap_err();
+    assert_eq!(e, AuthError::UnknownKey);
+    assert_eq!(remote.remote_issuer_of(&token), Some(0));
+    assert_eq!(verifier().remote_issuer_of(&token), None);
+}
+
+#[test]
+fn fetched_key_set_skips_keys_it_cannot_use_and_keeps_the_rest() {
+    let verifier = remote_verifier();
+    let (_, remote) = verifier.remote_issuers().next().unwrap();
+    let mut doc = jwks();
+    let list = doc["keys"].as_array_mut().unwrap();
+    list.push(json!({"kty": "EC", "crv": "P-521", "x": "AA", "y": "AA", "kid": "p521"}));
+    list.push(json!({"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"}));
+    list.push(json!({"kty": "RSA", "use": "enc", "n": "AQAB", "e": "AQAB", "kid": "enc"}));
+    let repeated = list[0].clone();
+    list.push(repeated);
+    let (set, skipped) = remote.key_set(doc.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        set.key_ids(),
+        ["warden-dev-es256", "warden-dev-rs256", "rsa-ps256", "ed"]
+    );
+    assert_eq!(skipped.len(), 3, "{skipped:?}");
+    assert!(skipped[0].contains("P-521"), "{skipped:?}");
+    assert!(skipped[1].contains("HMAC"), "{skipped:?}");
+    assert!(skipped[2].contains("earlier key"), "{skipped:?}");
+}
+
+#[test]
+fn fetched_key_set_without_a_usable_key_is_refused_with_the_reasons() {
+    let verifier = remote_verifier();
+    let (_, remote) = verifier.remote_issuers().next().unwrap();
+    let e = remote
+        .key_set(br#"{"keys":[{"kty":"EC","crv":"P-521","x":"AA","y":"AA"}]}"#)
+        .unwrap_err();
+    assert!(
+        e.contains("no signature key usable") && e.contains("P-521"),
+        "{e}"
+    );
+    let e = remote.key_set(b"<html>").unwrap_err();
+    assert!(e.contains("not JSON"), "{e}");
+}
+
+#[test]
+fn issuer_with_both_inline_and_remote_keys_is_a_config_error() {
+    let config = remote_issuer(json!({"jwks": jwks()}));
+    let e = Verifier::from_config(&[config], "issuers").err().unwrap();
+    assert_eq!(e.path, "issuers[0].jwks");
+}
+
+#[test]
+fn issuer_without_any_keys_is_a_config_error() {
+    let config: IssuerConfig =
+        serde_json::from_value(json!({"issuer": ISS, "audiences": [AUD]})).unwrap();
+    let e = Verifier::from_config(&[config], "issuers").err().unwrap();
+    assert_eq!(e.path, "issuers[0]");
+    assert!(e.message.contains("remote_jwks"), "{e}");
+}
+
+#[test]
+fn remote_jwks_uri_that_is_not_an_http_url_is_a_config_error() {
+    let config =
+        remote_issuer(json!({"remote_jwks": {"cluster": "idp", "jwks_uri": "file:///keys"}}));
+    let e = Verifier::from_config(&[config], "issuers").err().unwrap();
+    assert_eq!(e.path, "issuers[0].remote_jwks.jwks_uri");
+}
+
+#[test]
+fn discovery_needs_an_issuer_that_is_a_url() {
+    let config = remote_issuer(json!({"issuer": "not-a-url", "remote_jwks": {"cluster": "idp"}}));
+    let e = Verifier::from_config(&[config], "issuers").err().unwrap();
+    assert_eq!(e.path, "issuers[0].remote_jwks.jwks_uri");
+    assert!(e.message.contains("required"), "{e}");
+}
+
+#[test]
+fn remote_jwks_with_empty_cluster_or_zero_interval_is_a_config_error() {
+    for (remote, member) in [
+        (json!({"cluster": " "}), "cluster"),
+        (
+            json!({"cluster": "idp", "refresh_interval_seconds": 0}),
+            "refresh_interval_seconds",
+        ),
+        (
+            json!({"cluster": "idp", "timeout_ms": 600_000}),
+            "timeout_ms",
+        ),
+        (
+            json!({"cluster": "idp", "refresh_interval_seconds": 10, "unknown_kid_min_interval_seconds": 60}),
+            "unknown_kid_min_interval_seconds",
+        ),
+    ] {
+        let config = remote_issuer(json!({ "remote_jwks": remote }));
+        let e = Verifier::from_config(&[config], "issuers").err().unwrap();
+        assert_eq!(e.path, format!("issuers[0].remote_jwks.{member}"), "{e}");
+    }
+}

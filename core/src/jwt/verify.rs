@@ -10,7 +10,8 @@ use jwt_simple::JWTError;
 use serde_json::Value;
 
 use super::claims::identity_from_claims;
-use super::keys::{load_jwks, parse_algorithms, Algorithm, KeyEntry};
+use super::keys::{load_jwks, parse_algorithms, Algorithm, KeyEntry, KeySet, Strictness};
+use super::remote::RemoteJwks;
 use super::{AuthError, VerifiedToken};
 use crate::config::IssuerConfig;
 use crate::error::ConfigError;
@@ -23,9 +24,17 @@ pub const MAX_CLOCK_SKEW_SECONDS: u64 = 600;
 
 /// Verifies bearer JWTs (RFC 7519) signed as compact JWS (RFC 7515) by one of the configured issuers.
 ///
-/// Built once per configuration; [`Verifier::verify`] does not allocate keys or touch the clock.
+/// Built once per configuration; [`Verifier::verify_with`] does not allocate keys or touch the clock.
+/// Issuers with inline keys carry them; the current key set of an issuer with `remote_jwks` is
+/// supplied per call by the caller (the filter keeps it in shared data).
 pub struct Verifier {
     issuers: Vec<Issuer>,
+}
+
+/// Where an issuer's keys come from.
+enum IssuerKeys {
+    Inline(KeySet),
+    Remote(RemoteJwks),
 }
 
 /// One trusted issuer, compiled.
@@ -33,7 +42,7 @@ struct Issuer {
     issuer: String,
     audiences: HashSet<String>,
     algorithms: Vec<Algorithm>,
-    keys: Vec<KeyEntry>,
+    keys: IssuerKeys,
     groups_claim: String,
     clock_skew_seconds: u64,
 }
@@ -44,8 +53,8 @@ impl Verifier {
     ///
     /// # Errors
     /// A [`ConfigError`] for an empty or repeated `issuer`, no `audiences`, an unknown algorithm or
-    /// `none`, a clock skew over [`MAX_CLOCK_SKEW_SECONDS`], or an unusable JWKS (see the key rules
-    /// in [`crate::jwt`]).
+    /// `none`, a clock skew over [`MAX_CLOCK_SKEW_SECONDS`], an unusable JWKS (see the key rules
+    /// in [`crate::jwt`]), both or neither of `jwks` and `remote_jwks`, or an invalid `remote_jwks`.
     pub fn from_config(issuers: &[IssuerConfig], path: &str) -> Result<Verifier, ConfigError> {
         let mut compiled: Vec<Issuer> = Vec::with_capacity(issuers.len());
         for (i, config) in issuers.iter().enumerate() {
@@ -81,7 +90,35 @@ impl Verifier {
                 ));
             }
             let algorithms = parse_algorithms(&config.algorithms, &format!("{at}.algorithms"))?;
-            let keys = load_jwks(&config.jwks, &algorithms, &format!("{at}.jwks"))?;
+            let keys = match (&config.remote_jwks, config.jwks.is_null()) {
+                (None, false) => IssuerKeys::Inline(
+                    load_jwks(
+                        &config.jwks,
+                        &algorithms,
+                        &format!("{at}.jwks"),
+                        Strictness::Strict,
+                    )?
+                    .0,
+                ),
+                (Some(remote), true) => IssuerKeys::Remote(RemoteJwks::from_config(
+                    remote,
+                    &config.issuer,
+                    &algorithms,
+                    &format!("{at}.remote_jwks"),
+                )?),
+                (Some(_), false) => {
+                    return Err(ConfigError::new(
+                        format!("{at}.jwks"),
+                        "give either inline \"jwks\" or \"remote_jwks\", not both",
+                    ))
+                }
+                (None, true) => {
+                    return Err(ConfigError::new(
+                        at,
+                        "needs its keys: inline \"jwks\" or \"remote_jwks\" (fetched from the identity provider)",
+                    ))
+                }
+            };
             compiled.push(Issuer {
                 issuer: config.issuer.clone(),
                 audiences: config.audiences.iter().cloned().collect(),
@@ -94,8 +131,40 @@ impl Verifier {
         Ok(Verifier { issuers: compiled })
     }
 
+    /// [`Verifier::verify_with`] for configurations whose issuers all have inline keys: a token of
+    /// an issuer with `remote_jwks` is refused with [`AuthError::KeysUnavailable`].
+    ///
+    /// # Errors
+    /// As [`Verifier::verify_with`].
+    pub fn verify(&self, token: &str, now_unix_seconds: u64) -> Result<VerifiedToken, AuthError> {
+        self.verify_with(token, now_unix_seconds, |_| None)
+    }
+
+    /// The issuers whose keys are fetched, with their index (the argument `remote_keys` of
+    /// [`Verifier::verify_with`] is called with).
+    pub fn remote_issuers(&self) -> impl Iterator<Item = (usize, &RemoteJwks)> {
+        self.issuers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, issuer)| match &issuer.keys {
+                IssuerKeys::Remote(remote) => Some((i, remote)),
+                IssuerKeys::Inline(_) => None,
+            })
+    }
+
+    /// The index of the remote-keyed issuer named by the token's (unverified) `iss`, if any: where
+    /// an [`AuthError::UnknownKey`] should trigger a key set refresh.
+    pub fn remote_issuer_of(&self, token: &str) -> Option<usize> {
+        let (_, payload) = decode_unverified(token).ok()?;
+        let iss = payload.get("iss")?.as_str()?;
+        self.remote_issuers()
+            .find(|(_, remote)| remote.issuer() == iss)
+            .map(|(i, _)| i)
+    }
+
     /// Verifies a compact JWS bearer token at `now_unix_seconds` (from the host clock, never the
-    /// wasm clock).
+    /// wasm clock). `remote_keys(i)` is the current key set of remote issuer `i` (see
+    /// [`Verifier::remote_issuers`]), `None` while none is loaded.
     ///
     /// Steps: the unverified `iss` selects the issuer; the `alg` header must be one of its
     /// algorithms; `kid` selects the key (a token without `kid` needs exactly one key for its
@@ -105,7 +174,15 @@ impl Verifier {
     ///
     /// # Errors
     /// The [`AuthError`] naming the first check that failed.
-    pub fn verify(&self, token: &str, now_unix_seconds: u64) -> Result<VerifiedToken, AuthError> {
+    pub fn verify_with<K>(
+        &self,
+        token: &str,
+        now_unix_seconds: u64,
+        remote_keys: K,
+    ) -> Result<VerifiedToken, AuthError>
+    where
+        K: FnOnce(usize) -> Option<std::rc::Rc<KeySet>>,
+    {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::MalformedToken(format!(
                 "{} bytes is over the limit of {MAX_TOKEN_BYTES}",
@@ -124,12 +201,13 @@ impl Verifier {
                 .unwrap_or_default();
             return Err(AuthError::UnknownCriticalHeader(names));
         }
-        let issuer = match payload.get("iss") {
+        let (index, issuer) = match payload.get("iss") {
             None => return Err(AuthError::MissingClaim("iss")),
             Some(iss) => self
                 .issuers
                 .iter()
-                .find(|i| iss.as_str() == Some(i.issuer.as_str()))
+                .enumerate()
+                .find(|(_, i)| iss.as_str() == Some(i.issuer.as_str()))
                 .ok_or(AuthError::UnknownIssuer)?,
         };
         let alg_name = header_str(&header, "alg")?
@@ -137,7 +215,16 @@ impl Verifier {
         let alg = Algorithm::from_name(alg_name)
             .filter(|a| issuer.algorithms.contains(a))
             .ok_or_else(|| AuthError::AlgorithmNotAllowed(alg_name.to_owned()))?;
-        let key = issuer.select_key(alg, header_str(&header, "kid")?)?;
+        let fetched;
+        let keys = match &issuer.keys {
+            IssuerKeys::Inline(set) => set,
+            IssuerKeys::Remote(_) => {
+                fetched = remote_keys(index)
+                    .ok_or_else(|| AuthError::KeysUnavailable(issuer.issuer.clone()))?;
+                &*fetched
+            }
+        };
+        let key = select_key(keys.entries(), alg, header_str(&header, "kid")?)?;
         let claims = key
             .verify(token, issuer.options(now_unix_seconds))
             .map_err(map_jwt_error)?;
@@ -153,32 +240,35 @@ impl Verifier {
     }
 }
 
-impl Issuer {
-    /// The key for `alg`: by `kid` when the token names one, else the issuer's only key for `alg`.
-    fn select_key(&self, alg: Algorithm, kid: Option<&str>) -> Result<&KeyEntry, AuthError> {
-        let Some(kid) = kid else {
-            let mut candidates = self.keys.iter().filter(|k| k.alg == alg);
-            return match (candidates.next(), candidates.next()) {
-                (Some(only), None) => Ok(only),
-                _ => Err(AuthError::UnknownKey),
-            };
+/// The key for `alg`: by `kid` when the token names one, else the issuer's only key for `alg`.
+fn select_key<'k>(
+    keys: &'k [KeyEntry],
+    alg: Algorithm,
+    kid: Option<&str>,
+) -> Result<&'k KeyEntry, AuthError> {
+    let Some(kid) = kid else {
+        let mut candidates = keys.iter().filter(|k| k.alg == alg);
+        return match (candidates.next(), candidates.next()) {
+            (Some(only), None) => Ok(only),
+            _ => Err(AuthError::UnknownKey),
         };
-        let mut named = self
-            .keys
-            .iter()
-            .filter(|k| k.kid.as_deref() == Some(kid))
-            .peekable();
-        if named.peek().is_none() {
-            return Err(AuthError::UnknownKey);
-        }
-        named
-            .find(|k| k.alg == alg)
-            .ok_or_else(|| AuthError::AlgorithmKeyMismatch {
-                alg: alg.name().to_owned(),
-                kid: kid.to_owned(),
-            })
+    };
+    let mut named = keys
+        .iter()
+        .filter(|k| k.kid.as_deref() == Some(kid))
+        .peekable();
+    if named.peek().is_none() {
+        return Err(AuthError::UnknownKey);
     }
+    named
+        .find(|k| k.alg == alg)
+        .ok_or_else(|| AuthError::AlgorithmKeyMismatch {
+            alg: alg.name().to_owned(),
+            kid: kid.to_owned(),
+        })
+}
 
+impl Issuer {
     /// jwt-simple's claim checks, with time from the caller and this issuer's skew.
     fn options(&self, now_unix_seconds: u64) -> VerificationOptions {
         VerificationOptions {

@@ -1,7 +1,13 @@
 //! Masking of JSON values: every string and number leaf, and JSON text nested inside strings.
+//!
+//! Two paths with the same result: [`Masker::mask_value`] over a `serde_json::Value` (the reference),
+//! and [`Masker::mask_leaf`], the callback of the streaming [`JsonWalker`] that rewrites only the
+//! leaves that match and keeps every other byte (used by `response.rs`; it declines with
+//! [`Unsupported`] whatever it does not handle, and the caller then takes the `Value` path).
 
 use serde_json::Value;
 
+use super::stream::{JsonWalker, Leaf, LeafResult, Unsupported};
 use super::{DetectorSet, MaskCounts, Masker};
 use crate::jsonrpc::parse_strict;
 
@@ -44,6 +50,64 @@ impl Masker {
         }
     }
 
+    /// The streaming counterpart of [`Masker::mask_value`] for one leaf handed by a [`JsonWalker`]:
+    /// the JSON text replacing it when a detector matched (a JSON string), `None` when it stays.
+    /// Masks exactly what `mask_value` masks and counts the same; JSON text nested in a string is
+    /// walked the same way (its unchanged bytes kept), or through the `Value` path when the walker
+    /// declines it.
+    ///
+    /// # Errors
+    /// [`Unsupported`] for a number `serde_json` would not read (out of range).
+    pub(crate) fn mask_leaf(
+        &self,
+        set: &DetectorSet,
+        leaf: Leaf<'_>,
+        counts: &mut MaskCounts,
+    ) -> LeafResult {
+        let masked = match leaf {
+            Leaf::Number(raw) if is_plain_integer(raw) => self.mask_str(set, raw, counts),
+            Leaf::Number(raw) => {
+                let number: serde_json::Number =
+                    serde_json::from_str(raw).map_err(|_| Unsupported)?;
+                self.mask_number(set, &number, counts)
+            }
+            Leaf::Str { raw, escaped } => {
+                if escaped && !self.may_match(set, raw.as_bytes()) {
+                    return Ok(None);
+                }
+                let text = Leaf::unescape(raw, escaped);
+                self.mask_text_leaf(set, &text, counts)
+            }
+        };
+        Ok(masked.map(|text| Value::String(text).to_string()))
+    }
+
+    /// [`Masker::mask_string_leaf`] with nested JSON walked by a [`JsonWalker`] when it can be.
+    fn mask_text_leaf(
+        &self,
+        set: &DetectorSet,
+        text: &str,
+        counts: &mut MaskCounts,
+    ) -> Option<String> {
+        if !matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'[')) {
+            return self.mask_str(set, text, counts);
+        }
+        let mut nested_counts = MaskCounts::new();
+        let mut walker = JsonWalker::new(text);
+        let walked = walker
+            .value(&mut |leaf| self.mask_leaf(set, leaf, &mut nested_counts))
+            .and_then(|()| walker.finish());
+        match walked {
+            Ok(masked) => {
+                for (name, n) in nested_counts {
+                    *counts.entry(name).or_default() += n;
+                }
+                masked
+            }
+            Err(Unsupported) => self.mask_string_leaf(set, text, counts),
+        }
+    }
+
     fn mask_string_leaf(
         &self,
         set: &DetectorSet,
@@ -78,6 +142,16 @@ impl Masker {
         }
         self.mask_str(set, &number.to_string(), counts)
     }
+}
+
+/// `-?(0|[1-9][0-9]*)` of at most 18 digits (not `-0`): `serde_json` reads it as an `i64`/`u64` whose
+/// decimal text is the same bytes.
+fn is_plain_integer(raw: &str) -> bool {
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    !digits.is_empty()
+        && digits.len() <= 18
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && ((digits == "0" && raw.len() == 1) || !digits.starts_with('0'))
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@
 
 mod detectors;
 mod json;
+mod prefilter;
+pub(crate) mod stream;
 
 use std::collections::BTreeMap;
 
@@ -66,6 +68,9 @@ struct Detector {
     replacement: String,
     /// `None` for the built-ins (scanned by hand), the compiled pattern for a custom detector.
     pattern: Option<Regex>,
+    /// The literal every match of `pattern` starts with, when one can be derived (see
+    /// `prefilter::required_literal`).
+    literal: Option<String>,
 }
 
 /// The compiled `masking` configuration: detectors and named profiles.
@@ -221,6 +226,27 @@ impl Masker {
         Some(masked)
     }
 
+    /// Whether a detector of `set` may match in the text `bytes` decode to (as a JSON text, a JSON
+    /// string's raw content, or plain text); `false` proves that masking them changes nothing. See
+    /// `prefilter.rs` for the (conservative) rules.
+    pub fn may_match(&self, set: &DetectorSet, bytes: &[u8]) -> bool {
+        let mut triggers = prefilter::Triggers {
+            digits: set.contains(CARD_INDEX) || set.contains(SSN_INDEX),
+            at_sign: set.contains(EMAIL_INDEX),
+            ..prefilter::Triggers::default()
+        };
+        for &index in &set.members {
+            let detector = &self.detectors[index];
+            if detector.pattern.is_some() {
+                match &detector.literal {
+                    Some(literal) => triggers.literals.push(literal),
+                    None => triggers.opaque = true,
+                }
+            }
+        }
+        triggers.may_match(bytes)
+    }
+
     /// The non-overlapping matches to replace, in text order.
     fn find(&self, set: &DetectorSet, text: &str) -> Vec<Span> {
         let mut spans = Vec::new();
@@ -287,6 +313,9 @@ impl Detector {
         Self {
             name: name.to_owned(),
             replacement: format!("[REDACTED:{name}]"),
+            literal: pattern
+                .as_ref()
+                .and_then(|p| prefilter::required_literal(p.as_str())),
             pattern,
         }
     }

@@ -4,10 +4,14 @@
 //! - [`render`]: renders `envoy/envoy.yaml` (also the `render-envoy-config` binary);
 //! - [`stack`]: starts the demo server and Envoy per test, reads audit log, stats, received messages;
 //! - [`tokens`]: dev tokens from `warden token` and forged ones;
+//! - [`approvals`]: the stack with `warden serve` and the approver's CLI;
 //! - [`mcp`]: the rmcp Streamable HTTP client with a bearer token;
+//! - [`oidc`]: a real OpenID provider (`oidc-provider`) whose keys Warden fetches through Envoy;
 //! - [`paths`], [`process`]: artifact locations with build hints, child processes killed on drop.
 
+pub mod approvals;
 pub mod mcp;
+pub mod oidc;
 pub mod paths;
 pub mod process;
 pub mod render;

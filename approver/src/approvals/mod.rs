@@ -1,0 +1,134 @@
+//! `warden approvals list|show|approve|deny|revoke`: the approver's CLI over the REST API of
+//! `warden serve`, authenticated with a bearer JWT (`--token` or `$WARDEN_TOKEN`).
+
+mod table;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+use crate::serve::store::ApprovalRecord;
+
+/// Options of `warden approvals`.
+#[derive(Debug, Args)]
+pub struct ApprovalsArgs {
+    /// Base URL of `warden serve`.
+    #[arg(long, env = "WARDEN_SERVER", default_value = "http://127.0.0.1:8787")]
+    server: String,
+    /// The approver's bearer JWT (from an issuer of the service's configuration).
+    #[arg(long, env = "WARDEN_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Print the service's JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: ApprovalsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ApprovalsCommand {
+    /// List the requests you may decide (default: pending ones).
+    List {
+        /// `pending`, `approved`, `denied`, `expired`, `consumed`, `revoked`, or `all`.
+        #[arg(long, default_value = "pending", value_parser = [
+            "pending", "approved", "denied", "expired", "consumed", "revoked", "all"
+        ])]
+        status: String,
+    },
+    /// Show one request.
+    Show {
+        /// Approval id.
+        id: String,
+    },
+    /// Approve a pending request.
+    Approve {
+        /// Approval id.
+        id: String,
+        /// Optional note.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Deny a pending request; the reason reaches the agent.
+    Deny {
+        /// Approval id.
+        id: String,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Revoke an approved grant (ends a window grant early).
+    Revoke {
+        /// Approval id.
+        id: String,
+        /// Optional note.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+/// Runs the subcommand, printing a table (or JSON with `--json`).
+///
+/// # Errors
+/// When the service cannot be reached or refuses (the message carries its status and error text).
+pub fn run(args: &ApprovalsArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let output = runtime.block_on(execute(args))?;
+    print!("{output}");
+    Ok(())
+}
+
+async fn execute(args: &ApprovalsArgs) -> anyhow::Result<String> {
+    let base = args.server.trim_end_matches('/');
+    let client = reqwest::Client::new();
+    let (request, one) = match &args.command {
+        ApprovalsCommand::List { status } => {
+            let url = match status.as_str() {
+                "all" => format!("{base}/v1/approvals"),
+                status => format!("{base}/v1/approvals?status={status}"),
+            };
+            (client.get(url), false)
+        }
+        ApprovalsCommand::Show { id } => (client.get(format!("{base}/v1/approvals/{id}")), true),
+        ApprovalsCommand::Approve { id, reason } | ApprovalsCommand::Revoke { id, reason } => {
+            let action = if matches!(args.command, ApprovalsCommand::Approve { .. }) {
+                "approve"
+            } else {
+                "revoke"
+            };
+            let request = client
+                .post(format!("{base}/v1/approvals/{id}/{action}"))
+                .json(&json!({ "reason": reason }));
+            (request, true)
+        }
+        ApprovalsCommand::Deny { id, reason } => (
+            client
+                .post(format!("{base}/v1/approvals/{id}/deny"))
+                .json(&json!({ "reason": reason })),
+            true,
+        ),
+    };
+    let response = request
+        .bearer_auth(&args.token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach warden serve at {base}"))?;
+    let status = response.status();
+    let body: Value = response
+        .json()
+        .await
+        .with_context(|| format!("warden serve answered {status} with a body that is not JSON"))?;
+    if !status.is_success() {
+        let message = body["error"].as_str().unwrap_or("no error message");
+        bail!("warden serve refused ({status}): {message}");
+    }
+    if args.json {
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&body)?));
+    }
+    Ok(if one {
+        table::render_one(&serde_json::from_value::<ApprovalRecord>(body)?)
+    } else {
+        table::render_list(&serde_json::from_value::<Vec<ApprovalRecord>>(body)?)
+    })
+}

@@ -1,0 +1,262 @@
+//! The HTTP API: the filter's long-polling check and the approvers' REST endpoints.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use warden_core::approval::{CheckRequest, CheckResponse, CHECK_PATH};
+use warden_core::Identity;
+
+use super::auth::{approver_from_headers, may_decide, require_approver};
+use super::store::{ApprovalRecord, CheckOutcome, DecideError, Verdict};
+use super::{inbox, now, rfc3339, AppState};
+
+/// An error answer: status and a JSON body `{"error": message}`.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// 401 Unauthorized.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    /// 403 Forbidden.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    /// 400 Bad Request.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> Self {
+        let status = match error.downcast_ref::<DecideError>() {
+            Some(DecideError::NotFound(_)) => StatusCode::NOT_FOUND,
+            Some(DecideError::SelfApproval(_)) => StatusCode::FORBIDDEN,
+            Some(DecideError::Conflict { .. } | DecideError::AlreadyApproved(_)) => {
+                StatusCode::CONFLICT
+            }
+            None => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(status, format!("{error:#}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+/// The service's routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(CHECK_PATH, post(check))
+        .route("/v1/approvals", get(list))
+        .route("/v1/approvals/{id}", get(show))
+        .route("/v1/approvals/{id}/approve", post(approve))
+        .route("/v1/approvals/{id}/deny", post(deny))
+        .route("/v1/approvals/{id}/revoke", post(revoke))
+        .merge(inbox::routes())
+        .with_state(state)
+}
+
+/// `POST /v1/check`: answers at once on a grant or a denial, else holds until a decision arrives or
+/// the rule's hold time passes, then answers `pending`.
+async fn check(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<CheckRequest>,
+) -> Result<Json<CheckResponse>, ApiError> {
+    let rule = state
+        .engine
+        .policy
+        .approval(&request.rule)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "rule \"{}\" does not require approval in this service's configuration; \
+                 run warden serve with the filter's configuration",
+                request.rule
+            ))
+        })?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(rule.hold_seconds);
+    let mut decisions = state.decisions.subscribe();
+    loop {
+        decisions.mark_unchanged();
+        let outcome = state.store.check(&request, &rule, now())?;
+        let pending = match outcome {
+            CheckOutcome::Approved(record) => {
+                return Ok(Json(CheckResponse::Approved {
+                    approval_id: record.id,
+                    approvers: record.approvers,
+                }))
+            }
+            CheckOutcome::Denied(record) => {
+                return Ok(Json(CheckResponse::Denied {
+                    approval_id: record.id,
+                    approver: record.decided_by.unwrap_or_default(),
+                    reason: record.reason.unwrap_or_default(),
+                }))
+            }
+            CheckOutcome::Pending { record, created } => {
+                if created {
+                    state.notifier.new_request(&record);
+                }
+                record
+            }
+        };
+        let woken = tokio::time::timeout_at(deadline, decisions.changed()).await;
+        if !matches!(woken, Ok(Ok(()))) {
+            return Ok(Json(CheckResponse::Pending {
+                approval_id: pending.id,
+                expires_at: rfc3339(pending.expires_at),
+            }));
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+}
+
+/// `GET /v1/approvals[?status=S]`: the requests the approver may decide, newest first.
+async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<ApprovalRecord>>, ApiError> {
+    let approver = approver_from_headers(&state, &headers)?;
+    Ok(Json(visible(&state, &approver, query.status.as_deref())?))
+}
+
+/// The requests in `status` (all when `None`) that `approver` may decide.
+pub fn visible(
+    state: &AppState,
+    approver: &Identity,
+    status: Option<&str>,
+) -> Result<Vec<ApprovalRecord>, ApiError> {
+    Ok(state
+        .store
+        .list(status, now())?
+        .into_iter()
+        .filter(|record| may_decide(state, approver, record))
+        .collect())
+}
+
+/// `GET /v1/approvals/{id}`.
+async fn show(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<ApprovalRecord>, ApiError> {
+    let approver = approver_from_headers(&state, &headers)?;
+    let record = find(&state, &id)?;
+    require_approver(&state, &approver, &record)?;
+    Ok(Json(record))
+}
+
+fn find(state: &AppState, id: &str) -> Result<ApprovalRecord, ApiError> {
+    state
+        .store
+        .get(id, now())?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no approval request {id}")))
+}
+
+/// Body of approve, deny and revoke.
+#[derive(Debug, Default, Deserialize)]
+pub struct DecisionBody {
+    /// Why (required to deny).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+async fn approve(
+    state: State<Arc<AppState>>,
+    headers: HeaderMap,
+    id: Path<String>,
+    body: Option<Json<DecisionBody>>,
+) -> Result<Json<ApprovalRecord>, ApiError> {
+    decide_route(state, headers, id, body, Verdict::Approve).await
+}
+
+async fn deny(
+    state: State<Arc<AppState>>,
+    headers: HeaderMap,
+    id: Path<String>,
+    body: Option<Json<DecisionBody>>,
+) -> Result<Json<ApprovalRecord>, ApiError> {
+    decide_route(state, headers, id, body, Verdict::Deny).await
+}
+
+async fn revoke(
+    state: State<Arc<AppState>>,
+    headers: HeaderMap,
+    id: Path<String>,
+    body: Option<Json<DecisionBody>>,
+) -> Result<Json<ApprovalRecord>, ApiError> {
+    decide_route(state, headers, id, body, Verdict::Revoke).await
+}
+
+async fn decide_route(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Option<Json<DecisionBody>>,
+    verdict: Verdict,
+) -> Result<Json<ApprovalRecord>, ApiError> {
+    let approver = approver_from_headers(&state, &headers)?;
+    let reason = body.and_then(|Json(b)| b.reason);
+    decide(&state, &approver, &id, verdict, reason.as_deref()).map(Json)
+}
+
+/// Applies an approver's decision: the approver must be in the rule's groups, a denial needs a
+/// reason; wakes held checks and sends the webhook once committed.
+///
+/// # Errors
+/// 400 (deny without reason), 403 (groups, self-approval), 404, 409 (not pending, already approved).
+pub fn decide(
+    state: &AppState,
+    approver: &Identity,
+    id: &str,
+    verdict: Verdict,
+    reason: Option<&str>,
+) -> Result<ApprovalRecord, ApiError> {
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if verdict == Verdict::Deny && reason.is_none() {
+        return Err(ApiError::bad_request(
+            "a denial needs a reason; the agent's user reads it",
+        ));
+    }
+    let record = find(state, id)?;
+    require_approver(state, approver, &record)?;
+    let updated = state
+        .store
+        .decide(id, (&approver.iss, &approver.sub), verdict, reason, now())?;
+    state.decisions.send_modify(|n| *n += 1);
+    state.notifier.decision(&updated, &approver.sub, verdict);
+    Ok(updated)
+}

@@ -1,0 +1,110 @@
+//! Webhook notifications: a Slack incoming-webhook compatible JSON POST (`{"text": "..."}` plus a
+//! machine-readable `warden` object) per new approval request and per decision, delivered in the
+//! background in order, each retried with exponential backoff (5 attempts: 0.2 s, 0.4 s, 0.8 s, 1.6 s
+//! apart) until the target answers 2xx.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::store::{ApprovalRecord, Verdict};
+
+/// Attempts per notification.
+pub const ATTEMPTS: u32 = 5;
+/// Delay before the first retry; doubled for each further one.
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Sends notifications to the configured URL, if any.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    queue: Option<mpsc::UnboundedSender<Value>>,
+}
+
+impl Notifier {
+    /// Starts the delivery task (on the current Tokio runtime) when `url` is set.
+    pub fn start(url: Option<String>) -> Self {
+        let Some(url) = url else {
+            return Self { queue: None };
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            while let Some(payload) = rx.recv().await {
+                deliver(&client, &url, &payload).await;
+            }
+        });
+        Self { queue: Some(tx) }
+    }
+
+    /// Announces a new pending request.
+    pub fn new_request(&self, record: &ApprovalRecord) {
+        let caller = record.caller.email.as_deref().unwrap_or(&record.caller.sub);
+        self.send(
+            format!(
+                ":hourglass: {caller} wants to call `{}` on {} (rule {}); approval {} is waiting: {}",
+                record.tool, record.upstream, record.rule, record.id, record.arguments
+            ),
+            "requested",
+            record,
+        );
+    }
+
+    /// Announces a decision by `approver`.
+    pub fn decision(&self, record: &ApprovalRecord, approver: &str, verdict: Verdict) {
+        let what = match (verdict, record.status.as_str()) {
+            (Verdict::Approve, "approved") => "approved",
+            (Verdict::Approve, _) => "approved (more approvals needed)",
+            (Verdict::Deny, _) => "denied",
+            (Verdict::Revoke, _) => "revoked",
+        };
+        let reason = record
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        self.send(
+            format!(
+                "{approver} {what} approval {} (`{}` for {}){reason}",
+                record.id, record.tool, record.caller.sub
+            ),
+            what,
+            record,
+        );
+    }
+
+    fn send(&self, text: String, event: &str, record: &ApprovalRecord) {
+        if let Some(queue) = &self.queue {
+            let payload = json!({
+                "text": text,
+                "warden": {"event": event, "approval_id": record.id, "status": record.status,
+                           "tool": record.tool, "rule": record.rule, "caller": record.caller.sub},
+            });
+            // The receiver lives as long as the runtime; a closed queue means shutdown.
+            let _ = queue.send(payload);
+        }
+    }
+}
+
+/// Posts `payload` to `url`, retrying failures; gives up (logging) after [`ATTEMPTS`].
+async fn deliver(client: &reqwest::Client, url: &str, payload: &Value) {
+    let mut backoff = FIRST_BACKOFF;
+    for attempt in 1..=ATTEMPTS {
+        let problem = match client
+            .post(url)
+            .json(payload)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+        {
+            Ok(response) if response.status().is_success() => return,
+            Ok(response) => format!("HTTP {}", response.status()),
+            Err(e) => e.to_string(),
+        };
+        eprintln!("warden serve: webhook attempt {attempt}/{ATTEMPTS} to {url} failed: {problem}");
+        if attempt < ATTEMPTS {
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Shared by the `warden serve` tests: the built binary started on a free port with a temporary
+//! database, dev tokens from `warden token`, and filter-style check requests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+/// The workspace root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `policies/demo-approvals.json` with the first rule's approval block changed by `block`.
+pub fn config(block: Value) -> Value {
+    let text = std::fs::read_to_string(repo_root().join("policies/demo-approvals.json")).unwrap();
+    let mut config: Value = serde_json::from_str(&text).unwrap();
+    for (key, value) in block.as_object().unwrap() {
+        config["policy"]["rules"][0]["approval"][key] = value.clone();
+    }
+    config
+}
+
+/// A dev token for `sub` in `groups`.
+pub fn token(sub: &str, groups: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .current_dir(repo_root())
+        .args(["token", "--sub", sub, "--groups", groups])
+        .env_remove("WARDEN_DEV_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A running `warden serve`, killed on drop.
+pub struct Service {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Service {
+    /// Starts `warden serve` with `config` on a free port; `webhook` is passed as `--webhook-url`.
+    pub fn start(config: &Value, webhook: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("config.json");
+        std::fs::write(&config_path, config.to_string()).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--db")
+            .arg(dir.path().join("approvals.db"))
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped());
+        if let Some(url) = webhook {
+            command.args(["--webhook-url", url]);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Self {
+            child,
+            base,
+            _dir: dir,
+        }
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a filter-style check for `sub` calling `delete_customer` on `customer`; returns the
+    /// HTTP status and JSON body.
+    pub async fn check(&self, sub: &str, customer: &str) -> (u16, Value) {
+        let arguments = json!({"customer_id": customer});
+        let body = json!({
+            "call_digest": warden_core::approval::call_digest(sub, "demo", "delete_customer", Some(&arguments)),
+            "upstream": "demo",
+            "rule": "approve-delete-customer",
+            "caller": {"iss": "https://dev-issuer.warden.local", "sub": sub, "groups": ["support"]},
+            "tool": "delete_customer",
+            "arguments": arguments,
+            "session_id": null,
+        });
+        let response = reqwest::Client::new()
+            .post(self.url("/v1/check"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// The pending requests, as `token` sees them.
+    pub async fn pending(&self, token: &str) -> Vec<Value> {
+        reqwest::Client::new()
+            .get(self.url("/v1/approvals?status=pending"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Polls until one request is pending; returns its id.
+    pub async fn wait_for_pending(&self, token: &str) -> String {
+        for _ in 0..100 {
+            if let Some(first) = self.pending(token).await.first() {
+                return first["id"].as_str().unwrap().to_owned();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no pending request appeared");
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

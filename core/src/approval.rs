@@ -1,0 +1,394 @@
+//! Just-in-time approvals: the call digest that binds a grant to one exact call, the JSON protocol
+//! between the filter and `warden serve`, and what the filter answers once the service has spoken.
+//!
+//! # Protocol
+//! The filter holds a call a `require_approval` rule matched and sends `POST` [`CHECK_PATH`] with a
+//! [`CheckRequest`] (JSON) to the cluster of the top-level `approvals` block. The service answers
+//! HTTP 200 with a [`CheckResponse`]: `approved` (a usable grant existed or arrived while the call was
+//! held, and was consumed if it was a `once` grant), `denied` (with the approver's reason), or
+//! `pending` (no decision within the rule's `hold_seconds`). Any other answer, or none, is a failure
+//! handled by the `approvals.fail_mode`.
+//!
+//! # Binding
+//! `call_digest = SHA-256(JCS({"sub", "upstream", "tool", "arguments"}))` (RFC 8785 canonical JSON,
+//! FIPS 180-4 SHA-256, lower-case hex): a grant for one call is useless for any other caller, server,
+//! tool or arguments, while re-encodings of the same call (member order, escapes, `1e2` for `100`)
+//! keep their digest.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::config::{ApprovalsConfig, FailMode};
+use crate::digest::sha256_hex_of_canonical;
+use crate::identity::Identity;
+use crate::jsonrpc::{self, POLICY_DENIED};
+use crate::request::LocalReply;
+use crate::response::ResponsePlan;
+
+/// Path of the filter's check call on `warden serve`.
+pub const CHECK_PATH: &str = "/v1/check";
+
+/// Extra time the filter's `dispatch_http_call` waits beyond the rule's hold, so the service's own
+/// "pending" answer arrives before the call times out (milliseconds).
+pub const DISPATCH_GRACE_MS: u64 = 5_000;
+
+/// The digest an approval grant is bound to: lower-case hex SHA-256 of the RFC 8785 canonical JSON of
+/// `{"sub", "upstream", "tool", "arguments"}`. Absent arguments count as `{}`, as MCP servers read them.
+pub fn call_digest(sub: &str, upstream: &str, tool: &str, arguments: Option<&Value>) -> String {
+    let arguments = arguments.cloned().unwrap_or_else(|| json!({}));
+    sha256_hex_of_canonical(&json!({
+        "sub": sub,
+        "upstream": upstream,
+        "tool": tool,
+        "arguments": arguments,
+    }))
+}
+
+/// Who asked for the call, as the filter verified it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    /// `iss` of the caller's token.
+    pub iss: String,
+    /// `sub` of the caller's token: the identity bound into the digest; may not approve its own call.
+    pub sub: String,
+    /// `email` claim, shown to approvers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The caller's groups, shown to approvers.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl From<&Identity> for Caller {
+    fn from(identity: &Identity) -> Self {
+        Self {
+            iss: identity.iss.clone(),
+            sub: identity.sub.clone(),
+            email: identity.email.clone(),
+            groups: identity.groups.clone(),
+        }
+    }
+}
+
+/// Body of `POST /v1/check` (filter → `warden serve`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// [`call_digest`] of the held call.
+    pub call_digest: String,
+    /// The plugin's `upstream` (bound into the digest).
+    pub upstream: String,
+    /// Id of the `require_approval` rule; the service reads the rule's `approval` block from its own
+    /// copy of the configuration, never from this request.
+    pub rule: String,
+    /// The verified caller.
+    pub caller: Caller,
+    /// Tool name of the `tools/call`.
+    pub tool: String,
+    /// The call's arguments with the rule's masking profile applied (what approvers see; the digest
+    /// covers the unmasked arguments).
+    pub arguments: Value,
+    /// `Mcp-Session-Id` of the request, when present.
+    #[serde(default)]
+    pub session_id: Option<String>,
+}
+
+/// Answer of `POST /v1/check`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CheckResponse {
+    /// A grant covers the call: forward it.
+    Approved {
+        /// The approval request that granted it.
+        approval_id: String,
+        /// `sub` of the approvers.
+        approvers: Vec<String>,
+    },
+    /// An approver refused the call.
+    Denied {
+        /// The refused approval request.
+        approval_id: String,
+        /// `sub` of the approver who refused.
+        approver: String,
+        /// The approver's reason, passed on to the MCP client.
+        reason: String,
+    },
+    /// No decision within the hold time: the agent may retry the identical call later.
+    Pending {
+        /// The approval request to decide.
+        approval_id: String,
+        /// When the request expires, RFC 3339 UTC.
+        expires_at: String,
+    },
+}
+
+/// A call held for approval: what to send to `warden serve` and how to answer once it has.
+#[derive(Debug, Clone)]
+pub struct ApprovalHold {
+    /// The check request to send.
+    pub check: CheckRequest,
+    /// Timeout of the filter's call to the service, in milliseconds: the rule's hold plus
+    /// [`DISPATCH_GRACE_MS`].
+    pub timeout_ms: u64,
+    /// Where to send it, and what to do when that fails.
+    pub service: ApprovalsConfig,
+    /// JSON-RPC id of the held request.
+    pub jsonrpc_id: Value,
+    /// How to rewrite the response when the call is forwarded.
+    pub plan: ResponsePlan,
+}
+
+/// What the filter does once the service has answered (or failed to).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution {
+    /// Resume the original request unchanged; `approval_id` is `None` when forwarded by
+    /// `fail_mode: open` without a grant.
+    Forward {
+        /// The approval request that granted the call.
+        approval_id: Option<String>,
+    },
+    /// Answer locally with a JSON-RPC error (HTTP 200).
+    Respond {
+        /// The reply to send.
+        reply: LocalReply,
+        /// The error message, for the audit record.
+        message: String,
+    },
+}
+
+impl ApprovalHold {
+    /// The JSON body of the check call.
+    pub fn request_body(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.check).unwrap_or_default()
+    }
+
+    /// Decides what to do with the service's answer: `answer` is the HTTP status and body, or `None`
+    /// when the call failed or timed out.
+    ///
+    /// - `approved` → [`Resolution::Forward`].
+    /// - `denied` → JSON-RPC error -32003 whose message carries the approver's reason; `data` has
+    ///   `rule`, `tool`, `approval_id`, `status: "denied"`, `reason`, `approver`.
+    /// - `pending` → JSON-RPC error -32003 whose message and `data` carry the approval id, the inbox
+    ///   URL and the expiry (`status: "pending"`), so the agent can tell its user and retry.
+    /// - no answer, a non-200 status or an unreadable body → with `fail_mode: closed`, JSON-RPC error
+    ///   -32003 naming the problem (`status: "unavailable"`); with `open`, forward.
+    pub fn resolve(&self, answer: Option<(u16, &[u8])>) -> Resolution {
+        let parsed = match answer {
+            None => {
+                Err("the approval service did not answer (unreachable or timed out)".to_owned())
+            }
+            Some((200, body)) => serde_json::from_slice::<CheckResponse>(body)
+                .map_err(|e| format!("the approval service sent an unreadable answer: {e}")),
+            Some((status, body)) => Err(format!(
+                "the approval service answered HTTP {status}: {}",
+                String::from_utf8_lossy(body)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            )),
+        };
+        let tool = &self.check.tool;
+        let rule = &self.check.rule;
+        match parsed {
+            Ok(CheckResponse::Approved { approval_id, .. }) => Resolution::Forward {
+                approval_id: Some(approval_id),
+            },
+            Ok(CheckResponse::Denied {
+                approval_id,
+                approver,
+                reason,
+            }) => self.error(
+                format!("tool call \"{tool}\" was denied by approver {approver}: {reason}"),
+                json!({"rule": rule, "tool": tool, "status": "denied", "approval_id": approval_id,
+                       "approver": approver, "reason": reason}),
+            ),
+            Ok(CheckResponse::Pending {
+                approval_id,
+                expires_at,
+            }) => {
+                let inbox = &self.service.inbox_url;
+                self.error(
+                    format!(
+                        "tool call \"{tool}\" is waiting for approval {approval_id} (rule \"{rule}\"): \
+                         ask an approver to decide it at {inbox}, then retry the identical call; \
+                         the request expires at {expires_at}"
+                    ),
+                    json!({"rule": rule, "tool": tool, "status": "pending", "approval_id": approval_id,
+                           "inbox_url": inbox, "expires_at": expires_at}),
+                )
+            }
+            Err(_) if self.service.fail_mode == FailMode::Open => {
+                Resolution::Forward { approval_id: None }
+            }
+            Err(problem) => self.error(
+                format!(
+                    "tool call \"{tool}\" needs approval (rule \"{rule}\") but {problem}; denied (fail closed)"
+                ),
+                json!({"rule": rule, "tool": tool, "status": "unavailable"}),
+            ),
+        }
+    }
+
+    fn error(&self, message: String, data: Value) -> Resolution {
+        let body = jsonrpc::error_response(&self.jsonrpc_id, POLICY_DENIED, &message, Some(data));
+        Resolution::Respond {
+            reply: LocalReply {
+                status: 200,
+                body: body.to_string().into_bytes(),
+            },
+            message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn hold(fail_mode: FailMode) -> ApprovalHold {
+        ApprovalHold {
+            check: CheckRequest {
+                call_digest: "d".into(),
+                upstream: "demo".into(),
+                rule: "hold-delete".into(),
+                caller: Caller {
+                    iss: "i".into(),
+                    sub: "alice".into(),
+                    email: None,
+                    groups: vec![],
+                },
+                tool: "delete_customer".into(),
+                arguments: json!({"customer_id": "cus_001"}),
+                session_id: None,
+            },
+            timeout_ms: 65_000,
+            service: ApprovalsConfig {
+                cluster: "warden_approvals".into(),
+                authority: "warden-approvals".into(),
+                inbox_url: "http://127.0.0.1:8787/inbox".into(),
+                fail_mode,
+            },
+            jsonrpc_id: json!(7),
+            plan: ResponsePlan {
+                detectors: None,
+                tools_list_ids: vec![],
+            },
+        }
+    }
+
+    fn error_of(resolution: Resolution) -> Value {
+        match resolution {
+            Resolution::Respond { reply, .. } => {
+                assert_eq!(reply.status, 200);
+                let body: Value = serde_json::from_slice(&reply.body).unwrap();
+                assert_eq!(body["id"], 7);
+                assert_eq!(body["error"]["code"], POLICY_DENIED);
+                body["error"].clone()
+            }
+            other => panic!("expected a JSON-RPC error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn digest_binds_every_part_of_the_call() {
+        let args = json!({"customer_id": "cus_001"});
+        let base = call_digest("alice", "demo", "delete_customer", Some(&args));
+        assert_eq!(base.len(), 64);
+        let other_args = json!({"customer_id": "cus_002"});
+        for other in [
+            call_digest("bob", "demo", "delete_customer", Some(&args)),
+            call_digest("alice", "prod", "delete_customer", Some(&args)),
+            call_digest("alice", "demo", "delete_invoice", Some(&args)),
+            call_digest("alice", "demo", "delete_customer", Some(&other_args)),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
+
+    #[test]
+    fn digest_is_sha256_of_the_canonical_call_and_ignores_encoding() {
+        let reordered: Value =
+            serde_json::from_str(r#"{"n": 1e2, "customer_id": "cus_\u0030\u0030\u0031"}"#).unwrap();
+        let plain = json!({"customer_id": "cus_001", "n": 100});
+        assert_eq!(
+            call_digest("a", "u", "t", Some(&reordered)),
+            call_digest("a", "u", "t", Some(&plain))
+        );
+        assert_eq!(
+            call_digest("a", "u", "t", None),
+            sha256_hex_of_canonical(
+                &json!({"arguments": {}, "sub": "a", "tool": "t", "upstream": "u"})
+            )
+        );
+    }
+
+    #[test]
+    fn approved_answer_forwards_the_call() {
+        let body = br#"{"status":"approved","approval_id":"ap1","approvers":["bob"]}"#;
+        assert_eq!(
+            hold(FailMode::Closed).resolve(Some((200, body))),
+            Resolution::Forward {
+                approval_id: Some("ap1".into())
+            }
+        );
+    }
+
+    #[test]
+    fn denied_answer_carries_the_approvers_reason() {
+        let body = br#"{"status":"denied","approval_id":"ap1","approver":"bob","reason":"not on a Friday"}"#;
+        let error = error_of(hold(FailMode::Closed).resolve(Some((200, body))));
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("not on a Friday"),
+            "{error}"
+        );
+        assert_eq!(error["data"]["status"], "denied");
+        assert_eq!(error["data"]["reason"], "not on a Friday");
+        assert_eq!(error["data"]["rule"], "hold-delete");
+    }
+
+    #[test]
+    fn pending_answer_names_the_approval_id_inbox_and_expiry() {
+        let body =
+            br#"{"status":"pending","approval_id":"ap9","expires_at":"2026-01-01T00:00:00Z"}"#;
+        let error = error_of(hold(FailMode::Closed).resolve(Some((200, body))));
+        let message = error["message"].as_str().unwrap();
+        for part in ["ap9", "http://127.0.0.1:8787/inbox", "2026-01-01T00:00:00Z"] {
+            assert!(message.contains(part), "{message}");
+        }
+        assert_eq!(error["data"]["approval_id"], "ap9");
+        assert_eq!(error["data"]["inbox_url"], "http://127.0.0.1:8787/inbox");
+        assert_eq!(error["data"]["expires_at"], "2026-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn unreachable_or_failing_service_denies_when_fail_closed() {
+        for answer in [
+            None,
+            Some((503, &b"no healthy upstream"[..])),
+            Some((200, &b"{}"[..])),
+        ] {
+            let error = error_of(hold(FailMode::Closed).resolve(answer));
+            assert_eq!(error["data"]["status"], "unavailable", "{answer:?}");
+            assert!(error["message"].as_str().unwrap().contains("fail closed"));
+        }
+    }
+
+    #[test]
+    fn failing_service_forwards_without_grant_when_fail_open() {
+        assert_eq!(
+            hold(FailMode::Open).resolve(None),
+            Resolution::Forward { approval_id: None }
+        );
+    }
+
+    #[test]
+    fn check_request_round_trips_as_json() {
+        let h = hold(FailMode::Closed);
+        let back: CheckRequest = serde_json::from_slice(&h.request_body()).unwrap();
+        assert_eq!(back, h.check);
+    }
+}

@@ -1,0 +1,264 @@
+//! The approvals world: the demo MCP server, a real `warden serve` (SQLite file in the test's
+//! directory) and an Envoy rendered from `envoy/envoy-approvals.yaml`, whose cluster
+//! `warden_approvals` points at the service. Plus the approver's CLI, run as a real process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::paths::{workspace_root, Artifact};
+use crate::process::{poll_until, wait_for_line, ChildGuard};
+use crate::render::{render_envoy_config, EnvoyConfigParams};
+use crate::stack::DemoServer;
+
+/// The demo policy with `delete_customer` behind approval, relative to the workspace root.
+pub const APPROVALS_POLICY: &str = "policies/demo-approvals.json";
+/// The Envoy template with the `warden_approvals` cluster.
+pub const APPROVALS_TEMPLATE: &str = "envoy/envoy-approvals.yaml";
+/// How long a process may take to become ready.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Lines of each log shown when a test fails.
+const LOG_TAIL_LINES: usize = 60;
+
+/// `policies/demo-approvals.json`, parsed.
+///
+/// # Errors
+/// When the file is missing or not JSON.
+pub fn approvals_plugin_config() -> anyhow::Result<Value> {
+    let path = workspace_root().join(APPROVALS_POLICY);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+/// A running `warden serve`.
+#[derive(Debug)]
+pub struct ApprovalService {
+    /// `None` once stopped.
+    process: Option<ChildGuard>,
+    port: u16,
+    dir: PathBuf,
+    webhook_url: Option<String>,
+}
+
+impl ApprovalService {
+    /// Writes `plugin_config` to `dir/approvals-config.json` and starts `warden serve` on it with the
+    /// database `dir/approvals.db`, on 127.0.0.1:`port` (0: any free port).
+    ///
+    /// # Errors
+    /// When the binary is missing or the service does not print its address within 30 s.
+    pub fn start(
+        dir: &Path,
+        plugin_config: &Value,
+        port: u16,
+        webhook_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let config = dir.join("approvals-config.json");
+        std::fs::write(&config, plugin_config.to_string())?;
+        let mut command = Command::new(Artifact::WardenCli.locate()?);
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .arg("--db")
+            .arg(dir.join("approvals.db"))
+            .args(["--listen", &format!("127.0.0.1:{port}")]);
+        if let Some(url) = webhook_url {
+            command.args(["--webhook-url", url]);
+        }
+        let log = dir.join(format!("warden-serve-{port}.log"));
+        let mut process = ChildGuard::spawn("warden serve", command, &log, true)?;
+        let stdout = process
+            .take_stdout()
+            .context("warden serve stdout was not captured")?;
+        let address = wait_for_line(stdout, "listening on http://", STARTUP_TIMEOUT)
+            .with_context(|| process.log_tail(LOG_TAIL_LINES))?;
+        let port = address
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .with_context(|| format!("warden serve printed an unreadable address {address:?}"))?;
+        Ok(Self {
+            process: Some(process),
+            port,
+            dir: dir.to_owned(),
+            webhook_url: webhook_url.map(str::to_owned),
+        })
+    }
+
+    /// Kills the service (as a crash would) and starts it again on the same port and database.
+    ///
+    /// # Errors
+    /// As [`ApprovalService::start`].
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        let config: Value = serde_json::from_str(&std::fs::read_to_string(
+            self.dir.join("approvals-config.json"),
+        )?)?;
+        self.stop();
+        let webhook = self.webhook_url.clone();
+        *self = Self::start(&self.dir, &config, self.port, webhook.as_deref())?;
+        Ok(())
+    }
+
+    /// Kills the service (the filter then finds nobody on the cluster).
+    pub fn stop(&mut self) {
+        // Dropping the guard kills and reaps the process.
+        self.process = None;
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT` plus `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Runs `warden approvals --server URL --token TOKEN ARGS…` and returns its output.
+    ///
+    /// # Errors
+    /// When the binary is missing or cannot run.
+    pub fn cli(&self, token: &str, args: &[&str]) -> anyhow::Result<Output> {
+        let mut command = Command::new(Artifact::WardenCli.locate()?);
+        command
+            .args(["approvals", "--server", &self.url(""), "--token", token])
+            .args(args)
+            .env_remove("WARDEN_TOKEN")
+            .env_remove("WARDEN_SERVER");
+        command
+            .output()
+            .with_context(|| format!("cannot run {command:?}"))
+    }
+
+    /// The service's log so far.
+    pub fn log_tail(&self) -> String {
+        self.process
+            .as_ref()
+            .map(|p| p.log_tail(LOG_TAIL_LINES))
+            .unwrap_or_else(|| "warden serve was stopped".to_owned())
+    }
+}
+
+/// Demo server + `warden serve` + Envoy with the Warden filter and the approvals cluster.
+#[derive(Debug)]
+pub struct ApprovalStack {
+    /// The upstream MCP server.
+    pub demo: DemoServer,
+    /// The approval service.
+    pub service: ApprovalService,
+    envoy: ChildGuard,
+    listen_port: u16,
+    dir: Option<TempDir>,
+}
+
+impl ApprovalStack {
+    /// Starts everything with `plugin_config` (e.g. [`approvals_plugin_config`], adjusted) in a fresh
+    /// temporary directory; `webhook_url` is passed to `warden serve`.
+    ///
+    /// # Errors
+    /// When a binary is missing or a process does not come up.
+    pub async fn start(plugin_config: &Value, webhook_url: Option<&str>) -> anyhow::Result<Self> {
+        let dir = TempDir::with_prefix("warden-e2e-approvals-")?;
+        let demo = DemoServer::start(dir.path())?;
+        let service = ApprovalService::start(dir.path(), plugin_config, 0, webhook_url)?;
+        let (envoy, listen_port) =
+            start_envoy(dir.path(), plugin_config, demo.port(), service.port()).await?;
+        Ok(Self {
+            demo,
+            service,
+            envoy,
+            listen_port,
+            dir: Some(dir),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` of the MCP listener plus `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.listen_port)
+    }
+}
+
+impl Drop for ApprovalStack {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.envoy.log_tail(LOG_TAIL_LINES));
+            eprintln!("{}", self.service.log_tail());
+            if let Some(dir) = self.dir.take() {
+                eprintln!("test files kept in {}", dir.keep().display());
+            }
+        }
+    }
+}
+
+/// Renders [`APPROVALS_TEMPLATE`] and starts Envoy; returns it and the MCP listener's port.
+async fn start_envoy(
+    dir: &Path,
+    plugin_config: &Value,
+    upstream_port: u16,
+    approvals_port: u16,
+) -> anyhow::Result<(ChildGuard, u16)> {
+    let template_path = workspace_root().join(APPROVALS_TEMPLATE);
+    let template = std::fs::read_to_string(&template_path)
+        .with_context(|| format!("cannot read {}", template_path.display()))?
+        .replace("{{APPROVALS_PORT}}", &approvals_port.to_string());
+    let plugin_config_json = plugin_config.to_string();
+    let rendered = render_envoy_config(
+        &template,
+        &EnvoyConfigParams {
+            plugin_config_json: &plugin_config_json,
+            wasm_path: &std::path::absolute(Artifact::FilterWasm.locate()?)?,
+            listen_port: 0,
+            upstream_port,
+            admin_port: 0,
+            audit_log: &dir.join("audit.log"),
+        },
+    )?;
+    let config = dir.join("envoy.yaml");
+    std::fs::write(&config, rendered)?;
+    let mut command = Command::new(Artifact::Envoy.locate()?);
+    command
+        .arg("-c")
+        .arg(&config)
+        .arg("--admin-address-path")
+        .arg(dir.join("admin-address"))
+        .args(["--use-dynamic-base-id", "--concurrency", "2", "-l", "info"]);
+    let mut process = ChildGuard::spawn("envoy", command, &dir.join("envoy.log"), false)?;
+    let address_file = dir.join("admin-address");
+    let port = poll_until("Envoy ready with its MCP listener", STARTUP_TIMEOUT, || {
+        let exited = process.try_exit_status();
+        let address_file = &address_file;
+        async move {
+            if let Some(status) = exited? {
+                bail!("envoy exited during startup with {status}");
+            }
+            let Ok(address) = std::fs::read_to_string(address_file) else {
+                return Ok(None);
+            };
+            let admin = format!("http://{}", address.trim());
+            if !reqwest::get(format!("{admin}/ready"))
+                .await?
+                .status()
+                .is_success()
+            {
+                return Ok(None);
+            }
+            let listeners: Value = reqwest::get(format!("{admin}/listeners?format=json"))
+                .await?
+                .json()
+                .await?;
+            Ok(listeners
+                .pointer("/listener_statuses/0/local_address/socket_address/port_value")
+                .and_then(Value::as_u64)
+                .and_then(|p| u16::try_from(p).ok()))
+        }
+    })
+    .await
+    .with_context(|| process.log_tail(LOG_TAIL_LINES))?;
+    Ok((process, port))
+}
