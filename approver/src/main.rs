@@ -6,6 +6,7 @@
 //! - `warden approvals list|show|approve|deny|revoke`: the approver's CLI.
 
 mod approvals;
+mod audit_store;
 mod policy;
 mod serve;
 mod token;

@@ -7,8 +7,8 @@ use std::time::UNIX_EPOCH;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
-use warden_core::jwt::{TokenCache, UpstreamCredential};
 use warden_core::config::PluginConfig;
+use warden_core::jwt::{TokenCache, UpstreamCredential};
 use warden_core::{ConfigError, Engine};
 
 use crate::audit_shipper::{AuditQueue, AuditShipper};

@@ -45,6 +45,8 @@ pub struct ServeArgs {
     /// request and per decision; retried with backoff on failure.
     #[arg(long)]
     webhook_url: Option<String>,
+    #[command(flatten)]
+    audit: crate::audit_store::AuditArgs,
 }
 
 /// What every handler shares.
@@ -108,7 +110,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         println!("listening on http://{}", listener.local_addr()?);
-        axum::serve(listener, api::router(state)).await?;
+        let audit = crate::audit_store::start(&args.db, &args.audit)?;
+        axum::serve(listener, api::router(state).merge(audit)).await?;
         Ok(())
     })
 }

@@ -1,0 +1,70 @@
+//! Retention: `warden serve --retention 400d` deletes records older than the period at start-up and
+//! then once a day, and logs what it pruned.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::store::AuditStore;
+
+/// How often pruning runs.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Prunes records older than `retention` before `now_ms` (Unix milliseconds); returns how many and
+/// logs one line naming the cutoff.
+///
+/// # Errors
+/// On database errors.
+pub fn prune_once(store: &AuditStore, retention: Duration, now_ms: i64) -> anyhow::Result<usize> {
+    let keep_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let cutoff = now_ms.saturating_sub(keep_ms);
+    let pruned = store.prune(cutoff)?;
+    eprintln!(
+        "audit: retention {}: pruned {pruned} record(s) older than {}",
+        humantime::format_duration(retention),
+        super::record::rfc3339_ms(cutoff)
+    );
+    Ok(pruned)
+}
+
+/// Spawns the daily pruning task on the current Tokio runtime.
+pub fn spawn(store: Arc<AuditStore>, retention: Duration) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            every.tick().await;
+            let store = Arc::clone(&store);
+            let now_ms = crate::serve::now().saturating_mul(1000);
+            let done =
+                tokio::task::spawn_blocking(move || prune_once(&store, retention, now_ms)).await;
+            match done {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => eprintln!("audit: pruning failed: {e:#}"),
+                Err(e) => eprintln!("audit: pruning task failed: {e}"),
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::audit_store::record::unix_ms;
+    use crate::audit_store::testing::record;
+
+    #[test]
+    fn retention_keeps_records_inside_the_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AuditStore::open(&dir.path().join("w.db"), 0).unwrap();
+        let batch = [
+            record("a:0", "2025-01-01T00:00:00Z", None, "alice").to_string(),
+            record("b:0", "2025-12-30T00:00:00Z", None, "alice").to_string(),
+        ]
+        .join("\n");
+        store.insert_batch(&batch, 0).unwrap();
+        let now = unix_ms("2026-01-01T00:00:00Z").unwrap();
+        let pruned = prune_once(&store, humantime::parse_duration("30d").unwrap(), now).unwrap();
+        assert_eq!(pruned, 1);
+        assert_eq!(store.records_since(0).unwrap()[0].record_id, "b:0");
+    }
+}

@@ -1,0 +1,286 @@
+//! [`AuditStore`]: audit records in the SQLite file `warden serve` opens (WAL, `synchronous=FULL`), one
+//! row per record keyed by `record_id`, so a batch delivered twice is stored once.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use rusqlite::{params, Connection};
+use serde::Serialize;
+
+use super::record::StoredRecord;
+use super::schema;
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BatchOutcome {
+    /// Non-empty lines received.
+    pub received: usize,
+    /// Records stored now.
+    pub stored: usize,
+    /// Records already stored (a retried delivery).
+    pub duplicates: usize,
+    /// Lines that are not audit records: `line N: problem` (1-based).
+    pub rejected: Vec<String>,
+}
+
+/// The audit store.
+pub struct AuditStore {
+    conn: Mutex<Connection>,
+}
+
+impl AuditStore {
+    /// Opens (creating if needed) the database file at `path` in WAL mode and applies the audit
+    /// migrations.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or a migration fails.
+    pub fn open(path: &Path, now: i64) -> anyhow::Result<Self> {
+        let mut conn = Connection::open(path)
+            .with_context(|| format!("cannot open the audit database {}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+        anyhow::ensure!(
+            mode.eq_ignore_ascii_case("wal"),
+            "{}: SQLite refused WAL mode (got {mode})",
+            path.display()
+        );
+        conn.execute_batch("PRAGMA synchronous=FULL;")?;
+        schema::migrate(&mut conn, now).with_context(|| path.display().to_string())?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Stores a JSON Lines batch (one record per line) in one transaction, ignoring records whose
+    /// `record_id` is already stored and reporting lines that are not records.
+    ///
+    /// # Errors
+    /// On database errors (nothing of the batch is stored).
+    pub fn insert_batch(&self, body: &str, received_at: i64) -> anyhow::Result<BatchOutcome> {
+        let mut outcome = BatchOutcome::default();
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO audit_records (record_id, time_ms, session_id, iss, sub, \
+                 method, tool, decision, rule, record_json, received_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for (index, line) in body.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() {
+                    continue;
+                }
+                outcome.received += 1;
+                let (record, time_ms) = match StoredRecord::parse(line) {
+                    Ok(parsed) => parsed,
+                    Err(e) => {
+                        outcome.rejected.push(format!("line {}: {e:#}", index + 1));
+                        continue;
+                    }
+                };
+                let identity = record.identity.as_ref();
+                let inserted = insert.execute(params![
+                    record.record_id,
+                    time_ms,
+                    record.session_id,
+                    identity.map(|i| &i.iss),
+                    identity.map(|i| &i.sub),
+                    record.method,
+                    record.tool,
+                    record.decision,
+                    record.rule,
+                    line,
+                    received_at,
+                ])?;
+                if inserted == 1 {
+                    outcome.stored += 1;
+                } else {
+                    outcome.duplicates += 1;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Deletes records that started before `before_ms` (Unix milliseconds). Returns how many.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn prune(&self, before_ms: i64) -> anyhow::Result<usize> {
+        Ok(self
+            .lock()
+            .execute("DELETE FROM audit_records WHERE time_ms < ?1", [before_ms])?)
+    }
+
+    /// Records that started at or after `since_ms`, oldest first (ties in `record_id` order).
+    ///
+    /// # Errors
+    /// On database errors, or a stored row that no longer parses.
+    pub fn records_since(&self, since_ms: i64) -> anyhow::Result<Vec<StoredRecord>> {
+        self.query(
+            "SELECT record_json FROM audit_records WHERE time_ms >= ?1 ORDER BY time_ms, record_id",
+            params![since_ms],
+        )
+    }
+
+    /// The records of session `session_id` (`Mcp-Session-Id`), oldest first.
+    ///
+    /// # Errors
+    /// As [`AuditStore::records_since`].
+    pub fn session_records(&self, session_id: &str) -> anyhow::Result<Vec<StoredRecord>> {
+        self.query(
+            "SELECT record_json FROM audit_records WHERE session_id = ?1 ORDER BY time_ms, record_id",
+            params![session_id],
+        )
+    }
+
+    /// Records without a session of caller (`iss`, `sub`) in `[from_ms, to_ms]`, oldest first.
+    ///
+    /// # Errors
+    /// As [`AuditStore::records_since`].
+    pub fn caller_records(
+        &self,
+        iss: &str,
+        sub: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> anyhow::Result<Vec<StoredRecord>> {
+        self.query(
+            "SELECT record_json FROM audit_records WHERE session_id IS NULL AND iss = ?1 AND sub = ?2 \
+             AND time_ms BETWEEN ?3 AND ?4 ORDER BY time_ms, record_id",
+            params![iss, sub, from_ms, to_ms],
+        )
+    }
+
+    /// Number of records stored.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn count(&self) -> anyhow::Result<i64> {
+        Ok(self
+            .lock()
+            .query_row("SELECT COUNT(*) FROM audit_records", [], |row| row.get(0))?)
+    }
+
+    fn query(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> anyhow::Result<Vec<StoredRecord>> {
+        let conn = self.lock();
+        let mut statement = conn.prepare_cached(sql)?;
+        let rows = statement.query_map(params, |row| row.get::<_, String>(0))?;
+        rows.map(|json| {
+            let json = json?;
+            Ok(StoredRecord::parse(&json)?.0)
+        })
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn line(record_id: &str, time: &str, session: Option<&str>, sub: &str) -> String {
+        super::super::testing::record(record_id, time, session, sub).to_string()
+    }
+
+    fn store() -> (tempfile::TempDir, AuditStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AuditStore::open(&dir.path().join("w.db"), 0).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn redelivered_batch_stores_each_record_once() {
+        let (_dir, store) = store();
+        let batch = [
+            line("r1:0", "2026-01-01T10:00:00.000Z", Some("s"), "alice"),
+            line("r1:1", "2026-01-01T10:00:00.000Z", Some("s"), "alice"),
+        ]
+        .join("\n");
+        let first = store.insert_batch(&batch, 1).unwrap();
+        assert_eq!((first.received, first.stored, first.duplicates), (2, 2, 0));
+        let again = store.insert_batch(&batch, 2).unwrap();
+        assert_eq!((again.received, again.stored, again.duplicates), (2, 0, 2));
+        assert_eq!(store.count().unwrap(), 2);
+    }
+
+    #[test]
+    fn lines_that_are_not_records_are_rejected_and_the_rest_stored() {
+        let (_dir, store) = store();
+        let batch = format!(
+            "{}\n{{\"record_id\":\"x\"}}\nnot json\n\n{}",
+            line("a:0", "2026-01-01T10:00:00Z", None, "alice"),
+            line("b:0", "yesterday", None, "alice"),
+        );
+        let outcome = store.insert_batch(&batch, 1).unwrap();
+        assert_eq!((outcome.received, outcome.stored), (4, 1));
+        assert_eq!(outcome.rejected.len(), 3, "{:?}", outcome.rejected);
+        assert!(outcome.rejected[0].starts_with("line 2: "), "{:?}", outcome.rejected);
+        assert!(outcome.rejected[2].contains("yesterday"), "{:?}", outcome.rejected);
+    }
+
+    #[test]
+    fn prune_deletes_only_records_older_than_the_cutoff() {
+        let (_dir, store) = store();
+        let batch = [
+            line("old:0", "2025-01-01T00:00:00Z", Some("s"), "alice"),
+            line("new:0", "2026-01-01T00:00:00Z", Some("s"), "alice"),
+        ]
+        .join("\n");
+        store.insert_batch(&batch, 1).unwrap();
+        let cutoff = super::super::record::unix_ms("2025-06-01T00:00:00Z").unwrap();
+        assert_eq!(store.prune(cutoff).unwrap(), 1);
+        let left = store.records_since(0).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].record_id, "new:0");
+    }
+
+    #[test]
+    fn session_records_come_back_in_time_order() {
+        let (_dir, store) = store();
+        let batch = [
+            line("b:0", "2026-01-01T10:00:02Z", Some("s1"), "alice"),
+            line("a:0", "2026-01-01T10:00:01Z", Some("s1"), "alice"),
+            line("c:0", "2026-01-01T10:00:00Z", Some("s2"), "bob"),
+            line("d:0", "2026-01-01T10:00:03Z", None, "bob"),
+        ]
+        .join("\n");
+        store.insert_batch(&batch, 1).unwrap();
+        let ids: Vec<String> = store
+            .session_records("s1")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.record_id)
+            .collect();
+        assert_eq!(ids, ["a:0", "b:0"]);
+        let bob = store.caller_records("https://idp", "bob", 0, i64::MAX).unwrap();
+        assert_eq!(bob.len(), 1);
+        assert_eq!(bob[0].record_id, "d:0");
+    }
+
+    #[test]
+    fn reopening_applies_no_migration_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        AuditStore::open(&path, 0).unwrap();
+        let again = AuditStore::open(&path, 1).unwrap();
+        let n: i64 = again
+            .lock()
+            .query_row("SELECT COUNT(*) FROM audit_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}
