@@ -235,6 +235,7 @@ impl ApprovalHold {
             reply: LocalReply {
                 status: 200,
                 body: body.to_string().into_bytes(),
+                challenge: None,
             },
             message,
         }

@@ -178,6 +178,12 @@ pub struct RuleConfig {
     /// `action: require_approval`.
     #[serde(default)]
     pub approval: Option<ApprovalRuleConfig>,
+    /// Scopes a caller needs for calls this rule matches. A matching call from a token that lacks one
+    /// is refused with HTTP 403 `insufficient_scope` naming them (RFC 6750 §3.1; MCP authorization,
+    /// step-up), so the client can ask the authorization server for a token that has them. Unlike
+    /// `match.scopes`, which makes the rule not match, this says the rule applies and what it needs.
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
 }
 
 /// The conditions of a rule. Every present condition must hold.

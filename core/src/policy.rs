@@ -93,6 +93,8 @@ struct Rule {
     arguments: Vec<ArgumentCondition>,
     /// The `approval` block of a `require_approval` rule, validated.
     approval: Option<ApprovalRuleConfig>,
+    /// Scopes a matching call needs (`required_scopes`).
+    required_scopes: Vec<String>,
 }
 
 /// Which JSON-RPC methods a rule applies to.
@@ -235,6 +237,15 @@ impl Policy {
             .and_then(|rule| rule.approval.as_ref())
     }
 
+    /// The scopes the rule `rule_id` requires of a matching call (`required_scopes`; empty when none or
+    /// when no such rule exists).
+    pub fn required_scopes(&self, rule_id: &str) -> &[String] {
+        self.rules
+            .iter()
+            .find(|rule| rule.id == rule_id)
+            .map_or(&[], |rule| rule.required_scopes.as_slice())
+    }
+
     /// The action for a message no rule matched.
     fn unmatched(&self, method: &str) -> RuleAction {
         if self.open_methods.iter().any(|glob| glob.matches(method)) {
@@ -282,8 +293,10 @@ impl Rule {
             .map(|(i, a)| ArgumentCondition::compile(a, &index(&arguments_path, i)))
             .collect::<Result<_, _>>()?;
         let approval = check_approval(config, &path)?;
+        let required_scopes = check_required_scopes(config, &path)?;
         Ok(Rule {
             approval,
+            required_scopes,
             id: config.id.clone(),
             action: config.action,
             mask: config.mask.clone(),
@@ -649,6 +662,31 @@ fn check_json_pointer(pointer: &str, path: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Validates `required_scopes`: scope tokens (RFC 6749 §3.3: printable ASCII without space, `"` or `\`),
+/// and only on rules that can let a call through (on a `deny` rule they would never be asked for).
+fn check_required_scopes(config: &RuleConfig, path: &str) -> Result<Vec<String>, ConfigError> {
+    let scopes_path = member(path, "required_scopes");
+    if !config.required_scopes.is_empty() && config.action == RuleAction::Deny {
+        return Err(ConfigError::new(
+            scopes_path,
+            "a deny rule refuses every call it matches; required_scopes belongs on allow or require_approval rules",
+        ));
+    }
+    for (i, scope) in config.required_scopes.iter().enumerate() {
+        let valid = !scope.is_empty()
+            && scope
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+        if !valid {
+            return Err(ConfigError::new(
+                index(&scopes_path, i),
+                format!("{scope:?} is not a scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)"),
+            ));
+        }
+    }
+    Ok(config.required_scopes.clone())
+}
+
 /// Refuses an empty identity list: it would match nobody (`subjects`, `groups`) or nothing (`scopes`).
 fn non_empty(list: &Option<Vec<String>>, path: &str) -> Result<Option<Vec<String>>, ConfigError> {
     match list {
@@ -692,6 +730,33 @@ mod tests {
 
     fn error(doc: Value) -> String {
         try_policy(doc).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn required_scopes_are_exposed_per_rule() {
+        let p = policy(json!({"rules": [
+            {"id": "w", "match": {"tool": "write_*"}, "action": "allow", "required_scopes": ["mcp:write"]},
+            {"id": "r", "match": {"tool": "read_*"}, "action": "allow"}
+        ]}));
+        assert_eq!(p.required_scopes("w"), ["mcp:write"]);
+        assert!(p.required_scopes("r").is_empty());
+        assert!(p.required_scopes("nope").is_empty());
+    }
+
+    #[test]
+    fn required_scopes_on_a_deny_rule_or_with_a_space_are_refused_with_their_path() {
+        let e = error(json!({"rules": [
+            {"id": "d", "match": {"tool": "x"}, "action": "deny", "required_scopes": ["a"]}]}));
+        assert!(
+            e.starts_with("policy.rules[0].required_scopes: a deny rule"),
+            "{e}"
+        );
+        let e = error(json!({"rules": [
+            {"id": "a", "match": {"tool": "x"}, "action": "allow", "required_scopes": ["ok", "two words"]}]}));
+        assert!(
+            e.starts_with("policy.rules[0].required_scopes[1]: \"two words\" is not a scope token"),
+            "{e}"
+        );
     }
 
     fn caller(sub: &str, groups: &[&str], scopes: &[&str], claims: Value) -> Identity {

@@ -22,6 +22,8 @@ pub struct LocalReply {
     pub status: u16,
     /// Response body; empty for 202.
     pub body: Vec<u8>,
+    /// `WWW-Authenticate` value, for a 403 `insufficient_scope` (RFC 6750 §3.1).
+    pub challenge: Option<String>,
 }
 
 /// What to do with the request.
@@ -43,7 +45,8 @@ pub struct Inspection {
     pub verdict: Verdict,
     /// One entry per JSON-RPC message, in body order (empty when the body could not be read).
     pub messages: Vec<MessageAudit>,
-    /// Why the body could not be read as JSON-RPC (the request was answered with HTTP 400).
+    /// Why the request was refused as a whole: a body that is not JSON-RPC (HTTP 400), or scopes the
+    /// token lacks (HTTP 403).
     pub refusal: Option<String>,
 }
 
@@ -69,6 +72,7 @@ impl Engine {
                     verdict: Verdict::Respond(LocalReply {
                         status: 400,
                         body: reply.to_string().into_bytes(),
+                        challenge: None,
                     }),
                     messages: Vec::new(),
                     refusal: Some(e.message),
@@ -76,6 +80,9 @@ impl Engine {
             }
         };
         let decisions: Vec<Decision> = messages.iter().map(|m| self.decide(identity, m)).collect();
+        if let Some(step_up) = self.insufficient_scope(identity, &messages, &decisions) {
+            return step_up;
+        }
         let refusals: Vec<Option<String>> = messages
             .iter()
             .zip(&decisions)
@@ -153,10 +160,73 @@ impl Engine {
             verdict: Verdict::Respond(LocalReply {
                 status: if body.is_empty() { 202 } else { 200 },
                 body,
+                challenge: None,
             }),
             messages: audits,
             refusal: None,
         }
+    }
+
+    /// A 403 `insufficient_scope` when a rule that matched a message requires scopes the token lacks
+    /// (the whole request is refused; nothing is forwarded).
+    fn insufficient_scope(
+        &self,
+        identity: &Identity,
+        messages: &[Message],
+        decisions: &[Decision],
+    ) -> Option<Inspection> {
+        let mut missing: Vec<String> = Vec::new();
+        let mut deciding = Vec::new();
+        for d in decisions.iter().filter(|d| d.action != RuleAction::Deny) {
+            let Some(rule) = d.rule.as_deref() else {
+                continue;
+            };
+            let lacking: Vec<&String> = self
+                .policy
+                .required_scopes(rule)
+                .iter()
+                .filter(|s| !identity.scopes.contains(s))
+                .collect();
+            if !lacking.is_empty() {
+                deciding.push(rule.to_owned());
+            }
+            for scope in lacking {
+                if !missing.contains(scope) {
+                    missing.push(scope.clone());
+                }
+            }
+        }
+        if missing.is_empty() {
+            return None;
+        }
+        let description = format!(
+            "rule(s) {} require the scope(s) {}; ask the authorization server for a token that has them",
+            deciding.join(", "),
+            missing.join(" ")
+        );
+        let audits = messages
+            .iter()
+            .zip(decisions)
+            .map(|(m, d)| MessageAudit {
+                decision: AuditDecision::Deny,
+                ..message_audit(m, d)
+            })
+            .collect();
+        Some(Inspection {
+            verdict: Verdict::Respond(LocalReply {
+                status: 403,
+                body: json!({
+                    "error": "insufficient_scope",
+                    "error_description": description,
+                    "scope": missing.join(" "),
+                })
+                .to_string()
+                .into_bytes(),
+                challenge: Some(self.resource_server.insufficient_scope_challenge(&missing)),
+            }),
+            messages: audits,
+            refusal: Some(description),
+        })
     }
 
     /// The hold of a single `tools/call` request a `require_approval` rule matched (the caller made
@@ -184,6 +254,7 @@ impl Engine {
                 )
                 .to_string()
                 .into_bytes(),
+                challenge: None,
             });
         };
         let hold_seconds = self
@@ -381,6 +452,83 @@ mod tests {
         let body: Value = serde_json::from_slice(&reply.body).unwrap();
         let first = if body.is_array() { &body[0] } else { &body };
         first["error"]["message"].as_str().unwrap().to_owned()
+    }
+
+    fn step_up_engine() -> Engine {
+        Engine::from_json(
+            json!({
+                "issuers": [{"issuer": "i", "audiences": ["a"], "jwks": dev_jwks()}],
+                "resource_metadata": {"resource": "https://mcp.example.com/mcp",
+                                      "authorization_servers": ["https://idp.example.com"]},
+                "policy": {"rules": [
+                    {"id": "writes", "match": {"tool": "delete_*"}, "action": "allow",
+                     "required_scopes": ["mcp:write", "mcp:admin"]},
+                    {"id": "reads", "match": {"tool": "echo"}, "action": "allow"}
+                ]}
+            })
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn call(id: i64, tool: &str) -> Value {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+               "params": {"name": tool, "arguments": {}}})
+    }
+
+    #[test]
+    fn call_needing_scopes_the_token_lacks_gets_403_insufficient_scope_naming_them() {
+        let mut caller = alice();
+        caller.scopes = vec!["mcp:write".into()];
+        let inspection = step_up_engine()
+            .inspect_request(&caller, call(1, "delete_customer").to_string().as_bytes());
+        let Verdict::Respond(reply) = &inspection.verdict else {
+            panic!("expected a local reply, got {:?}", inspection.verdict);
+        };
+        assert_eq!(reply.status, 403);
+        let challenge = reply.challenge.as_deref().unwrap();
+        assert!(
+            challenge.contains("error=\"insufficient_scope\""),
+            "{challenge}"
+        );
+        assert!(challenge.contains("scope=\"mcp:admin\""), "{challenge}");
+        assert!(
+            challenge.contains("resource_metadata=\"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\""),
+            "{challenge}"
+        );
+        let body: Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(body["error"], "insufficient_scope");
+        assert_eq!(body["scope"], "mcp:admin");
+        assert_eq!(inspection.messages[0].decision, AuditDecision::Deny);
+        assert_eq!(inspection.messages[0].rule.as_deref(), Some("writes"));
+    }
+
+    #[test]
+    fn call_with_every_required_scope_is_forwarded() {
+        let mut caller = alice();
+        caller.scopes = vec!["mcp:admin".into(), "mcp:write".into()];
+        let inspection = step_up_engine()
+            .inspect_request(&caller, call(1, "delete_customer").to_string().as_bytes());
+        assert!(
+            matches!(inspection.verdict, Verdict::Forward(_)),
+            "{:?}",
+            inspection.verdict
+        );
+    }
+
+    #[test]
+    fn batch_with_one_call_lacking_scopes_is_refused_whole_with_403() {
+        let batch = json!([call(1, "echo"), call(2, "delete_customer")]);
+        let inspection = step_up_engine().inspect_request(&alice(), batch.to_string().as_bytes());
+        let Verdict::Respond(reply) = &inspection.verdict else {
+            panic!("expected a local reply, got {:?}", inspection.verdict);
+        };
+        assert_eq!(reply.status, 403);
+        assert!(inspection
+            .messages
+            .iter()
+            .all(|m| m.decision == AuditDecision::Deny));
     }
 
     #[test]

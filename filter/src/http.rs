@@ -193,7 +193,14 @@ impl WardenHttp {
                 self.plan = Some(plan);
                 Action::Continue
             }
-            Verdict::Respond(LocalReply { status, body }) => self.reply(status, &[], &body),
+            Verdict::Respond(LocalReply {
+                status,
+                body,
+                challenge,
+            }) => match challenge {
+                Some(challenge) => self.reply(status, &[("www-authenticate", &challenge)], &body),
+                None => self.reply(status, &[], &body),
+            },
             Verdict::Hold(hold) => self.ask_approval(shared, hold),
         }
     }

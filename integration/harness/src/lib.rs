@@ -113,6 +113,13 @@ impl DevSigner {
     }
 
     /// A token whose `exp` is an hour in the past.
+    /// A valid token carrying `scope` (space-separated scopes, RFC 8693 §4.2).
+    pub fn token_with_scope(&self, sub: &str, groups: &[&str], scope: &str) -> Result<String> {
+        let mut claims = Self::claims(sub, groups, 300);
+        claims.custom["scope"] = json!(scope);
+        self.sign(claims)
+    }
+
     pub fn expired_token(&self, sub: &str) -> Result<String> {
         let mut claims = Self::claims(sub, &[], 300);
         let now = jwt_simple::prelude::Clock::now_since_epoch();
