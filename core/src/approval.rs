@@ -18,6 +18,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::audit::{ApprovalAudit, AuditDecision};
 use crate::config::{ApprovalsConfig, FailMode};
 use crate::digest::sha256_hex_of_canonical;
 use crate::identity::Identity;
@@ -103,6 +104,9 @@ pub enum CheckResponse {
         approval_id: String,
         /// `sub` of the approvers.
         approvers: Vec<String>,
+        /// When the grant was decided, RFC 3339 UTC.
+        #[serde(default)]
+        decided_at: Option<String>,
     },
     /// An approver refused the call.
     Denied {
@@ -112,6 +116,9 @@ pub enum CheckResponse {
         approver: String,
         /// The approver's reason, passed on to the MCP client.
         reason: String,
+        /// When the request was denied, RFC 3339 UTC.
+        #[serde(default)]
+        decided_at: Option<String>,
     },
     /// No decision within the hold time: the agent may retry the identical call later.
     Pending {
@@ -141,11 +148,10 @@ pub struct ApprovalHold {
 /// What the filter does once the service has answered (or failed to).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resolution {
-    /// Resume the original request unchanged; `approval_id` is `None` when forwarded by
-    /// `fail_mode: open` without a grant.
+    /// Resume the original request unchanged.
     Forward {
-        /// The approval request that granted the call.
-        approval_id: Option<String>,
+        /// The grant that covers the call; `None` when forwarded by `fail_mode: open` without one.
+        approval: Option<ApprovalAudit>,
     },
     /// Answer locally with a JSON-RPC error (HTTP 200).
     Respond {
@@ -153,6 +159,11 @@ pub enum Resolution {
         reply: LocalReply,
         /// The error message, for the audit record.
         message: String,
+        /// How the audit record describes it: `approval_denied`, `approval_pending`, or `deny` when
+        /// the service could not be asked (fail closed).
+        decision: AuditDecision,
+        /// The approval request, when the service named one.
+        approval: Option<ApprovalAudit>,
     },
 }
 
@@ -190,17 +201,34 @@ impl ApprovalHold {
         let tool = &self.check.tool;
         let rule = &self.check.rule;
         match parsed {
-            Ok(CheckResponse::Approved { approval_id, .. }) => Resolution::Forward {
-                approval_id: Some(approval_id),
+            Ok(CheckResponse::Approved {
+                approval_id,
+                approvers,
+                decided_at,
+            }) => Resolution::Forward {
+                approval: Some(ApprovalAudit {
+                    id: approval_id,
+                    approvers,
+                    decided_at,
+                    expires_at: None,
+                }),
             },
             Ok(CheckResponse::Denied {
                 approval_id,
                 approver,
                 reason,
+                decided_at,
             }) => self.error(
                 format!("tool call \"{tool}\" was denied by approver {approver}: {reason}"),
                 json!({"rule": rule, "tool": tool, "status": "denied", "approval_id": approval_id,
                        "approver": approver, "reason": reason}),
+                AuditDecision::ApprovalDenied,
+                Some(ApprovalAudit {
+                    id: approval_id,
+                    approvers: vec![approver],
+                    decided_at,
+                    expires_at: None,
+                }),
             ),
             Ok(CheckResponse::Pending {
                 approval_id,
@@ -215,21 +243,36 @@ impl ApprovalHold {
                     ),
                     json!({"rule": rule, "tool": tool, "status": "pending", "approval_id": approval_id,
                            "inbox_url": inbox, "expires_at": expires_at}),
+                    AuditDecision::ApprovalPending,
+                    Some(ApprovalAudit {
+                        id: approval_id,
+                        approvers: Vec::new(),
+                        decided_at: None,
+                        expires_at: Some(expires_at),
+                    }),
                 )
             }
             Err(_) if self.service.fail_mode == FailMode::Open => {
-                Resolution::Forward { approval_id: None }
+                Resolution::Forward { approval: None }
             }
             Err(problem) => self.error(
                 format!(
                     "tool call \"{tool}\" needs approval (rule \"{rule}\") but {problem}; denied (fail closed)"
                 ),
                 json!({"rule": rule, "tool": tool, "status": "unavailable"}),
+                AuditDecision::Deny,
+                None,
             ),
         }
     }
 
-    fn error(&self, message: String, data: Value) -> Resolution {
+    fn error(
+        &self,
+        message: String,
+        data: Value,
+        decision: AuditDecision,
+        approval: Option<ApprovalAudit>,
+    ) -> Resolution {
         let body = jsonrpc::error_response(&self.jsonrpc_id, POLICY_DENIED, &message, Some(data));
         Resolution::Respond {
             reply: LocalReply {
@@ -238,6 +281,8 @@ impl ApprovalHold {
                 challenge: None,
             },
             message,
+            decision,
+            approval,
         }
     }
 }
@@ -325,14 +370,53 @@ mod tests {
     }
 
     #[test]
-    fn approved_answer_forwards_the_call() {
-        let body = br#"{"status":"approved","approval_id":"ap1","approvers":["bob"]}"#;
+    fn approved_answer_forwards_the_call_recording_the_grant() {
+        let body = br#"{"status":"approved","approval_id":"ap1","approvers":["bob"],
+                        "decided_at":"2026-11-21T20:00:00Z"}"#;
         assert_eq!(
             hold(FailMode::Closed).resolve(Some((200, body))),
             Resolution::Forward {
-                approval_id: Some("ap1".into())
+                approval: Some(ApprovalAudit {
+                    id: "ap1".into(),
+                    approvers: vec!["bob".into()],
+                    decided_at: Some("2026-11-21T20:00:00Z".into()),
+                    expires_at: None,
+                })
             }
         );
+    }
+
+    #[test]
+    fn denied_and_pending_answers_are_recorded_as_such() {
+        let denied = br#"{"status":"denied","approval_id":"ap1","approver":"bob","reason":"no"}"#;
+        let Resolution::Respond {
+            decision, approval, ..
+        } = hold(FailMode::Closed).resolve(Some((200, denied)))
+        else {
+            panic!("expected a reply");
+        };
+        assert_eq!(decision, AuditDecision::ApprovalDenied);
+        assert_eq!(approval.unwrap().approvers, ["bob"]);
+        let pending =
+            br#"{"status":"pending","approval_id":"ap2","expires_at":"2026-11-21T21:00:00Z"}"#;
+        let Resolution::Respond {
+            decision, approval, ..
+        } = hold(FailMode::Closed).resolve(Some((200, pending)))
+        else {
+            panic!("expected a reply");
+        };
+        assert_eq!(decision, AuditDecision::ApprovalPending);
+        assert_eq!(
+            approval.unwrap().expires_at.as_deref(),
+            Some("2026-11-21T21:00:00Z")
+        );
+        let Resolution::Respond {
+            decision, approval, ..
+        } = hold(FailMode::Closed).resolve(None)
+        else {
+            panic!("expected a reply");
+        };
+        assert_eq!((decision, approval), (AuditDecision::Deny, None));
     }
 
     #[test]
@@ -382,7 +466,7 @@ mod tests {
     fn failing_service_forwards_without_grant_when_fail_open() {
         assert_eq!(
             hold(FailMode::Open).resolve(None),
-            Resolution::Forward { approval_id: None }
+            Resolution::Forward { approval: None }
         );
     }
 

@@ -35,6 +35,26 @@ pub enum AuditDecision {
     Unauthenticated,
     /// Refused before the policy: the body was not a valid JSON-RPC message or batch.
     Invalid,
+    /// Held for a human approval that was not given within the hold time; answered with a JSON-RPC
+    /// error carrying the approval id (the agent may retry the identical call once approved).
+    ApprovalPending,
+    /// Forwarded because an approver's grant covers this exact call.
+    Approved,
+    /// Refused by an approver; answered with a JSON-RPC error carrying the approver's reason.
+    ApprovalDenied,
+}
+
+/// The approval behind a held call, as recorded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ApprovalAudit {
+    /// The approval request's id in `warden serve`.
+    pub id: String,
+    /// `sub` of the approver(s) who decided (empty while pending).
+    pub approvers: Vec<String>,
+    /// When it was decided, RFC 3339 UTC.
+    pub decided_at: Option<String>,
+    /// When a pending request expires, RFC 3339 UTC.
+    pub expires_at: Option<String>,
 }
 
 /// A JSON-RPC error as recorded: code and message, without `data`.
@@ -63,6 +83,8 @@ pub struct MessageAudit {
     pub rule: Option<String>,
     /// The JSON-RPC error the filter answered with, if it answered.
     pub jsonrpc_error: Option<RecordedError>,
+    /// The approval behind a held call.
+    pub approval: Option<ApprovalAudit>,
 }
 
 /// Facts about the HTTP exchange shared by every record of one request.
@@ -132,6 +154,8 @@ pub struct AuditRecord<'a> {
     pub status: Option<u16>,
     /// The JSON-RPC error the filter answered with.
     pub jsonrpc_error: Option<&'a RecordedError>,
+    /// The approval behind a held call.
+    pub approval: Option<&'a ApprovalAudit>,
     /// Request body bytes.
     pub bytes_in: u64,
     /// Response body bytes.
@@ -193,6 +217,7 @@ pub fn render_records(
         masked: MaskCounts::new(),
         status: exchange.status,
         jsonrpc_error: None,
+        approval: None,
         bytes_in: exchange.bytes_in,
         bytes_out: exchange.bytes_out,
         duration_ms,
@@ -233,6 +258,7 @@ pub fn render_records(
                 rule: m.rule.as_deref(),
                 masked,
                 jsonrpc_error: m.jsonrpc_error.as_ref(),
+                approval: m.approval.as_ref(),
                 ..base.clone()
             };
             serde_json::to_string(&record).unwrap_or_default()
@@ -291,6 +317,7 @@ mod tests {
             decision,
             rule: None,
             jsonrpc_error: None,
+            approval: None,
         };
         let out = render_records(
             &ex,

@@ -347,11 +347,12 @@ fn message_audit(message: &Message, decision: &Decision) -> MessageAudit {
         arguments_digest,
         decision: match decision.action {
             RuleAction::Allow => AuditDecision::Allow,
-            // Held calls are not forwarded unless the filter learns of a grant (it then records allow).
+            // Held calls are not forwarded unless the filter learns of a grant (it then records approved).
             RuleAction::Deny | RuleAction::RequireApproval => AuditDecision::Deny,
         },
         rule: decision.rule.clone(),
         jsonrpc_error: None,
+        approval: None,
     }
 }
 

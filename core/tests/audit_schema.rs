@@ -89,6 +89,7 @@ fn allowed_masked_and_denied_records_of_a_batch_match_the_schema() {
         decision: AuditDecision::Allow,
         rule: Some("allow-support-tools".into()),
         jsonrpc_error: None,
+        approval: None,
     };
     let denied = MessageAudit {
         tool: Some("delete_customer".into()),
@@ -128,4 +129,49 @@ fn schema_refuses_a_record_with_an_unknown_decision() {
         serde_json::from_str(&render_records(&ex, &[], AuditDecision::Allow, 0, "mcp")).unwrap();
     record["decision"] = json!("maybe");
     assert!(!validator().is_valid(&record));
+}
+
+#[test]
+fn approved_and_pending_records_match_the_schema() {
+    use warden_core::audit::ApprovalAudit;
+    let ex = exchange(Some(alice()));
+    let held = |decision, approval| MessageAudit {
+        method: Some("tools/call".into()),
+        tool: Some("delete_customer".into()),
+        jsonrpc_id: Some(json!(9)),
+        arguments_digest: Some("b".repeat(64)),
+        decision,
+        rule: Some("approve-delete-customer".into()),
+        jsonrpc_error: None,
+        approval: Some(approval),
+    };
+    let records = assert_valid(&render_records(
+        &ex,
+        &[
+            held(
+                AuditDecision::Approved,
+                ApprovalAudit {
+                    id: "ap-1".into(),
+                    approvers: vec!["bob".into()],
+                    decided_at: Some("2026-11-21T20:00:00Z".into()),
+                    expires_at: None,
+                },
+            ),
+            held(
+                AuditDecision::ApprovalPending,
+                ApprovalAudit {
+                    id: "ap-2".into(),
+                    approvers: vec![],
+                    decided_at: None,
+                    expires_at: Some("2026-11-21T21:00:00Z".into()),
+                },
+            ),
+        ],
+        AuditDecision::Allow,
+        0,
+        "mcp",
+    ));
+    assert_eq!(records[0]["decision"], "approved");
+    assert_eq!(records[0]["approval"]["approvers"][0], "bob");
+    assert_eq!(records[1]["decision"], "approval_pending");
 }

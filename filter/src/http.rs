@@ -248,25 +248,38 @@ impl WardenHttp {
         answer: Option<(u16, &[u8])>,
     ) -> Action {
         match hold.resolve(answer) {
-            Resolution::Forward { approval_id } => {
+            Resolution::Forward { approval } => {
                 log::info!(
                     "warden: {} call \"{}\" forwarded (approval {})",
                     hold.check.caller.sub,
                     hold.check.tool,
-                    approval_id.as_deref().unwrap_or("none: fail_mode open")
+                    approval
+                        .as_ref()
+                        .map_or("none: fail_mode open", |a| a.id.as_str())
                 );
                 shared.metrics.add("warden.approvals.granted", 1);
                 for audit in &mut self.messages {
-                    audit.decision = AuditDecision::Allow;
+                    audit.decision = if approval.is_some() {
+                        AuditDecision::Approved
+                    } else {
+                        AuditDecision::Allow
+                    };
+                    audit.approval = approval.clone();
                 }
                 self.plan = Some(hold.plan.clone());
                 Action::Continue
             }
-            Resolution::Respond { reply, message } => {
+            Resolution::Respond {
+                reply,
+                message,
+                decision,
+                approval,
+            } => {
                 shared.metrics.add("warden.approvals.refused", 1);
                 shared.metrics.add("warden.denied", 1);
                 for audit in &mut self.messages {
-                    audit.decision = AuditDecision::Deny;
+                    audit.decision = decision;
+                    audit.approval = approval.clone();
                     audit.jsonrpc_error = Some(RecordedError {
                         code: POLICY_DENIED,
                         message: message.clone(),

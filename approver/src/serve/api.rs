@@ -112,6 +112,7 @@ async fn check(
                 return Ok(Json(CheckResponse::Approved {
                     approval_id: record.id,
                     approvers: record.approvers,
+                    decided_at: record.decided_at.map(rfc3339),
                 }))
             }
             CheckOutcome::Denied(record) => {
@@ -119,6 +120,7 @@ async fn check(
                     approval_id: record.id,
                     approver: record.decided_by.unwrap_or_default(),
                     reason: record.reason.unwrap_or_default(),
+                    decided_at: record.decided_at.map(rfc3339),
                 }))
             }
             CheckOutcome::Pending { record, created } => {

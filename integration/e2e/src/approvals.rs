@@ -178,6 +178,32 @@ impl ApprovalStack {
         })
     }
 
+    /// Polls Envoy's audit log (flushed about once a second) until a record satisfies `wanted`;
+    /// returns that record.
+    ///
+    /// # Errors
+    /// When no such record appears within 15 s, naming `what`.
+    pub async fn wait_for_audit_record(
+        &self,
+        what: &str,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<Value> {
+        let log = self
+            .dir
+            .as_ref()
+            .map(|d| d.path().join("audit.log"))
+            .ok_or_else(|| anyhow::anyhow!("the stack's directory is gone"))?;
+        poll_until(what, Duration::from_secs(15), || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let found = text
+                .lines()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .find(|record| wanted(record));
+            async move { Ok(found) }
+        })
+        .await
+    }
+
     /// `http://127.0.0.1:PORT` of the MCP listener plus `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.listen_port)

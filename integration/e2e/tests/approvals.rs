@@ -149,6 +149,16 @@ async fn held_call_completes_after_an_approval_from_the_cli() {
         "the held call waited for the hold time"
     );
     assert_eq!(stack.demo.calls_to(TOOL).await.unwrap().len(), 1);
+    let record = stack
+        .wait_for_audit_record("the approved call's audit record", |r| {
+            r["tool"] == TOOL && r["decision"] == "approved"
+        })
+        .await
+        .unwrap();
+    assert_eq!(record["rule"], RULE);
+    assert_eq!(record["approval"]["id"], id.as_str());
+    assert_eq!(record["approval"]["approvers"], json!(["bob"]));
+    assert!(record["approval"]["decided_at"].is_string(), "{record}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
