@@ -1,0 +1,196 @@
+//! The approval step through the release .wasm: a call a `require_approval` rule matches is held while
+//! the filter asks `warden serve` with `dispatch_http_call`, then resumed or answered — including the
+//! cases Envoy makes hard to reach: a dispatch that times out, and an unreadable answer.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use proxy_wasm_host::{HostConfig, HttpCallResponse, Vm};
+use serde_json::{json, Value};
+use warden_harness::{
+    audit_records, json_body, post_headers, send_request, tool_call, warden_module, workspace_root,
+    DevSigner,
+};
+
+const CLUSTER: &str = "warden_approvals";
+const HOLD_SECONDS: u64 = 30;
+const GRACE_MS: u64 = 5_000;
+
+fn approvals_vm() -> (proxy_wasm_host::Host, Vm) {
+    let config = std::fs::read(workspace_root().join("policies/demo-approvals.json")).unwrap();
+    let host = proxy_wasm_host::Host::new(
+        &warden_module().unwrap(),
+        HostConfig::default()
+            .with_root_id("warden")
+            .with_plugin_configuration(&config)
+            .with_clusters(&[CLUSTER]),
+    )
+    .unwrap();
+    let vm = host.start_vm().unwrap();
+    (host, vm)
+}
+
+fn delete_call() -> String {
+    tool_call(3, "delete_customer", json!({"customer_id": "cus_001"})).to_string()
+}
+
+/// Sends the held call; returns the stream id.
+fn send_held_call(vm: &mut Vm) -> u32 {
+    let token = DevSigner::load()
+        .unwrap()
+        .token("alice", &["support"])
+        .unwrap();
+    let body = delete_call();
+    let mut stream = vm.http_stream().unwrap();
+    send_request(&mut stream, &post_headers(Some(&token)), &[body.as_bytes()]).unwrap();
+    stream.id()
+}
+
+fn answer(status: &str, body: Value) -> HttpCallResponse {
+    HttpCallResponse {
+        headers: vec![(":status".to_owned(), status.to_owned())],
+        body: body.to_string().into_bytes(),
+        trailers: vec![],
+    }
+}
+
+fn local_error(vm: &Vm, id: u32) -> Value {
+    let state = vm.stream_state(id).unwrap();
+    let local = state.local_response.as_ref().expect("a local reply");
+    assert_eq!(local.status, 200);
+    let body = json_body(&local.body).unwrap();
+    assert_eq!(body["id"], 3);
+    assert_eq!(body["error"]["code"], -32003);
+    body["error"].clone()
+}
+
+fn record_of(vm: &mut Vm, id: u32) -> Value {
+    let mut stream = vm.stream(id).unwrap();
+    if stream.local_response().is_none() {
+        stream
+            .response_headers(
+                &[(":status", "200"), ("content-type", "application/json")],
+                true,
+            )
+            .unwrap();
+    }
+    stream.finish().unwrap();
+    let records = audit_records(&stream).unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    records[0].clone()
+}
+
+#[test]
+fn held_call_is_dispatched_to_the_approval_cluster_and_nothing_reaches_the_upstream() {
+    let (_host, mut vm) = approvals_vm();
+    let id = send_held_call(&mut vm);
+    let state = vm.stream_state(id).unwrap();
+    assert!(state.local_response.is_none());
+    assert!(!state.request.headers_released, "headers must be held");
+    assert!(state.request.forwarded.is_empty(), "body must be held");
+    let calls = vm.pending_http_calls();
+    assert_eq!(calls.len(), 1);
+    let call = calls[0];
+    assert_eq!(call.upstream, CLUSTER);
+    let header = |name: &str| {
+        call.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(header(":method"), Some("POST"));
+    assert_eq!(header(":path"), Some("/v1/check"));
+    assert!(header(":authority").is_some());
+    let check = json_body(&call.body).unwrap();
+    assert_eq!(check["tool"], "delete_customer");
+    assert_eq!(check["caller"]["sub"], "alice");
+    assert_eq!(check["call_digest"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        call.timeout,
+        Duration::from_millis(HOLD_SECONDS * 1000 + GRACE_MS)
+    );
+}
+
+#[test]
+fn approved_answer_resumes_the_original_request_unchanged_and_is_recorded() {
+    let (_host, mut vm) = approvals_vm();
+    let id = send_held_call(&mut vm);
+    let token = vm.pending_http_calls()[0].token;
+    vm.respond_http_call(
+        token,
+        answer(
+            "200",
+            json!({"status": "approved", "approval_id": "ap-1", "approvers": ["bob"],
+                   "decided_at": "2026-11-21T20:00:00Z"}),
+        ),
+    )
+    .unwrap();
+    let state = vm.stream_state(id).unwrap();
+    assert!(state.local_response.is_none());
+    assert_eq!(state.request.continue_calls, 1, "resume_http_request");
+    let record = record_of(&mut vm, id);
+    assert_eq!(record["decision"], "approved");
+    assert_eq!(record["approval"]["id"], "ap-1");
+    assert_eq!(record["approval"]["approvers"], json!(["bob"]));
+}
+
+#[test]
+fn pending_answer_gives_the_agent_the_approval_id_and_is_recorded_as_pending() {
+    let (_host, mut vm) = approvals_vm();
+    let id = send_held_call(&mut vm);
+    let token = vm.pending_http_calls()[0].token;
+    vm.respond_http_call(
+        token,
+        answer(
+            "200",
+            json!({"status": "pending", "approval_id": "ap-2",
+                   "expires_at": "2026-11-21T21:00:00Z"}),
+        ),
+    )
+    .unwrap();
+    let error = local_error(&vm, id);
+    assert_eq!(error["data"]["status"], "pending");
+    assert_eq!(error["data"]["approval_id"], "ap-2");
+    assert!(error["message"].as_str().unwrap().contains("ap-2"));
+    let record = record_of(&mut vm, id);
+    assert_eq!(record["decision"], "approval_pending");
+    assert_eq!(record["approval"]["expires_at"], "2026-11-21T21:00:00Z");
+}
+
+#[test]
+fn dispatch_that_times_out_fails_closed_with_a_jsonrpc_error() {
+    let (_host, mut vm) = approvals_vm();
+    let id = send_held_call(&mut vm);
+    vm.advance(Duration::from_millis(HOLD_SECONDS * 1000 + GRACE_MS - 1))
+        .unwrap();
+    assert!(
+        vm.stream_state(id).unwrap().local_response.is_none(),
+        "answered before the timeout"
+    );
+    vm.advance(Duration::from_millis(1)).unwrap();
+    let error = local_error(&vm, id);
+    assert_eq!(error["data"]["status"], "unavailable");
+    assert!(
+        error["message"].as_str().unwrap().contains("fail closed"),
+        "{error}"
+    );
+    assert!(!vm.stream_state(id).unwrap().request.headers_released);
+    let record = record_of(&mut vm, id);
+    assert_eq!(record["decision"], "deny");
+    assert_eq!(record["approval"], Value::Null);
+}
+
+#[test]
+fn unreadable_answer_from_the_service_fails_closed() {
+    let (_host, mut vm) = approvals_vm();
+    let id = send_held_call(&mut vm);
+    let token = vm.pending_http_calls()[0].token;
+    vm.respond_http_call(token, answer("500", json!({"error": "database is locked"})))
+        .unwrap();
+    let error = local_error(&vm, id);
+    assert_eq!(error["data"]["status"], "unavailable");
+    assert!(
+        error["message"].as_str().unwrap().contains("HTTP 500"),
+        "{error}"
+    );
+}
