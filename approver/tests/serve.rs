@@ -51,11 +51,19 @@ async fn held_check_returns_approved_as_soon_as_an_approver_decides() {
         .await
         .unwrap();
     assert_eq!(approved.status(), 200);
-    let (status, body) = held.await.unwrap();
+    let (status, mut body) = held.await.unwrap();
     assert_eq!(status, 200);
+    let decided_at = body["decided_at"].take();
     assert_eq!(
         body,
-        json!({"status": "approved", "approval_id": id, "approvers": ["bob"]})
+        json!({"status": "approved", "approval_id": id, "approvers": ["bob"], "decided_at": null})
+    );
+    let decided_at = decided_at
+        .as_str()
+        .expect("decided_at is an RFC 3339 string");
+    assert!(
+        decided_at.len() == 20 && decided_at.ends_with('Z') && decided_at.as_bytes()[10] == b'T',
+        "{decided_at}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
