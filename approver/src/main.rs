@@ -4,10 +4,12 @@
 //! - `warden policy check FILE`: validates a plugin configuration with the filter's own code.
 //! - `warden serve`: the approval service (REST API, long-polling check for the filter, web inbox).
 //! - `warden approvals list|show|approve|deny|revoke`: the approver's CLI.
+//! - `warden sessions list|show`, `warden review report`: access reviews from the audit store.
 
 mod approvals;
 mod audit_store;
 mod policy;
+mod review;
 mod serve;
 mod token;
 
@@ -36,6 +38,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Decide approval requests (talks to `warden serve`).
     Approvals(approvals::ApprovalsArgs),
+    /// Sessions from the audit store: list them, replay one (`--db` of `warden serve`).
+    Sessions(review::SessionsArgs),
+    /// Access reviews from the audit store: `warden review report --since 90d --format html`.
+    Review(review::ReviewArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,6 +62,8 @@ fn main() -> ExitCode {
         } => policy::check(&file),
         Command::Serve(args) => serve::run(&args),
         Command::Approvals(args) => approvals::run(&args),
+        Command::Sessions(args) => review::run_sessions(&args),
+        Command::Review(args) => review::run_review(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,9 +18,12 @@ pub fn prune_once(store: &AuditStore, retention: Duration, now_ms: i64) -> anyho
     let keep_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
     let cutoff = now_ms.saturating_sub(keep_ms);
     let pruned = store.prune(cutoff)?;
+    let period = match retention.as_secs() {
+        secs if secs % 86_400 == 0 => format!("{}d", secs / 86_400),
+        _ => humantime::format_duration(retention).to_string(),
+    };
     eprintln!(
-        "audit: retention {}: pruned {pruned} record(s) older than {}",
-        humantime::format_duration(retention),
+        "audit: retention {period}: pruned {pruned} record(s) older than {}",
         super::record::rfc3339_ms(cutoff)
     );
     Ok(pruned)

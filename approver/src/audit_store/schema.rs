@@ -40,7 +40,10 @@ pub fn migrate(conn: &mut Connection, now: i64) -> anyhow::Result<i64> {
         |row| row.get(0),
     )?;
     let mut version = current;
-    for sql in MIGRATIONS.iter().skip(usize::try_from(current).unwrap_or(usize::MAX)) {
+    for sql in MIGRATIONS
+        .iter()
+        .skip(usize::try_from(current).unwrap_or(usize::MAX))
+    {
         version += 1;
         let tx = conn.transaction()?;
         tx.execute_batch(sql)

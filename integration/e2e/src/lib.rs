@@ -5,11 +5,13 @@
 //! - [`stack`]: starts the demo server and Envoy per test, reads audit log, stats, received messages;
 //! - [`tokens`]: dev tokens from `warden token` and forged ones;
 //! - [`approvals`]: the stack with `warden serve` and the approver's CLI;
+//! - [`audit_store`]: the stack shipping audit records to `warden serve`, and `warden sessions|review`;
 //! - [`mcp`]: the rmcp Streamable HTTP client with a bearer token;
 //! - [`oidc`]: a real OpenID provider (`oidc-provider`) whose keys Warden fetches through Envoy;
 //! - [`paths`], [`process`]: artifact locations with build hints, child processes killed on drop.
 
 pub mod approvals;
+pub mod audit_store;
 pub mod mcp;
 pub mod oidc;
 pub mod paths;

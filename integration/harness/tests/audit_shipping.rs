@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use proxy_wasm_host::{HttpCallResponse, Vm};
+use proxy_wasm_host::{Host, HostConfig, HttpCallResponse, Vm};
 use serde_json::{json, Value};
 use warden_harness::{
-    demo_configuration, post_headers, send_request, send_response, tool_call, warden_host,
-    DevSigner,
+    audit_records, demo_configuration, post_headers, send_request, send_response, tool_call,
+    warden_module, DevSigner, ROOT_ID,
 };
 
 const STORE: &str = "warden_serve";
@@ -69,17 +69,16 @@ fn ok() -> HttpCallResponse {
     }
 }
 
-fn metric(host: &proxy_wasm_host::Host, name: &str) -> i64 {
+fn metric(host: &Host, name: &str) -> i64 {
     host.metric(name).unwrap().map_or(0, |m| m.value)
 }
 
-fn start() -> (proxy_wasm_host::Host, Vm) {
-    let host = warden_host(&configuration()).unwrap();
-    let host = proxy_wasm_host::Host::new(
-        &warden_harness::warden_module().unwrap(),
-        host.config().clone().with_clusters(&[STORE]),
-    )
-    .unwrap();
+fn start() -> (Host, Vm) {
+    let config = HostConfig::default()
+        .with_root_id(ROOT_ID)
+        .with_plugin_configuration(&configuration())
+        .with_clusters(&[STORE]);
+    let host = Host::new(&warden_module().unwrap(), config).unwrap();
     let vm = host.start_vm().unwrap();
     (host, vm)
 }
@@ -147,7 +146,7 @@ fn records_are_held_while_the_store_is_down_then_the_oldest_dropped_and_counted(
     assert_eq!(
         metric(&host, "warden.audit.dropped"),
         1,
-        "max_pending 3: req-3 is dropped"
+        "max_pending 3: the oldest, req-1, is dropped"
     );
     assert!(
         vm.logs()
@@ -159,8 +158,8 @@ fn records_are_held_while_the_store_is_down_then_the_oldest_dropped_and_counted(
     let pending = vm.pending_http_calls();
     assert_eq!(
         record_ids(&pending[0].body),
-        ["req-1:0", "req-2:0"],
-        "the failed batch is retried first"
+        ["req-2:0", "req-3:0"],
+        "the held records are retried oldest first"
     );
     let token = pending[0].token;
     vm.respond_http_call(token, ok()).unwrap();
@@ -194,6 +193,6 @@ fn access_log_filter_state_is_written_whatever_the_store_does() {
     )
     .unwrap();
     stream.finish().unwrap();
-    let records = warden_harness::audit_records(&stream).unwrap();
+    let records = audit_records(&stream).unwrap();
     assert_eq!(records[0]["record_id"], "req-1:0");
 }

@@ -1,0 +1,342 @@
+//! Sessions: the records of one `Mcp-Session-Id`, or, for stateless traffic (no session id), the
+//! records of one caller with no gap longer than [`STATELESS_GAP_MS`]. `warden sessions list` shows
+//! their summaries, `warden sessions show` replays one in order with the approvals made in it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::audit_store::record::{rfc3339_ms, unix_ms, StoredRecord};
+use crate::serve::store::ApprovalRecord;
+
+use super::table;
+
+/// Longest pause between two calls of one caller that still counts as one stateless session.
+pub const STATELESS_GAP_MS: i64 = 30 * 60 * 1000;
+
+/// A session's summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionSummary {
+    /// `Mcp-Session-Id`, or `stateless:<sub>:<first Unix ms>` for stateless traffic.
+    pub id: String,
+    /// The caller's `sub` (`-`: unauthenticated).
+    pub caller: String,
+    /// First record's time (RFC 3339).
+    pub first: String,
+    /// Last record's time (RFC 3339).
+    pub last: String,
+    /// MCP messages recorded.
+    pub messages: usize,
+    /// `tools/call` messages.
+    pub calls: usize,
+    /// Messages denied.
+    pub denials: usize,
+    /// Approval requests opened in the session.
+    pub approvals: usize,
+}
+
+/// A session: its id and records in time order.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// See [`SessionSummary::id`].
+    pub id: String,
+    /// The records, oldest first.
+    pub records: Vec<StoredRecord>,
+}
+
+fn caller(record: &StoredRecord) -> String {
+    record
+        .identity
+        .as_ref()
+        .map_or_else(|| "-".to_owned(), |i| i.sub.clone())
+}
+
+fn time_ms(record: &StoredRecord) -> i64 {
+    unix_ms(&record.time).unwrap_or_default()
+}
+
+/// Groups `records` (oldest first) into sessions, ordered by their first record.
+pub fn group(records: &[StoredRecord]) -> Vec<Session> {
+    let mut by_id: BTreeMap<String, Vec<StoredRecord>> = BTreeMap::new();
+    // Open stateless session per caller (iss, sub): (id, last time).
+    let mut open: BTreeMap<(String, String), (String, i64)> = BTreeMap::new();
+    for record in records {
+        let id = match &record.session_id {
+            Some(id) => id.clone(),
+            None => {
+                let key = record
+                    .identity
+                    .as_ref()
+                    .map_or_else(Default::default, |i| (i.iss.clone(), i.sub.clone()));
+                let t = time_ms(record);
+                let entry = open
+                    .entry(key)
+                    .or_insert_with(|| (format!("stateless:{}:{t}", caller(record)), t));
+                if t - entry.1 > STATELESS_GAP_MS {
+                    entry.0 = format!("stateless:{}:{t}", caller(record));
+                }
+                entry.1 = t;
+                entry.0.clone()
+            }
+        };
+        by_id.entry(id).or_default().push(record.clone());
+    }
+    let mut sessions: Vec<Session> = by_id
+        .into_iter()
+        .map(|(id, records)| Session { id, records })
+        .collect();
+    sessions.sort_by_key(|s| s.records.first().map(time_ms));
+    sessions
+}
+
+/// The approval requests that belong to `session`: same `Mcp-Session-Id`, or, for a stateless session,
+/// same caller within its time span.
+pub fn approvals_of<'a>(
+    session: &Session,
+    approvals: &'a [ApprovalRecord],
+) -> Vec<&'a ApprovalRecord> {
+    let (Some(first), Some(last)) = (session.records.first(), session.records.last()) else {
+        return Vec::new();
+    };
+    let span = (time_ms(first) / 1000)..=(time_ms(last) / 1000 + 1);
+    approvals
+        .iter()
+        .filter(|a| match &first.session_id {
+            Some(id) => a.session_id.as_deref() == Some(id),
+            None => {
+                a.session_id.is_none()
+                    && first
+                        .identity
+                        .as_ref()
+                        .is_some_and(|i| i.iss == a.caller.iss && i.sub == a.caller.sub)
+                    && span.contains(&a.created_at)
+            }
+        })
+        .collect()
+}
+
+/// The summary of `session`.
+pub fn summarize(session: &Session, approvals: &[ApprovalRecord]) -> SessionSummary {
+    let records = &session.records;
+    SessionSummary {
+        id: session.id.clone(),
+        caller: records.first().map(caller).unwrap_or_default(),
+        first: records.first().map(|r| r.time.clone()).unwrap_or_default(),
+        last: records.last().map(|r| r.time.clone()).unwrap_or_default(),
+        messages: records.len(),
+        calls: records.iter().filter(|r| r.is_tool_call()).count(),
+        denials: records.iter().filter(|r| r.decision == "deny").count(),
+        approvals: approvals_of(session, approvals).len(),
+    }
+}
+
+/// `warden sessions list` as a table.
+pub fn render_list(summaries: &[SessionSummary]) -> String {
+    let rows: Vec<Vec<String>> = summaries
+        .iter()
+        .map(|s| {
+            vec![
+                s.id.clone(),
+                s.caller.clone(),
+                s.first.clone(),
+                s.last.clone(),
+                s.messages.to_string(),
+                s.calls.to_string(),
+                s.denials.to_string(),
+                s.approvals.to_string(),
+            ]
+        })
+        .collect();
+    table::render(
+        &[
+            "SESSION",
+            "CALLER",
+            "FIRST",
+            "LAST",
+            "MESSAGES",
+            "CALLS",
+            "DENIED",
+            "APPROVALS",
+        ],
+        &rows,
+    )
+}
+
+/// One step of a replay: a record or an approval event, in time order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplayStep {
+    /// RFC 3339 time.
+    pub time: String,
+    /// `call`, `message`, `approval_requested` or `approval_decided`.
+    pub kind: &'static str,
+    /// One line describing it.
+    pub text: String,
+}
+
+fn describe(record: &StoredRecord) -> String {
+    let mut text = match (&record.method, &record.tool) {
+        (Some(method), Some(tool)) => format!("{method} {tool}"),
+        (Some(method), None) => method.clone(),
+        (None, _) => format!("(no message: {})", record.reason.as_deref().unwrap_or("-")),
+    };
+    text.push_str(&format!(" -> {}", record.decision));
+    if let Some(rule) = &record.rule {
+        text.push_str(&format!(" (rule {rule})"));
+    }
+    if let Some(error) = &record.jsonrpc_error {
+        text.push_str(&format!(" error {} \"{}\"", error.code, error.message));
+    }
+    if !record.masked.is_empty() {
+        text.push_str(&format!(" masked {}", table::counts(&record.masked)));
+    }
+    if let Some(status) = record.status {
+        text.push_str(&format!(" HTTP {status}"));
+    }
+    if let Some(digest) = &record.arguments_digest {
+        text.push_str(&format!(" args sha256:{}", &digest[..digest.len().min(12)]));
+    }
+    text
+}
+
+/// The steps of `session` in time order: its records and its approvals' requests and decisions.
+pub fn replay(session: &Session, approvals: &[ApprovalRecord]) -> Vec<ReplayStep> {
+    let mut steps: Vec<(i64, usize, ReplayStep)> = Vec::new();
+    for (i, record) in session.records.iter().enumerate() {
+        let kind = if record.is_tool_call() {
+            "call"
+        } else {
+            "message"
+        };
+        steps.push((
+            time_ms(record),
+            i,
+            ReplayStep {
+                time: record.time.clone(),
+                kind,
+                text: describe(record),
+            },
+        ));
+    }
+    for approval in approvals_of(session, approvals) {
+        steps.push((
+            approval.created_at * 1000,
+            usize::MAX - 1,
+            ReplayStep {
+                time: rfc3339_ms(approval.created_at * 1000),
+                kind: "approval_requested",
+                text: format!(
+                    "approval {} requested for {} (rule {}), now {}",
+                    approval.id, approval.tool, approval.rule, approval.status
+                ),
+            },
+        ));
+        if let Some(decided) = approval.decided_at {
+            let by = if approval.approvers.is_empty() {
+                approval.decided_by.clone().unwrap_or_else(|| "-".into())
+            } else {
+                approval.approvers.join(", ")
+            };
+            steps.push((
+                decided * 1000,
+                usize::MAX,
+                ReplayStep {
+                    time: rfc3339_ms(decided * 1000),
+                    kind: "approval_decided",
+                    text: format!("approval {} {} by {by}", approval.id, approval.status),
+                },
+            ));
+        }
+    }
+    steps.sort_by_key(|(t, order, _)| (*t, *order));
+    steps.into_iter().map(|(_, _, step)| step).collect()
+}
+
+/// `warden sessions show` as text.
+pub fn render_replay(summary: &SessionSummary, steps: &[ReplayStep]) -> String {
+    let mut out = format!(
+        "session {}  caller {}  {} .. {}  calls {}  denied {}  approvals {}\n",
+        summary.id,
+        summary.caller,
+        summary.first,
+        summary.last,
+        summary.calls,
+        summary.denials,
+        summary.approvals
+    );
+    for step in steps {
+        out.push_str(&format!(
+            "{}  {:<18}  {}\n",
+            step.time, step.kind, step.text
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::audit_store::testing::record;
+
+    fn parsed(value: serde_json::Value) -> StoredRecord {
+        StoredRecord::parse(&value.to_string()).unwrap().0
+    }
+
+    #[test]
+    fn stateless_calls_split_into_sessions_after_a_long_gap() {
+        let records = [
+            parsed(record("a:0", "2026-01-01T10:00:00Z", None, "bot")),
+            parsed(record("b:0", "2026-01-01T10:20:00Z", None, "bot")),
+            parsed(record("c:0", "2026-01-01T11:00:01Z", None, "bot")),
+            parsed(record("d:0", "2026-01-01T10:05:00Z", Some("s1"), "alice")),
+        ];
+        let mut sorted = records.to_vec();
+        sorted.sort_by_key(time_ms);
+        let sessions = group(&sorted);
+        let shape: Vec<(String, usize)> = sessions
+            .iter()
+            .map(|s| (s.id.clone(), s.records.len()))
+            .collect();
+        let first = unix_ms("2026-01-01T10:00:00Z").unwrap();
+        let third = unix_ms("2026-01-01T11:00:01Z").unwrap();
+        assert_eq!(
+            shape,
+            [
+                (format!("stateless:bot:{first}"), 2),
+                ("s1".to_owned(), 1),
+                (format!("stateless:bot:{third}"), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn summary_counts_calls_denials_and_replay_keeps_order_and_rules() {
+        let mut denied = record("b:0", "2026-01-01T10:00:01Z", Some("s"), "alice");
+        denied["decision"] = "deny".into();
+        denied["rule"] = "deny-exports".into();
+        denied["tool"] = "export".into();
+        denied["jsonrpc_error"] =
+            serde_json::json!({"code": -32003, "message": "denied by rule deny-exports"});
+        let mut init = record("a:0", "2026-01-01T10:00:00Z", Some("s"), "alice");
+        init["method"] = "initialize".into();
+        init["tool"] = serde_json::Value::Null;
+        init["rule"] = serde_json::Value::Null;
+        let mut masked = record("c:0", "2026-01-01T10:00:02Z", Some("s"), "alice");
+        masked["masked"] = serde_json::json!({"CREDIT_CARD": 2});
+        let records: Vec<StoredRecord> = [init, denied, masked].into_iter().map(parsed).collect();
+        let session = &group(&records)[0];
+        let summary = summarize(session, &[]);
+        assert_eq!(
+            (summary.messages, summary.calls, summary.denials),
+            (3, 2, 1)
+        );
+        let steps = replay(session, &[]);
+        let texts: Vec<&str> = steps.iter().map(|s| s.text.as_str()).collect();
+        assert!(texts[0].starts_with("initialize -> allow"), "{texts:?}");
+        assert!(
+            texts[1].contains("tools/call export -> deny (rule deny-exports) error -32003"),
+            "{texts:?}"
+        );
+        assert!(texts[2].contains("masked CREDIT_CARD=2"), "{texts:?}");
+    }
+}
