@@ -111,6 +111,12 @@ up port="10000": build
     target/debug/warden approvals approve <ID>        # or: deny <ID> --reason '...'
 
     Audit records: tail -f {{run_dir}}/audit.log      Stats: curl -s http://127.0.0.1:$admin_port/stats | grep warden
+    The same records reach warden serve's store (within a second); replay and review them with:
+
+    target/debug/warden sessions --db {{run_dir}}/approvals.db list
+    target/debug/warden review --db {{run_dir}}/approvals.db report --since 1d --config policies/demo-approvals.json
+    target/debug/warden review --db {{run_dir}}/approvals.db report --since 1d --format html -o {{run_dir}}/review.html
+
     Ctrl-C stops everything.
     MSG
     wait -n "${pids[@]}"

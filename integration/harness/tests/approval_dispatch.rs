@@ -34,6 +34,15 @@ fn delete_call() -> String {
     tool_call(3, "delete_customer", json!({"customer_id": "cus_001"})).to_string()
 }
 
+/// Token of the pending approval check (the audit shipper may have its own calls in flight).
+fn check_token(vm: &Vm) -> u32 {
+    vm.pending_http_calls()
+        .into_iter()
+        .find(|c| c.headers.iter().any(|(k, v)| k == ":path" && v == "/v1/check"))
+        .expect("a pending approval check")
+        .token
+}
+
 /// Sends the held call; returns the stream id.
 fn send_held_call(vm: &mut Vm) -> u32 {
     let token = DevSigner::load()
@@ -89,7 +98,7 @@ fn held_call_is_dispatched_to_the_approval_cluster_and_nothing_reaches_the_upstr
     assert!(!state.request.headers_released, "headers must be held");
     assert!(state.request.forwarded.is_empty(), "body must be held");
     let calls = vm.pending_http_calls();
-    assert_eq!(calls.len(), 1);
+    assert_eq!(calls.len(), 1, "only the approval check is in flight");
     let call = calls[0];
     assert_eq!(call.upstream, CLUSTER);
     let header = |name: &str| {
@@ -115,7 +124,7 @@ fn held_call_is_dispatched_to_the_approval_cluster_and_nothing_reaches_the_upstr
 fn approved_answer_resumes_the_original_request_unchanged_and_is_recorded() {
     let (_host, mut vm) = approvals_vm();
     let id = send_held_call(&mut vm);
-    let token = vm.pending_http_calls()[0].token;
+    let token = check_token(&vm);
     vm.respond_http_call(
         token,
         answer(
@@ -138,7 +147,7 @@ fn approved_answer_resumes_the_original_request_unchanged_and_is_recorded() {
 fn pending_answer_gives_the_agent_the_approval_id_and_is_recorded_as_pending() {
     let (_host, mut vm) = approvals_vm();
     let id = send_held_call(&mut vm);
-    let token = vm.pending_http_calls()[0].token;
+    let token = check_token(&vm);
     vm.respond_http_call(
         token,
         answer(
@@ -184,7 +193,7 @@ fn dispatch_that_times_out_fails_closed_with_a_jsonrpc_error() {
 fn unreadable_answer_from_the_service_fails_closed() {
     let (_host, mut vm) = approvals_vm();
     let id = send_held_call(&mut vm);
-    let token = vm.pending_http_calls()[0].token;
+    let token = check_token(&vm);
     vm.respond_http_call(token, answer("500", json!({"error": "database is locked"})))
         .unwrap();
     let error = local_error(&vm, id);
