@@ -33,22 +33,21 @@ impl<'a> Leaf<'a> {
             return Cow::Borrowed(raw);
         }
         let mut text = String::with_capacity(raw.len());
-        let mut chars = raw.chars();
-        while let Some(c) = chars.next() {
-            if c != '\\' {
-                text.push(c);
-                continue;
-            }
-            text.push(match chars.next() {
-                Some('b') => '\u{8}',
-                Some('f') => '\u{c}',
-                Some('n') => '\n',
-                Some('r') => '\r',
-                Some('t') => '\t',
-                Some(other) => other, // '"', '\\', '/': validated by the walker
-                None => break,
+        let mut rest = raw;
+        while let Some(at) = memchr::memchr(b'\\', rest.as_bytes()) {
+            text.push_str(&rest[..at]);
+            let escape = rest.as_bytes().get(at + 1).copied().unwrap_or(b'\\');
+            text.push(match escape {
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                other => char::from(other), // '"', '\\', '/': validated by the walker
             });
+            rest = rest.get(at + 2..).unwrap_or_default();
         }
+        text.push_str(rest);
         Cow::Owned(text)
     }
 }
