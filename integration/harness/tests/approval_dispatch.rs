@@ -38,7 +38,11 @@ fn delete_call() -> String {
 fn check_token(vm: &Vm) -> u32 {
     vm.pending_http_calls()
         .into_iter()
-        .find(|c| c.headers.iter().any(|(k, v)| k == ":path" && v == "/v1/check"))
+        .find(|c| {
+            c.headers
+                .iter()
+                .any(|(k, v)| k == ":path" && v == "/v1/check")
+        })
         .expect("a pending approval check")
         .token
 }
