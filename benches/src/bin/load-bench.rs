@@ -29,10 +29,7 @@ struct Args {
     #[arg(long, default_value = "wrk")]
     wrk: PathBuf,
     /// The filter module.
-    #[arg(
-        long,
-        default_value = "target/wasm32-wasip1/release/warden_filter.wasm"
-    )]
+    #[arg(long, default_value = "target/warden_filter.wasm")]
     wasm: PathBuf,
     /// Interleaved rounds per workload (the median is reported).
     #[arg(long, default_value_t = 3)]

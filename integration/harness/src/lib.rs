@@ -1,4 +1,4 @@
-//! Helpers for driving Warden's release `.wasm` (`target/wasm32-wasip1/release/warden_filter.wasm`)
+//! Helpers for driving Warden's shipped `.wasm` (`target/warden_filter.wasm`, built by `just build`)
 //! through the `proxy-wasm-host` emulator: the demo configuration, dev-key tokens (ES256, kid
 //! `warden-dev-es256`), MCP requests and responses, audit records. The behaviour itself is pinned in
 //! `tests/`.
@@ -39,10 +39,10 @@ pub fn warden_module() -> Result<CompiledModule> {
     static MODULE: OnceLock<std::result::Result<CompiledModule, String>> = OnceLock::new();
     MODULE
         .get_or_init(|| {
-            let path = target_dir().join("wasm32-wasip1/release/warden_filter.wasm");
+            let path = target_dir().join("warden_filter.wasm");
             if !path.exists() {
                 return Err(format!(
-                    "{} is missing: run `just build` (or `cargo build -p warden-filter --target wasm32-wasip1 --release`)",
+                    "{} is missing: run `just build` (the release build of warden-filter, optimized by wasm-opt)",
                     path.display()
                 ));
             }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! render-envoy-config --template envoy/envoy.yaml --plugin-config policies/demo.json \
-//!   --wasm target/wasm32-wasip1/release/warden_filter.wasm \
+//!   --wasm target/warden_filter.wasm \
 //!   --listen-port 10000 --upstream-port 8081 --admin-port 9901 --audit-log audit.log > envoy.rendered.yaml
 //! ```
 //! Relative `--wasm` and `--audit-log` paths are made absolute (against the current directory) so the
