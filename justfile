@@ -88,6 +88,7 @@ up port="10000": build
     done
     token=$(target/debug/warden token --sub alice@example.com --groups support 2>/dev/null)
     approver=$(target/debug/warden token --sub bob@example.com --groups approvers --ttl 8h 2>/dev/null)
+    contractor=$(target/debug/warden token --sub carol@example.com --groups contractors 2>/dev/null)
     url="http://127.0.0.1:{{port}}/mcp-json"
     cat <<MSG
 
@@ -101,6 +102,13 @@ up port="10000": build
     curl -s $url -H "authorization: Bearer \$TOKEN" -H 'content-type: application/json' \\
       -H 'accept: application/json, text/event-stream' \\
       -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search_customers","arguments":{"query":""}}}'
+
+    A blocked call: carol@example.com is a contractor (rule block-delete-customer); Warden answers with a
+    JSON-RPC error and the MCP server never sees the call:
+
+    curl -s $url -H "authorization: Bearer $contractor" -H 'content-type: application/json' \\
+      -H 'accept: application/json, text/event-stream' \\
+      -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_customer","arguments":{"customer_id":"cus_001"}}}'
 
     A call held for approval (rule approve-delete-customer): it waits up to 30 s for an approver, then answers
     "pending" with the approval id; retry the identical call once it is approved.

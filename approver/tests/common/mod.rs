@@ -16,12 +16,19 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `policies/demo-approvals.json` with the first rule's approval block changed by `block`.
+/// `policies/demo-approvals.json` with the approval block of rule `approve-delete-customer` changed by
+/// `block`.
 pub fn config(block: Value) -> Value {
     let text = std::fs::read_to_string(repo_root().join("policies/demo-approvals.json")).unwrap();
     let mut config: Value = serde_json::from_str(&text).unwrap();
+    let rule = config["policy"]["rules"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["id"] == "approve-delete-customer")
+        .expect("demo-approvals.json has rule approve-delete-customer");
     for (key, value) in block.as_object().unwrap() {
-        config["policy"]["rules"][0]["approval"][key] = value.clone();
+        rule["approval"][key] = value.clone();
     }
     config
 }

@@ -18,11 +18,16 @@ const TOOL: &str = "delete_customer";
 const RULE: &str = "approve-delete-customer";
 const DENIED_CODE: i64 = -32003;
 
-/// The demo approvals policy with the approval block of its first rule changed by `block`.
+/// The demo approvals policy with the approval block of rule [`RULE`] changed by `block`.
 fn config(block: Value) -> Value {
     let mut config = approvals_plugin_config().unwrap();
-    assert_eq!(config["policy"]["rules"][0]["id"], RULE);
-    let approval = &mut config["policy"]["rules"][0]["approval"];
+    let rule = config["policy"]["rules"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["id"] == RULE)
+        .expect("demo-approvals.json has the approval rule");
+    let approval = &mut rule["approval"];
     for (key, value) in block.as_object().unwrap() {
         approval[key] = value.clone();
     }
