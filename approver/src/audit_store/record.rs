@@ -110,6 +110,18 @@ impl StoredRecord {
     pub fn is_tool_call(&self) -> bool {
         self.method.as_deref() == Some("tools/call")
     }
+
+    /// Whether the message reached the MCP server: `allow`, or `approved` under a human's grant.
+    pub fn was_forwarded(&self) -> bool {
+        matches!(self.decision.as_str(), "allow" | "approved")
+    }
+
+    /// Whether the message was refused by a policy rule (`deny`) or by an approver
+    /// (`approval_denied`). A call still waiting for approval (`approval_pending`) is neither
+    /// forwarded nor denied.
+    pub fn was_denied(&self) -> bool {
+        matches!(self.decision.as_str(), "deny" | "approval_denied")
+    }
 }
 
 /// Milliseconds since the Unix epoch of an RFC 3339 timestamp.

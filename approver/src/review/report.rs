@@ -197,7 +197,7 @@ pub fn build(
         .collect();
     for record in records {
         totals.records += 1;
-        let denied = record.decision == "deny";
+        let denied = record.was_denied();
         let call = record.is_tool_call();
         let bucket = timeline
             .entry(
@@ -226,13 +226,13 @@ pub fn build(
         }
         who.calls += 1;
         totals.calls += 1;
-        totals.allowed += u64::from(record.decision == "allow");
+        totals.allowed += u64::from(record.was_forwarded());
         let tool = record.tool.clone().unwrap_or_else(|| "(none)".into());
         who.tools.insert(tool.clone());
         let row = access_row(&mut access, &identity.iss, &identity.sub, &tool);
         row.email = identity.email.clone().or(row.email.take());
         row.calls += 1;
-        row.allowed += u64::from(record.decision == "allow");
+        row.allowed += u64::from(record.was_forwarded());
         if denied {
             row.denied += 1;
             let rule = record.rule.clone().unwrap_or_else(|| "(default)".into());
@@ -395,6 +395,31 @@ mod tests {
             unix_ms("2025-12-31T00:00:00Z").unwrap(),
             unix_ms("2026-01-03T00:00:00Z").unwrap(),
         )
+    }
+
+    #[test]
+    fn approved_calls_count_as_allowed_approver_denials_as_denied_and_pending_as_neither() {
+        let (since, until) = period();
+        let held = |id: &str, decision: &str| {
+            let mut r = record(id, "2026-01-01T11:00:00Z", Some("s9"), "alice");
+            r["tool"] = "delete_customer".into();
+            r["decision"] = decision.into();
+            r["rule"] = "approve-delete".into();
+            parsed(r)
+        };
+        let records = [
+            held("h:0", "approved"),
+            held("h:1", "approval_denied"),
+            held("h:2", "approval_pending"),
+        ];
+        let report = build(&records, &[], None, since, until);
+        let row = &report.access[0];
+        assert_eq!((row.calls, row.allowed, row.denied), (3, 1, 1));
+        assert_eq!(
+            row.denied_by_rule,
+            BTreeMap::from([("approve-delete".into(), 1)])
+        );
+        assert_eq!((report.totals.allowed, report.totals.denied), (1, 1));
     }
 
     #[test]

@@ -125,7 +125,7 @@ pub fn summarize(session: &Session, approvals: &[ApprovalRecord]) -> SessionSumm
         last: records.last().map(|r| r.time.clone()).unwrap_or_default(),
         messages: records.len(),
         calls: records.iter().filter(|r| r.is_tool_call()).count(),
-        denials: records.iter().filter(|r| r.decision == "deny").count(),
+        denials: records.iter().filter(|r| r.was_denied()).count(),
         approvals: approvals_of(session, approvals).len(),
     }
 }
