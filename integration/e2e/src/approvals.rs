@@ -6,14 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::paths::{workspace_root, Artifact};
 use crate::process::{poll_until, wait_for_line, ChildGuard};
-use crate::render::{render_envoy_config, EnvoyConfigParams};
-use crate::stack::DemoServer;
+use crate::stack::{launch_envoy, read_template, DemoServer};
 
 /// The demo policy with `delete_customer` behind approval, relative to the workspace root.
 pub const APPROVALS_POLICY: &str = "policies/demo-approvals.json";
@@ -229,62 +228,16 @@ async fn start_envoy(
     upstream_port: u16,
     approvals_port: u16,
 ) -> anyhow::Result<(ChildGuard, u16)> {
-    let template_path = workspace_root().join(APPROVALS_TEMPLATE);
-    let template = std::fs::read_to_string(&template_path)
-        .with_context(|| format!("cannot read {}", template_path.display()))?
-        .replace("{{APPROVALS_PORT}}", &approvals_port.to_string());
-    let plugin_config_json = plugin_config.to_string();
-    let rendered = render_envoy_config(
-        &template,
-        &EnvoyConfigParams {
-            plugin_config_json: &plugin_config_json,
-            wasm_path: &std::path::absolute(Artifact::FilterWasm.locate()?)?,
-            listen_port: 0,
-            upstream_port,
-            admin_port: 0,
-            audit_log: &dir.join("audit.log"),
-        },
-    )?;
-    let config = dir.join("envoy.yaml");
-    std::fs::write(&config, rendered)?;
-    let mut command = Command::new(Artifact::Envoy.locate()?);
-    command
-        .arg("-c")
-        .arg(&config)
-        .arg("--admin-address-path")
-        .arg(dir.join("admin-address"))
-        .args(["--use-dynamic-base-id", "--concurrency", "2", "-l", "info"]);
-    let mut process = ChildGuard::spawn("envoy", command, &dir.join("envoy.log"), false)?;
-    let address_file = dir.join("admin-address");
-    let port = poll_until("Envoy ready with its MCP listener", STARTUP_TIMEOUT, || {
-        let exited = process.try_exit_status();
-        let address_file = &address_file;
-        async move {
-            if let Some(status) = exited? {
-                bail!("envoy exited during startup with {status}");
-            }
-            let Ok(address) = std::fs::read_to_string(address_file) else {
-                return Ok(None);
-            };
-            let admin = format!("http://{}", address.trim());
-            if !reqwest::get(format!("{admin}/ready"))
-                .await?
-                .status()
-                .is_success()
-            {
-                return Ok(None);
-            }
-            let listeners: Value = reqwest::get(format!("{admin}/listeners?format=json"))
-                .await?
-                .json()
-                .await?;
-            Ok(listeners
-                .pointer("/listener_statuses/0/local_address/socket_address/port_value")
-                .and_then(Value::as_u64)
-                .and_then(|p| u16::try_from(p).ok()))
-        }
-    })
-    .await
-    .with_context(|| process.log_tail(LOG_TAIL_LINES))?;
-    Ok((process, port))
+    let template = approvals_template(approvals_port)?;
+    let envoy = launch_envoy(dir, &template, plugin_config, upstream_port, 2).await?;
+    Ok((envoy.process, envoy.listen_port))
+}
+
+/// [`APPROVALS_TEMPLATE`] with the `warden serve` port filled in.
+///
+/// # Errors
+/// When the template cannot be read.
+pub fn approvals_template(approvals_port: u16) -> anyhow::Result<String> {
+    Ok(read_template(APPROVALS_TEMPLATE)?
+        .replace("{{APPROVALS_PORT}}", &approvals_port.to_string()))
 }

@@ -6,19 +6,15 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::approvals::{approvals_plugin_config, ApprovalService, APPROVALS_TEMPLATE};
-use crate::paths::{workspace_root, Artifact};
-use crate::process::{poll_until, ChildGuard};
-use crate::render::{render_envoy_config, EnvoyConfigParams};
-use crate::stack::DemoServer;
-
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::approvals::{approvals_plugin_config, approvals_template, ApprovalService};
+use crate::paths::Artifact;
+use crate::process::ChildGuard;
+use crate::stack::{launch_envoy, DemoServer, LaunchedEnvoy};
 const LOG_TAIL_LINES: usize = 60;
 
 /// The demo approvals policy with an `audit` block shipping to `warden serve` (cluster
@@ -62,64 +58,19 @@ impl AuditStack {
         let path = dir.path().to_owned();
         let demo = DemoServer::start(&path)?;
         let service = ApprovalService::start(&path, plugin_config, 0, None)?;
-        let template_path = workspace_root().join(APPROVALS_TEMPLATE);
-        let template = std::fs::read_to_string(&template_path)
-            .with_context(|| format!("cannot read {}", template_path.display()))?
-            .replace("{{APPROVALS_PORT}}", &service.port().to_string());
-        let plugin_config_json = plugin_config.to_string();
-        let rendered = render_envoy_config(
-            &template,
-            &EnvoyConfigParams {
-                plugin_config_json: &plugin_config_json,
-                wasm_path: &std::path::absolute(Artifact::FilterWasm.locate()?)?,
-                listen_port: 0,
-                upstream_port: demo.port(),
-                admin_port: 0,
-                audit_log: &path.join("audit.log"),
-            },
-        )?;
-        std::fs::write(path.join("envoy.yaml"), rendered)?;
-        let mut command = Command::new(Artifact::Envoy.locate()?);
-        command
-            .arg("-c")
-            .arg(path.join("envoy.yaml"))
-            .arg("--admin-address-path")
-            .arg(path.join("admin-address"))
-            // One worker: `max_pending` bounds what the one root context holds.
-            .args(["--use-dynamic-base-id", "--concurrency", "1", "-l", "info"]);
-        let mut envoy = ChildGuard::spawn("envoy", command, &path.join("envoy.log"), false)?;
-        let address_file = path.join("admin-address");
-        let (admin, listen_port) = poll_until("Envoy ready", STARTUP_TIMEOUT, || {
-            let exited = envoy.try_exit_status();
-            let address_file = &address_file;
-            async move {
-                if let Some(status) = exited? {
-                    bail!("envoy exited during startup with {status}");
-                }
-                let Ok(address) = std::fs::read_to_string(address_file) else {
-                    return Ok(None);
-                };
-                let admin = format!("http://{}", address.trim());
-                if !reqwest::get(format!("{admin}/ready"))
-                    .await?
-                    .status()
-                    .is_success()
-                {
-                    return Ok(None);
-                }
-                let listeners: Value = reqwest::get(format!("{admin}/listeners?format=json"))
-                    .await?
-                    .json()
-                    .await?;
-                Ok(listeners
-                    .pointer("/listener_statuses/0/local_address/socket_address/port_value")
-                    .and_then(Value::as_u64)
-                    .and_then(|p| u16::try_from(p).ok())
-                    .map(|port| (admin, port)))
-            }
-        })
-        .await
-        .with_context(|| envoy.log_tail(LOG_TAIL_LINES))?;
+        // One worker: `max_pending` bounds what the one root context holds.
+        let LaunchedEnvoy {
+            process: envoy,
+            admin,
+            listen_port,
+        } = launch_envoy(
+            &path,
+            &approvals_template(service.port())?,
+            plugin_config,
+            demo.port(),
+            1,
+        )
+        .await?;
         Ok(Self {
             demo,
             service,

@@ -132,23 +132,30 @@ pub struct Envoy {
     audit_log: PathBuf,
 }
 
-/// Renders the template for `plugin_config` in `dir` and starts Envoy on it (ports picked by the kernel).
+/// Reads an Envoy config template from the repository (`envoy/…`).
+///
+/// # Errors
+/// When the file cannot be read.
+pub fn read_template(relative_path: &str) -> anyhow::Result<String> {
+    let path = workspace_root().join(relative_path);
+    std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Renders `template` for `plugin_config` in `dir` (listener and admin ports picked by the kernel, the
+/// access log at `dir/audit.log`) and starts Envoy on it with `concurrency` workers.
 fn spawn_envoy(
     dir: &Path,
+    template: &str,
     plugin_config: &Value,
     upstream_port: u16,
+    concurrency: u32,
 ) -> anyhow::Result<ChildGuard> {
-    let envoy = Artifact::Envoy.locate()?;
-    let wasm = Artifact::FilterWasm.locate()?;
-    let template_path = workspace_root().join("envoy/envoy.yaml");
-    let template = std::fs::read_to_string(&template_path)
-        .with_context(|| format!("cannot read {}", template_path.display()))?;
     let plugin_config_json = plugin_config.to_string();
     let rendered = render_envoy_config(
-        &template,
+        template,
         &EnvoyConfigParams {
             plugin_config_json: &plugin_config_json,
-            wasm_path: &std::path::absolute(wasm)?,
+            wasm_path: &std::path::absolute(Artifact::FilterWasm.locate()?)?,
             listen_port: 0,
             upstream_port,
             admin_port: 0,
@@ -157,14 +164,67 @@ fn spawn_envoy(
     )?;
     let config = dir.join("envoy.yaml");
     std::fs::write(&config, rendered)?;
-    let mut command = Command::new(envoy);
+    let mut command = Command::new(Artifact::Envoy.locate()?);
     command
         .arg("-c")
         .arg(&config)
         .arg("--admin-address-path")
         .arg(dir.join("admin-address"))
-        .args(["--use-dynamic-base-id", "--concurrency", "1", "-l", "info"]);
+        .args(["--use-dynamic-base-id", "-l", "info", "--concurrency"])
+        .arg(concurrency.to_string());
     ChildGuard::spawn("envoy", command, &dir.join("envoy.log"), false)
+}
+
+/// An Envoy that answered `/ready`.
+#[derive(Debug)]
+pub struct LaunchedEnvoy {
+    /// The process (killed on drop).
+    pub process: ChildGuard,
+    /// `http://127.0.0.1:PORT` of the admin interface.
+    pub admin: String,
+    /// Port of the `mcp_ingress` listener.
+    pub listen_port: u16,
+}
+
+/// Starts Envoy as [`spawn_envoy`] does and waits until `/ready` says LIVE; every template of the
+/// suite names its MCP listener `mcp_ingress`.
+///
+/// # Errors
+/// When a binary is missing, Envoy exits, or it is not ready within 30 s; the message carries its log.
+pub async fn launch_envoy(
+    dir: &Path,
+    template: &str,
+    plugin_config: &Value,
+    upstream_port: u16,
+    concurrency: u32,
+) -> anyhow::Result<LaunchedEnvoy> {
+    let mut process = spawn_envoy(dir, template, plugin_config, upstream_port, concurrency)?;
+    let address_file = dir.join("admin-address");
+    let admin = poll_until("Envoy admin /ready", STARTUP_TIMEOUT, || {
+        let exited = process.try_exit_status();
+        let address_file = &address_file;
+        async move {
+            if let Some(status) = exited? {
+                bail!("envoy exited during startup with {status}");
+            }
+            let Ok(address) = std::fs::read_to_string(address_file) else {
+                return Ok(None);
+            };
+            let admin = format!("http://{}", address.trim());
+            let ready = reqwest::get(format!("{admin}/ready")).await?;
+            Ok(ready.status().is_success().then_some(admin))
+        }
+    })
+    .await
+    .with_context(|| process.log_tail(LOG_TAIL_LINES))?;
+    let listen_port = listener_port(&admin, "mcp_ingress")
+        .await
+        .with_context(|| process.log_tail(LOG_TAIL_LINES))?;
+    Ok(LaunchedEnvoy {
+        process,
+        admin,
+        listen_port,
+    })
 }
 
 impl Envoy {
@@ -177,28 +237,18 @@ impl Envoy {
         plugin_config: &Value,
         upstream_port: u16,
     ) -> anyhow::Result<Self> {
-        let mut process = spawn_envoy(dir, plugin_config, upstream_port)?;
-        let address_file = dir.join("admin-address");
-        let admin = poll_until("Envoy admin /ready", STARTUP_TIMEOUT, || {
-            let exited = process.try_exit_status();
-            let address_file = &address_file;
-            async move {
-                if let Some(status) = exited? {
-                    bail!("envoy exited during startup with {status}");
-                }
-                let Ok(address) = std::fs::read_to_string(address_file) else {
-                    return Ok(None);
-                };
-                let admin = format!("http://{}", address.trim());
-                let ready = reqwest::get(format!("{admin}/ready")).await?;
-                Ok(ready.status().is_success().then_some(admin))
-            }
-        })
-        .await
-        .with_context(|| process.log_tail(LOG_TAIL_LINES))?;
-        let listen_port = listener_port(&admin, "mcp_ingress")
-            .await
-            .with_context(|| process.log_tail(LOG_TAIL_LINES))?;
+        let LaunchedEnvoy {
+            process,
+            admin,
+            listen_port,
+        } = launch_envoy(
+            dir,
+            &read_template("envoy/envoy.yaml")?,
+            plugin_config,
+            upstream_port,
+            1,
+        )
+        .await?;
         Ok(Self {
             process,
             admin,
@@ -316,7 +366,13 @@ async fn listener_port(admin: &str, name: &str) -> anyhow::Result<u16> {
 pub fn envoy_start_failure(plugin_config: &Value) -> anyhow::Result<(ExitStatus, String)> {
     let dir = TempDir::with_prefix("warden-e2e-")?;
     // Nothing listens on the upstream: Envoy must not get as far as routing anyway.
-    let mut process = spawn_envoy(dir.path(), plugin_config, 9)?;
+    let mut process = spawn_envoy(
+        dir.path(),
+        &read_template("envoy/envoy.yaml")?,
+        plugin_config,
+        9,
+        1,
+    )?;
     let status = process.wait_for_exit(STARTUP_TIMEOUT).with_context(|| {
         format!(
             "Envoy accepted the config\n{}",
