@@ -11,6 +11,7 @@ mod audit_store;
 mod policy;
 mod review;
 mod serve;
+mod sqlite;
 mod token;
 
 use std::process::ExitCode;

@@ -36,16 +36,7 @@ impl AuditStore {
     /// # Errors
     /// When the file cannot be opened or a migration fails.
     pub fn open(path: &Path, now: i64) -> anyhow::Result<Self> {
-        let mut conn = Connection::open(path)
-            .with_context(|| format!("cannot open the audit database {}", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
-        anyhow::ensure!(
-            mode.eq_ignore_ascii_case("wal"),
-            "{}: SQLite refused WAL mode (got {mode})",
-            path.display()
-        );
-        conn.execute_batch("PRAGMA synchronous=FULL;")?;
+        let mut conn = crate::sqlite::open_durable(path, "audit")?;
         schema::migrate(&mut conn, now).with_context(|| path.display().to_string())?;
         Ok(Self {
             conn: Mutex::new(conn),

@@ -156,16 +156,7 @@ impl Store {
     /// # Errors
     /// When the file cannot be opened or the schema cannot be created.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let conn = Connection::open(path)
-            .with_context(|| format!("cannot open the approval database {}", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
-        anyhow::ensure!(
-            mode.eq_ignore_ascii_case("wal"),
-            "{}: SQLite refused WAL mode (got {mode})",
-            path.display()
-        );
-        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+        let conn = crate::sqlite::open_durable(path, "approval")?;
         conn.execute_batch(SCHEMA)
             .with_context(|| format!("cannot create the schema in {}", path.display()))?;
         Ok(Self {
