@@ -360,20 +360,8 @@ impl ClaimCondition {
                 ),
             ));
         }
-        let test = ValueTest::compile(
-            path,
-            [
-                ("equals", config.equals.clone().map(ValueTest::Equals)),
-                (
-                    "regex",
-                    config
-                        .regex
-                        .as_deref()
-                        .map(|r| regex_test(r, &member(path, "regex")))
-                        .transpose()?,
-                ),
-            ],
-        )?;
+        let [equals, regex] = equals_and_regex(&config.equals, config.regex.as_deref(), path)?;
+        let test = ValueTest::compile(path, [equals, regex])?;
         Ok(ClaimCondition {
             path: config.path.clone(),
             test,
@@ -395,18 +383,12 @@ impl ClaimCondition {
 impl ArgumentCondition {
     fn compile(config: &ArgumentMatch, path: &str) -> Result<ArgumentCondition, ConfigError> {
         check_json_pointer(&config.pointer, &member(path, "pointer"))?;
+        let [equals, regex] = equals_and_regex(&config.equals, config.regex.as_deref(), path)?;
         let test = ValueTest::compile(
             path,
             [
-                ("equals", config.equals.clone().map(ValueTest::Equals)),
-                (
-                    "regex",
-                    config
-                        .regex
-                        .as_deref()
-                        .map(|r| regex_test(r, &member(path, "regex")))
-                        .transpose()?,
-                ),
+                equals,
+                regex,
                 ("exists", config.exists.map(ValueTest::Exists)),
             ],
         )?;
@@ -420,6 +402,24 @@ impl ArgumentCondition {
         self.test
             .holds(arguments.and_then(|args| args.pointer(&self.pointer)))
     }
+}
+
+/// The `equals` and `regex` candidates a claim or argument condition offers [`ValueTest::compile`];
+/// an invalid regex is an error at `path.regex`.
+fn equals_and_regex<'a>(
+    equals: &Option<Value>,
+    regex: Option<&str>,
+    path: &str,
+) -> Result<[(&'a str, Option<ValueTest>); 2], ConfigError> {
+    Ok([
+        ("equals", equals.clone().map(ValueTest::Equals)),
+        (
+            "regex",
+            regex
+                .map(|r| regex_test(r, &member(path, "regex")))
+                .transpose()?,
+        ),
+    ])
 }
 
 impl ValueTest {
