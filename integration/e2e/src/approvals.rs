@@ -11,7 +11,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::paths::{workspace_root, Artifact};
-use crate::process::{poll_until, wait_for_line, ChildGuard};
+use crate::process::{poll_until, spawn_listening_server, ChildGuard, LOG_TAIL_LINES};
 use crate::stack::{launch_envoy, read_template, DemoServer};
 
 /// The demo policy with `delete_customer` behind approval, relative to the workspace root.
@@ -20,8 +20,6 @@ pub const APPROVALS_POLICY: &str = "policies/demo-approvals.json";
 pub const APPROVALS_TEMPLATE: &str = "envoy/envoy-approvals.yaml";
 /// How long a process may take to become ready.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
-/// Lines of each log shown when a test fails.
-const LOG_TAIL_LINES: usize = 60;
 
 /// `policies/demo-approvals.json`, parsed.
 ///
@@ -70,17 +68,8 @@ impl ApprovalService {
             command.args(["--webhook-url", url]);
         }
         let log = dir.join(format!("warden-serve-{port}.log"));
-        let mut process = ChildGuard::spawn("warden serve", command, &log, true)?;
-        let stdout = process
-            .take_stdout()
-            .context("warden serve stdout was not captured")?;
-        let address = wait_for_line(stdout, "listening on http://", STARTUP_TIMEOUT)
-            .with_context(|| process.log_tail(LOG_TAIL_LINES))?;
-        let port = address
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .with_context(|| format!("warden serve printed an unreadable address {address:?}"))?;
+        let (process, port) =
+            spawn_listening_server("warden serve", command, &log, STARTUP_TIMEOUT)?;
         Ok(Self {
             process: Some(process),
             port,

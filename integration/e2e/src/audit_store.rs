@@ -13,9 +13,8 @@ use tempfile::TempDir;
 
 use crate::approvals::{approvals_plugin_config, approvals_template, ApprovalService};
 use crate::paths::Artifact;
-use crate::process::ChildGuard;
+use crate::process::{ChildGuard, LOG_TAIL_LINES};
 use crate::stack::{launch_envoy, DemoServer, LaunchedEnvoy};
-const LOG_TAIL_LINES: usize = 60;
 
 /// The demo approvals policy with an `audit` block shipping to `warden serve` (cluster
 /// `warden_approvals`): `batch_size`, `flush_interval_ms` 200, `max_pending`.

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::paths::{workspace_root, Artifact};
-use crate::process::{free_port, poll_until, wait_for_line, ChildGuard};
+use crate::process::{free_port, poll_until, wait_for_line, ChildGuard, LOG_TAIL_LINES};
 use crate::render::{render_envoy_config, EnvoyConfigParams};
 use crate::stack::{demo_plugin_config, DemoServer};
 
@@ -25,8 +25,6 @@ const CLIENT_ID: &str = "warden-e2e-agent";
 const CLIENT_SECRET: &str = "warden-e2e-secret";
 /// How long a process may take to become ready.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
-/// Lines of each log shown when a test fails.
-const LOG_TAIL_LINES: usize = 60;
 
 /// The running OpenID provider on 127.0.0.1.
 #[derive(Debug)]

@@ -12,6 +12,9 @@ use std::{
 
 use anyhow::{bail, Context};
 
+/// How many lines of a process's log an error message carries.
+pub const LOG_TAIL_LINES: usize = 60;
+
 /// A running child process, killed and reaped when dropped (also while a failing test unwinds).
 #[derive(Debug)]
 pub struct ChildGuard {
@@ -138,6 +141,33 @@ pub fn wait_for_line(
     });
     rx.recv_timeout(timeout)
         .with_context(|| format!("no line starting with {prefix:?} within {timeout:?}"))
+}
+
+/// Spawns `command` (as [`ChildGuard::spawn`], stdout captured) for a server that prints
+/// `listening on http://HOST:PORT` once it accepts connections; waits for that line (at most `timeout`)
+/// and returns the process and the port.
+///
+/// # Errors
+/// When it cannot start, does not print the line in time (the message carries its log tail), or the
+/// address is unreadable.
+pub fn spawn_listening_server(
+    name: &str,
+    command: Command,
+    log: &Path,
+    timeout: Duration,
+) -> anyhow::Result<(ChildGuard, u16)> {
+    let mut process = ChildGuard::spawn(name, command, log, true)?;
+    let stdout = process
+        .take_stdout()
+        .with_context(|| format!("{name} stdout was not captured"))?;
+    let address = wait_for_line(stdout, "listening on http://", timeout)
+        .with_context(|| process.log_tail(LOG_TAIL_LINES))?;
+    let port = address
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .with_context(|| format!("{name} printed an unreadable address {address:?}"))?;
+    Ok((process, port))
 }
 
 /// Polls `probe` every 50 ms until it yields `Some`, for at most `timeout`.

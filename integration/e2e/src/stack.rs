@@ -17,14 +17,12 @@ use tempfile::TempDir;
 
 use crate::{
     paths::{workspace_root, Artifact},
-    process::{poll_until, wait_for_line, ChildGuard},
+    process::{poll_until, spawn_listening_server, ChildGuard, LOG_TAIL_LINES},
     render::{render_envoy_config, EnvoyConfigParams},
 };
 
 /// How long a process may take to become ready.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
-/// Lines of each log shown when a test fails.
-const LOG_TAIL_LINES: usize = 60;
 
 /// The demo policy, relative to the workspace root.
 pub const DEMO_POLICY: &str = "policies/demo.json";
@@ -66,24 +64,12 @@ impl DemoServer {
     pub fn start(dir: &Path) -> anyhow::Result<Self> {
         let mut command = Command::new(Artifact::DemoServer.locate()?);
         command.args(["--listen", "127.0.0.1:0"]);
-        let mut process = ChildGuard::spawn(
+        let (process, port) = spawn_listening_server(
             "demo-mcp-server",
             command,
             &dir.join("demo-server.log"),
-            true,
+            STARTUP_TIMEOUT,
         )?;
-        let stdout = process
-            .take_stdout()
-            .context("demo-mcp-server stdout was not captured")?;
-        let address = wait_for_line(stdout, "listening on http://", STARTUP_TIMEOUT)
-            .with_context(|| process.log_tail(LOG_TAIL_LINES))?;
-        let port = address
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .with_context(|| {
-                format!("demo-mcp-server printed an unreadable address {address:?}")
-            })?;
         Ok(Self { process, port })
     }
 
