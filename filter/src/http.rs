@@ -15,6 +15,9 @@ use warden_core::approval::{ApprovalHold, Resolution, CHECK_PATH};
 use warden_core::audit::{
     render_records, AuditDecision, ExchangeAudit, MessageAudit, RecordedError,
 };
+use warden_core::body_encoding::{
+    body_on_method_refusal, check_body_encoding, FORWARDED_CONTENT_TYPE,
+};
 use warden_core::jsonrpc::POLICY_DENIED;
 use warden_core::jwt::{
     bearer_token, AuthError, ResourceServer, VerifiedToken, IDENTITY_HEADER_PREFIX,
@@ -121,6 +124,14 @@ impl WardenHttp {
         self.publish_audit();
         self.send_http_response(u32::from(status), headers, Some(body));
         Action::Pause
+    }
+
+    /// Refuses the request as a whole before any message was read (audit decision `invalid`).
+    fn refuse_request(&mut self, reply: LocalReply, reason: String) -> Action {
+        log::info!("warden: request refused with {}: {reason}", reply.status);
+        self.exchange_decision = AuditDecision::Invalid;
+        self.exchange.refusal = Some(reason);
+        self.reply(reply.status, &[], &reply.body)
     }
 
     fn refuse_unauthenticated(&mut self, shared: &Shared, error: &AuthError) -> Action {
@@ -408,6 +419,20 @@ impl HttpContext for WardenHttp {
             }
         }
         if self.exchange.http_method.as_deref() == Some("POST") {
+            let values = |wanted: &str| -> Vec<&str> {
+                headers
+                    .iter()
+                    .filter(|(name, _)| name.eq_ignore_ascii_case(wanted))
+                    .map(|(_, value)| value.as_str())
+                    .collect()
+            };
+            if let Err(refusal) =
+                check_body_encoding(&values("content-type"), &values("content-encoding"))
+            {
+                return self.refuse_request(refusal.reply(), refusal.to_string());
+            }
+            // The server reads the body as the type Warden wrote, never one the client declared.
+            self.set_http_request_header("content-type", Some(FORWARDED_CONTENT_TYPE));
             if end_of_stream {
                 return self.judge_body(&shared, &[]);
             }
@@ -415,7 +440,13 @@ impl HttpContext for WardenHttp {
             return Action::Pause;
         }
         self.plan = Some(shared.engine.default_response_plan());
-        Action::Continue
+        if end_of_stream {
+            return Action::Continue;
+        }
+        // A body on another method would reach the server unread: hold the headers until it is known
+        // to be empty.
+        self.awaiting_body = true;
+        Action::Pause
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
@@ -424,6 +455,19 @@ impl HttpContext for WardenHttp {
         };
         if !self.awaiting_body {
             return Action::Continue;
+        }
+        let method = self.exchange.http_method.clone().unwrap_or_default();
+        if method != "POST" {
+            if body_size > 0 {
+                self.awaiting_body = false;
+                let reply = body_on_method_refusal(&method);
+                return self.refuse_request(reply, format!("a {method} request carried a body"));
+            }
+            if end_of_stream {
+                self.awaiting_body = false;
+                return Action::Continue;
+            }
+            return Action::Pause;
         }
         let limit = shared.engine.limits.max_request_body_bytes;
         if body_size > limit {
@@ -455,6 +499,11 @@ impl HttpContext for WardenHttp {
             return Action::Continue;
         };
         if !self.awaiting_body {
+            return Action::Continue;
+        }
+        self.awaiting_body = false;
+        if self.exchange.http_method.as_deref() != Some("POST") {
+            // No body byte arrived (any would have been refused): nothing to judge.
             return Action::Continue;
         }
         let body = self

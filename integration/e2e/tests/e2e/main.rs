@@ -10,6 +10,7 @@ mod auth;
 mod config;
 mod masking;
 mod policy;
+mod request_decoding;
 
 use rmcp::model::{CallToolRequestParams, JsonObject};
 use serde_json::{json, Value};
