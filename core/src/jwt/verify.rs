@@ -174,9 +174,10 @@ impl Verifier {
     ///
     /// Header parameters Warden does not use (`jku`, `x5u`, `jwk`, `x5c`, `x5t`, `x5t#S256`, `cty`,
     /// and any other) are ignored whatever their JSON type: they never choose the key and never make
-    /// a valid token fail. The header and the payload must be JSON objects without repeated member
-    /// names (RFC 7515 §5.2 and RFC 7519 §7.2 allow refusing them; Warden does not guess which one
-    /// counts).
+    /// a valid token fail. The header's size is bounded only by [`MAX_TOKEN_BYTES`] (an `x5c`
+    /// chain easily exceeds a few KiB). The header and the payload must be JSON objects without
+    /// repeated member names (RFC 7515 §4 and RFC 7519 §4 allow refusing them; Warden does not guess
+    /// which one counts).
     ///
     /// # Errors
     /// The [`AuthError`] naming the first check that failed.
