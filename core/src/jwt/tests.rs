@@ -876,3 +876,13 @@ fn signed_token_repeating_a_claim_or_header_parameter_is_refused() {
     let token = signer.token_from_json(two_kids, &payload);
     assert_eq!(refusal(&token).reason(), "malformed_token");
 }
+
+#[test]
+fn es256_signature_in_der_form_is_refused() {
+    let token = RawSigner::Es256(&keys().es256).token("warden-dev-es256", &json!({}));
+    let (signing_input, signature) = token.rsplit_once('.').unwrap();
+    let fixed = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    let der = p256::ecdsa::Signature::from_slice(&fixed).unwrap().to_der();
+    let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(der.as_bytes()));
+    assert_eq!(refusal(&token), AuthError::BadSignature); // JWS uses R || S (RFC 7518 §3.4)
+}
