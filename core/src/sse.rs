@@ -129,6 +129,11 @@ impl SseRewriter {
         Ok(out)
     }
 
+    /// Whether part of an event (an unterminated line or event) is held, waiting for more bytes.
+    pub fn has_pending(&self) -> bool {
+        !self.line.is_empty() || !self.event.lines.is_empty()
+    }
+
     /// End of stream: processes an unterminated final event as if a blank line followed it and emits
     /// it without that blank line (rewritten `data` lines end with LF; unchanged bytes stay as sent).
     ///

@@ -54,6 +54,8 @@ pub struct WardenHttp {
     exchange_decision: AuditDecision,
     awaiting_body: bool,
     body_size: usize,
+    /// Size of the buffered response body so far (`ResponseBody::Buffered`).
+    response_body_size: usize,
     replied_locally: bool,
     plan: Option<ResponsePlan>,
     response: ResponseBody,
@@ -73,6 +75,7 @@ impl WardenHttp {
             exchange_decision: AuditDecision::Allow,
             awaiting_body: false,
             body_size: 0,
+            response_body_size: 0,
             replied_locally: false,
             plan: None,
             response: ResponseBody::Untouched,
@@ -323,6 +326,27 @@ impl WardenHttp {
         self.response = ResponseBody::Dropped;
     }
 
+    /// Rewrites the whole buffered response body (its end has arrived: end of stream, or trailers)
+    /// and publishes the audit records.
+    fn rewrite_buffered_body(&mut self, shared: &Shared, plan: &ResponsePlan, identity: &Identity) {
+        let size = self.response_body_size;
+        let body = self.get_http_response_body(0, size).unwrap_or_default();
+        match shared.engine.rewrite_json_body(
+            plan,
+            identity,
+            &body,
+            &mut self.exchange.masked_by_id,
+        ) {
+            Ok(Some(rewritten)) => {
+                self.set_http_response_body(0, size, &rewritten);
+                self.exchange.bytes_out = rewritten.len() as u64;
+            }
+            Ok(None) => self.exchange.bytes_out = body.len() as u64,
+            Err(e) => self.replace_uninspectable_body(size, &e.to_string()),
+        }
+        self.publish_audit();
+    }
+
     /// Renders the records, sets them as filter state, and returns them.
     fn publish_audit(&mut self) -> Option<String> {
         let shared = self.shared.clone()?;
@@ -439,7 +463,7 @@ impl HttpContext for WardenHttp {
             self.awaiting_body = true;
             return Action::Pause;
         }
-        self.plan = Some(shared.engine.default_response_plan());
+        self.plan = Some(shared.engine.unknown_call_response_plan());
         if end_of_stream {
             return Action::Continue;
         }
@@ -578,26 +602,11 @@ impl HttpContext for WardenHttp {
                     self.replace_uninspectable_body(body_size, &reason);
                     return Action::Continue;
                 }
+                self.response_body_size = body_size;
                 if !end_of_stream {
                     return Action::Pause;
                 }
-                let body = self
-                    .get_http_response_body(0, body_size)
-                    .unwrap_or_default();
-                match engine.rewrite_json_body(
-                    &plan,
-                    &identity,
-                    &body,
-                    &mut self.exchange.masked_by_id,
-                ) {
-                    Ok(Some(rewritten)) => {
-                        self.set_http_response_body(0, body_size, &rewritten);
-                        self.exchange.bytes_out = rewritten.len() as u64;
-                    }
-                    Ok(None) => self.exchange.bytes_out = body.len() as u64,
-                    Err(e) => self.replace_uninspectable_body(body_size, &e.to_string()),
-                }
-                self.publish_audit();
+                self.rewrite_buffered_body(&shared, &plan, &identity);
                 Action::Continue
             }
             ResponseBody::Stream(_) => {
@@ -636,6 +645,34 @@ impl HttpContext for WardenHttp {
                 Action::Continue
             }
         }
+    }
+
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
+        // With trailers, no body callback saw end_of_stream: the body ends here, and nothing buffered
+        // may be released before it is rewritten.
+        let (Some(shared), Some(plan), Some(identity)) = (
+            self.shared.clone(),
+            self.plan.clone(),
+            self.identity.clone(),
+        ) else {
+            return Action::Continue;
+        };
+        match std::mem::replace(&mut self.response, ResponseBody::Dropped) {
+            ResponseBody::Buffered => self.rewrite_buffered_body(&shared, &plan, &identity),
+            ResponseBody::Stream(rewriter) if rewriter.has_pending() => {
+                // Earlier chunks are gone downstream and proxy-wasm cannot append to them, so an
+                // event left unterminated before the trailers is withheld, never released unmasked.
+                log::warn!(
+                    "warden: SSE stream ended with trailers after an unterminated event; withheld"
+                );
+                self.publish_audit();
+            }
+            ResponseBody::Stream(_) => {
+                self.publish_audit();
+            }
+            other => self.response = other,
+        }
+        Action::Continue
     }
 
     fn on_log(&mut self) {
