@@ -113,8 +113,10 @@ proptest! {
     }
 
     #[test]
-    fn one_byte_chunks_give_the_unsplit_result(input in stream()) {
+    fn one_byte_chunks_give_the_unsplit_result_under_every_event_bound(input in stream()) {
         let every_byte: Vec<usize> = (1..input.len()).collect();
-        sse::check_split(&input, &every_byte, 1 << 16, &sse::rewrite_always);
+        for max in (1..=input.len().min(160)).chain([1 << 16]) {
+            sse::check_split(&input, &every_byte, max, &sse::rewrite_always);
+        }
     }
 }
