@@ -144,3 +144,19 @@ bench: build
     @command -v wrk >/dev/null || { echo "==> installing wrk (apt-get install wrk)"; apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
     @command -v taskset >/dev/null || { echo "error: taskset (util-linux) is missing"; exit 1; }
     target/debug/load-bench --envoy "{{envoy}}" --wasm "{{wasm}}" --out-dir benches/results
+
+# Installs nightly and cargo-fuzz when missing. Seeds: fuzz/seeds/TARGET (and policies/ for config_load);
+# generated corpus: fuzz/corpus/TARGET; crashes: fuzz/artifacts/TARGET; final stats: fuzz/fuzz-0.log.
+# Fuzz TARGET (jsonrpc_parse sse_rewrite json_mask jwt_parse config_load): one job, `seconds`, nice 19.
+fuzz TARGET seconds="600":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+    command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+    cd fuzz
+    seeds=(seeds/{{TARGET}})
+    if [ "{{TARGET}}" = config_load ]; then seeds+=(../policies); fi
+    mkdir -p corpus/{{TARGET}}
+    nice -n 19 cargo +nightly fuzz run -O {{TARGET}} corpus/{{TARGET}} "${seeds[@]}" -- \
+      -jobs=1 -max_total_time={{seconds}} -dict=json.dict -print_final_stats=1
+    tail -n 15 fuzz-0.log
