@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::idp::{TestIdp, CLIENT_ID, CLIENT_SECRET};
-use common::{approver_token, config, token, Service, APPROVER_AUDIENCE};
+use common::{approver_token, config, free_port, token, Service, APPROVER_AUDIENCE};
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{Client, Response};
 use serde_json::{json, Value};
@@ -24,14 +24,6 @@ fn client() -> Client {
         .unwrap()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 const FORM: &str = "application/x-www-form-urlencoded";
 
 /// An `application/x-www-form-urlencoded` body of values that need no escaping (tokens, ids).
@@ -40,7 +32,8 @@ fn form(pairs: &[(&str, &str)]) -> String {
         .iter()
         .map(|(k, v)| {
             assert!(
-                v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.~".contains(c)),
+                v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.~".contains(c)),
                 "{v:?} needs escaping"
             );
             format!("{k}={v}")
@@ -66,7 +59,10 @@ fn pair(set_cookie: &str) -> String {
 
 /// The CSRF token in the inbox page's forms.
 fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a form with a csrf field") + 19;
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a csrf field")
+        + 19;
     html[at..].split('"').next().unwrap().to_owned()
 }
 
@@ -199,7 +195,9 @@ async fn inbox_forms_need_the_sessions_csrf_token_and_the_inbox_origin() {
     }
     assert_eq!(service.pending(&bob).await.len(), 1, "nothing was decided");
 
-    let done = post(Some(&service.base), vec![("csrf", csrf)]).await.unwrap();
+    let done = post(Some(&service.base), vec![("csrf", csrf)])
+        .await
+        .unwrap();
     assert_eq!(done.status(), 303);
     let (_, body) = held.await.unwrap();
     assert_eq!(body["status"], "approved", "{body}");
@@ -244,15 +242,28 @@ async fn a_remote_jwks_approver_issuer_works_across_key_rotation() {
         }
     }
     assert!(accepted, "the rotated key was never fetched");
-    assert_eq!(list(first).await.unwrap().status(), 200, "old key still published");
+    assert_eq!(
+        list(first).await.unwrap().status(),
+        200,
+        "old key still published"
+    );
 
     // A flood of unknown kids is not a flood of fetches.
     let before = idp.jwks_fetches();
     for n in 0..20 {
-        let bogus = idp.token("bob", &["approvers"], APPROVER_AUDIENCE, Some(&format!("nope-{n}")));
+        let bogus = idp.token(
+            "bob",
+            &["approvers"],
+            APPROVER_AUDIENCE,
+            Some(&format!("nope-{n}")),
+        );
         assert_eq!(list(bogus).await.unwrap().status(), 401);
     }
-    assert!(idp.jwks_fetches() <= before + 1, "{} fetches", idp.jwks_fetches() - before);
+    assert!(
+        idp.jwks_fetches() <= before + 1,
+        "{} fetches",
+        idp.jwks_fetches() - before
+    );
 }
 
 /// The demo configuration with `idp` as an extra issuer and the inbox signing in through it.
@@ -280,7 +291,11 @@ async fn the_inbox_signs_approvers_in_through_the_identity_provider_with_pkce() 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let config = inbox_config(&idp, &format!("{base}/inbox/callback"), &secret);
-    let service = Arc::new(Service::start_on(&config, None, &format!("127.0.0.1:{port}")));
+    let service = Arc::new(Service::start_on(
+        &config,
+        None,
+        &format!("127.0.0.1:{port}"),
+    ));
     let held = {
         let service = service.clone();
         tokio::spawn(async move { service.check("alice", "cus_001").await })
@@ -289,52 +304,43 @@ async fn the_inbox_signs_approvers_in_through_the_identity_provider_with_pkce() 
     // The inbox offers the provider, not a token field; pasted tokens are refused.
     let page = client().get(service.url("/inbox")).send().await.unwrap();
     let text = page.text().await.unwrap();
-    assert!(text.contains("/inbox/login") && !text.contains("textarea"), "{text}");
+    assert!(
+        text.contains("/inbox/login") && !text.contains("textarea"),
+        "{text}"
+    );
     let pasted = paste_sign_in(&service, &approver_token("bob", "approvers")).await;
     assert_eq!(pasted.status(), 403);
 
     // Start: to the provider's authorization endpoint with PKCE S256, a nonce and a state.
-    let start = client().get(service.url("/inbox/login")).send().await.unwrap();
-    assert_eq!(start.status(), 303);
-    let login_cookie = set_cookie(&start, "warden_login").unwrap();
+    let first = start_sign_in(&service).await;
     for flag in ["HttpOnly", "SameSite=Lax", "Path=/inbox/callback"] {
-        assert!(login_cookie.contains(flag), "{login_cookie}");
+        assert!(first.login_cookie.contains(flag), "{}", first.login_cookie);
     }
-    let authorize = start.headers()[LOCATION].to_str().unwrap().to_owned();
-    assert!(authorize.starts_with(&format!("{}/authorize?", idp.issuer())));
-    for part in ["code_challenge_method=S256", "code_challenge=", "nonce=", "state="] {
-        assert!(authorize.contains(part), "{authorize}");
+    assert!(first
+        .authorize
+        .starts_with(&format!("{}/authorize?", idp.issuer())));
+    for part in [
+        "code_challenge_method=S256",
+        "code_challenge=",
+        "nonce=",
+        "state=",
+    ] {
+        assert!(first.authorize.contains(part), "{}", first.authorize);
     }
-    let back = client().get(&authorize).send().await.unwrap();
-    let callback = back.headers()[LOCATION].to_str().unwrap().to_owned();
-    assert!(callback.starts_with(&format!("{base}/inbox/callback?code=")));
+    assert!(first
+        .callback
+        .starts_with(&format!("{base}/inbox/callback?code=")));
 
     // The redirect without the browser's login cookie is refused (login CSRF).
-    let foreign = client().get(&callback).send().await.unwrap();
-    assert_eq!(foreign.status(), 403);
+    assert_eq!(finish_sign_in(&service, &first, false).await.status(), 403);
     // A fresh sign-in, finished in the browser that started it.
-    let start = client().get(service.url("/inbox/login")).send().await.unwrap();
-    let login_cookie = pair(&set_cookie(&start, "warden_login").unwrap());
-    let authorize = start.headers()[LOCATION].to_str().unwrap().to_owned();
-    let back = client().get(&authorize).send().await.unwrap();
-    let callback = back.headers()[LOCATION].to_str().unwrap().to_owned();
-    let finished = client()
-        .get(&callback)
-        .header(COOKIE, &login_cookie)
-        .send()
-        .await
-        .unwrap();
+    let second = start_sign_in(&service).await;
+    let finished = finish_sign_in(&service, &second, true).await;
     assert_eq!(finished.status(), 200);
     let session = set_cookie(&finished, "warden_session").expect("a session");
     assert!(session.contains("SameSite=Strict") && session.contains("HttpOnly"));
     // The code is single use: replaying the redirect signs nobody in.
-    let replay = client()
-        .get(&callback)
-        .header(COOKIE, &login_cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(replay.status(), 403);
+    assert_eq!(finish_sign_in(&service, &second, true).await.status(), 403);
 
     let cookie = pair(&session);
     let page = inbox_page(&service, &cookie).await;
@@ -362,23 +368,44 @@ async fn the_inbox_signs_approvers_in_through_the_identity_provider_with_pkce() 
     assert_eq!(body["approvers"], json!(["bob"]));
 }
 
-/// Walks the sign-in through `idp` for `service`, finishing on `service` whatever host the redirect
-/// names; returns the session's `Set-Cookie`.
-async fn sign_in_through(service: &Service) -> String {
-    let start = client().get(service.url("/inbox/login")).send().await.unwrap();
-    let login_cookie = pair(&set_cookie(&start, "warden_login").unwrap());
-    let authorize = start.headers()[LOCATION].to_str().unwrap().to_owned();
-    let back = client().get(&authorize).send().await.unwrap();
-    let callback = back.headers()[LOCATION].to_str().unwrap().to_owned();
-    let query = callback.split_once('?').unwrap().1;
-    let finished = client()
-        .get(service.url(&format!("/inbox/callback?{query}")))
-        .header(COOKIE, &login_cookie)
+/// A sign-in started at the inbox and passed through the provider, not yet finished.
+struct SignIn {
+    /// The `Set-Cookie` of the login cookie.
+    login_cookie: String,
+    /// The provider's authorization URL the inbox redirected to.
+    authorize: String,
+    /// The provider's redirect back to the inbox.
+    callback: String,
+}
+
+/// `GET /inbox/login`, then the provider's authorization endpoint (which signs its user in at once).
+async fn start_sign_in(service: &Service) -> SignIn {
+    let start = client()
+        .get(service.url("/inbox/login"))
         .send()
         .await
         .unwrap();
-    assert_eq!(finished.status(), 200);
-    set_cookie(&finished, "warden_session").expect("a session")
+    assert_eq!(start.status(), 303);
+    let login_cookie = set_cookie(&start, "warden_login").unwrap();
+    let authorize = start.headers()[LOCATION].to_str().unwrap().to_owned();
+    let back = client().get(&authorize).send().await.unwrap();
+    let callback = back.headers()[LOCATION].to_str().unwrap().to_owned();
+    SignIn {
+        login_cookie,
+        authorize,
+        callback,
+    }
+}
+
+/// Delivers the provider's redirect to `service` (whatever host it names), with the login cookie
+/// when `same_browser`.
+async fn finish_sign_in(service: &Service, sign_in: &SignIn, same_browser: bool) -> Response {
+    let query = sign_in.callback.split_once('?').unwrap().1;
+    let mut request = client().get(service.url(&format!("/inbox/callback?{query}")));
+    if same_browser {
+        request = request.header(COOKIE, pair(&sign_in.login_cookie));
+    }
+    request.send().await.unwrap()
 }
 
 #[tokio::test]
@@ -390,22 +417,28 @@ async fn cookies_are_secure_and_forms_need_the_public_origin_when_served_over_tl
     let public = "https://approvals.example.com";
     let config = inbox_config(&idp, &format!("{public}/inbox/callback"), &secret);
     let service = Service::start(&config, None);
-    let start = client().get(service.url("/inbox/login")).send().await.unwrap();
-    assert_eq!(start.status(), 303);
-    let cookie = set_cookie(&start, "warden_login").unwrap();
+    let sign_in = start_sign_in(&service).await;
+    let cookie = &sign_in.login_cookie;
     assert!(cookie.split(';').any(|f| f.trim() == "Secure"), "{cookie}");
-    let authorize = start.headers()[LOCATION].to_str().unwrap();
     assert!(
-        authorize.contains("redirect_uri=https%3A%2F%2Fapprovals.example.com%2Finbox%2Fcallback"),
-        "{authorize}"
+        sign_in
+            .authorize
+            .contains("redirect_uri=https%3A%2F%2Fapprovals.example.com%2Finbox%2Fcallback"),
+        "{}",
+        sign_in.authorize
     );
 
-    let session = sign_in_through(&service).await;
-    assert!(session.split(';').any(|f| f.trim() == "Secure"), "{session}");
+    let finished = finish_sign_in(&service, &sign_in, true).await;
+    assert_eq!(finished.status(), 200);
+    let session = set_cookie(&finished, "warden_session").expect("a session");
+    assert!(
+        session.split(';').any(|f| f.trim() == "Secure"),
+        "{session}"
+    );
     let cookie = pair(&session);
     let csrf = csrf_of(&inbox_page(&service, &cookie).await);
     // Forms must come from the public origin, not from whatever Host the request names.
-    let logout = |origin: &'static str| {
+    let logout = |origin: String| {
         client()
             .post(service.url("/inbox/logout"))
             .header(COOKIE, &cookie)
@@ -414,9 +447,8 @@ async fn cookies_are_secure_and_forms_need_the_public_origin_when_served_over_tl
             .body(form(&[("csrf", &csrf)]))
             .send()
     };
-    let host_origin: &'static str = Box::leak(service.base.clone().into_boxed_str());
-    assert_eq!(logout(host_origin).await.unwrap().status(), 403);
-    assert_eq!(logout(public).await.unwrap().status(), 303);
+    assert_eq!(logout(service.base.clone()).await.unwrap().status(), 403);
+    assert_eq!(logout(public.to_owned()).await.unwrap().status(), 303);
     // Signed out: the session is gone on the server, whatever the browser keeps.
     let page = client()
         .get(service.url("/inbox"))

@@ -101,7 +101,13 @@ impl ApproverAuth {
                 login.issuer()
             ));
         }
-        if verified.identity.claims.get("nonce").and_then(|n| n.as_str()) != Some(nonce) {
+        if verified
+            .identity
+            .claims
+            .get("nonce")
+            .and_then(|n| n.as_str())
+            != Some(nonce)
+        {
             return Err("ID token refused: its nonce is not the one of this sign-in".to_owned());
         }
         Ok(verified)

@@ -109,7 +109,12 @@ fn login_page(state: &AppState, status: StatusCode, problem: Option<&str>) -> Re
 
 /// Opens a session for `approver` (until the session length or the token's `exp`, unix seconds,
 /// whichever comes first) and sends the browser to the inbox.
-fn signed_in_response(state: &AppState, approver: Identity, token_expires_at: u64, via_redirect: bool) -> Response {
+fn signed_in_response(
+    state: &AppState,
+    approver: Identity,
+    token_expires_at: u64,
+    via_redirect: bool,
+) -> Response {
     let (secure, _) = public_origin(state);
     let lifetime = state
         .approvers
@@ -119,13 +124,27 @@ fn signed_in_response(state: &AppState, approver: Identity, token_expires_at: u6
     let token_end = i64::try_from(token_expires_at).unwrap_or(i64::MAX);
     let expires_at = now().saturating_add(lifetime).min(token_end);
     let id = state.sessions.open(approver, expires_at);
-    let session = set_cookie(SESSION_COOKIE, id, "/", SameSite::Strict, secure, expires_at - now());
+    let session = set_cookie(
+        SESSION_COOKIE,
+        id,
+        "/",
+        SameSite::Strict,
+        secure,
+        expires_at - now(),
+    );
     if !via_redirect {
         return ([(header::SET_COOKIE, session)], Redirect::to("/inbox")).into_response();
     }
     // The provider's redirect is a cross-site navigation: a SameSite=Strict cookie set here would not
     // be sent on a redirect chain that started there, so continue from a page of our own.
-    let clear = set_cookie(LOGIN_COOKIE, String::new(), "/inbox/callback", SameSite::Lax, secure, 0);
+    let clear = set_cookie(
+        LOGIN_COOKIE,
+        String::new(),
+        "/inbox/callback",
+        SameSite::Lax,
+        secure,
+        0,
+    );
     let body = html! {
         (DOCTYPE)
         html lang="en" {
@@ -278,7 +297,11 @@ async fn callback(
     Query(query): Query<CallbackQuery>,
 ) -> Response {
     let Some(login) = &state.approvers.login else {
-        return login_page(&state, StatusCode::NOT_FOUND, Some("no identity provider is configured"));
+        return login_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            Some("no identity provider is configured"),
+        );
     };
     let (code, login_state) = match (&query.code, &query.state, &query.error) {
         (Some(code), Some(login_state), None) => (code, login_state),
@@ -287,11 +310,17 @@ async fn callback(
             return login_page(
                 &state,
                 StatusCode::FORBIDDEN,
-                Some(&format!("the identity provider refused the sign-in: {error} {detail}")),
+                Some(&format!(
+                    "the identity provider refused the sign-in: {error} {detail}"
+                )),
             );
         }
         _ => {
-            return login_page(&state, StatusCode::BAD_REQUEST, Some("the redirect lacks code or state"))
+            return login_page(
+                &state,
+                StatusCode::BAD_REQUEST,
+                Some("the redirect lacks code or state"),
+            )
         }
     };
     let cookie_state = cookie(&headers, LOGIN_COOKIE);
@@ -342,7 +371,11 @@ struct ActionForm {
 }
 
 /// The session of a form POST that passed the `Origin` and CSRF checks.
-fn form_session(state: &AppState, headers: &HeaderMap, form: &ActionForm) -> Result<Session, ApiError> {
+fn form_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &ActionForm,
+) -> Result<Session, ApiError> {
     let session = state
         .sessions
         .current(headers)
@@ -362,7 +395,14 @@ async fn logout(
     }
     state.sessions.close(&headers);
     let (secure, _) = public_origin(&state);
-    let cookie = set_cookie(SESSION_COOKIE, String::new(), "/", SameSite::Strict, secure, 0);
+    let cookie = set_cookie(
+        SESSION_COOKIE,
+        String::new(),
+        "/",
+        SameSite::Strict,
+        secure,
+        0,
+    );
     ([(header::SET_COOKIE, cookie)], Redirect::to("/inbox")).into_response()
 }
 
@@ -392,7 +432,13 @@ fn act(
     form: ActionForm,
 ) -> Response {
     let result = form_session(&state, &headers, &form).and_then(|session| {
-        decide(&state, &session.approver, &id, verdict, form.reason.as_deref())
+        decide(
+            &state,
+            &session.approver,
+            &id,
+            verdict,
+            form.reason.as_deref(),
+        )
     });
     match result {
         Ok(_) => Redirect::to("/inbox").into_response(),

@@ -97,14 +97,20 @@ impl InboxLogin {
             })?),
             (None, Some(file)) => Some(
                 std::fs::read_to_string(file)
-                    .with_context(|| format!("approvers.inbox.client_secret_file: cannot read {file}"))?
+                    .with_context(|| {
+                        format!("approvers.inbox.client_secret_file: cannot read {file}")
+                    })?
                     .trim_end()
                     .to_owned(),
             ),
             (None, None) => None,
         };
-        let origin = origin_of(&config.redirect_url)
-            .with_context(|| format!("approvers.inbox.redirect_url {:?} has no origin", config.redirect_url))?;
+        let origin = origin_of(&config.redirect_url).with_context(|| {
+            format!(
+                "approvers.inbox.redirect_url {:?} has no origin",
+                config.redirect_url
+            )
+        })?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
@@ -238,8 +244,8 @@ impl InboxLogin {
         let issuer = &self.config.issuer;
         let url = format!("{}{DISCOVERY_PATH}", issuer.trim_end_matches('/'));
         let body = fetch_document(&self.http, &url, PROVIDER_TIMEOUT_MS).await?;
-        let doc: Value = serde_json::from_slice(&body)
-            .map_err(|e| format!("{url}: not JSON: {e}"))?;
+        let doc: Value =
+            serde_json::from_slice(&body).map_err(|e| format!("{url}: not JSON: {e}"))?;
         let member = |name: &str| {
             doc.get(name)
                 .and_then(Value::as_str)

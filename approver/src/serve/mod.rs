@@ -118,8 +118,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         std::fs::read(&args.config).with_context(|| format!("{shown}: cannot read the file"))?;
     let config = PluginConfig::from_json(&bytes).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
     let engine = Engine::from_config(&config).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
-    let approvers =
-        ApproverAuth::from_config(&config, reqwest::Client::new()).with_context(|| shown.to_string())?;
+    let approvers = ApproverAuth::from_config(&config, reqwest::Client::new())
+        .with_context(|| shown.to_string())?;
     let store = Store::open(&args.db)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {

@@ -87,7 +87,8 @@ impl Sessions {
 
     /// Ends the request's session.
     pub fn close(&self, headers: &HeaderMap) {
-        if let (Some(id), Ok(mut sessions)) = (cookie(headers, SESSION_COOKIE), self.sessions.lock())
+        if let (Some(id), Ok(mut sessions)) =
+            (cookie(headers, SESSION_COOKIE), self.sessions.lock())
         {
             sessions.remove(&id);
         }

@@ -55,7 +55,10 @@ impl TestIdp {
             issuer: Mutex::new(String::new()),
             keys: Mutex::new(vec![key(0)]),
             codes: Mutex::new(HashMap::new()),
-            user: Mutex::new((sub.to_owned(), groups.iter().map(|g| g.to_string()).collect())),
+            user: Mutex::new((
+                sub.to_owned(),
+                groups.iter().map(|g| g.to_string()).collect(),
+            )),
             jwks_fetches: AtomicUsize::new(0),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -160,7 +163,8 @@ async fn authorize(
     let ok = q.get("response_type").map(String::as_str) == Some("code")
         && q.get("client_id").map(String::as_str) == Some(CLIENT_ID)
         && q.get("code_challenge_method").map(String::as_str) == Some("S256")
-        && q.get("scope").is_some_and(|s| s.split(' ').any(|s| s == "openid"));
+        && q.get("scope")
+            .is_some_and(|s| s.split(' ').any(|s| s == "openid"));
     let (Some(redirect), Some(state), Some(challenge), Some(nonce), true) = (
         q.get("redirect_uri"),
         q.get("state"),
@@ -168,7 +172,11 @@ async fn authorize(
         q.get("nonce"),
         ok,
     ) else {
-        return (StatusCode::BAD_REQUEST, format!("bad authorization request {q:?}")).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("bad authorization request {q:?}"),
+        )
+            .into_response();
     };
     let code = uuid::Uuid::new_v4().to_string();
     inner.codes.lock().unwrap().insert(
@@ -191,18 +199,31 @@ async fn token_endpoint(
         "Basic {}",
         Base64::encode_to_string(format!("{CLIENT_ID}:{CLIENT_SECRET}")).unwrap()
     );
-    if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(basic.as_str()) {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
+    if headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        != Some(basic.as_str())
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
     }
     let grant = form
         .get("code")
         .and_then(|code| inner.codes.lock().unwrap().remove(code));
     let Some(grant) = grant else {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_grant"})),
+        )
+            .into_response();
     };
     let verifier = form.get("code_verifier").cloned().unwrap_or_default();
     let challenge =
-        Base64UrlSafeNoPadding::encode_to_string(sha2::Sha256::digest(verifier.as_bytes())).unwrap();
+        Base64UrlSafeNoPadding::encode_to_string(sha2::Sha256::digest(verifier.as_bytes()))
+            .unwrap();
     if challenge != grant.challenge || form.get("redirect_uri") != Some(&grant.redirect_uri) {
         return (
             StatusCode::BAD_REQUEST,
@@ -211,7 +232,9 @@ async fn token_endpoint(
             .into_response();
     }
     let (sub, groups) = inner.user.lock().unwrap().clone();
-    let idp = TestIdp { inner: inner.clone() };
+    let idp = TestIdp {
+        inner: inner.clone(),
+    };
     let mut extra = serde_json::Map::new();
     extra.insert("groups".into(), json!(groups));
     extra.insert("nonce".into(), json!(grant.nonce));
