@@ -880,15 +880,25 @@ mod tests {
             for (key, value) in changes.as_object().unwrap() {
                 block[key] = value.clone();
             }
-            with_approvers(&serde_json::json!({"audiences": ["approvals"], "inbox": block}).to_string())
+            with_approvers(
+                &serde_json::json!({"audiences": ["approvals"], "inbox": block}).to_string(),
+            )
         };
-        let ok = inbox(serde_json::json!({})).unwrap().approvers.unwrap().inbox.unwrap();
+        let ok = inbox(serde_json::json!({}))
+            .unwrap()
+            .approvers
+            .unwrap()
+            .inbox
+            .unwrap();
         assert_eq!(
             (ok.scopes.join(" "), ok.session_seconds),
             ("openid email profile".to_owned(), 28_800)
         );
         for (changes, path) in [
-            (serde_json::json!({"issuer": "https://other"}), "approvers.inbox.issuer"),
+            (
+                serde_json::json!({"issuer": "https://other"}),
+                "approvers.inbox.issuer",
+            ),
             (
                 serde_json::json!({"client_secret_env": "S", "client_secret_file": "/s"}),
                 "approvers.inbox.client_secret_file",
@@ -897,8 +907,14 @@ mod tests {
                 serde_json::json!({"redirect_url": "https://approvals.example.com/elsewhere"}),
                 "approvers.inbox.redirect_url",
             ),
-            (serde_json::json!({"redirect_url": "/inbox/callback"}), "approvers.inbox.redirect_url"),
-            (serde_json::json!({"session_seconds": 10}), "approvers.inbox.session_seconds"),
+            (
+                serde_json::json!({"redirect_url": "/inbox/callback"}),
+                "approvers.inbox.redirect_url",
+            ),
+            (
+                serde_json::json!({"session_seconds": 10}),
+                "approvers.inbox.session_seconds",
+            ),
         ] {
             let e = inbox(changes.clone()).unwrap_err();
             assert_eq!(e.path, path, "{changes}: {e}");
