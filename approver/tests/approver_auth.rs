@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::idp::{TestIdp, CLIENT_ID, CLIENT_SECRET};
-use common::{approver_token, config, free_port, token, Service, APPROVER_AUDIENCE};
+use common::{approver_token, config, free_port, token, warden_token, Service, APPROVER_AUDIENCE};
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{Client, Response};
 use serde_json::{json, Value};
@@ -119,6 +119,26 @@ async fn an_mcp_audience_token_is_refused_by_the_approver_api() {
         .unwrap();
     assert_eq!(approved.status(), 401);
     assert_eq!(service.pending(&approver).await.len(), 1, "still pending");
+}
+
+#[tokio::test]
+async fn a_token_for_both_the_mcp_and_the_approver_audience_is_refused_as_approver() {
+    let service = Service::start(&config(json!({})), None);
+    // Usable at the MCP server too (aud contains warden-demo): an agent could hold it.
+    let aud = format!(r#"aud=["warden-demo","{APPROVER_AUDIENCE}"]"#);
+    let both = warden_token(&["--sub", "bob", "--groups", "approvers", "--claim", &aud]);
+    let refused = client()
+        .get(service.url("/v1/approvals"))
+        .bearer_auth(&both)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("MCP audience"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -9,8 +9,11 @@
 //! - ID tokens of the inbox's OpenID Connect sign-in: `aud` must be the inbox's `client_id` (OpenID
 //!   Connect Core 1.0 §3.1.3.7), and `iss` the inbox's issuer.
 
+use std::collections::HashSet;
+
 use anyhow::Context;
 use axum::http::HeaderMap;
+use serde_json::Value;
 use warden_core::config::{ApproversConfig, PluginConfig};
 use warden_core::jwt::{bearer_token, AuthError, VerifiedToken, Verifier};
 use warden_core::Identity;
@@ -24,6 +27,8 @@ use super::{now, AppState};
 /// How approvers are authenticated: the approver and ID-token verifiers and the key sets they share.
 pub struct ApproverAuth {
     approver_tokens: Verifier,
+    /// Every issuer's MCP audiences: a token carrying one of them is never an approver token.
+    mcp_audiences: HashSet<String>,
     id_tokens: Option<Verifier>,
     keys: RemoteKeySets,
     /// The inbox's OpenID Connect sign-in (`approvers.inbox`), when configured.
@@ -62,22 +67,47 @@ impl ApproverAuth {
             .as_ref()
             .map(InboxLogin::from_config)
             .transpose()?;
+        let mcp_audiences = config
+            .issuers
+            .iter()
+            .flat_map(|issuer| issuer.audiences.iter().cloned())
+            .collect();
         Ok(Self {
             approver_tokens,
+            mcp_audiences,
             id_tokens,
             keys,
             login,
         })
     }
 
-    /// Verifies an approver bearer token (`aud` in `approvers.audiences`).
+    /// Verifies an approver bearer token: `aud` contains one of `approvers.audiences` and none of
+    /// the issuers' MCP audiences (a token an agent could present to the MCP server never approves).
     ///
     /// # Errors
-    /// The [`AuthError`] of the first failed check.
-    pub async fn verify_approver_token(&self, token: &str) -> Result<VerifiedToken, AuthError> {
-        self.keys
+    /// The first failed check, in words.
+    pub async fn verify_approver_token(&self, token: &str) -> Result<VerifiedToken, String> {
+        let verified = self
+            .keys
             .verify(&self.approver_tokens, token, unix_now())
             .await
+            .map_err(|e: AuthError| e.to_string())?;
+        self.refuse_mcp_audience(verified)
+    }
+
+    /// `verified`, unless its `aud` (string or array, RFC 7519 §4.1.3) names an MCP audience.
+    fn refuse_mcp_audience(&self, verified: VerifiedToken) -> Result<VerifiedToken, String> {
+        let audiences: Vec<&str> = match verified.identity.claims.get("aud") {
+            Some(Value::String(one)) => vec![one.as_str()],
+            Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        match audiences.iter().find(|a| self.mcp_audiences.contains(**a)) {
+            Some(mcp) => Err(format!(
+                "its aud also names the MCP audience {mcp:?}: a token the MCP server accepts cannot approve"
+            )),
+            None => Ok(verified),
+        }
     }
 
     /// Verifies an ID token of the inbox sign-in: `aud` is the inbox `client_id`, `iss` the inbox
@@ -110,7 +140,8 @@ impl ApproverAuth {
         {
             return Err("ID token refused: its nonce is not the one of this sign-in".to_owned());
         }
-        Ok(verified)
+        self.refuse_mcp_audience(verified)
+            .map_err(|e| format!("ID token refused: {e}"))
     }
 }
 

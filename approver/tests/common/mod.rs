@@ -59,9 +59,15 @@ pub fn approver_token(sub: &str, groups: &str) -> String {
 
 /// A dev token for `sub` in `groups` with `aud`.
 pub fn token_for(sub: &str, groups: &str, aud: &str) -> String {
+    warden_token(&["--sub", sub, "--groups", groups, "--aud", aud])
+}
+
+/// `warden token ARGS…`, the printed token.
+pub fn warden_token(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_warden"))
         .current_dir(repo_root())
-        .args(["token", "--sub", sub, "--groups", groups, "--aud", aud])
+        .arg("token")
+        .args(args)
         .env_remove("WARDEN_DEV_KEY")
         .output()
         .unwrap();
