@@ -88,7 +88,7 @@ up port="10000": build
       sleep 0.2
     done
     token=$(target/debug/warden token --sub alice@example.com --groups support 2>/dev/null)
-    approver=$(target/debug/warden token --sub bob@example.com --groups approvers --ttl 8h 2>/dev/null)
+    approver=$(target/debug/warden token --sub bob@example.com --groups approvers --aud warden-demo-approvers --ttl 8h 2>/dev/null)
     contractor=$(target/debug/warden token --sub carol@example.com --groups contractors 2>/dev/null)
     url="http://127.0.0.1:{{port}}/mcp-json"
     cat <<MSG

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use common::{config, token, Service};
+use common::{approver_token, config, Service};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -22,7 +22,7 @@ async fn approver_api_refuses_missing_and_foreign_tokens() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 401);
-    let forged = format!("{}x", token("bob", "approvers"));
+    let forged = format!("{}x", approver_token("bob", "approvers"));
     let refused = client
         .get(service.url("/v1/approvals"))
         .bearer_auth(forged)
@@ -37,7 +37,7 @@ async fn approver_api_refuses_missing_and_foreign_tokens() {
 #[tokio::test]
 async fn held_check_returns_approved_as_soon_as_an_approver_decides() {
     let service = Arc::new(Service::start(&config(json!({"hold_seconds": 20})), None));
-    let bob = token("bob", "approvers");
+    let bob = approver_token("bob", "approvers");
     let started = Instant::now();
     let held = {
         let service = service.clone();
@@ -89,7 +89,7 @@ async fn check_without_decision_answers_pending_after_the_hold() {
 #[tokio::test]
 async fn denial_needs_a_reason_and_check_for_an_unknown_rule_is_refused() {
     let service = Service::start(&config(json!({"hold_seconds": 1})), None);
-    let bob = token("bob", "approvers");
+    let bob = approver_token("bob", "approvers");
     let (_, pending) = service.check("alice", "cus_001").await;
     let id = pending["approval_id"].as_str().unwrap();
     let client = reqwest::Client::new();
@@ -157,7 +157,7 @@ async fn webhooks_announce_requests_and_decisions_and_retry_failures() {
     let id = pending["approval_id"].as_str().unwrap().to_owned();
     reqwest::Client::new()
         .post(service.url(&format!("/v1/approvals/{id}/deny")))
-        .bearer_auth(token("bob", "approvers"))
+        .bearer_auth(approver_token("bob", "approvers"))
         .json(&json!({"reason": "not today"}))
         .send()
         .await

@@ -257,12 +257,16 @@ impl Engine {
                 challenge: None,
             });
         };
-        let hold_seconds = self
-            .policy
-            .approval(rule)
-            .map_or(crate::config::MAX_HOLD_SECONDS, |a| a.hold_seconds);
+        let approval = self.policy.approval(rule);
+        let hold_seconds = approval.map_or(crate::config::MAX_HOLD_SECONDS, |a| a.hold_seconds);
+        // Approvers judge the arguments the call runs with, unless the rule hides them.
+        let mask_for_approvers = approval.is_none_or(|a| a.mask_arguments_in_inbox);
         let mut arguments = message.arguments().cloned().unwrap_or_else(|| json!({}));
-        if let Some(set) = self.masker.profile(decision.mask_profile.as_deref()) {
+        if let Some(set) = self
+            .masker
+            .profile(decision.mask_profile.as_deref())
+            .filter(|_| mask_for_approvers)
+        {
             self.masker
                 .mask_value(&set, &mut arguments, &mut Default::default());
         }
@@ -416,6 +420,11 @@ mod tests {
     }
 
     fn engine() -> Engine {
+        engine_with_approval(json!({"approver_groups": ["ops"], "hold_seconds": 7}))
+    }
+
+    /// The test engine with `approval` as the `approval` block of rule `hold`.
+    fn engine_with_approval(approval: Value) -> Engine {
         Engine::from_json(
             json!({
                 "upstream": "demo",
@@ -424,7 +433,7 @@ mod tests {
                 "approvals": {"cluster": "warden_approvals", "inbox_url": "http://x/inbox"},
                 "policy": {"rules": [
                     {"id": "hold", "match": {"tool": "delete_customer"}, "action": "require_approval",
-                     "approval": {"approver_groups": ["ops"], "hold_seconds": 7}},
+                     "approval": approval},
                     {"id": "ok", "match": {"tool": "echo"}, "action": "allow"}
                 ]}
             })
@@ -533,10 +542,26 @@ mod tests {
     }
 
     #[test]
-    fn single_call_behind_approval_is_held_with_its_digest_and_masked_arguments() {
+    fn approvers_see_the_clear_arguments_the_call_runs_with_by_default() {
         let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
             "name": "delete_customer", "arguments": {"note": "mail bob@example.org", "id": "c1"}}});
         let inspection = engine().inspect_request(&alice(), body.to_string().as_bytes());
+        let Verdict::Hold(hold) = inspection.verdict else {
+            panic!("expected a hold, got {:?}", inspection.verdict);
+        };
+        assert_eq!(
+            hold.check.arguments,
+            json!({"note": "mail bob@example.org", "id": "c1"})
+        );
+    }
+
+    #[test]
+    fn single_call_behind_approval_is_held_with_its_digest_and_masked_arguments() {
+        let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+            "name": "delete_customer", "arguments": {"note": "mail bob@example.org", "id": "c1"}}});
+        let engine = engine_with_approval(json!({"approver_groups": ["ops"], "hold_seconds": 7,
+                                                 "mask_arguments_in_inbox": true}));
+        let inspection = engine.inspect_request(&alice(), body.to_string().as_bytes());
         let Verdict::Hold(hold) = inspection.verdict else {
             panic!("expected a hold, got {:?}", inspection.verdict);
         };

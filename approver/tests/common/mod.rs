@@ -2,11 +2,22 @@
 //! database, dev tokens from `warden token`, and filter-style check requests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+pub mod idp;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
 
 /// The workspace root.
 pub fn repo_root() -> PathBuf {
@@ -33,11 +44,30 @@ pub fn config(block: Value) -> Value {
     config
 }
 
-/// A dev token for `sub` in `groups`.
+/// The approver audience of `policies/demo-approvals.json` (`approvers.audiences`).
+pub const APPROVER_AUDIENCE: &str = "warden-demo-approvers";
+
+/// A dev token for `sub` in `groups`, for the MCP audience (`warden-demo`): what an agent holds.
 pub fn token(sub: &str, groups: &str) -> String {
+    token_for(sub, groups, "warden-demo")
+}
+
+/// A dev approver token for `sub` in `groups` ([`APPROVER_AUDIENCE`]).
+pub fn approver_token(sub: &str, groups: &str) -> String {
+    token_for(sub, groups, APPROVER_AUDIENCE)
+}
+
+/// A dev token for `sub` in `groups` with `aud`.
+pub fn token_for(sub: &str, groups: &str, aud: &str) -> String {
+    warden_token(&["--sub", sub, "--groups", groups, "--aud", aud])
+}
+
+/// `warden token ARGS…`, the printed token.
+pub fn warden_token(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_warden"))
         .current_dir(repo_root())
-        .args(["token", "--sub", sub, "--groups", groups])
+        .arg("token")
+        .args(args)
         .env_remove("WARDEN_DEV_KEY")
         .output()
         .unwrap();
@@ -60,6 +90,11 @@ pub struct Service {
 impl Service {
     /// Starts `warden serve` with `config` on a free port; `webhook` is passed as `--webhook-url`.
     pub fn start(config: &Value, webhook: Option<&str>) -> Self {
+        Self::start_on(config, webhook, "127.0.0.1:0")
+    }
+
+    /// [`Service::start`] listening on `listen`.
+    pub fn start_on(config: &Value, webhook: Option<&str>, listen: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("config.json");
         std::fs::write(&config_path, config.to_string()).unwrap();
@@ -70,7 +105,7 @@ impl Service {
             .arg(&config_path)
             .arg("--db")
             .arg(dir.path().join("approvals.db"))
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .stdout(Stdio::piped());
         if let Some(url) = webhook {
             command.args(["--webhook-url", url]);

@@ -33,7 +33,7 @@ pub struct Verifier {
 /// Where an issuer's keys come from.
 enum IssuerKeys {
     Inline(KeySet),
-    Remote(RemoteJwks),
+    Remote(Box<RemoteJwks>),
 }
 
 /// One trusted issuer, compiled.
@@ -99,12 +99,12 @@ impl Verifier {
                     )?
                     .0,
                 ),
-                (Some(remote), true) => IssuerKeys::Remote(RemoteJwks::from_config(
+                (Some(remote), true) => IssuerKeys::Remote(Box::new(RemoteJwks::from_config(
                     remote,
                     &config.issuer,
                     &algorithms,
                     &format!("{at}.remote_jwks"),
-                )?),
+                )?)),
                 (Some(_), false) => {
                     return Err(ConfigError::new(
                         format!("{at}.jwks"),
@@ -146,7 +146,7 @@ impl Verifier {
             .iter()
             .enumerate()
             .filter_map(|(i, issuer)| match &issuer.keys {
-                IssuerKeys::Remote(remote) => Some((i, remote)),
+                IssuerKeys::Remote(remote) => Some((i, &**remote)),
                 IssuerKeys::Inline(_) => None,
             })
     }

@@ -9,10 +9,12 @@
 //! - [`express`]: an Express MCP server (`express.json()` + the TypeScript SDK) that records what it executed;
 //! - [`mcp`]: the rmcp Streamable HTTP client with a bearer token;
 //! - [`oidc`]: a real OpenID provider (`oidc-provider`) whose keys Warden fetches through Envoy;
+//! - [`browser`]: a cookie-keeping HTTP client that walks the provider's sign-in pages;
 //! - [`paths`], [`process`]: artifact locations with build hints, child processes killed on drop.
 
 pub mod approvals;
 pub mod audit_store;
+pub mod browser;
 pub mod express;
 pub mod mcp;
 pub mod oidc;
