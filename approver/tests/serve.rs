@@ -3,13 +3,10 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
-use common::{approver_token, config, Service};
+use common::{approver_token, config, receiver, Service};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -119,34 +116,6 @@ async fn denial_needs_a_reason_and_check_for_an_unknown_rule_is_refused() {
             .contains("allow-support-tools"),
         "{body}"
     );
-}
-
-/// A local webhook receiver that fails the first `failures` posts with HTTP 500.
-async fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<Value>>>, Arc<Mutex<usize>>) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let attempts = Arc::new(Mutex::new(0usize));
-    let app = {
-        let (received, attempts) = (received.clone(), attempts.clone());
-        Router::new().route(
-            "/hook",
-            post(move |Json(payload): Json<Value>| {
-                let (received, attempts) = (received.clone(), attempts.clone());
-                async move {
-                    let mut n = attempts.lock().unwrap();
-                    *n += 1;
-                    if *n <= failures {
-                        return StatusCode::INTERNAL_SERVER_ERROR;
-                    }
-                    received.lock().unwrap().push(payload);
-                    StatusCode::OK
-                }
-            }),
-        )
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, received, attempts)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -244,9 +244,32 @@ pub struct ArgumentMatch {
     /// The value must be a string matching this regex (regex-lite syntax, unanchored).
     #[serde(default)]
     pub regex: Option<String>,
-    /// The value must be present (`true`) or absent (`false`).
+    /// The value must be present and not `null` (`true`), or absent or `null` (`false`).
     #[serde(default)]
     pub exists: Option<bool>,
+    /// The value must have this JSON type.
+    #[serde(default, rename = "type")]
+    pub json_type: Option<JsonType>,
+}
+
+/// A JSON type an argument condition's `type` test names (JSON Schema's type names, RFC 8259 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JsonType {
+    /// A JSON string.
+    String,
+    /// Any JSON number.
+    Number,
+    /// A JSON number with no fractional part (`5`, `5.0`, `1e2`), as JSON Schema counts integers.
+    Integer,
+    /// `true` or `false`.
+    Boolean,
+    /// A JSON object.
+    Object,
+    /// A JSON array.
+    Array,
+    /// `null`.
+    Null,
 }
 
 /// What a rule (or the default) does with a message.
@@ -542,7 +565,9 @@ fn default_max_sse_event_bytes() -> usize {
 ///
 /// Each worker's root context sends at most `batch_size` records per call, at least every
 /// `flush_interval_ms` while records wait; when the store cannot be reached, a worker holds at most
-/// `max_pending` records and drops the oldest beyond that (counter `warden.audit.dropped`).
+/// `max_pending` records and drops the oldest beyond that (counter `warden.audit.dropped`). One HTTP
+/// exchange queues at most `max_records_per_exchange` records (a JSON-RPC batch yields one per message),
+/// so a single request cannot push other callers' records out of a full outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
@@ -563,6 +588,11 @@ pub struct AuditConfig {
     /// Timeout of one `POST /v1/audit`, in milliseconds.
     #[serde(default = "default_audit_timeout_ms")]
     pub timeout_ms: u64,
+    /// Most records one HTTP exchange queues for the store (at least 1; at most `max_pending` takes
+    /// effect). The rest are counted in the exchange's first record (`store_dropped`) and in
+    /// `warden.audit.dropped`; Envoy's access log still receives every record.
+    #[serde(default = "default_audit_max_records_per_exchange")]
+    pub max_records_per_exchange: usize,
 }
 
 impl AuditConfig {
@@ -577,6 +607,12 @@ impl AuditConfig {
         if self.flush_interval_ms == 0 {
             return Err(ConfigError::new(
                 "audit.flush_interval_ms",
+                "must be at least 1",
+            ));
+        }
+        if self.max_records_per_exchange == 0 {
+            return Err(ConfigError::new(
+                "audit.max_records_per_exchange",
                 "must be at least 1",
             ));
         }
@@ -757,6 +793,10 @@ fn default_audit_max_pending() -> usize {
 
 fn default_audit_timeout_ms() -> u64 {
     5_000
+}
+
+fn default_audit_max_records_per_exchange() -> usize {
+    64
 }
 
 #[cfg(test)]

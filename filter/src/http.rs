@@ -70,7 +70,10 @@ impl WardenHttp {
         Self {
             shared,
             identity: None,
-            exchange: ExchangeAudit::default(),
+            exchange: ExchangeAudit {
+                record_key: crate::record_key::mint(),
+                ..ExchangeAudit::default()
+            },
             messages: Vec::new(),
             exchange_decision: AuditDecision::Allow,
             awaiting_body: false,

@@ -6,8 +6,12 @@ pub mod idp;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
 use serde_json::{json, Value};
 
 /// A free TCP port on 127.0.0.1.
@@ -132,6 +136,11 @@ impl Service {
         format!("{}{path}", self.base)
     }
 
+    /// The SQLite file the service writes (`--db`), for `warden sessions` and `warden review`.
+    pub fn db(&self) -> PathBuf {
+        self._dir.path().join("approvals.db")
+    }
+
     /// Sends a filter-style check for `sub` calling `delete_customer` on `customer`; returns the
     /// HTTP status and JSON body.
     pub async fn check(&self, sub: &str, customer: &str) -> (u16, Value) {
@@ -185,4 +194,43 @@ impl Drop for Service {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs the built `warden` binary with `args` in the repository root.
+pub fn warden_cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+        .current_dir(repo_root())
+        .args(args)
+        .env_remove("WARDEN_DEV_KEY")
+        .output()
+        .unwrap()
+}
+
+/// A local webhook receiver that fails the first `failures` posts with HTTP 500: its URL, the
+/// payloads it accepted, and the number of attempts.
+pub async fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<Value>>>, Arc<Mutex<usize>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let attempts = Arc::new(Mutex::new(0usize));
+    let app = {
+        let (received, attempts) = (received.clone(), attempts.clone());
+        Router::new().route(
+            "/hook",
+            post(move |Json(payload): Json<Value>| {
+                let (received, attempts) = (received.clone(), attempts.clone());
+                async move {
+                    let mut n = attempts.lock().unwrap();
+                    *n += 1;
+                    if *n <= failures {
+                        return StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    received.lock().unwrap().push(payload);
+                    StatusCode::OK
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received, attempts)
 }
