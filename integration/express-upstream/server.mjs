@@ -49,6 +49,20 @@ app.post("/mcp", async (req, res) => {
   }
 });
 
+// A tool result carrying personal data, sent chunked and ended by a trailer (HTTP/1.1 §7.1.2), so that a
+// proxy sees the body's end only with the trailers.
+app.post("/mcp-trailers", (req, res) => {
+  const result = {
+    jsonrpc: "2.0",
+    id: req.body?.id ?? null,
+    result: { content: [{ type: "text", text: "jane@example.com paid with 4111 1111 1111 1111" }] },
+  };
+  res.writeHead(200, { "Content-Type": "application/json", Trailer: "x-result-checksum" });
+  res.write(JSON.stringify(result));
+  res.addTrailers({ "x-result-checksum": "sha256-demo" });
+  res.end();
+});
+
 app.get("/_received", (_req, res) => res.json(executed));
 
 app.use((err, req, res, _next) => {

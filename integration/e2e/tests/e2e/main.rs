@@ -11,6 +11,7 @@ mod config;
 mod masking;
 mod policy;
 mod request_decoding;
+mod trailers;
 
 use rmcp::model::{CallToolRequestParams, JsonObject};
 use serde_json::{json, Value};
