@@ -30,7 +30,10 @@ async fn a_json_result_ending_in_trailers_is_masked_before_envoy_releases_it() {
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     for clear in ["jane@example.com", "4111 1111 1111 1111"] {
-        assert!(!text.contains(clear), "{clear} left Warden in clear: {text}");
+        assert!(
+            !text.contains(clear),
+            "{clear} left Warden in clear: {text}"
+        );
     }
     assert!(text.contains("[REDACTED:EMAIL_ADDRESS]"), "{text}");
     assert!(text.contains("[REDACTED:CREDIT_CARD]"), "{text}");
