@@ -29,7 +29,7 @@ pub fn fixture() -> Fixture {
         Ok(engine) => engine,
         Err(e) => panic!("policies/custom-detectors.json: {e}"),
     };
-    let plan = engine.default_response_plan();
+    let plan = engine.unknown_call_response_plan();
     let reference_plan = ResponsePlan {
         detectors: plan.detectors.clone(),
         tools_list_ids: vec![json!({"warden-oracle": "an id no test message uses"})],
