@@ -25,7 +25,8 @@ use super::AuthError;
 pub(super) enum SignatureKey {
     /// RS256/384/512 (RSASSA-PKCS1-v1_5, RFC 7518 §3.3) and PS256/384/512 (RSASSA-PSS, §3.5).
     Rsa {
-        key: PKey<Public>,
+        /// Boxed: an RSA key is several times larger than the other variants.
+        key: Box<PKey<Public>>,
         digest: MessageDigest,
         padding: Padding,
     },
@@ -51,7 +52,7 @@ impl SignatureKey {
     pub(super) fn rsa<K: RSAPublicKeyLike>(key: &K) -> Result<Self, String> {
         let pkey = PKey::from_rsa(key.public_key().as_ref().clone()).map_err(|e| e.to_string())?;
         Ok(Self::Rsa {
-            key: pkey,
+            key: Box::new(pkey),
             digest: K::hash(),
             padding: key.padding_scheme(),
         })
@@ -85,7 +86,7 @@ impl SignatureKey {
                 key,
                 digest,
                 padding,
-            } => verify_rsa(key, digest, *padding, signing_input, signature),
+            } => verify_rsa(key.as_ref(), digest, *padding, signing_input, signature),
             Self::Es256(key) => p256::ecdsa::Signature::from_slice(signature)
                 .is_ok_and(|s| key.verify(signing_input, &s).is_ok()),
             Self::Es384(key) => p384::ecdsa::Signature::from_slice(signature)
