@@ -261,17 +261,21 @@ impl Engine {
             .policy
             .approval(rule)
             .map_or(crate::config::MAX_HOLD_SECONDS, |a| a.hold_seconds);
-        let mut arguments = message.arguments().cloned().unwrap_or_else(|| json!({}));
-        if let Some(set) = self.masker.profile(decision.mask_profile.as_deref()) {
-            self.masker
-                .mask_value(&set, &mut arguments, &mut Default::default());
-        }
+        // The service masks what approvers see with the rule's profile (Engine::verify_check).
+        let arguments = message.arguments().cloned().unwrap_or_else(|| json!({}));
         Verdict::Hold(Box::new(ApprovalHold {
             check: CheckRequest {
-                call_digest: call_digest(&identity.sub, &self.upstream, tool, message.arguments()),
+                call_digest: call_digest(
+                    &identity.iss,
+                    &identity.sub,
+                    &self.upstream,
+                    tool,
+                    Some(&arguments),
+                ),
                 upstream: self.upstream.clone(),
                 rule: rule.to_owned(),
                 caller: Caller::from(identity),
+                claims: identity.claims.clone(),
                 tool: tool.to_owned(),
                 arguments,
                 session_id: None,
@@ -533,22 +537,24 @@ mod tests {
     }
 
     #[test]
-    fn single_call_behind_approval_is_held_with_its_digest_and_masked_arguments() {
+    fn single_call_behind_approval_is_held_with_its_digest_claims_and_arguments() {
         let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
             "name": "delete_customer", "arguments": {"note": "mail bob@example.org", "id": "c1"}}});
-        let inspection = engine().inspect_request(&alice(), body.to_string().as_bytes());
+        let mut caller = alice();
+        caller.claims = json!({"iss": "i", "sub": "alice", "groups": ["support"]});
+        let inspection = engine().inspect_request(&caller, body.to_string().as_bytes());
         let Verdict::Hold(hold) = inspection.verdict else {
             panic!("expected a hold, got {:?}", inspection.verdict);
         };
         let arguments = json!({"note": "mail bob@example.org", "id": "c1"});
         assert_eq!(
             hold.check.call_digest,
-            call_digest("alice", "demo", "delete_customer", Some(&arguments))
+            call_digest("i", "alice", "demo", "delete_customer", Some(&arguments))
         );
-        assert_eq!(
-            hold.check.arguments["note"],
-            "mail [REDACTED:EMAIL_ADDRESS]"
-        );
+        // The service recomputes the digest from these and masks them itself for approvers
+        // (Engine::verify_check), so they travel as the client sent them.
+        assert_eq!(hold.check.arguments, arguments);
+        assert_eq!(hold.check.claims, caller.claims);
         assert_eq!(
             (hold.check.rule.as_str(), hold.jsonrpc_id.clone()),
             ("hold", json!(5))
