@@ -199,7 +199,6 @@ const OTHER_ISSUER: &str = "https://other-issuer.warden.local";
 #[tokio::test]
 async fn internal_api_needs_the_secret_and_is_not_on_the_approvers_listener() {
     let service = Service::start(&config(json!({"hold_seconds": 1})), None);
-    let client = reqwest::Client::new();
     let check = check_body(
         DEV_ISSUER,
         "alice",
@@ -208,54 +207,42 @@ async fn internal_api_needs_the_secret_and_is_not_on_the_approvers_listener() {
         json!({"customer_id": "cus_001"}),
     );
     let record = common::audit_line("r-1");
+    /// POSTs `body` to `url` with one `x-warden-internal-secret` header per entry of `secrets`.
+    async fn post(url: String, secrets: &[&str], body: String) -> reqwest::Response {
+        let mut request = reqwest::Client::new()
+            .post(url)
+            .header("content-type", "application/json");
+        for secret in secrets {
+            request = request.header("x-warden-internal-secret", *secret);
+        }
+        request.body(body).send().await.unwrap()
+    }
+    let wrong_secret = format!("{SECRET}x");
     for path in ["/v1/check", "/v1/audit"] {
-        let body = if path == "/v1/check" { check.to_string() } else { record.clone() };
-        let absent = client
-            .post(service.internal_url(path))
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
+        let body = if path == "/v1/check" {
+            check.to_string()
+        } else {
+            record.clone()
+        };
+        let internal = service.internal_url(path);
+        let absent = post(internal.clone(), &[], body.clone()).await;
         assert_eq!(absent.status(), 401, "{path} without the secret");
-        let wrong = client
-            .post(service.internal_url(path))
-            .header("content-type", "application/json")
-            .header("x-warden-internal-secret", format!("{SECRET}x"))
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
+        let wrong = post(internal.clone(), &[&wrong_secret], body.clone()).await;
         assert_eq!(wrong.status(), 401, "{path} with a wrong secret");
         let error: Value = wrong.json().await.unwrap();
-        assert!(error["error"].as_str().unwrap().contains("x-warden-internal-secret"), "{error}");
-        let twice = client
-            .post(service.internal_url(path))
-            .header("content-type", "application/json")
-            .header("x-warden-internal-secret", SECRET)
-            .header("x-warden-internal-secret", "other")
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
+        assert!(
+            error["error"]
+                .as_str()
+                .unwrap()
+                .contains("x-warden-internal-secret"),
+            "{error}"
+        );
+        let twice = post(internal, &[SECRET, "other"], body.clone()).await;
         assert_eq!(twice.status(), 401, "{path} with two secrets");
-        let public = client
-            .post(service.url(path))
-            .header("content-type", "application/json")
-            .header("x-warden-internal-secret", SECRET)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let public = post(service.url(path), &[SECRET], body).await;
         assert_eq!(public.status(), 404, "{path} on the approvers' listener");
     }
-    let stored = client
-        .post(service.internal_url("/v1/audit"))
-        .header("x-warden-internal-secret", SECRET)
-        .body(record)
-        .send()
-        .await
-        .unwrap();
+    let stored = post(service.internal_url("/v1/audit"), &[SECRET], record).await;
     assert_eq!(stored.status(), 200);
     let outcome: Value = stored.json().await.unwrap();
     assert_eq!(outcome["stored"], 1, "{outcome}");
@@ -267,7 +254,10 @@ async fn internal_api_needs_the_secret_and_is_not_on_the_approvers_listener() {
         assert!(log.contains(line), "{line:?} not in {log}");
     }
     let bob = token("bob", "approvers");
-    assert!(service.pending(&bob).await.is_empty(), "refused checks open no request");
+    assert!(
+        service.pending(&bob).await.is_empty(),
+        "refused checks open no request"
+    );
 }
 
 #[tokio::test]
@@ -276,21 +266,52 @@ async fn check_refuses_a_forged_requester_or_a_digest_of_another_call() {
     let harmless = json!({"customer_id": "cus_test"});
     let harmful = json!({"customer_id": "cus_001"});
     // Mallory names alice as the requester (so mallory could approve "alice's" call herself).
-    let mut forged = check_body(DEV_ISSUER, "mallory", "approve-delete-customer", "delete_customer", harmful.clone());
+    let mut forged = check_body(
+        DEV_ISSUER,
+        "mallory",
+        "approve-delete-customer",
+        "delete_customer",
+        harmful.clone(),
+    );
     forged["caller"]["sub"] = json!("alice");
     let (status, body) = service.post_check(&forged).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("not the identity in the claims"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not the identity in the claims"),
+        "{body}"
+    );
     // The inbox would show a harmless call while the digest (what the grant covers) is another.
-    let mut swapped = check_body(DEV_ISSUER, "alice", "approve-delete-customer", "delete_customer", harmless);
+    let mut swapped = check_body(
+        DEV_ISSUER,
+        "alice",
+        "approve-delete-customer",
+        "delete_customer",
+        harmless,
+    );
     swapped["call_digest"] = json!(warden_core::approval::call_digest(
-        DEV_ISSUER, "alice", "demo", "delete_customer", Some(&harmful)
+        DEV_ISSUER,
+        "alice",
+        "demo",
+        "delete_customer",
+        Some(&harmful)
     ));
     let (status, body) = service.post_check(&swapped).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("call_digest"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("call_digest"),
+        "{body}"
+    );
     // Another upstream than the service's.
-    let mut elsewhere = check_body(DEV_ISSUER, "alice", "approve-delete-customer", "delete_customer", harmful);
+    let mut elsewhere = check_body(
+        DEV_ISSUER,
+        "alice",
+        "approve-delete-customer",
+        "delete_customer",
+        harmful,
+    );
     elsewhere["upstream"] = json!("prod");
     let (status, body) = service.post_check(&elsewhere).await;
     assert_eq!(status, 400, "{body}");
@@ -302,36 +323,84 @@ async fn check_refuses_a_forged_requester_or_a_digest_of_another_call() {
 async fn check_refuses_a_rule_that_does_not_decide_the_call_and_takes_the_rule_from_its_config() {
     let mut config = config(json!({"hold_seconds": 1, "approvals_needed": 2}));
     // A weaker approval rule for another tool: one approval, group "helpers".
-    config["policy"]["rules"].as_array_mut().unwrap().push(json!({
-        "id": "approve-echo", "match": {"tool": "echo_admin"}, "action": "require_approval",
-        "approval": {"approver_groups": ["helpers"], "approvals_needed": 1, "hold_seconds": 1}
-    }));
+    config["policy"]["rules"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "id": "approve-echo", "match": {"tool": "echo_admin"}, "action": "require_approval",
+            "approval": {"approver_groups": ["helpers"], "approvals_needed": 1, "hold_seconds": 1}
+        }));
     let service = Service::start(&config, None);
     let delete = json!({"customer_id": "cus_001"});
     // The weaker rule does not match delete_customer.
     let (status, body) = service
-        .post_check(&check_body(DEV_ISSUER, "alice", "approve-echo", "delete_customer", delete.clone()))
+        .post_check(&check_body(
+            DEV_ISSUER,
+            "alice",
+            "approve-echo",
+            "delete_customer",
+            delete.clone(),
+        ))
         .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("approve-delete-customer"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("approve-delete-customer"),
+        "{body}"
+    );
     // A call an allow rule decides cannot be sent for approval under an approval rule.
     let (status, body) = service
-        .post_check(&check_body(DEV_ISSUER, "alice", "approve-delete-customer", "echo", json!({})))
+        .post_check(&check_body(
+            DEV_ISSUER,
+            "alice",
+            "approve-delete-customer",
+            "echo",
+            json!({}),
+        ))
         .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("allow-support-tools"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("allow-support-tools"),
+        "{body}"
+    );
     // A contractor's delete is denied by an earlier rule: no approval can open it.
-    let mut contractor =
-        check_body(DEV_ISSUER, "carol", "approve-delete-customer", "delete_customer", delete.clone());
+    let mut contractor = check_body(
+        DEV_ISSUER,
+        "carol",
+        "approve-delete-customer",
+        "delete_customer",
+        delete.clone(),
+    );
     contractor["claims"]["groups"] = json!(["contractors"]);
     let (status, body) = service.post_check(&contractor).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("block-delete-customer"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("block-delete-customer"),
+        "{body}"
+    );
     // The matching rule opens a request with its own settings (two approvals), whatever was asked.
     let (status, body) = service
-        .post_check(&check_body(DEV_ISSUER, "alice", "approve-delete-customer", "delete_customer", delete))
+        .post_check(&check_body(
+            DEV_ISSUER,
+            "alice",
+            "approve-delete-customer",
+            "delete_customer",
+            delete,
+        ))
         .await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("pending")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("pending")),
+        "{body}"
+    );
     let pending = service.pending(&token("bob", "approvers")).await;
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0]["approvals_needed"], 2);
@@ -358,10 +427,19 @@ async fn approvers_see_arguments_masked_by_the_service() {
 
 #[tokio::test]
 async fn equal_sub_from_two_issuers_is_two_people() {
-    let service = Arc::new(Service::start(&two_issuer_config(json!({"hold_seconds": 1})), None));
+    let service = Arc::new(Service::start(
+        &two_issuer_config(json!({"hold_seconds": 1})),
+        None,
+    ));
     let call = json!({"customer_id": "cus_001"});
     let check = |iss: &str| {
-        check_body(iss, "alice", "approve-delete-customer", "delete_customer", call.clone())
+        check_body(
+            iss,
+            "alice",
+            "approve-delete-customer",
+            "delete_customer",
+            call.clone(),
+        )
     };
     let (_, pending) = service.post_check(&check(DEV_ISSUER)).await;
     let id = pending["approval_id"].as_str().unwrap().to_owned();
@@ -387,5 +465,9 @@ async fn equal_sub_from_two_issuers_is_two_people() {
     assert_eq!(theirs["status"], "pending", "{theirs}");
     assert_ne!(theirs["approval_id"], id.as_str());
     let (_, mine) = service.post_check(&check(DEV_ISSUER)).await;
-    assert_eq!((mine["status"].as_str(), mine["approval_id"].as_str()), (Some("approved"), Some(id.as_str())), "{mine}");
+    assert_eq!(
+        (mine["status"].as_str(), mine["approval_id"].as_str()),
+        (Some("approved"), Some(id.as_str())),
+        "{mine}"
+    );
 }

@@ -457,6 +457,9 @@ impl PluginConfig {
             ));
         }
         config.check_approvals_block()?;
+        if let Some(approvals) = &config.approvals {
+            check_env_name(&approvals.credential_env, "approvals.credential_env")?;
+        }
         config
             .audit
             .as_ref()
@@ -499,6 +502,17 @@ fn default_hold_seconds() -> u64 {
 
 fn default_pending_expiry_seconds() -> u64 {
     3600
+}
+
+/// Refuses a name that cannot be an environment variable (empty, or with `=`).
+///
+/// # Errors
+/// A [`ConfigError`] at `path`.
+pub fn check_env_name(name: &str, path: &str) -> Result<(), ConfigError> {
+    if name.is_empty() || name.contains('=') {
+        return Err(ConfigError::new(path, "must name an environment variable"));
+    }
+    Ok(())
 }
 
 /// Default of `approvals.credential_env` and `audit.credential_env`.
@@ -609,6 +623,7 @@ impl AuditConfig {
     /// # Errors
     /// A [`ConfigError`] at `audit.<field>` naming the bound.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        check_env_name(&self.credential_env, "audit.credential_env")?;
         if self.batch_size == 0 {
             return Err(ConfigError::new("audit.batch_size", "must be at least 1"));
         }

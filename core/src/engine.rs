@@ -135,7 +135,11 @@ mod tests {
     }
 
     fn allowed(engine: &Engine, identity: &Identity) -> bool {
-        let call = Call { method: "ping", tool: None, arguments: None };
+        let call = Call {
+            method: "ping",
+            tool: None,
+            arguments: None,
+        };
         engine.policy.decide(identity, &call).rule.is_some()
     }
 
@@ -154,9 +158,12 @@ mod tests {
     fn bare_sub_is_accepted_with_one_issuer_and_refused_with_several() {
         let one = Engine::from_json(&config(&["https://a"], json!(["alice"]))).unwrap();
         assert!(allowed(&one, &who("https://a", "alice")));
-        let e = Engine::from_json(&config(&["https://a", "https://b"], json!(["bob", "alice"])))
-            .err()
-            .unwrap();
+        let e = Engine::from_json(&config(
+            &["https://a", "https://b"],
+            json!(["bob", "alice"]),
+        ))
+        .err()
+        .unwrap();
         assert_eq!(e.path, "policy.rules[0].match.subjects[0]", "{e}");
         assert!(e.to_string().contains("\"iss\""), "{e}");
     }

@@ -252,9 +252,11 @@ impl Policy {
     /// checks that need the configured issuers.
     pub fn subject_references(&self) -> impl Iterator<Item = (String, &SubjectConfig)> {
         self.rules.iter().flat_map(|rule| {
-            rule.subjects.iter().flatten().enumerate().map(move |(i, subject)| {
-                (format!("{}.match.subjects[{i}]", rule.path), subject)
-            })
+            rule.subjects
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(move |(i, subject)| (format!("{}.match.subjects[{i}]", rule.path), subject))
         })
     }
 

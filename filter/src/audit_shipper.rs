@@ -13,8 +13,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MapType;
-use warden_core::audit::outbox::{Delivery, Outbox};
 use warden_core::approval::INTERNAL_SECRET_HEADER;
+use warden_core::audit::outbox::{Delivery, Outbox};
 use warden_core::audit::STORE_PATH;
 use warden_core::config::AuditConfig;
 

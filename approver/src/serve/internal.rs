@@ -46,10 +46,7 @@ impl InternalSecret {
     /// # Errors
     /// When neither is set, the file cannot be read, or the secret is shorter than
     /// [`MIN_SECRET_BYTES`] or holds anything but printable ASCII.
-    pub fn load(
-        file: Option<&Path>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<Self> {
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let (text, origin) = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).with_context(|| {

@@ -135,10 +135,14 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let audit = crate::audit_store::start(&args.db, &args.audit)?;
-        let internal_routes = internal::protect(api::internal_router(Arc::clone(&state)).merge(audit), secret);
+        let internal_routes = internal::protect(
+            api::internal_router(Arc::clone(&state)).merge(audit),
+            secret,
+        );
         println!("internal API on http://{}", internal_listener.local_addr()?);
         println!("listening on http://{}", listener.local_addr()?);
-        let with_peer = |router: axum::Router| router.into_make_service_with_connect_info::<SocketAddr>();
+        let with_peer =
+            |router: axum::Router| router.into_make_service_with_connect_info::<SocketAddr>();
         tokio::try_join!(
             axum::serve(internal_listener, with_peer(internal_routes)).into_future(),
             axum::serve(listener, with_peer(api::router(state))).into_future(),

@@ -101,7 +101,12 @@ impl Service {
             .arg(&config_path)
             .arg("--db")
             .arg(dir.path().join("approvals.db"))
-            .args(["--listen", "127.0.0.1:0", "--internal-listen", "127.0.0.1:0"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--internal-listen",
+                "127.0.0.1:0",
+            ])
             .arg("--internal-secret-file")
             .arg(&secret_path)
             .env_remove("WARDEN_INTERNAL_SECRET")

@@ -6,7 +6,9 @@ use serde_json::{json, Map, Value};
 
 use super::remote::FetchTarget;
 use super::AuthError;
-use crate::config::{PluginConfig, ResourceMetadataConfig, UpstreamCredentialConfig};
+use crate::config::{
+    check_env_name, PluginConfig, ResourceMetadataConfig, UpstreamCredentialConfig,
+};
 use crate::error::ConfigError;
 use crate::identity::Identity;
 
@@ -296,9 +298,7 @@ pub fn secret_from_env(
     name: &str,
     path: &str,
 ) -> Result<String, ConfigError> {
-    if name.is_empty() || name.contains('=') {
-        return Err(ConfigError::new(path, "must name an environment variable"));
-    }
+    check_env_name(name, path)?;
     let secret = env(name).filter(|v| !v.is_empty()).ok_or_else(|| {
         ConfigError::new(
             path,
@@ -338,12 +338,7 @@ fn check_credential(config: &UpstreamCredentialConfig, path: &str) -> Result<(),
             format!("{header:?} is managed by the filter and cannot carry a credential"),
         ));
     }
-    if config.env.is_empty() || config.env.contains('=') {
-        return Err(ConfigError::new(
-            format!("{path}.env"),
-            "must name an environment variable",
-        ));
-    }
+    check_env_name(&config.env, &format!("{path}.env"))?;
     if config.prefix.bytes().any(|b| b.is_ascii_control()) {
         return Err(ConfigError::new(
             format!("{path}.prefix"),
