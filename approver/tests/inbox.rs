@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{config, token, Service};
+use common::{approver_token, config, free_port, Service};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
@@ -24,14 +24,6 @@ impl Drop for Driver {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start_driver() -> Driver {
@@ -90,7 +82,7 @@ async fn approving_in_the_browser_releases_the_held_call() {
         let service = service.clone();
         tokio::spawn(async move { service.check("alice", "[REDACTED:EMAIL_ADDRESS]").await })
     };
-    let bob = token("bob", "approvers");
+    let bob = approver_token("bob", "approvers");
     let id = service.wait_for_pending(&bob).await;
 
     client.goto(&service.url("/inbox")).await.unwrap();
@@ -179,7 +171,7 @@ async fn the_caller_cannot_approve_their_own_request_in_the_browser() {
         .find(Locator::Css("textarea#token"))
         .await
         .unwrap()
-        .send_keys(&token("dave", "approvers"))
+        .send_keys(&approver_token("dave", "approvers"))
         .await
         .unwrap();
     client

@@ -3,13 +3,12 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
-use common::{check_body, config, token, token_from, Service, DEV_ISSUER, SECRET};
+use common::{
+    approver_token, approver_token_from, check_body, config, receiver, Service, DEV_ISSUER, SECRET,
+};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -22,7 +21,7 @@ async fn approver_api_refuses_missing_and_foreign_tokens() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 401);
-    let forged = format!("{}x", token("bob", "approvers"));
+    let forged = format!("{}x", approver_token("bob", "approvers"));
     let refused = client
         .get(service.url("/v1/approvals"))
         .bearer_auth(forged)
@@ -37,7 +36,7 @@ async fn approver_api_refuses_missing_and_foreign_tokens() {
 #[tokio::test]
 async fn held_check_returns_approved_as_soon_as_an_approver_decides() {
     let service = Arc::new(Service::start(&config(json!({"hold_seconds": 20})), None));
-    let bob = token("bob", "approvers");
+    let bob = approver_token("bob", "approvers");
     let started = Instant::now();
     let held = {
         let service = service.clone();
@@ -89,7 +88,7 @@ async fn check_without_decision_answers_pending_after_the_hold() {
 #[tokio::test]
 async fn denial_needs_a_reason_and_check_for_an_unknown_rule_is_refused() {
     let service = Service::start(&config(json!({"hold_seconds": 1})), None);
-    let bob = token("bob", "approvers");
+    let bob = approver_token("bob", "approvers");
     let (_, pending) = service.check("alice", "cus_001").await;
     let id = pending["approval_id"].as_str().unwrap();
     let client = reqwest::Client::new();
@@ -120,34 +119,6 @@ async fn denial_needs_a_reason_and_check_for_an_unknown_rule_is_refused() {
     );
 }
 
-/// A local webhook receiver that fails the first `failures` posts with HTTP 500.
-async fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<Value>>>, Arc<Mutex<usize>>) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let attempts = Arc::new(Mutex::new(0usize));
-    let app = {
-        let (received, attempts) = (received.clone(), attempts.clone());
-        Router::new().route(
-            "/hook",
-            post(move |Json(payload): Json<Value>| {
-                let (received, attempts) = (received.clone(), attempts.clone());
-                async move {
-                    let mut n = attempts.lock().unwrap();
-                    *n += 1;
-                    if *n <= failures {
-                        return StatusCode::INTERNAL_SERVER_ERROR;
-                    }
-                    received.lock().unwrap().push(payload);
-                    StatusCode::OK
-                }
-            }),
-        )
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, received, attempts)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_announce_requests_and_decisions_and_retry_failures() {
     let (url, received, attempts) = receiver(2).await;
@@ -156,7 +127,7 @@ async fn webhooks_announce_requests_and_decisions_and_retry_failures() {
     let id = pending["approval_id"].as_str().unwrap().to_owned();
     reqwest::Client::new()
         .post(service.url(&format!("/v1/approvals/{id}/deny")))
-        .bearer_auth(token("bob", "approvers"))
+        .bearer_auth(approver_token("bob", "approvers"))
         .json(&json!({"reason": "not today"}))
         .send()
         .await
@@ -253,7 +224,7 @@ async fn internal_api_needs_the_secret_and_is_not_on_the_approvers_listener() {
     ] {
         assert!(log.contains(line), "{line:?} not in {log}");
     }
-    let bob = token("bob", "approvers");
+    let bob = approver_token("bob", "approvers");
     assert!(
         service.pending(&bob).await.is_empty(),
         "refused checks open no request"
@@ -316,7 +287,10 @@ async fn check_refuses_a_forged_requester_or_a_digest_of_another_call() {
     let (status, body) = service.post_check(&elsewhere).await;
     assert_eq!(status, 400, "{body}");
     assert!(service.log().contains("check refused"), "{}", service.log());
-    assert!(service.pending(&token("bob", "approvers")).await.is_empty());
+    assert!(service
+        .pending(&approver_token("bob", "approvers"))
+        .await
+        .is_empty());
 }
 
 #[tokio::test]
@@ -401,7 +375,7 @@ async fn check_refuses_a_rule_that_does_not_decide_the_call_and_takes_the_rule_f
         (200, Some("pending")),
         "{body}"
     );
-    let pending = service.pending(&token("bob", "approvers")).await;
+    let pending = service.pending(&approver_token("bob", "approvers")).await;
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0]["approvals_needed"], 2);
     assert_eq!(pending[0]["rule"], "approve-delete-customer");
@@ -409,6 +383,27 @@ async fn check_refuses_a_rule_that_does_not_decide_the_call_and_takes_the_rule_f
 
 #[tokio::test]
 async fn approvers_see_arguments_masked_by_the_service() {
+    let call = json!({"customer_id": "cus_001", "note": "card 4111 1111 1111 1111"});
+    // The rule hides the arguments from approvers: the service masks them itself (the filter sends
+    // them as the client did, so that the digest can be recomputed).
+    let service = Service::start(
+        &config(json!({"hold_seconds": 1, "mask_arguments_in_inbox": true})),
+        None,
+    );
+    let (status, _) = service
+        .post_check(&check_body(
+            DEV_ISSUER,
+            "alice",
+            "approve-delete-customer",
+            "delete_customer",
+            call.clone(),
+        ))
+        .await;
+    assert_eq!(status, 200);
+    let pending = service.pending(&approver_token("bob", "approvers")).await;
+    let note = pending[0]["arguments"]["note"].as_str().unwrap();
+    assert!(!note.contains("4111 1111"), "{note}");
+    // By default approvers see the arguments the call runs with.
     let service = Service::start(&config(json!({"hold_seconds": 1})), None);
     let (status, _) = service
         .post_check(&check_body(
@@ -416,13 +411,15 @@ async fn approvers_see_arguments_masked_by_the_service() {
             "alice",
             "approve-delete-customer",
             "delete_customer",
-            json!({"customer_id": "cus_001", "note": "card 4111 1111 1111 1111"}),
+            call,
         ))
         .await;
     assert_eq!(status, 200);
-    let pending = service.pending(&token("bob", "approvers")).await;
-    let note = pending[0]["arguments"]["note"].as_str().unwrap();
-    assert!(!note.contains("4111 1111"), "{note}");
+    let pending = service.pending(&approver_token("bob", "approvers")).await;
+    assert_eq!(
+        pending[0]["arguments"]["note"], "card 4111 1111 1111 1111",
+        "{pending:?}"
+    );
 }
 
 #[tokio::test]
@@ -447,7 +444,7 @@ async fn equal_sub_from_two_issuers_is_two_people() {
     // alice of the dev issuer may not approve her own call...
     let own = client
         .post(service.url(&format!("/v1/approvals/{id}/approve")))
-        .bearer_auth(token_from(DEV_ISSUER, "alice", "approvers"))
+        .bearer_auth(approver_token_from(DEV_ISSUER, "alice", "approvers"))
         .send()
         .await
         .unwrap();
@@ -455,7 +452,7 @@ async fn equal_sub_from_two_issuers_is_two_people() {
     // ...but alice of the other issuer is someone else.
     let other = client
         .post(service.url(&format!("/v1/approvals/{id}/approve")))
-        .bearer_auth(token_from(OTHER_ISSUER, "alice", "approvers"))
+        .bearer_auth(approver_token_from(OTHER_ISSUER, "alice", "approvers"))
         .send()
         .await
         .unwrap();

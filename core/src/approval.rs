@@ -115,7 +115,8 @@ pub struct CheckRequest {
     /// Tool name of the `tools/call`.
     pub tool: String,
     /// The call's arguments as the client sent them (`{}` when absent): the digest covers them. The
-    /// service stores and shows them masked with the rule's profile.
+    /// service stores and shows them in clear, or masked with the rule's profile when the rule sets
+    /// `mask_arguments_in_inbox`.
     pub arguments: Value,
     /// `Mcp-Session-Id` of the request, when present.
     #[serde(default)]
@@ -202,8 +203,9 @@ pub enum CheckRefusal {
 
 impl Engine {
     /// Checks a check request against this configuration and returns what to record: the request
-    /// with `caller` re-derived from `claims`, the arguments masked with the deciding rule's profile
-    /// (what approvers see) and `claims` emptied, plus the rule's `approval` block.
+    /// with `caller` re-derived from `claims`, the arguments (what approvers see) masked with the
+    /// deciding rule's profile when its `mask_arguments_in_inbox` is set, and `claims` emptied, plus
+    /// the rule's `approval` block.
     ///
     /// # Errors
     /// A [`CheckRefusal`] naming the first contradiction found.
@@ -267,8 +269,14 @@ impl Engine {
                 ),
             });
         }
+        // Approvers judge the arguments the call runs with, unless the rule hides them
+        // (`mask_arguments_in_inbox`): then they are masked here with the rule's profile.
         let mut arguments = request.arguments.clone();
-        if let Some(set) = self.masker.profile(decision.mask_profile.as_deref()) {
+        if let Some(set) = self
+            .masker
+            .profile(decision.mask_profile.as_deref())
+            .filter(|_| approval.mask_arguments_in_inbox)
+        {
             self.masker
                 .mask_value(&set, &mut arguments, &mut Default::default());
         }

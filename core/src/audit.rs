@@ -13,6 +13,7 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::digest::lower_hex;
 use crate::identity::Identity;
 use crate::mask::MaskCounts;
 
@@ -94,7 +95,10 @@ pub struct ExchangeAudit {
     pub start_unix_nanos: u128,
     /// HTTP method of the request (`POST`, `GET`, `DELETE`).
     pub http_method: Option<String>,
-    /// `x-request-id` header.
+    /// Random bytes the filter drew for this exchange (WASI `random_get`); the records' ids are made
+    /// from them ([`record_id`]), never from anything the client sent.
+    pub record_key: RecordKey,
+    /// `x-request-id` header (client-controlled unless Envoy regenerates it: a field, never a key).
     pub request_id: Option<String>,
     /// `Mcp-Session-Id` header.
     pub session_id: Option<String>,
@@ -166,15 +170,20 @@ pub struct AuditRecord<'a> {
     pub upstream: &'a str,
 }
 
-/// The id of the `index`-th record (0-based) of an exchange: `<x-request-id>:<index>`, or
-/// `t<start_unix_nanos>:<index>` when the request carried no `x-request-id` (Envoy sets one unless
-/// `generate_request_id` is off). Stable across re-renders of the same exchange, so retried deliveries
-/// are stored once.
+/// 128 random bits identifying one exchange's records, minted by the filter from the host's CSPRNG
+/// (WASI `random_get`). Core never draws them itself: it does not call the host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordKey(pub [u8; 16]);
+
+/// The id of the `index`-th record (0-based) of an exchange: the exchange's [`RecordKey`] as 32
+/// lower-case hex digits, `:`, the index (`9f86d081884c7d659a2feaa0c55ad015:0`).
+///
+/// Never derived from the client's `x-request-id` (Envoy keeps a client-supplied one), so a reused
+/// request id cannot make the audit store deduplicate away another exchange's records. Stable across
+/// re-renders of the same exchange (filter state, then the shipped copy), so a retried delivery is
+/// stored once.
 pub fn record_id(exchange: &ExchangeAudit, index: usize) -> String {
-    match &exchange.request_id {
-        Some(request_id) => format!("{request_id}:{index}"),
-        None => format!("t{}:{index}", exchange.start_unix_nanos),
-    }
+    format!("{}:{index}", lower_hex(&exchange.record_key.0))
 }
 
 /// Renders the records of one exchange as JSON lines joined by `\n` (no trailing newline).
@@ -273,8 +282,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f";
+
     fn exchange() -> ExchangeAudit {
         ExchangeAudit {
+            record_key: RecordKey([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]),
             start_unix_nanos: 1_763_750_000_123_456_789,
             request_id: Some("r-1".into()),
             status: Some(200),
@@ -335,16 +347,24 @@ mod tests {
         assert_eq!(lines[1]["masked"], json!({"US_SSN": 3}));
         assert_eq!(lines[1]["duration_ms"], 7);
         assert_eq!(lines[1]["jsonrpc_id"], 2);
-        assert_eq!(lines[0]["record_id"], "r-1:0");
-        assert_eq!(lines[1]["record_id"], "r-1:1");
+        assert_eq!(lines[0]["record_id"], format!("{KEY_HEX}:0"));
+        assert_eq!(lines[1]["record_id"], format!("{KEY_HEX}:1"));
+        assert_eq!(
+            lines[1]["request_id"], "r-1",
+            "the request id stays a field"
+        );
     }
 
     #[test]
-    fn record_id_without_request_id_falls_back_to_the_start_time() {
-        let mut ex = exchange();
-        ex.request_id = None;
-        let out = render_records(&ex, &[], AuditDecision::Allow, ex.start_unix_nanos, "mcp");
-        let v: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["record_id"], "t1763750000123456789:0");
+    fn record_id_comes_from_the_record_key_not_the_request_id() {
+        let mut other = exchange();
+        other.record_key = RecordKey([0xab; 16]);
+        let render = |ex: &ExchangeAudit| -> Value {
+            serde_json::from_str(&render_records(ex, &[], AuditDecision::Allow, 0, "mcp")).unwrap()
+        };
+        let (a, b) = (render(&exchange()), render(&other));
+        assert_eq!(a["request_id"], b["request_id"], "same x-request-id");
+        assert_ne!(a["record_id"], b["record_id"]);
+        assert_eq!(b["record_id"], format!("{}:0", "ab".repeat(16)));
     }
 }

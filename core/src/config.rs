@@ -47,6 +47,10 @@ pub struct PluginConfig {
     /// access log, which always receives them).
     #[serde(default)]
     pub audit: Option<AuditConfig>,
+    /// Who may sign in to `warden serve` as an approver: the approver audience and the web inbox's
+    /// OAuth client. Read by `warden serve` only (the filter ignores it); `warden serve` requires it.
+    #[serde(default)]
+    pub approvers: Option<ApproversConfig>,
 }
 
 /// One trusted OIDC/OAuth issuer whose keys are either inline (`jwks`, RFC 7517 §5) or fetched
@@ -266,9 +270,32 @@ pub struct ArgumentMatch {
     /// The value must be a string matching this regex (regex-lite syntax, unanchored).
     #[serde(default)]
     pub regex: Option<String>,
-    /// The value must be present (`true`) or absent (`false`).
+    /// The value must be present and not `null` (`true`), or absent or `null` (`false`).
     #[serde(default)]
     pub exists: Option<bool>,
+    /// The value must have this JSON type.
+    #[serde(default, rename = "type")]
+    pub json_type: Option<JsonType>,
+}
+
+/// A JSON type an argument condition's `type` test names (JSON Schema's type names, RFC 8259 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JsonType {
+    /// A JSON string.
+    String,
+    /// Any JSON number.
+    Number,
+    /// A JSON number with no fractional part (`5`, `5.0`, `1e2`), as JSON Schema counts integers.
+    Integer,
+    /// `true` or `false`.
+    Boolean,
+    /// A JSON object.
+    Object,
+    /// A JSON array.
+    Array,
+    /// `null`.
+    Null,
 }
 
 /// What a rule (or the default) does with a message.
@@ -322,6 +349,12 @@ pub struct ApprovalRuleConfig {
     /// How long a request stays pending before it expires, in seconds (at least `hold_seconds`).
     #[serde(default = "default_pending_expiry_seconds")]
     pub pending_expiry_seconds: u64,
+    /// Mask the arguments approvers see with the rule's masking profile. Default `false`: approvers
+    /// see the arguments the call will run with, since nobody can judge a call whose arguments are
+    /// hidden; set it for arguments approvers must not read (the grant still binds the clear
+    /// arguments through the call digest).
+    #[serde(default)]
+    pub mask_arguments_in_inbox: bool,
 }
 
 /// What an approval grants.
@@ -461,6 +494,11 @@ impl PluginConfig {
             check_env_name(&approvals.credential_env, "approvals.credential_env")?;
         }
         config
+            .approvers
+            .as_ref()
+            .map(|approvers| approvers.validate(&config.issuers))
+            .transpose()?;
+        config
             .audit
             .as_ref()
             .map(AuditConfig::validate)
@@ -590,7 +628,9 @@ fn default_max_sse_event_bytes() -> usize {
 ///
 /// Each worker's root context sends at most `batch_size` records per call, at least every
 /// `flush_interval_ms` while records wait; when the store cannot be reached, a worker holds at most
-/// `max_pending` records and drops the oldest beyond that (counter `warden.audit.dropped`).
+/// `max_pending` records and drops the oldest beyond that (counter `warden.audit.dropped`). One HTTP
+/// exchange queues at most `max_records_per_exchange` records (a JSON-RPC batch yields one per message),
+/// so a single request cannot push other callers' records out of a full outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
@@ -615,6 +655,11 @@ pub struct AuditConfig {
     /// `approvals.credential_env`.
     #[serde(default = "default_credential_env")]
     pub credential_env: String,
+    /// Most records one HTTP exchange queues for the store (at least 1; at most `max_pending` takes
+    /// effect). The rest are counted in the exchange's first record (`store_dropped`) and in
+    /// `warden.audit.dropped`; Envoy's access log still receives every record.
+    #[serde(default = "default_audit_max_records_per_exchange")]
+    pub max_records_per_exchange: usize,
 }
 
 impl AuditConfig {
@@ -633,6 +678,12 @@ impl AuditConfig {
                 "must be at least 1",
             ));
         }
+        if self.max_records_per_exchange == 0 {
+            return Err(ConfigError::new(
+                "audit.max_records_per_exchange",
+                "must be at least 1",
+            ));
+        }
         if self.max_pending < self.batch_size {
             return Err(ConfigError::new(
                 "audit.max_pending",
@@ -644,6 +695,152 @@ impl AuditConfig {
         }
         Ok(())
     }
+}
+
+/// The top-level `approvers` block: how approvers authenticate to `warden serve`.
+///
+/// Approver tokens come from the same `issuers` as callers' tokens but must carry an approver
+/// audience (`aud`, RFC 7519 §4.1.3) from `audiences`, disjoint from every issuer's MCP audiences,
+/// so an agent holding an ordinary MCP token cannot approve.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproversConfig {
+    /// Accepted `aud` values of approver bearer tokens (CLI, REST API). At least one; none may be
+    /// an audience of an issuer.
+    pub audiences: Vec<String>,
+    /// Sign approvers in to the web inbox through the identity provider (OAuth 2.1 authorization
+    /// code + PKCE, OpenID Connect). Without it the inbox accepts a pasted approver token (development
+    /// only).
+    #[serde(default)]
+    pub inbox: Option<InboxLoginConfig>,
+}
+
+/// The web inbox's OAuth client at the identity provider (`approvers.inbox`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxLoginConfig {
+    /// The configured issuer (an `issuers[n].issuer`) approvers sign in with; its OpenID Provider
+    /// Configuration (OpenID Connect Discovery 1.0 §4) names the authorization and token endpoints.
+    pub issuer: String,
+    /// The inbox's `client_id` at the provider; ID tokens must carry it in `aud` (OpenID Connect
+    /// Core 1.0 §3.1.3.7).
+    pub client_id: String,
+    /// Environment variable holding the client secret (confidential client, HTTP Basic at the token
+    /// endpoint). Absent with `client_secret_file` too: a public client (PKCE only).
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// File holding the client secret (trailing whitespace ignored); exclusive with
+    /// `client_secret_env`.
+    #[serde(default)]
+    pub client_secret_file: Option<String>,
+    /// The redirect URI registered at the provider, ending in `/inbox/callback`, e.g.
+    /// `https://approvals.example.com/inbox/callback`. Its origin is the inbox's public origin: forms
+    /// must come from it (`Origin` check) and the session cookie is `Secure` when it is `https`.
+    pub redirect_url: String,
+    /// Scopes requested; `openid` is always requested.
+    #[serde(default = "default_inbox_scopes")]
+    pub scopes: Vec<String>,
+    /// Longest inbox session, in seconds (60 to 86400); a session also ends when the ID token
+    /// that opened it expires.
+    #[serde(default = "default_session_seconds")]
+    pub session_seconds: u64,
+}
+
+/// Path of the inbox's OAuth redirect endpoint.
+pub const INBOX_CALLBACK_PATH: &str = "/inbox/callback";
+
+/// Bounds of `approvers.inbox.session_seconds`.
+pub const SESSION_SECONDS_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
+
+impl ApproversConfig {
+    /// Checks the approver audiences against `issuers` and the inbox client settings.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] at `approvers.<member>`: no audience, an audience that is also an MCP
+    /// audience of an issuer, an inbox issuer that is not configured, both secret sources, a
+    /// `redirect_url` that is not an absolute http(s) URL ending in [`INBOX_CALLBACK_PATH`], or a
+    /// session length out of [`SESSION_SECONDS_RANGE`].
+    pub fn validate(&self, issuers: &[IssuerConfig]) -> Result<(), ConfigError> {
+        if self.audiences.is_empty() {
+            return Err(ConfigError::new(
+                "approvers.audiences",
+                "at least one approver audience is required",
+            ));
+        }
+        for (i, audience) in self.audiences.iter().enumerate() {
+            if let Some(j) = issuers
+                .iter()
+                .position(|issuer| issuer.audiences.contains(audience))
+            {
+                return Err(ConfigError::new(
+                    format!("approvers.audiences[{i}]"),
+                    format!(
+                        "{audience:?} is also an MCP audience of issuers[{j}]: approver tokens need an audience of their own, or every MCP token could approve"
+                    ),
+                ));
+            }
+        }
+        let Some(inbox) = &self.inbox else {
+            return Ok(());
+        };
+        if !issuers.iter().any(|i| i.issuer == inbox.issuer) {
+            return Err(ConfigError::new(
+                "approvers.inbox.issuer",
+                format!("{:?} is not one of the configured issuers", inbox.issuer),
+            ));
+        }
+        if inbox.client_id.trim().is_empty() {
+            return Err(ConfigError::new(
+                "approvers.inbox.client_id",
+                "must not be empty",
+            ));
+        }
+        if inbox.client_secret_env.is_some() && inbox.client_secret_file.is_some() {
+            return Err(ConfigError::new(
+                "approvers.inbox.client_secret_file",
+                "give client_secret_env or client_secret_file, not both",
+            ));
+        }
+        let url: http::Uri = inbox.redirect_url.parse().map_err(|e| {
+            ConfigError::new(
+                "approvers.inbox.redirect_url",
+                format!("not an absolute URL: {e}"),
+            )
+        })?;
+        if !matches!(url.scheme_str(), Some("https" | "http"))
+            || url.host().is_none()
+            || url.path() != INBOX_CALLBACK_PATH
+            || url.query().is_some()
+        {
+            return Err(ConfigError::new(
+                "approvers.inbox.redirect_url",
+                format!(
+                    "{:?} must be an absolute https:// (or http://) URL whose path is {INBOX_CALLBACK_PATH}",
+                    inbox.redirect_url
+                ),
+            ));
+        }
+        if !SESSION_SECONDS_RANGE.contains(&inbox.session_seconds) {
+            return Err(ConfigError::new(
+                "approvers.inbox.session_seconds",
+                format!(
+                    "{} is outside {}..={}",
+                    inbox.session_seconds,
+                    SESSION_SECONDS_RANGE.start(),
+                    SESSION_SECONDS_RANGE.end()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn default_inbox_scopes() -> Vec<String> {
+    ["openid", "email", "profile"].map(str::to_owned).to_vec()
+}
+
+fn default_session_seconds() -> u64 {
+    8 * 3600
 }
 
 fn default_audit_authority() -> String {
@@ -664,6 +861,10 @@ fn default_audit_max_pending() -> usize {
 
 fn default_audit_timeout_ms() -> u64 {
     5_000
+}
+
+fn default_audit_max_records_per_exchange() -> usize {
+    64
 }
 
 #[cfg(test)]
@@ -760,5 +961,71 @@ mod tests {
     fn config_without_issuers_is_refused() {
         let e = PluginConfig::from_json(br#"{"issuers":[],"policy":{}}"#).unwrap_err();
         assert_eq!(e.to_string(), "issuers: at least one issuer is required");
+    }
+
+    fn with_approvers(approvers: &str) -> Result<PluginConfig, ConfigError> {
+        let doc = format!(
+            r#"{{"issuers":[{{"issuer":"https://idp","audiences":["mcp"],"jwks":{{"keys":[]}}}}],"policy":{{}},"approvers":{approvers}}}"#
+        );
+        PluginConfig::from_json(doc.as_bytes())
+    }
+
+    #[test]
+    fn approver_audience_that_is_also_an_mcp_audience_is_refused() {
+        let e = with_approvers(r#"{"audiences":["approvals","mcp"]}"#).unwrap_err();
+        assert_eq!(e.path, "approvers.audiences[1]");
+        assert!(e.message.contains("issuers[0]"), "{e}");
+        let e = with_approvers(r#"{"audiences":[]}"#).unwrap_err();
+        assert_eq!(e.path, "approvers.audiences");
+        assert!(with_approvers(r#"{"audiences":["approvals"]}"#).is_ok());
+    }
+
+    #[test]
+    fn inbox_login_settings_are_checked() {
+        let inbox = |changes: Value| {
+            let mut block = serde_json::json!({"issuer": "https://idp", "client_id": "inbox",
+                "redirect_url": "https://approvals.example.com/inbox/callback"});
+            for (key, value) in changes.as_object().unwrap() {
+                block[key] = value.clone();
+            }
+            with_approvers(
+                &serde_json::json!({"audiences": ["approvals"], "inbox": block}).to_string(),
+            )
+        };
+        let ok = inbox(serde_json::json!({}))
+            .unwrap()
+            .approvers
+            .unwrap()
+            .inbox
+            .unwrap();
+        assert_eq!(
+            (ok.scopes.join(" "), ok.session_seconds),
+            ("openid email profile".to_owned(), 28_800)
+        );
+        for (changes, path) in [
+            (
+                serde_json::json!({"issuer": "https://other"}),
+                "approvers.inbox.issuer",
+            ),
+            (
+                serde_json::json!({"client_secret_env": "S", "client_secret_file": "/s"}),
+                "approvers.inbox.client_secret_file",
+            ),
+            (
+                serde_json::json!({"redirect_url": "https://approvals.example.com/elsewhere"}),
+                "approvers.inbox.redirect_url",
+            ),
+            (
+                serde_json::json!({"redirect_url": "/inbox/callback"}),
+                "approvers.inbox.redirect_url",
+            ),
+            (
+                serde_json::json!({"session_seconds": 10}),
+                "approvers.inbox.session_seconds",
+            ),
+        ] {
+            let e = inbox(changes.clone()).unwrap_err();
+            assert_eq!(e.path, path, "{changes}: {e}");
+        }
     }
 }

@@ -140,9 +140,13 @@ fn layout(negative: bool, digits: &str, point: i64) -> String {
 /// Lower-case hexadecimal SHA-256 (FIPS 180-4) of the UTF-8 bytes of [`canonical_json`]`(value)`:
 /// 64 characters.
 pub fn sha256_hex_of_canonical(value: &Value) -> String {
-    let digest = Sha256::digest(canonical_json(value).as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
+    lower_hex(&Sha256::digest(canonical_json(value).as_bytes()))
+}
+
+/// `bytes` as lower-case hexadecimal, two characters per byte.
+pub fn lower_hex(bytes: &[u8]) -> String {
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
         hex.push(char::from(HEX[usize::from(byte >> 4)]));
         hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }

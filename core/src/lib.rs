@@ -16,11 +16,13 @@
 //! | [`approval`] | call digests and the filter ↔ `warden serve` approval protocol |
 //! | [`audit`] | the audit record (schema 1) |
 //! | [`engine`] | [`Engine`]: the validated plugin configuration, compiled |
+//! | [`body_encoding`] | what a request must declare about its body (UTF-8 JSON, no encoding) before it is read |
 //! | [`request`] | judging a POST body: forward, or answer with JSON-RPC errors |
 //! | [`response`] | rewriting of JSON and SSE response bodies (masking, `tools/list` filtering) |
 
 pub mod approval;
 pub mod audit;
+pub mod body_encoding;
 pub mod config;
 pub mod digest;
 pub mod engine;

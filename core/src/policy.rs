@@ -23,9 +23,15 @@
 //!   `equals` (the claim equals the value or, for an array claim, contains it) or `regex` (the claim is a
 //!   string the regex matches, unanchored). A missing claim fails every test.
 //! - `arguments`: an RFC 6901 JSON Pointer into the call's `arguments` and exactly one test: `equals`,
-//!   `regex` (the value is a string the regex matches, unanchored) or `exists` (`true`: present,
-//!   `false`: absent). `equals` compares numbers by value, so `5` and `5.0` are equal, as a server
-//!   decoding them would see them.
+//!   `regex` (the value is a string the regex matches, unanchored), `exists` (`true`: present and not
+//!   `null`; `false`: absent or `null`, since servers read an explicit `null` as an omitted optional
+//!   argument) or `type` (`string`, `number`, `integer`, `boolean`, `object`, `array`, `null`).
+//!   `equals` compares numbers by value, so `5`, `5.0` and `5e0` are equal, as a server decoding them
+//!   would see them; otherwise values compare only within one JSON type: the string `"5"` is not the
+//!   number `5`, `"true"` and `1` are not `true`, and JSON text inside a string (`"{\"a\":1}"`) is
+//!   that string, never decoded. Servers that coerce (pydantic reads `"5"` as `5`, FastMCP decodes
+//!   JSON text for a non-string parameter) accept spellings a value test does not see, so pin the
+//!   shape with `type` in `allow` rules and leave the rest to a `deny` default.
 //! - Regexes use `regex-lite` syntax; write `(?i)` for case-insensitive, `^…$` to anchor.
 //!
 //! Configuration problems are reported as [`ConfigError`]s at the JSON path of the offending value,
@@ -38,7 +44,7 @@ use regex_lite::Regex;
 use serde_json::Value;
 
 use crate::config::{
-    ApprovalRuleConfig, ArgumentMatch, ClaimMatch, GrantMode, MatchConfig, PolicyConfig,
+    ApprovalRuleConfig, ArgumentMatch, ClaimMatch, GrantMode, JsonType, MatchConfig, PolicyConfig,
     RuleAction, RuleConfig, SubjectConfig, MAX_HOLD_SECONDS,
 };
 use crate::error::ConfigError;
@@ -113,6 +119,7 @@ enum ValueTest {
     Equals(Value),
     Regex(Regex),
     Exists(bool),
+    Type(JsonType),
 }
 
 #[derive(Debug, Clone)]
@@ -416,6 +423,7 @@ impl ArgumentCondition {
                 equals,
                 regex,
                 ("exists", config.exists.map(ValueTest::Exists)),
+                ("type", config.json_type.map(ValueTest::Type)),
             ],
         )?;
         Ok(ArgumentCondition {
@@ -479,13 +487,35 @@ impl ValueTest {
 
     fn holds(&self, value: Option<&Value>) -> bool {
         match (self, value) {
-            (ValueTest::Exists(expected), value) => value.is_some() == *expected,
+            (ValueTest::Exists(expected), value) => {
+                value.is_some_and(|v| !v.is_null()) == *expected
+            }
             (_, None) => false,
+            (ValueTest::Type(expected), Some(value)) => has_type(value, *expected),
             (ValueTest::Equals(expected), Some(value)) => json_equal(value, expected),
             (ValueTest::Regex(regex), Some(value)) => {
                 value.as_str().is_some_and(|s| regex.is_match(s))
             }
         }
+    }
+}
+
+/// Whether `value` is of JSON type `expected`; `integer` is a number without fractional part.
+fn has_type(value: &Value, expected: JsonType) -> bool {
+    match (expected, value) {
+        (JsonType::String, Value::String(_))
+        | (JsonType::Number, Value::Number(_))
+        | (JsonType::Boolean, Value::Bool(_))
+        | (JsonType::Object, Value::Object(_))
+        | (JsonType::Array, Value::Array(_))
+        | (JsonType::Null, Value::Null) => true,
+        (JsonType::Integer, Value::Number(n)) => {
+            n.is_i64()
+                || n.is_u64()
+                || n.as_f64()
+                    .is_some_and(|f| f.is_finite() && f.fract() == 0.0)
+        }
+        _ => false,
     }
 }
 
@@ -1101,6 +1131,103 @@ mod tests {
     }
 
     #[test]
+    fn argument_exists_false_holds_for_null_as_a_server_reads_an_omitted_argument() {
+        let absent = single(json!({"arguments": [{"pointer": "/force", "exists": false}]}));
+        let present = single(json!({"arguments": [{"pointer": "/force", "exists": true}]}));
+        let null = json!({"force": null});
+        assert!(allowed(&absent, &alice(), &tool_call("t", Some(&null))));
+        assert!(!allowed(&present, &alice(), &tool_call("t", Some(&null))));
+        let falsy = json!({"force": false});
+        assert!(
+            allowed(&present, &alice(), &tool_call("t", Some(&falsy))),
+            "false is a value"
+        );
+    }
+
+    #[test]
+    fn argument_type_matches_the_json_type_of_the_value() {
+        let cases = [
+            ("string", json!("5"), true),
+            ("string", json!(5), false),
+            ("number", json!(5.5), true),
+            ("number", json!("5"), false),
+            ("integer", json!(5), true),
+            ("integer", json!(5.0), true),
+            ("integer", json!(1e2), true),
+            ("integer", json!(-3), true),
+            ("integer", json!(5.5), false),
+            ("integer", json!("5"), false),
+            ("boolean", json!(false), true),
+            ("boolean", json!("true"), false),
+            ("boolean", json!(1), false),
+            ("object", json!({"a": 1}), true),
+            ("object", json!("{\"a\":1}"), false),
+            ("array", json!([1]), true),
+            ("array", json!("[1]"), false),
+            ("null", json!(null), true),
+            ("null", json!(0), false),
+        ];
+        for (json_type, value, expected) in cases {
+            let p = single(json!({"arguments": [{"pointer": "/v", "type": json_type}]}));
+            let arguments = json!({ "v": value });
+            assert_eq!(
+                allowed(&p, &alice(), &tool_call("t", Some(&arguments))),
+                expected,
+                "type {json_type} on {value}"
+            );
+        }
+        let p = single(json!({"arguments": [{"pointer": "/v", "type": "null"}]}));
+        assert!(
+            !allowed(&p, &alice(), &tool_call("t", Some(&json!({})))),
+            "an absent value has no type"
+        );
+    }
+
+    #[test]
+    fn unknown_argument_type_is_refused_at_load_with_its_path() {
+        let doc = json!({"issuers": [{"issuer": "https://idp", "audiences": ["mcp"], "jwks": {"keys": []}}],
+            "policy": {"rules": [{"id": "r", "action": "allow",
+                "match": {"arguments": [{"pointer": "/v", "type": "int"}]}}]}});
+        let e = crate::config::PluginConfig::from_json(doc.to_string().as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("policy.rules[0].match.arguments[0].type"), "{e}");
+        assert!(e.contains("integer"), "names the accepted types: {e}");
+        let e = error(json!({"rules": [{"id": "r", "action": "allow",
+            "match": {"arguments": [{"pointer": "/v", "type": "string", "exists": true}]}}]}));
+        assert!(e.contains("found exists and type"), "{e}");
+    }
+
+    #[test]
+    fn argument_equals_compares_booleans_and_json_text_within_their_own_type() {
+        let yes = single(json!({"arguments": [{"pointer": "/force", "equals": true}]}));
+        for spelling in [json!("true"), json!("yes"), json!(1)] {
+            let arguments = json!({ "force": spelling });
+            assert!(
+                !allowed(&yes, &alice(), &tool_call("t", Some(&arguments))),
+                "{spelling} is not the boolean true"
+            );
+        }
+        assert!(allowed(
+            &yes,
+            &alice(),
+            &tool_call("t", Some(&json!({"force": true})))
+        ));
+        let object = single(json!({"arguments": [{"pointer": "/filter", "equals": {"a": 1}}]}));
+        let as_text = json!({"filter": "{\"a\":1}"});
+        assert!(
+            !allowed(&object, &alice(), &tool_call("t", Some(&as_text))),
+            "JSON text inside a string is a string, not decoded"
+        );
+        let number = single(json!({"arguments": [{"pointer": "/limit", "equals": 100}]}));
+        assert!(allowed(
+            &number,
+            &alice(),
+            &tool_call("t", Some(&json!({"limit": 1e2})))
+        ));
+    }
+
+    #[test]
     fn argument_pointer_unescapes_slash_and_tilde() {
         let p = single(json!({"arguments": [{"pointer": "/a~1b/c~0d", "equals": 1}]}));
         assert!(allowed(
@@ -1333,10 +1460,10 @@ mod tests {
     fn argument_condition_needs_exactly_one_test() {
         let e = error(json!({"rules": [{"id": "a", "action": "deny",
             "match": {"arguments": [{"pointer": "/q"}]}}]}));
-        assert_eq!(e, "policy.rules[0].match.arguments[0]: set exactly one of equals, regex, exists; found none");
+        assert_eq!(e, "policy.rules[0].match.arguments[0]: set exactly one of equals, regex, exists, type; found none");
         let e = error(json!({"rules": [{"id": "a", "action": "deny",
             "match": {"arguments": [{"pointer": "/q", "equals": 1, "exists": true}]}}]}));
-        assert_eq!(e, "policy.rules[0].match.arguments[0]: set exactly one of equals, regex, exists; found equals and exists");
+        assert_eq!(e, "policy.rules[0].match.arguments[0]: set exactly one of equals, regex, exists, type; found equals and exists");
     }
 
     #[test]

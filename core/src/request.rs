@@ -261,7 +261,9 @@ impl Engine {
             .policy
             .approval(rule)
             .map_or(crate::config::MAX_HOLD_SECONDS, |a| a.hold_seconds);
-        // The service masks what approvers see with the rule's profile (Engine::verify_check).
+        // The arguments travel as the client sent them: the service recomputes the digest from them
+        // and masks what approvers see itself when the rule sets `mask_arguments_in_inbox`
+        // (Engine::verify_check).
         let arguments = message.arguments().cloned().unwrap_or_else(|| json!({}));
         Verdict::Hold(Box::new(ApprovalHold {
             check: CheckRequest {
@@ -420,6 +422,11 @@ mod tests {
     }
 
     fn engine() -> Engine {
+        engine_with_approval(json!({"approver_groups": ["ops"], "hold_seconds": 7}))
+    }
+
+    /// The test engine with `approval` as the `approval` block of rule `hold`.
+    fn engine_with_approval(approval: Value) -> Engine {
         Engine::from_json(
             json!({
                 "upstream": "demo",
@@ -428,7 +435,7 @@ mod tests {
                 "approvals": {"cluster": "warden_approvals", "inbox_url": "http://x/inbox"},
                 "policy": {"rules": [
                     {"id": "hold", "match": {"tool": "delete_customer"}, "action": "require_approval",
-                     "approval": {"approver_groups": ["ops"], "hold_seconds": 7}},
+                     "approval": approval},
                     {"id": "ok", "match": {"tool": "echo"}, "action": "allow"}
                 ]}
             })
@@ -537,6 +544,20 @@ mod tests {
     }
 
     #[test]
+    fn approvers_see_the_clear_arguments_the_call_runs_with_by_default() {
+        let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+            "name": "delete_customer", "arguments": {"note": "mail bob@example.org", "id": "c1"}}});
+        let inspection = engine().inspect_request(&alice(), body.to_string().as_bytes());
+        let Verdict::Hold(hold) = inspection.verdict else {
+            panic!("expected a hold, got {:?}", inspection.verdict);
+        };
+        assert_eq!(
+            hold.check.arguments,
+            json!({"note": "mail bob@example.org", "id": "c1"})
+        );
+    }
+
+    #[test]
     fn single_call_behind_approval_is_held_with_its_digest_claims_and_arguments() {
         let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
             "name": "delete_customer", "arguments": {"note": "mail bob@example.org", "id": "c1"}}});
@@ -546,15 +567,30 @@ mod tests {
         let Verdict::Hold(hold) = inspection.verdict else {
             panic!("expected a hold, got {:?}", inspection.verdict);
         };
+        assert_eq!(
+            hold.check.arguments,
+            json!({"note": "mail bob@example.org", "id": "c1"})
+        );
+    }
+
+    #[test]
+    fn arguments_travel_clear_to_the_service_even_when_the_inbox_masks_them() {
+        let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+            "name": "delete_customer", "arguments": {"note": "mail bob@example.org", "id": "c1"}}});
+        let engine = engine_with_approval(json!({"approver_groups": ["ops"], "hold_seconds": 7,
+                                                 "mask_arguments_in_inbox": true}));
+        let inspection = engine.inspect_request(&alice(), body.to_string().as_bytes());
+        let Verdict::Hold(hold) = inspection.verdict else {
+            panic!("expected a hold, got {:?}", inspection.verdict);
+        };
         let arguments = json!({"note": "mail bob@example.org", "id": "c1"});
         assert_eq!(
             hold.check.call_digest,
             call_digest("i", "alice", "demo", "delete_customer", Some(&arguments))
         );
-        // The service recomputes the digest from these and masks them itself for approvers
-        // (Engine::verify_check), so they travel as the client sent them.
+        // Masked by the service (Engine::verify_check, tested in approval.rs), which recomputes the
+        // digest from the arguments it receives.
         assert_eq!(hold.check.arguments, arguments);
-        assert_eq!(hold.check.claims, caller.claims);
         assert_eq!(
             (hold.check.rule.as_str(), hold.jsonrpc_id.clone()),
             ("hold", json!(5))

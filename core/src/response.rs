@@ -45,11 +45,19 @@ pub enum RewriteError {
 }
 
 impl Engine {
-    /// The plan for a request whose body was not inspected (GET streams, DELETE): the default masking
-    /// profile, no listing to filter.
-    pub fn default_response_plan(&self) -> ResponsePlan {
+    /// The plan for a response whose originating call is unknown (GET streams, including resumption
+    /// with `Last-Event-ID`, and DELETE): the strictest masking any rule of the policy could apply,
+    /// i.e. the union of the default profile and every profile a rule names, so a stream is never
+    /// masked more weakly than the call that started it was. No listing to filter.
+    pub fn unknown_call_response_plan(&self) -> ResponsePlan {
+        let mut detectors = self.masker.profile(None);
+        for (_, profile, _) in self.policy.mask_references() {
+            if let (Some(all), Some(set)) = (&mut detectors, self.masker.profile(Some(profile))) {
+                all.union(&set);
+            }
+        }
         ResponsePlan {
-            detectors: self.masker.profile(None),
+            detectors,
             tools_list_ids: Vec::new(),
         }
     }
@@ -440,6 +448,88 @@ mod tests {
     }
 
     #[test]
+    fn a_response_to_an_unknown_call_gets_the_strictest_profile_any_rule_uses() {
+        let mut config: Value =
+            serde_json::from_str(include_str!("../../policies/demo.json")).unwrap();
+        config["masking"] = json!({
+            "profiles": {"cards": {"detectors": ["CREDIT_CARD"]},
+                         "emails": {"detectors": ["EMAIL_ADDRESS"]}},
+            "default_profile": "cards"});
+        config["policy"]["rules"][1]["mask"] = json!("emails");
+        let engine = Engine::from_json(config.to_string().as_bytes()).unwrap();
+        let body = json!({"jsonrpc": "2.0", "id": 4, "result": {"content": [{"type": "text",
+            "text": "jane@example.com 4111 1111 1111 1111 123-45-6789"}]}});
+        let mut masked = MaskedById::new();
+        let rewritten = engine
+            .rewrite_json_body(
+                &engine.unknown_call_response_plan(),
+                &identity(),
+                body.to_string().as_bytes(),
+                &mut masked,
+            )
+            .unwrap()
+            .expect("masked");
+        let text = String::from_utf8(rewritten).unwrap();
+        assert!(!text.contains("jane@example.com"), "{text}");
+        assert!(!text.contains("4111 1111 1111 1111"), "{text}");
+        assert!(
+            text.contains("123-45-6789"),
+            "no rule or default masks SSNs here: {text}"
+        );
+    }
+
+    #[test]
+    fn member_names_are_masked_like_values_and_stay_unique() {
+        let engine = engine();
+        let body = json!({"jsonrpc": "2.0", "id": 1, "result": {
+            "jane@example.com": 1,
+            "[REDACTED:EMAIL_ADDRESS]": 2,
+            "bob@example.org": {"4111 1111 1111 1111": "card"},
+            "plain": "x"
+        }});
+        let mut masked = MaskedById::new();
+        let rewritten = engine
+            .rewrite_json_body(
+                &engine.unknown_call_response_plan(),
+                &identity(),
+                body.to_string().as_bytes(),
+                &mut masked,
+            )
+            .unwrap()
+            .expect("member names were masked");
+        let text = String::from_utf8(rewritten).unwrap();
+        for clear in ["jane@example.com", "bob@example.org", "4111 1111 1111 1111"] {
+            assert!(!text.contains(clear), "{clear} left in clear: {text}");
+        }
+        let result: Value = serde_json::from_str::<Value>(&text).unwrap()["result"].clone();
+        let names: Vec<&str> = result
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "[REDACTED:EMAIL_ADDRESS] (2)",
+                "[REDACTED:EMAIL_ADDRESS]",
+                "[REDACTED:EMAIL_ADDRESS] (3)",
+                "plain"
+            ],
+            "no member lost, order kept: {text}"
+        );
+        assert_eq!(result["[REDACTED:EMAIL_ADDRESS]"], 2);
+        assert_eq!(
+            result["[REDACTED:EMAIL_ADDRESS] (3)"]["[REDACTED:CREDIT_CARD]"],
+            "card"
+        );
+        let counts = &masked["1"];
+        assert_eq!(counts["EMAIL_ADDRESS"], 2);
+        assert_eq!(counts["CREDIT_CARD"], 1);
+        check(&engine, body.to_string().as_bytes());
+    }
+
+    #[test]
     fn fast_paths_match_the_value_path_on_the_corpus() {
         let engine = engine();
         let pii_free =
@@ -558,7 +648,7 @@ mod tests {
     #[test]
     fn pii_free_body_is_left_untouched_without_parsing() {
         let engine = engine();
-        let plan = engine.default_response_plan();
+        let plan = engine.unknown_call_response_plan();
         let mut masked = MaskedById::new();
         let body = tool_result(json!(1), json!([{"id": "ord_1", "qty": 3}])).to_string();
         let rewritten = engine
@@ -574,7 +664,7 @@ mod tests {
     #[test]
     fn streaming_rewrite_keeps_the_bytes_it_does_not_mask() {
         let engine = engine();
-        let plan = engine.default_response_plan();
+        let plan = engine.unknown_call_response_plan();
         let mut masked = MaskedById::new();
         let body =
             "{ \"id\" : 1, \"result\" : {\"n\" : 1.50, \"e\" : \"a@b.io\", \"s\":\"caf\\/e\"} }";

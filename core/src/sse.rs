@@ -35,8 +35,10 @@ pub enum SseError {
 ///
 /// Output bytes are the input bytes, except that the `data` lines of an event whose data `rewrite`
 /// replaces become one `data: <line>` per line of the new data, at the place of the event's first
-/// `data` line; the event's other lines (`event:`, `id:`, `retry:`, comments, unknown fields) and all
-/// line terminators stay as they were. Splitting the input into chunks differently never changes the
+/// `data` line, each ended like that first `data` line; the event's other lines (`event:`, `id:`,
+/// `retry:`, comments, unknown fields) and all line terminators stay as they were, except that the
+/// lone CR ending a rewritten event's last line becomes CRLF when the blank line is an LF (so that the
+/// event still ends there). Splitting the input into chunks differently never changes the
 /// concatenated output. After an error the rewriter's state is unspecified: end the stream.
 #[derive(Debug)]
 pub struct SseRewriter {
@@ -129,6 +131,11 @@ impl SseRewriter {
         Ok(out)
     }
 
+    /// Whether part of an event (an unterminated line or event) is held, waiting for more bytes.
+    pub fn has_pending(&self) -> bool {
+        !self.line.is_empty() || !self.event.lines.is_empty()
+    }
+
     /// End of stream: processes an unterminated final event as if a blank line followed it and emits
     /// it without that blank line (rewritten `data` lines end with LF; unchanged bytes stay as sent).
     ///
@@ -219,7 +226,16 @@ impl SseRewriter {
             .map_err(|()| SseError::InvalidUtf8 { offset })?
         {
             Some(data) if !data.is_empty() => match rewrite(&data) {
-                Some(new_data) => event.write_rewritten(&new_data, out),
+                Some(new_data) => {
+                    event.write_rewritten(&new_data, out);
+                    // A last line ended by a lone CR (new data lines take the first data line's
+                    // terminator; later data lines, dropped, may have separated a CR from the blank
+                    // line), then the blank line's LF, would read as one CRLF: the event would not
+                    // end here. End that line with CRLF instead.
+                    if out.ends_with(b"\r") && blank.starts_with(b"\n") {
+                        out.push(b'\n');
+                    }
+                }
                 None => out.extend_from_slice(&event.raw),
             },
             _ => out.extend_from_slice(&event.raw),
@@ -445,6 +461,29 @@ mod tests {
             .push(b"data: x\r\n\r\n", |_| Some("a\nb\r\nc\rd".to_owned()))
             .unwrap();
         assert_eq!(out, b"data: a\r\ndata: b\r\ndata: c\r\ndata: d\r\n\r\n");
+    }
+
+    #[test]
+    fn rewritten_data_ended_by_a_lone_cr_is_not_joined_to_an_lf_blank_line() {
+        // Found by core/tests/prop_sse.rs: the new data lines took the first data line's CR, and the
+        // blank line's LF then made it one CRLF line end, so the event did not end there and the
+        // client read it merged with the next one.
+        let mut r = SseRewriter::new(1024);
+        let out = r
+            .push(b"data: secret\rdata:\n\nid: 2\ndata: next\n\n", shout)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "data: SECRET\rdata: \r\n\nid: 2\ndata: next\n\n"
+        );
+        // The same when the CR ends another line that the dropped later data lines followed.
+        let out = r
+            .push(b"data: secret\nevent: e\rdata: more\n\nid: 3\n\n", shout)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "data: SECRET\ndata: MORE\nevent: e\r\n\nid: 3\n\n"
+        );
     }
 
     #[test]

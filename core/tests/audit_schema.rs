@@ -5,9 +5,11 @@
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
+use warden_core::audit::outbox::limit_exchange;
 use warden_core::audit::{
-    render_records, AuditDecision, ExchangeAudit, MessageAudit, RecordedError,
+    render_records, AuditDecision, ExchangeAudit, MessageAudit, RecordKey, RecordedError,
 };
+use warden_core::config::AuditConfig;
 use warden_core::mask::MaskCounts;
 use warden_core::Identity;
 
@@ -36,6 +38,7 @@ fn assert_valid(lines: &str) -> Vec<Value> {
 
 fn exchange(identity: Option<Identity>) -> ExchangeAudit {
     ExchangeAudit {
+        record_key: RecordKey([0x5a; 16]),
         start_unix_nanos: 1_763_750_000_000_000_000,
         http_method: Some("POST".into()),
         request_id: Some("7f3c".into()),
@@ -174,4 +177,46 @@ fn approved_and_pending_records_match_the_schema() {
     assert_eq!(records[0]["decision"], "approved");
     assert_eq!(records[0]["approval"]["approvers"][0], "bob");
     assert_eq!(records[1]["decision"], "approval_pending");
+}
+
+#[test]
+fn capped_exchange_counts_what_it_left_out_in_a_record_that_matches_the_schema() {
+    let ex = exchange(Some(alice()));
+    let message = |id: i64| MessageAudit {
+        method: Some("tools/call".into()),
+        tool: Some("search_customers".into()),
+        jsonrpc_id: Some(json!(id)),
+        arguments_digest: None,
+        decision: AuditDecision::Allow,
+        rule: None,
+        jsonrpc_error: None,
+        approval: None,
+    };
+    let messages: Vec<MessageAudit> = (0..5).map(message).collect();
+    let rendered = render_records(&ex, &messages, AuditDecision::Allow, 0, "mcp");
+    let config = AuditConfig {
+        store_cluster: "s".into(),
+        authority: "s".into(),
+        batch_size: 10,
+        flush_interval_ms: 1,
+        max_pending: 10,
+        timeout_ms: 1,
+        credential_env: warden_core::config::DEFAULT_CREDENTIAL_ENV.into(),
+        max_records_per_exchange: 2,
+    };
+    let (kept, dropped) = limit_exchange(&rendered, &config);
+    assert_eq!(dropped, 3);
+    let records = assert_valid(&kept.join("\n"));
+    assert_eq!(records[0]["store_dropped"], 3);
+    assert_eq!(records[0]["record_id"], format!("{}:0", "5a".repeat(16)));
+}
+
+#[test]
+fn schema_refuses_a_record_id_made_from_the_request_id() {
+    let ex = exchange(Some(alice()));
+    let mut record: Value =
+        serde_json::from_str(&render_records(&ex, &[], AuditDecision::Allow, 0, "mcp")).unwrap();
+    assert!(validator().is_valid(&record));
+    record["record_id"] = json!("7f3c:0");
+    assert!(!validator().is_valid(&record));
 }

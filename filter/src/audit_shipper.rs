@@ -14,7 +14,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MapType;
 use warden_core::approval::INTERNAL_SECRET_HEADER;
-use warden_core::audit::outbox::{Delivery, Outbox};
+use warden_core::audit::outbox::{limit_exchange, Delivery, Outbox};
 use warden_core::audit::STORE_PATH;
 use warden_core::config::AuditConfig;
 
@@ -49,10 +49,20 @@ impl AuditQueue {
         }
     }
 
-    /// Enqueues the records of one exchange (JSON lines joined by `\n`), one item per line. A record
-    /// the host refuses is counted in `warden.audit.dropped` and logged.
+    /// Enqueues the records of one exchange (JSON lines joined by `\n`), one item per line, at most
+    /// `max_records_per_exchange` of them ([`limit_exchange`]: the rest are counted in the first
+    /// record's `store_dropped`). Records left out, and records the host refuses, are counted in
+    /// `warden.audit.dropped` and logged.
     pub fn enqueue(&self, records: &str, metrics: &Metrics) {
-        for line in records.lines().filter(|l| !l.is_empty()) {
+        let (lines, left_out) = limit_exchange(records, &self.config);
+        if left_out > 0 {
+            log::warn!(
+                "warden: {left_out} audit record(s) of one exchange not queued for the store: more than audit.max_records_per_exchange ({}); the access log has them",
+                self.config.max_records_per_exchange
+            );
+            metrics.add("warden.audit.dropped", left_out as u64);
+        }
+        for line in &lines {
             if let Err(status) = hostcalls::enqueue_shared_queue(self.id, Some(line.as_bytes())) {
                 log::warn!(
                     "warden: audit record dropped: the shared queue {QUEUE_NAME:?} refused it ({status:?})"

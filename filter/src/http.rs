@@ -15,6 +15,9 @@ use warden_core::approval::{ApprovalHold, Resolution, CHECK_PATH, INTERNAL_SECRE
 use warden_core::audit::{
     render_records, AuditDecision, ExchangeAudit, MessageAudit, RecordedError,
 };
+use warden_core::body_encoding::{
+    body_on_method_refusal, check_body_encoding, FORWARDED_CONTENT_TYPE,
+};
 use warden_core::jsonrpc::POLICY_DENIED;
 use warden_core::jwt::{
     bearer_token, AuthError, ResourceServer, VerifiedToken, IDENTITY_HEADER_PREFIX,
@@ -51,6 +54,8 @@ pub struct WardenHttp {
     exchange_decision: AuditDecision,
     awaiting_body: bool,
     body_size: usize,
+    /// Size of the buffered response body so far (`ResponseBody::Buffered`).
+    response_body_size: usize,
     replied_locally: bool,
     plan: Option<ResponsePlan>,
     response: ResponseBody,
@@ -65,11 +70,15 @@ impl WardenHttp {
         Self {
             shared,
             identity: None,
-            exchange: ExchangeAudit::default(),
+            exchange: ExchangeAudit {
+                record_key: crate::record_key::mint(),
+                ..ExchangeAudit::default()
+            },
             messages: Vec::new(),
             exchange_decision: AuditDecision::Allow,
             awaiting_body: false,
             body_size: 0,
+            response_body_size: 0,
             replied_locally: false,
             plan: None,
             response: ResponseBody::Untouched,
@@ -121,6 +130,14 @@ impl WardenHttp {
         self.publish_audit();
         self.send_http_response(u32::from(status), headers, Some(body));
         Action::Pause
+    }
+
+    /// Refuses the request as a whole before any message was read (audit decision `invalid`).
+    fn refuse_request(&mut self, reply: LocalReply, reason: String) -> Action {
+        log::info!("warden: request refused with {}: {reason}", reply.status);
+        self.exchange_decision = AuditDecision::Invalid;
+        self.exchange.refusal = Some(reason);
+        self.reply(reply.status, &[], &reply.body)
     }
 
     fn refuse_unauthenticated(&mut self, shared: &Shared, error: &AuthError) -> Action {
@@ -315,6 +332,27 @@ impl WardenHttp {
         self.response = ResponseBody::Dropped;
     }
 
+    /// Rewrites the whole buffered response body (its end has arrived: end of stream, or trailers)
+    /// and publishes the audit records.
+    fn rewrite_buffered_body(&mut self, shared: &Shared, plan: &ResponsePlan, identity: &Identity) {
+        let size = self.response_body_size;
+        let body = self.get_http_response_body(0, size).unwrap_or_default();
+        match shared.engine.rewrite_json_body(
+            plan,
+            identity,
+            &body,
+            &mut self.exchange.masked_by_id,
+        ) {
+            Ok(Some(rewritten)) => {
+                self.set_http_response_body(0, size, &rewritten);
+                self.exchange.bytes_out = rewritten.len() as u64;
+            }
+            Ok(None) => self.exchange.bytes_out = body.len() as u64,
+            Err(e) => self.replace_uninspectable_body(size, &e.to_string()),
+        }
+        self.publish_audit();
+    }
+
     /// Renders the records, sets them as filter state, and returns them.
     fn publish_audit(&mut self) -> Option<String> {
         let shared = self.shared.clone()?;
@@ -411,14 +449,34 @@ impl HttpContext for WardenHttp {
             }
         }
         if self.exchange.http_method.as_deref() == Some("POST") {
+            let values = |wanted: &str| -> Vec<&str> {
+                headers
+                    .iter()
+                    .filter(|(name, _)| name.eq_ignore_ascii_case(wanted))
+                    .map(|(_, value)| value.as_str())
+                    .collect()
+            };
+            if let Err(refusal) =
+                check_body_encoding(&values("content-type"), &values("content-encoding"))
+            {
+                return self.refuse_request(refusal.reply(), refusal.to_string());
+            }
+            // The server reads the body as the type Warden wrote, never one the client declared.
+            self.set_http_request_header("content-type", Some(FORWARDED_CONTENT_TYPE));
             if end_of_stream {
                 return self.judge_body(&shared, &[]);
             }
             self.awaiting_body = true;
             return Action::Pause;
         }
-        self.plan = Some(shared.engine.default_response_plan());
-        Action::Continue
+        self.plan = Some(shared.engine.unknown_call_response_plan());
+        if end_of_stream {
+            return Action::Continue;
+        }
+        // A body on another method would reach the server unread: hold the headers until it is known
+        // to be empty.
+        self.awaiting_body = true;
+        Action::Pause
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
@@ -427,6 +485,19 @@ impl HttpContext for WardenHttp {
         };
         if !self.awaiting_body {
             return Action::Continue;
+        }
+        let method = self.exchange.http_method.clone().unwrap_or_default();
+        if method != "POST" {
+            if body_size > 0 {
+                self.awaiting_body = false;
+                let reply = body_on_method_refusal(&method);
+                return self.refuse_request(reply, format!("a {method} request carried a body"));
+            }
+            if end_of_stream {
+                self.awaiting_body = false;
+                return Action::Continue;
+            }
+            return Action::Pause;
         }
         let limit = shared.engine.limits.max_request_body_bytes;
         if body_size > limit {
@@ -458,6 +529,11 @@ impl HttpContext for WardenHttp {
             return Action::Continue;
         };
         if !self.awaiting_body {
+            return Action::Continue;
+        }
+        self.awaiting_body = false;
+        if self.exchange.http_method.as_deref() != Some("POST") {
+            // No body byte arrived (any would have been refused): nothing to judge.
             return Action::Continue;
         }
         let body = self
@@ -532,26 +608,11 @@ impl HttpContext for WardenHttp {
                     self.replace_uninspectable_body(body_size, &reason);
                     return Action::Continue;
                 }
+                self.response_body_size = body_size;
                 if !end_of_stream {
                     return Action::Pause;
                 }
-                let body = self
-                    .get_http_response_body(0, body_size)
-                    .unwrap_or_default();
-                match engine.rewrite_json_body(
-                    &plan,
-                    &identity,
-                    &body,
-                    &mut self.exchange.masked_by_id,
-                ) {
-                    Ok(Some(rewritten)) => {
-                        self.set_http_response_body(0, body_size, &rewritten);
-                        self.exchange.bytes_out = rewritten.len() as u64;
-                    }
-                    Ok(None) => self.exchange.bytes_out = body.len() as u64,
-                    Err(e) => self.replace_uninspectable_body(body_size, &e.to_string()),
-                }
-                self.publish_audit();
+                self.rewrite_buffered_body(&shared, &plan, &identity);
                 Action::Continue
             }
             ResponseBody::Stream(_) => {
@@ -590,6 +651,34 @@ impl HttpContext for WardenHttp {
                 Action::Continue
             }
         }
+    }
+
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
+        // With trailers, no body callback saw end_of_stream: the body ends here, and nothing buffered
+        // may be released before it is rewritten.
+        let (Some(shared), Some(plan), Some(identity)) = (
+            self.shared.clone(),
+            self.plan.clone(),
+            self.identity.clone(),
+        ) else {
+            return Action::Continue;
+        };
+        match std::mem::replace(&mut self.response, ResponseBody::Dropped) {
+            ResponseBody::Buffered => self.rewrite_buffered_body(&shared, &plan, &identity),
+            ResponseBody::Stream(rewriter) if rewriter.has_pending() => {
+                // Earlier chunks are gone downstream and proxy-wasm cannot append to them, so an
+                // event left unterminated before the trailers is withheld, never released unmasked.
+                log::warn!(
+                    "warden: SSE stream ended with trailers after an unterminated event; withheld"
+                );
+                self.publish_audit();
+            }
+            ResponseBody::Stream(_) => {
+                self.publish_audit();
+            }
+            other => self.response = other,
+        }
+        Action::Continue
     }
 
     fn on_log(&mut self) {

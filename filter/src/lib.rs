@@ -10,6 +10,7 @@ pub mod audit_shipper;
 pub mod http;
 pub mod jwks;
 pub mod metrics;
+pub mod record_key;
 pub mod root;
 
 use proxy_wasm::traits::RootContext;

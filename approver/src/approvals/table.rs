@@ -1,5 +1,6 @@
 //! Plain-text tables for `warden approvals list|show`.
 
+use crate::review::table::{self, terminal_safe};
 use crate::serve::store::ApprovalRecord;
 
 /// Columns of `warden approvals list`.
@@ -13,7 +14,8 @@ const HEADERS: [&str; 7] = [
     "CREATED",
 ];
 
-/// One row per record under a header, columns padded to their widest cell, two spaces apart.
+/// One row per record under a header, columns padded to their widest cell, two spaces apart,
+/// control characters escaped ([`terminal_safe`]).
 pub fn render_list(records: &[ApprovalRecord]) -> String {
     let rows: Vec<[String; 7]> = records
         .iter()
@@ -29,27 +31,10 @@ pub fn render_list(records: &[ApprovalRecord]) -> String {
             ]
         })
         .collect();
-    let mut widths = HEADERS.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let header = HEADERS.map(str::to_owned);
-    std::iter::once(&header)
-        .chain(&rows)
-        .map(|row| {
-            let cells: Vec<String> = row
-                .iter()
-                .zip(widths)
-                .map(|(cell, width)| format!("{cell:<width$}"))
-                .collect();
-            format!("{}\n", cells.join("  ").trim_end())
-        })
-        .collect()
+    table::render(&HEADERS, &rows)
 }
 
-/// `field: value` lines for one record.
+/// `field: value` lines for one record, values made [`terminal_safe`].
 pub fn render_one(r: &ApprovalRecord) -> String {
     let optional = |t: Option<i64>| t.map(crate::serve::rfc3339).unwrap_or_else(|| "-".into());
     let lines = [
@@ -83,6 +68,37 @@ pub fn render_one(r: &ApprovalRecord) -> String {
     ];
     lines
         .iter()
-        .map(|(name, value)| format!("{name:<13} {value}\n"))
+        .map(|(name, value)| format!("{name:<13} {}\n", terminal_safe(value)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn record() -> ApprovalRecord {
+        serde_json::from_value(serde_json::json!({
+            "id": "ap-1", "status": "pending", "call_digest": "d", "upstream": "demo",
+            "rule": "approve", "caller": {"iss": "https://idp", "sub": "mallory\u{1b}[2K\rbob", "groups": []},
+            "tool": "delete\u{202e}", "arguments": {"note": "line\nbreak"}, "session_id": null,
+            "grant": "once", "approvals_needed": 1, "approvers": [], "created_at": 0,
+            "expires_at": 60, "decided_at": null, "decided_by": null,
+            "reason": "ok\u{1b}]8;;http://evil\u{7}", "window_until": null
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn list_and_show_escape_control_characters_from_the_caller() {
+        let list = render_list(&[record()]);
+        let shown = render_one(&record());
+        for out in [&list, &shown] {
+            assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        }
+        assert!(list.contains("mallory\\u{1b}[2K\\rbob"), "{list}");
+        assert!(list.contains("delete\\u{202e}"), "{list}");
+        assert!(shown.contains("ok\\u{1b}]8;;http://evil\\u{7}"), "{shown}");
+        assert_eq!(shown.lines().count(), 16, "no value adds a line: {shown}");
+    }
 }

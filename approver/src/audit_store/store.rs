@@ -123,7 +123,8 @@ impl AuditStore {
         )
     }
 
-    /// The records of session `session_id` (`Mcp-Session-Id`), oldest first.
+    /// The records sent with `Mcp-Session-Id` `session_id`, by every caller, oldest first; group them
+    /// with [`crate::review::sessions::group`] to keep callers apart.
     ///
     /// # Errors
     /// As [`AuditStore::records_since`].

@@ -5,7 +5,7 @@ mod html;
 mod render;
 pub mod report;
 pub mod sessions;
-mod table;
+pub(crate) mod table;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,6 +48,13 @@ enum SessionsCommand {
     Show {
         /// The session id from `list` (an `Mcp-Session-Id`, or `stateless:<sub>:<ms>`).
         id: String,
+        /// The caller's `sub`: required when several callers sent this session id (a session id is
+        /// chosen by the client, so sessions are never merged across callers).
+        #[arg(long)]
+        sub: Option<String>,
+        /// The caller's issuer (`iss`), when the same `sub` comes from several issuers.
+        #[arg(long)]
+        iss: Option<String>,
         /// How far back stateless sessions are searched.
         #[arg(long, default_value = "400d", value_parser = humantime::parse_duration)]
         since: Duration,
@@ -133,20 +140,24 @@ pub fn run_sessions(args: &SessionsArgs) -> anyhow::Result<()> {
                 sessions::render_list(&summaries)
             }
         }
-        SessionsCommand::Show { id, since } => {
-            let records = store.session_records(id)?;
-            let session = if records.is_empty() {
+        SessionsCommand::Show {
+            id,
+            sub,
+            iss,
+            since,
+        } => {
+            let mut records = store.session_records(id)?;
+            if records.is_empty() {
                 let (from, _) = since_ms(*since);
-                sessions::group(&store.records_since(from)?)
-                    .into_iter()
-                    .find(|s| &s.id == id)
-                    .with_context(|| format!("no session {id:?} in {}", args.db.db.display()))?
-            } else {
-                sessions::Session {
-                    id: id.clone(),
-                    records,
-                }
-            };
+                records = store.records_since(from)?;
+            }
+            let session = pick_session(
+                sessions::group(&records),
+                id,
+                sub.as_deref(),
+                iss.as_deref(),
+            )
+            .with_context(|| format!("in {}", args.db.db.display()))?;
             let summary = sessions::summarize(&session, &approvals);
             let steps = sessions::replay(&session, &approvals);
             if args.json {
@@ -159,6 +170,38 @@ pub fn run_sessions(args: &SessionsArgs) -> anyhow::Result<()> {
     };
     print!("{out}");
     Ok(())
+}
+
+/// The one session among `sessions` with `id` (and caller `sub`/`iss` when given).
+///
+/// # Errors
+/// When none matches, or several callers used `id` and `sub`/`iss` do not choose one (the message
+/// lists them).
+fn pick_session(
+    sessions: Vec<sessions::Session>,
+    id: &str,
+    sub: Option<&str>,
+    iss: Option<&str>,
+) -> anyhow::Result<sessions::Session> {
+    let mut matching: Vec<sessions::Session> = sessions
+        .into_iter()
+        .filter(|s| s.id == id && sub.is_none_or(|sub| s.is_of(iss, sub)))
+        .collect();
+    match matching.len() {
+        0 => anyhow::bail!("no session {id:?} for the given caller"),
+        1 => Ok(matching.remove(0)),
+        _ => {
+            let callers: Vec<String> = matching
+                .iter()
+                .map(|s| format!("--sub {:?} --iss {:?}", s.caller.1, s.caller.0))
+                .collect();
+            anyhow::bail!(
+                "session id {id:?} was used by {} callers; choose one: {}",
+                callers.len(),
+                callers.join(", ")
+            )
+        }
+    }
 }
 
 /// Runs `warden review report`.

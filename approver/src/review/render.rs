@@ -91,7 +91,8 @@ pub fn text(report: &Report) -> String {
     out
 }
 
-/// One CSV row per identity and tool (RFC 4180), with a header row.
+/// One CSV row per identity and tool (RFC 4180), with a header row. Every cell is
+/// [`spreadsheet_safe`]: recorded values (a `sub`, a tool name) come from tokens and clients.
 ///
 /// # Errors
 /// When the CSV writer fails (it writes to memory, so only on invalid UTF-8, which cannot occur).
@@ -99,7 +100,81 @@ pub fn csv(report: &Report) -> anyhow::Result<String> {
     let mut writer = ::csv::Writer::from_writer(Vec::new());
     writer.write_record(HEADERS)?;
     for row in &report.access {
-        writer.write_record(cells(row))?;
+        writer.write_record(
+            cells(row)
+                .iter()
+                .map(|cell| spreadsheet_safe(cell).into_owned()),
+        )?;
     }
     Ok(String::from_utf8(writer.into_inner()?)?)
+}
+
+/// A CSV cell a spreadsheet reads as text, never as a formula (CSV injection, OWASP): a cell that
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`. The lone `-` that
+/// stands for "none" is left as it is: no spreadsheet evaluates it.
+pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    let formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && cell != "-";
+    if formula {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::audit_store::record::{unix_ms, StoredRecord};
+    use crate::audit_store::testing::record;
+
+    #[test]
+    fn csv_cells_that_start_like_a_formula_are_quoted_as_text() {
+        let mut hostile = record(
+            "a:0",
+            "2026-01-01T10:00:00Z",
+            Some("s"),
+            "=HYPERLINK(\"http://evil\",\"x\")",
+        );
+        hostile["tool"] = "@SUM(A1:A9)".into();
+        hostile["identity"]["email"] = "+1-555".into();
+        let mut minus = record("b:0", "2026-01-01T10:00:01Z", Some("s"), "-2+3");
+        minus["tool"] = "\tcmd".into();
+        let records: Vec<StoredRecord> = [hostile, minus]
+            .into_iter()
+            .map(|v| StoredRecord::parse(&v.to_string()).unwrap().0)
+            .collect();
+        let report = super::super::report::build(
+            &records,
+            &[],
+            None,
+            unix_ms("2025-12-31T00:00:00Z").unwrap(),
+            unix_ms("2026-01-02T00:00:00Z").unwrap(),
+        );
+        let text = csv(&report).unwrap();
+        let mut reader = ::csv::Reader::from_reader(text.as_bytes());
+        let cells: Vec<String> = reader
+            .records()
+            .flat_map(|r| r.unwrap().iter().map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+        for cell in &cells {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']) || cell == "-",
+                "{cell:?} in {text}"
+            );
+        }
+        for expected in [
+            "'=HYPERLINK(\"http://evil\",\"x\")",
+            "'@SUM(A1:A9)",
+            "'+1-555",
+            "'-2+3",
+            "'\tcmd",
+        ] {
+            assert!(
+                cells.iter().any(|c| c == expected),
+                "{expected:?} in {cells:?}"
+            );
+        }
+        assert!(cells.iter().any(|c| c == "-"), "the none placeholder stays");
+    }
 }

@@ -1,6 +1,9 @@
-//! Sessions: the records of one `Mcp-Session-Id`, or, for stateless traffic (no session id), the
-//! records of one caller with no gap longer than [`STATELESS_GAP_MS`]. `warden sessions list` shows
-//! their summaries, `warden sessions show` replays one in order with the approvals made in it.
+//! Sessions: the records of one caller `(iss, sub)` under one `Mcp-Session-Id`, or, for stateless
+//! traffic (no session id), the records of one caller with no gap longer than [`STATELESS_GAP_MS`].
+//! A session id is chosen by the client, so it never merges callers: a caller who reuses another
+//! person's `Mcp-Session-Id` gets a session of their own, and neither replay shows the other's records.
+//! `warden sessions list` shows their summaries, `warden sessions show` replays one in order with the
+//! approvals made in it.
 
 use std::collections::BTreeMap;
 
@@ -17,8 +20,11 @@ pub const STATELESS_GAP_MS: i64 = 30 * 60 * 1000;
 /// A session's summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SessionSummary {
-    /// `Mcp-Session-Id`, or `stateless:<sub>:<first Unix ms>` for stateless traffic.
+    /// `Mcp-Session-Id`, or `stateless:<sub>:<first Unix ms>` for stateless traffic. Not unique on
+    /// its own: several callers may send the same `Mcp-Session-Id`.
     pub id: String,
+    /// The caller's `iss` (`-`: unauthenticated).
+    pub issuer: String,
     /// The caller's `sub` (`-`: unauthenticated).
     pub caller: String,
     /// First record's time (RFC 3339).
@@ -35,62 +41,83 @@ pub struct SessionSummary {
     pub approvals: usize,
 }
 
-/// A session: its id and records in time order.
+/// The caller a session belongs to: `(iss, sub)`, both empty for unauthenticated records.
+pub type CallerKey = (String, String);
+
+/// A session: its id, its caller and its records in time order.
 #[derive(Debug, Clone)]
 pub struct Session {
     /// See [`SessionSummary::id`].
     pub id: String,
+    /// The caller of every record of the session.
+    pub caller: CallerKey,
     /// The records, oldest first.
     pub records: Vec<StoredRecord>,
 }
 
-fn caller(record: &StoredRecord) -> String {
+impl Session {
+    /// Whether the session belongs to `sub` (and to `iss`, when given).
+    pub fn is_of(&self, iss: Option<&str>, sub: &str) -> bool {
+        self.caller.1 == sub && iss.is_none_or(|iss| self.caller.0 == iss)
+    }
+}
+
+fn caller_key(record: &StoredRecord) -> CallerKey {
     record
         .identity
         .as_ref()
-        .map_or_else(|| "-".to_owned(), |i| i.sub.clone())
+        .map_or_else(Default::default, |i| (i.iss.clone(), i.sub.clone()))
+}
+
+fn shown(part: &str) -> String {
+    if part.is_empty() {
+        "-".to_owned()
+    } else {
+        part.to_owned()
+    }
 }
 
 fn time_ms(record: &StoredRecord) -> i64 {
     unix_ms(&record.time).unwrap_or_default()
 }
 
-/// Groups `records` (oldest first) into sessions, ordered by their first record.
+/// Groups `records` (oldest first) into sessions keyed by `(iss, sub, session id)`, ordered by their
+/// first record.
 pub fn group(records: &[StoredRecord]) -> Vec<Session> {
-    let mut by_id: BTreeMap<String, Vec<StoredRecord>> = BTreeMap::new();
+    let mut by_key: BTreeMap<(CallerKey, String), Vec<StoredRecord>> = BTreeMap::new();
     // Open stateless session per caller (iss, sub): (id, last time).
-    let mut open: BTreeMap<(String, String), (String, i64)> = BTreeMap::new();
+    let mut open: BTreeMap<CallerKey, (String, i64)> = BTreeMap::new();
     for record in records {
+        let key = caller_key(record);
         let id = match &record.session_id {
             Some(id) => id.clone(),
             None => {
-                let key = record
-                    .identity
-                    .as_ref()
-                    .map_or_else(Default::default, |i| (i.iss.clone(), i.sub.clone()));
                 let t = time_ms(record);
-                let entry = open
-                    .entry(key)
-                    .or_insert_with(|| (format!("stateless:{}:{t}", caller(record)), t));
+                let stateless = || format!("stateless:{}:{t}", shown(&key.1));
+                let entry = open.entry(key.clone()).or_insert_with(|| (stateless(), t));
                 if t - entry.1 > STATELESS_GAP_MS {
-                    entry.0 = format!("stateless:{}:{t}", caller(record));
+                    entry.0 = stateless();
                 }
                 entry.1 = t;
                 entry.0.clone()
             }
         };
-        by_id.entry(id).or_default().push(record.clone());
+        by_key.entry((key, id)).or_default().push(record.clone());
     }
-    let mut sessions: Vec<Session> = by_id
+    let mut sessions: Vec<Session> = by_key
         .into_iter()
-        .map(|(id, records)| Session { id, records })
+        .map(|((caller, id), records)| Session {
+            id,
+            caller,
+            records,
+        })
         .collect();
     sessions.sort_by_key(|s| s.records.first().map(time_ms));
     sessions
 }
 
-/// The approval requests that belong to `session`: same `Mcp-Session-Id`, or, for a stateless session,
-/// same caller within its time span.
+/// The approval requests that belong to `session`: made by its caller, under the same
+/// `Mcp-Session-Id`, or, for a stateless session, without one within its time span.
 pub fn approvals_of<'a>(
     session: &Session,
     approvals: &'a [ApprovalRecord],
@@ -99,18 +126,13 @@ pub fn approvals_of<'a>(
         return Vec::new();
     };
     let span = (time_ms(first) / 1000)..=(time_ms(last) / 1000 + 1);
+    let (iss, sub) = &session.caller;
     approvals
         .iter()
+        .filter(|a| a.caller.iss == *iss && a.caller.sub == *sub)
         .filter(|a| match &first.session_id {
             Some(id) => a.session_id.as_deref() == Some(id),
-            None => {
-                a.session_id.is_none()
-                    && first
-                        .identity
-                        .as_ref()
-                        .is_some_and(|i| i.iss == a.caller.iss && i.sub == a.caller.sub)
-                    && span.contains(&a.created_at)
-            }
+            None => a.session_id.is_none() && span.contains(&a.created_at),
         })
         .collect()
 }
@@ -120,7 +142,8 @@ pub fn summarize(session: &Session, approvals: &[ApprovalRecord]) -> SessionSumm
     let records = &session.records;
     SessionSummary {
         id: session.id.clone(),
-        caller: records.first().map(caller).unwrap_or_default(),
+        issuer: shown(&session.caller.0),
+        caller: shown(&session.caller.1),
         first: records.first().map(|r| r.time.clone()).unwrap_or_default(),
         last: records.last().map(|r| r.time.clone()).unwrap_or_default(),
         messages: records.len(),
@@ -138,6 +161,7 @@ pub fn render_list(summaries: &[SessionSummary]) -> String {
             vec![
                 s.id.clone(),
                 s.caller.clone(),
+                s.issuer.clone(),
                 s.first.clone(),
                 s.last.clone(),
                 s.messages.to_string(),
@@ -151,6 +175,7 @@ pub fn render_list(summaries: &[SessionSummary]) -> String {
         &[
             "SESSION",
             "CALLER",
+            "ISSUER",
             "FIRST",
             "LAST",
             "MESSAGES",
@@ -251,25 +276,26 @@ pub fn replay(session: &Session, approvals: &[ApprovalRecord]) -> Vec<ReplayStep
     steps.into_iter().map(|(_, _, step)| step).collect()
 }
 
-/// `warden sessions show` as text.
+/// `warden sessions show` as text, every line made [`table::terminal_safe`].
 pub fn render_replay(summary: &SessionSummary, steps: &[ReplayStep]) -> String {
-    let mut out = format!(
-        "session {}  caller {}  {} .. {}  calls {}  denied {}  approvals {}\n",
+    let header = format!(
+        "session {}  caller {} ({})  {} .. {}  calls {}  denied {}  approvals {}",
         summary.id,
         summary.caller,
+        summary.issuer,
         summary.first,
         summary.last,
         summary.calls,
         summary.denials,
         summary.approvals
     );
-    for step in steps {
-        out.push_str(&format!(
-            "{}  {:<18}  {}\n",
-            step.time, step.kind, step.text
-        ));
-    }
-    out
+    let lines = steps
+        .iter()
+        .map(|step| format!("{}  {:<18}  {}", step.time, step.kind, step.text));
+    std::iter::once(header)
+        .chain(lines)
+        .map(|line| table::terminal_safe(&line) + "\n")
+        .collect()
 }
 
 #[cfg(test)]
@@ -307,6 +333,58 @@ mod tests {
                 (format!("stateless:bot:{third}"), 1)
             ]
         );
+    }
+
+    #[test]
+    fn caller_reusing_another_callers_session_id_gets_a_session_of_its_own() {
+        let mut intruder = record("m:0", "2026-01-01T10:00:01Z", Some("s1"), "alice");
+        intruder["identity"]["iss"] = "https://other-idp".into();
+        intruder["tool"] = "delete_customer".into();
+        let mut mallory = record("m:1", "2026-01-01T10:00:02Z", Some("s1"), "mallory");
+        mallory["tool"] = "export".into();
+        let records: Vec<StoredRecord> = [
+            record("a:0", "2026-01-01T10:00:00Z", Some("s1"), "alice"),
+            intruder,
+            mallory,
+            record("a:1", "2026-01-01T10:00:03Z", Some("s1"), "alice"),
+        ]
+        .into_iter()
+        .map(parsed)
+        .collect();
+        let sessions = group(&records);
+        assert_eq!(sessions.len(), 3, "one per (iss, sub) under s1");
+        let alice: Vec<&Session> = sessions
+            .iter()
+            .filter(|s| s.is_of(Some("https://idp"), "alice"))
+            .collect();
+        assert_eq!(alice.len(), 1);
+        let ids: Vec<&str> = alice[0]
+            .records
+            .iter()
+            .map(|r| r.record_id.as_str())
+            .collect();
+        assert_eq!(ids, ["a:0", "a:1"]);
+        let texts: Vec<String> = replay(alice[0], &[]).into_iter().map(|s| s.text).collect();
+        assert!(
+            texts.iter().all(|t| t.contains("tools/call echo")),
+            "{texts:?}"
+        );
+        let summary = summarize(alice[0], &[]);
+        assert_eq!(
+            (summary.issuer.as_str(), summary.caller.as_str()),
+            ("https://idp", "alice")
+        );
+    }
+
+    #[test]
+    fn replay_text_escapes_control_characters_from_the_client() {
+        let mut sneaky = record("a:0", "2026-01-01T10:00:00Z", Some("s\u{1b}[2J"), "alice");
+        sneaky["tool"] = "echo\n2026-01-01T10:00:01Z  call  tools/call fake -> allow".into();
+        let session = &group(&[parsed(sneaky)])[0];
+        let out = render_replay(&summarize(session, &[]), &replay(session, &[]));
+        assert_eq!(out.lines().count(), 2, "{out}");
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        assert!(out.contains("s\\u{1b}[2J"), "{out}");
     }
 
     #[test]

@@ -1,16 +1,38 @@
-//! Plain-text tables: columns padded to their widest cell, two spaces apart.
+//! Plain-text tables for the terminal: columns padded to their widest cell, two spaces apart, every
+//! cell made [`terminal_safe`] (recorded values come from clients: tool names, session ids, errors).
 
-/// Renders `rows` under `headers`, one line each.
-pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
+/// `text` with control characters (C0, DEL, C1: ANSI escape sequences, newlines, carriage returns)
+/// and bidirectional formatting characters (U+200E, U+200F, U+202A..U+202E, U+2066..U+2069, which
+/// reorder what a reader sees) written as Rust escapes (`\u{1b}`, `\n`, `\u{202e}`), so a value
+/// cannot recolour, move or rewrite what the terminal shows. Other text, non-ASCII included, is kept.
+pub fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Renders `rows` under `headers`, one line each, cells made [`terminal_safe`].
+pub fn render<R: AsRef<[String]>>(headers: &[&str], rows: &[R]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.as_ref().iter().map(|c| terminal_safe(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
     let header: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
     std::iter::once(&header)
-        .chain(rows)
+        .chain(&rows)
         .map(|row| {
             let cells: Vec<String> = row
                 .iter()
@@ -32,5 +54,29 @@ pub fn counts<'a>(counts: impl IntoIterator<Item = (&'a String, &'a u64)>) -> St
         "-".to_owned()
     } else {
         text.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn control_and_bidi_characters_are_escaped_in_cells() {
+        let rows = [vec![
+            "\u{1b}[2J\u{1b}[31mok".to_owned(),
+            "two\nlines\r".to_owned(),
+            "abc\u{202e}fed".to_owned(),
+            "café".to_owned(),
+        ]];
+        let out = render(&["A", "B", "C", "D"], &rows);
+        assert_eq!(out.lines().count(), 2, "{out:?}");
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        let row = out.lines().nth(1).unwrap();
+        assert!(row.contains("\\u{1b}[2J\\u{1b}[31mok"), "{row}");
+        assert!(row.contains("two\\nlines\\r"), "{row}");
+        assert!(row.contains("abc\\u{202e}fed"), "{row}");
+        assert!(row.contains("café"), "{row}");
     }
 }

@@ -150,7 +150,7 @@ async fn list(
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<ApprovalRecord>>, ApiError> {
-    let approver = approver_from_headers(&state, &headers)?;
+    let approver = approver_from_headers(&state, &headers).await?;
     Ok(Json(visible(&state, &approver, query.status.as_deref())?))
 }
 
@@ -174,7 +174,7 @@ async fn show(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<ApprovalRecord>, ApiError> {
-    let approver = approver_from_headers(&state, &headers)?;
+    let approver = approver_from_headers(&state, &headers).await?;
     let record = find(&state, &id)?;
     require_approver(&state, &approver, &record)?;
     Ok(Json(record))
@@ -229,7 +229,7 @@ async fn decide_route(
     body: Option<Json<DecisionBody>>,
     verdict: Verdict,
 ) -> Result<Json<ApprovalRecord>, ApiError> {
-    let approver = approver_from_headers(&state, &headers)?;
+    let approver = approver_from_headers(&state, &headers).await?;
     let reason = body.and_then(|Json(b)| b.reason);
     decide(&state, &approver, &id, verdict, reason.as_deref()).map(Json)
 }

@@ -1,31 +1,36 @@
 //! The web inbox: server-rendered HTML (maud templates, escaped by construction), plain forms, no
 //! JavaScript and no front-end build step.
 //!
-//! An approver signs in by pasting a bearer JWT from the configured issuers; it is kept in an
-//! `HttpOnly; SameSite=Strict` cookie (so other sites cannot post decisions) and verified on every
-//! request exactly like the REST API's bearer token. The inbox lists the pending requests the approver
-//! may decide (caller, tool, masked arguments, rule, age, expiry, approvals so far) with approve and
-//! deny (reason required) buttons, and the latest decisions.
+//! Approvers sign in through the identity provider ([`super::login`], when `approvers.inbox` is
+//! configured) or, without it (development), by pasting an approver token (checked like the REST
+//! API's bearer token: `aud` in `approvers.audiences`). Either way they get a server-side session
+//! ([`super::session`]); every form carries the session's CSRF token and must come from the inbox's
+//! origin. The inbox lists the pending requests the approver may decide (caller, tool, the arguments
+//! the call will run with unless the rule masks them, rule, age, expiry, approvals so far) with
+//! approve and deny (reason required) buttons, and the latest decisions.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 use warden_core::Identity;
 
+use axum_extra::extract::cookie::SameSite;
+
 use super::api::{decide, visible, ApiError};
 use super::auth::verify;
+use super::login::{LOGIN_COOKIE, LOGIN_SECONDS};
+use super::session::{check_form, cookie, set_cookie, Session, SESSION_COOKIE};
 use super::store::{ApprovalRecord, Verdict};
 use super::{now, rfc3339, AppState};
-
-/// Name of the session cookie holding the approver's JWT.
-const COOKIE: &str = "warden_approver";
+/// Longest session of the development sign-in (pasted token), in seconds.
+const DEV_SESSION_SECONDS: i64 = 8 * 3600;
 /// Decided requests shown under the pending ones.
 const RECENT: usize = 20;
 
@@ -34,7 +39,8 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/inbox") }))
         .route("/inbox", get(inbox))
-        .route("/inbox/login", post(login))
+        .route("/inbox/login", get(start_login).post(paste_login))
+        .route("/inbox/callback", get(callback))
         .route("/inbox/logout", post(logout))
         .route("/inbox/{id}/approve", post(approve))
         .route("/inbox/{id}/deny", post(deny))
@@ -68,32 +74,89 @@ button{padding:.3rem .8rem;border:0;border-radius:4px;cursor:pointer;color:#fff}
 .notice{background:#fff3cd;padding:.5rem 1rem;border-radius:4px}\
 form.inline{display:inline-block;margin:.15rem 0}input[type=text]{width:12rem}";
 
-fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
+/// The session cookie's `Secure` flag and the expected form origin (`None`: from the `Host`).
+fn public_origin(state: &AppState) -> (bool, Option<&str>) {
+    match &state.approvers.login {
+        Some(login) => (login.secure(), Some(login.origin())),
+        None => (false, None),
+    }
 }
 
-fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Identity, ApiError> {
-    let token = cookie_token(headers).ok_or_else(|| ApiError::unauthorized("not signed in"))?;
-    verify(state, &token)
-}
-
-fn login_page(status: StatusCode, problem: Option<&str>) -> Response {
+fn error_page(e: &ApiError) -> Response {
     let body = html! {
-        @if let Some(problem) = problem { p.notice { (problem) } }
-        form method="post" action="/inbox/login" {
-            p { label for="token" { "Approver token (a JWT from a configured issuer)" } }
-            p { textarea #token name="token" rows="5" cols="80" required {} }
-            button.approve type="submit" { "Sign in" }
+        p.notice #problem { (e.message) }
+        p { a href="/inbox" { "Back to the inbox" } }
+    };
+    (e.status, page("Not done", body)).into_response()
+}
+
+fn login_page(state: &AppState, status: StatusCode, problem: Option<&str>) -> Response {
+    let body = html! {
+        @if let Some(problem) = problem { p.notice #problem { (problem) } }
+        @if let Some(login) = &state.approvers.login {
+            p { a.button #sign-in href="/inbox/login" { "Sign in with " (login.issuer()) } }
+        } @else {
+            p.muted { "Development sign-in: no identity provider is configured (approvers.inbox)." }
+            form method="post" action="/inbox/login" {
+                p { label for="token" { "Approver token (a JWT for an approver audience)" } }
+                p { textarea #token name="token" rows="5" cols="80" required {} }
+                button.approve type="submit" { "Sign in" }
+            }
         }
     };
     (status, page("Sign in", body)).into_response()
+}
+
+/// Opens a session for `approver` (until the session length or the token's `exp`, unix seconds,
+/// whichever comes first) and sends the browser to the inbox.
+fn signed_in_response(
+    state: &AppState,
+    approver: Identity,
+    token_expires_at: u64,
+    via_redirect: bool,
+) -> Response {
+    let (secure, _) = public_origin(state);
+    let lifetime = state
+        .approvers
+        .login
+        .as_ref()
+        .map_or(DEV_SESSION_SECONDS, |login| login.session_seconds());
+    let token_end = i64::try_from(token_expires_at).unwrap_or(i64::MAX);
+    let expires_at = now().saturating_add(lifetime).min(token_end);
+    let id = state.sessions.open(approver, expires_at);
+    let session = set_cookie(
+        SESSION_COOKIE,
+        id,
+        "/",
+        SameSite::Strict,
+        secure,
+        expires_at - now(),
+    );
+    if !via_redirect {
+        return ([(header::SET_COOKIE, session)], Redirect::to("/inbox")).into_response();
+    }
+    // The provider's redirect is a cross-site navigation: a SameSite=Strict cookie set here would not
+    // be sent on a redirect chain that started there, so continue from a page of our own.
+    let clear = set_cookie(
+        LOGIN_COOKIE,
+        String::new(),
+        "/inbox/callback",
+        SameSite::Lax,
+        secure,
+        0,
+    );
+    let body = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head { meta charset="utf-8"; meta http-equiv="refresh" content="0;url=/inbox"; title { "Signed in" } }
+            body { p { "Signed in. " a #continue href="/inbox" { "Continue to the inbox" } } }
+        }
+    };
+    (
+        AppendHeaders([(header::SET_COOKIE, session), (header::SET_COOKIE, clear)]),
+        body,
+    )
+        .into_response()
 }
 
 fn age(seconds: i64) -> String {
@@ -104,9 +167,14 @@ fn age(seconds: i64) -> String {
     )
 }
 
-fn pending_row(record: &ApprovalRecord, t: i64) -> Markup {
+fn pending_row(state: &AppState, record: &ApprovalRecord, t: i64, csrf: &str) -> Markup {
     let caller = record.caller.email.as_deref().unwrap_or(&record.caller.sub);
     let arguments = serde_json::to_string_pretty(&record.arguments).unwrap_or_default();
+    let masked = state
+        .engine
+        .policy
+        .approval(&record.rule)
+        .is_some_and(|rule| rule.mask_arguments_in_inbox);
     html! {
         tr data-approval-id=(record.id) {
             td {
@@ -114,15 +182,20 @@ fn pending_row(record: &ApprovalRecord, t: i64) -> Markup {
                 @if record.caller.email.is_some() { br; span.muted { (record.caller.sub) } }
             }
             td { code { (record.tool) } br; span.muted { (record.upstream) } }
-            td { pre { (arguments) } }
+            td {
+                pre { (arguments) }
+                @if masked { span.muted.masked { "masked by rule " (record.rule) } }
+            }
             td { (record.rule) }
             td { (age(t - record.created_at)) br; span.muted { "expires " (rfc3339(record.expires_at)) } }
             td { (record.approvers.len()) " / " (record.approvals_needed) }
             td {
                 form.inline method="post" action={ "/inbox/" (record.id) "/approve" } {
+                    input type="hidden" name="csrf" value=(csrf);
                     button.approve type="submit" name="approve" { "Approve" }
                 }
                 form.inline method="post" action={ "/inbox/" (record.id) "/deny" } {
+                    input type="hidden" name="csrf" value=(csrf);
                     input type="text" name="reason" placeholder="reason" required;
                     " "
                     button.deny type="submit" name="deny" { "Deny" }
@@ -133,34 +206,31 @@ fn pending_row(record: &ApprovalRecord, t: i64) -> Markup {
 }
 
 async fn inbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let approver = match signed_in(&state, &headers) {
-        Ok(approver) => approver,
-        Err(e) if cookie_token(&headers).is_some() => {
-            return login_page(e.status, Some(&e.message))
-        }
-        Err(_) => return login_page(StatusCode::OK, None),
+    let Some(Session { approver, csrf, .. }) = state.sessions.current(&headers) else {
+        return login_page(&state, StatusCode::OK, None);
     };
     let all = match visible(&state, &approver, None) {
         Ok(all) => all,
-        Err(e) => {
-            return (e.status, page("Error", html! { p.notice { (e.message) } })).into_response()
-        }
+        Err(e) => return error_page(&e),
     };
     let t = now();
     let (pending, decided): (Vec<_>, Vec<_>) = all.iter().partition(|r| r.status == "pending");
     let body = html! {
         div {
-            "Signed in as " strong { (approver.sub) } " "
-            form.inline method="post" action="/inbox/logout" { button.deny type="submit" { "Sign out" } }
+            "Signed in as " strong #approver { (approver.email.as_deref().unwrap_or(&approver.sub)) } " "
+            form.inline method="post" action="/inbox/logout" {
+                input type="hidden" name="csrf" value=(csrf);
+                button.deny type="submit" { "Sign out" }
+            }
         }
         h2 { "Pending (" (pending.len()) ")" }
         @if pending.is_empty() {
             p.muted #empty { "Nothing is waiting for you." }
         } @else {
             table #pending {
-                thead { tr { th { "Caller" } th { "Tool" } th { "Arguments (masked)" } th { "Rule" }
+                thead { tr { th { "Caller" } th { "Tool" } th { "Arguments" } th { "Rule" }
                              th { "Age" } th { "Approvals" } th { "Decision" } } }
-                tbody { @for record in &pending { (pending_row(record, t)) } }
+                tbody { @for record in &pending { (pending_row(&state, record, t, &csrf)) } }
             }
         }
         h2 { "Recent decisions" }
@@ -183,42 +253,175 @@ async fn inbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
     page("Inbox", body).into_response()
 }
 
+/// `GET /inbox/login`: starts the sign-in at the identity provider.
+async fn start_login(State(state): State<Arc<AppState>>) -> Response {
+    let Some(login) = &state.approvers.login else {
+        return Redirect::to("/inbox").into_response();
+    };
+    match login.start().await {
+        Ok((url, login_state)) => {
+            let cookie = set_cookie(
+                LOGIN_COOKIE,
+                login_state,
+                "/inbox/callback",
+                SameSite::Lax,
+                login.secure(),
+                LOGIN_SECONDS,
+            );
+            ([(header::SET_COOKIE, cookie)], Redirect::to(&url)).into_response()
+        }
+        Err(e) => login_page(
+            &state,
+            StatusCode::BAD_GATEWAY,
+            Some(&format!("the identity provider cannot be used: {e}")),
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CallbackQuery {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// `GET /inbox/callback`: the provider's redirect (RFC 6749 §4.1.2).
+async fn callback(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
+    let Some(login) = &state.approvers.login else {
+        return login_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            Some("no identity provider is configured"),
+        );
+    };
+    let (code, login_state) = match (&query.code, &query.state, &query.error) {
+        (Some(code), Some(login_state), None) => (code, login_state),
+        (_, _, Some(error)) => {
+            let detail = query.error_description.as_deref().unwrap_or_default();
+            return login_page(
+                &state,
+                StatusCode::FORBIDDEN,
+                Some(&format!(
+                    "the identity provider refused the sign-in: {error} {detail}"
+                )),
+            );
+        }
+        _ => {
+            return login_page(
+                &state,
+                StatusCode::BAD_REQUEST,
+                Some("the redirect lacks code or state"),
+            )
+        }
+    };
+    let cookie_state = cookie(&headers, LOGIN_COOKIE);
+    match login
+        .finish(&state.approvers, login_state, code, cookie_state.as_deref())
+        .await
+    {
+        Ok(verified) => signed_in_response(&state, verified.identity, verified.expires_at, true),
+        Err(e) => login_page(&state, StatusCode::FORBIDDEN, Some(&e)),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct LoginForm {
     token: String,
 }
 
-async fn login(State(state): State<Arc<AppState>>, Form(form): Form<LoginForm>) -> Response {
-    let token = form.token.trim();
-    if let Err(e) = verify(&state, token) {
-        return login_page(e.status, Some(&e.message));
+/// `POST /inbox/login`: the development sign-in with a pasted approver token (refused when an
+/// identity provider is configured: pasting a token stays for the CLI).
+async fn paste_login(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    if state.approvers.login.is_some() {
+        return login_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            Some("sign in through the identity provider; pasted tokens are for the CLI"),
+        );
     }
-    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/inbox")).into_response()
+    if let Err(e) = check_form(None, &headers, None, None) {
+        return login_page(&state, e.status, Some(&e.message));
+    }
+    match verify(&state, form.token.trim()).await {
+        Ok(verified) => signed_in_response(&state, verified.identity, verified.expires_at, false),
+        Err(e) => login_page(&state, e.status, Some(&e.message)),
+    }
 }
 
-async fn logout() -> Response {
-    let cookie = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/inbox")).into_response()
-}
-
+/// Fields every inbox form carries.
 #[derive(Debug, Default, Deserialize)]
-struct ReasonForm {
+struct ActionForm {
+    #[serde(default)]
+    csrf: Option<String>,
     #[serde(default)]
     reason: Option<String>,
 }
 
-async fn approve(state: State<Arc<AppState>>, headers: HeaderMap, id: Path<String>) -> Response {
-    act(state, headers, id, Verdict::Approve, None)
+/// The session of a form POST that passed the `Origin` and CSRF checks.
+fn form_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &ActionForm,
+) -> Result<Session, ApiError> {
+    let session = state
+        .sessions
+        .current(headers)
+        .ok_or_else(|| ApiError::unauthorized("not signed in"))?;
+    let (_, origin) = public_origin(state);
+    check_form(origin, headers, Some(&session.csrf), form.csrf.as_deref())?;
+    Ok(session)
+}
+
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    if let Err(e) = form_session(&state, &headers, &form) {
+        return error_page(&e);
+    }
+    state.sessions.close(&headers);
+    let (secure, _) = public_origin(&state);
+    let cookie = set_cookie(
+        SESSION_COOKIE,
+        String::new(),
+        "/",
+        SameSite::Strict,
+        secure,
+        0,
+    );
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/inbox")).into_response()
+}
+
+async fn approve(
+    state: State<Arc<AppState>>,
+    headers: HeaderMap,
+    id: Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    act(state, headers, id, Verdict::Approve, form)
 }
 
 async fn deny(
     state: State<Arc<AppState>>,
     headers: HeaderMap,
     id: Path<String>,
-    Form(form): Form<ReasonForm>,
+    Form(form): Form<ActionForm>,
 ) -> Response {
-    act(state, headers, id, Verdict::Deny, form.reason)
+    act(state, headers, id, Verdict::Deny, form)
 }
 
 fn act(
@@ -226,18 +429,19 @@ fn act(
     headers: HeaderMap,
     Path(id): Path<String>,
     verdict: Verdict,
-    reason: Option<String>,
+    form: ActionForm,
 ) -> Response {
-    let result = signed_in(&state, &headers)
-        .and_then(|approver| decide(&state, &approver, &id, verdict, reason.as_deref()));
+    let result = form_session(&state, &headers, &form).and_then(|session| {
+        decide(
+            &state,
+            &session.approver,
+            &id,
+            verdict,
+            form.reason.as_deref(),
+        )
+    });
     match result {
         Ok(_) => Redirect::to("/inbox").into_response(),
-        Err(e) => {
-            let body = html! {
-                p.notice #problem { (e.message) }
-                p { a href="/inbox" { "Back to the inbox" } }
-            };
-            (e.status, page("Not done", body)).into_response()
-        }
+        Err(e) => error_page(&e),
     }
 }

@@ -11,8 +11,10 @@
 //! The approvers' listener (`--listen`):
 //! - `GET /v1/approvals[?status=S]`, `GET /v1/approvals/{id}`, `POST /v1/approvals/{id}/approve`,
 //!   `…/deny` (`{"reason": …}`), `…/revoke`: the approvers' REST API, bearer JWT from the same
-//!   issuers as the filter (the `issuers` of the plugin configuration passed with `--config`).
-//! - `GET /inbox`: the server-rendered web inbox ([`inbox`]).
+//!   issuers as the filter (the `issuers` of the plugin configuration passed with `--config`, keys
+//!   inline or fetched, [`keys`]) for an approver audience (`approvers.audiences`, [`auth`]).
+//! - `GET /inbox`: the server-rendered web inbox ([`inbox`]); approvers sign in through the identity
+//!   provider ([`login`]) and keep a server-side session ([`session`]).
 //! - Webhooks (Slack incoming-webhook JSON) on new requests and decisions ([`webhook`]).
 //!
 //! State lives in one SQLite file ([`store`]); every change is committed before it is acknowledged.
@@ -21,6 +23,9 @@ mod api;
 mod auth;
 mod inbox;
 mod internal;
+mod keys;
+mod login;
+mod session;
 pub mod store;
 mod webhook;
 
@@ -32,8 +37,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::Args;
+use warden_core::config::PluginConfig;
 use warden_core::Engine;
 
+use self::auth::ApproverAuth;
+use self::session::Sessions;
 use self::store::Store;
 use self::webhook::Notifier;
 
@@ -76,16 +84,23 @@ pub struct AppState {
     pub decisions: tokio::sync::watch::Sender<u64>,
     /// Webhook sender.
     pub notifier: Notifier,
+    /// How approvers authenticate (approver audiences, inbox sign-in).
+    pub approvers: ApproverAuth,
+    /// The inbox sessions (in memory).
+    pub sessions: Sessions,
 }
 
 impl AppState {
-    /// Builds the state from a compiled configuration and an open store.
-    pub fn new(engine: Engine, store: Store, notifier: Notifier) -> Self {
+    /// Builds the state from a compiled configuration, an open store and the approver
+    /// authentication.
+    pub fn new(engine: Engine, store: Store, notifier: Notifier, approvers: ApproverAuth) -> Self {
         Self {
             engine,
             store,
             decisions: tokio::sync::watch::Sender::new(0),
             notifier,
+            approvers,
+            sessions: Sessions::default(),
         }
     }
 }
@@ -113,13 +128,17 @@ pub fn rfc3339(t: i64) -> String {
 /// `listening on http://ADDR` once both listeners are bound.
 ///
 /// # Errors
-/// When the configuration is invalid, the internal secret is missing or too weak, the database
-/// cannot be opened or an address cannot be bound.
+/// When the configuration is invalid or has no `approvers` block, the inbox client secret cannot be
+/// read, the internal secret is missing or too weak, the database cannot be opened or an address
+/// cannot be bound.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let shown = args.config.display();
     let bytes =
         std::fs::read(&args.config).with_context(|| format!("{shown}: cannot read the file"))?;
-    let engine = Engine::from_json(&bytes).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    let config = PluginConfig::from_json(&bytes).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    let engine = Engine::from_config(&config).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    let approvers = ApproverAuth::from_config(&config, reqwest::Client::new())
+        .with_context(|| shown.to_string())?;
     let secret = internal::InternalSecret::load(args.internal_secret_file.as_deref(), |name| {
         std::env::var(name).ok()
     })?;
@@ -127,7 +146,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let notifier = Notifier::start(args.webhook_url.clone());
-        let state = Arc::new(AppState::new(engine, store, notifier));
+        let state = Arc::new(AppState::new(engine, store, notifier, approvers));
         let internal_listener = tokio::net::TcpListener::bind(args.internal_listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.internal_listen))?;

@@ -491,6 +491,7 @@ mod tests {
             window_seconds: (grant == GrantMode::Window).then_some(600),
             hold_seconds: 5,
             pending_expiry_seconds: 100,
+            mask_arguments_in_inbox: false,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Webhook notifications: a Slack incoming-webhook compatible JSON POST (`{"text": "..."}` plus a
 //! machine-readable `warden` object) per new approval request and per decision, delivered in the
 //! background in order, each retried with exponential backoff (5 attempts: 0.2 s, 0.4 s, 0.8 s, 1.6 s
-//! apart) until the target answers 2xx.
+//! apart) until the target answers 2xx. The `text` is escaped for Slack's mrkdwn ([`slack_escape`]):
+//! tool names, arguments and reasons come from callers and approvers.
 
 use std::time::Duration;
 
@@ -76,7 +77,7 @@ impl Notifier {
     fn send(&self, text: String, event: &str, record: &ApprovalRecord) {
         if let Some(queue) = &self.queue {
             let payload = json!({
-                "text": text,
+                "text": slack_escape(&text),
                 "warden": {"event": event, "approval_id": record.id, "status": record.status,
                            "tool": record.tool, "rule": record.rule, "caller": record.caller.sub},
             });
@@ -84,6 +85,22 @@ impl Notifier {
             let _ = queue.send(payload);
         }
     }
+}
+
+/// `text` with `&`, `<` and `>` written as `&amp;`, `&lt;`, `&gt;`, the escaping Slack requires in
+/// message text ("Formatting text for app surfaces", api.slack.com): a caller's arguments cannot
+/// become a link (`<http://…|label>`), a mention (`<@U123>`) or a broadcast (`<!channel>`).
+pub fn slack_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Posts `payload` to `url`, retrying failures; gives up (logging) after [`ATTEMPTS`].
@@ -106,5 +123,20 @@ async fn deliver(client: &reqwest::Client, url: &str, payload: &Value) {
             tokio::time::sleep(backoff).await;
             backoff *= 2;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn slack_text_escapes_links_mentions_and_entities() {
+        assert_eq!(
+            slack_escape("<!channel> <http://evil|ok> &amp; a > b"),
+            "&lt;!channel&gt; &lt;http://evil|ok&gt; &amp;amp; a &gt; b"
+        );
+        assert_eq!(slack_escape("plain `code` :ok:"), "plain `code` :ok:");
     }
 }

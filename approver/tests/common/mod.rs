@@ -2,11 +2,26 @@
 //! database, dev tokens from `warden token`, and filter-style check requests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+pub mod idp;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
 use serde_json::{json, Value};
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
 
 /// The workspace root.
 pub fn repo_root() -> PathBuf {
@@ -33,16 +48,59 @@ pub fn config(block: Value) -> Value {
     config
 }
 
-/// A dev token for `sub` in `groups`.
+/// The approver audience of `policies/demo-approvals.json` (`approvers.audiences`).
+pub const APPROVER_AUDIENCE: &str = "warden-demo-approvers";
+
+/// A dev token for `sub` in `groups`, for the MCP audience (`warden-demo`): what an agent holds.
 pub fn token(sub: &str, groups: &str) -> String {
-    token_from(DEV_ISSUER, sub, groups)
+    token_for(sub, groups, "warden-demo")
 }
 
-/// A token signed with the dev key for `sub` in `groups`, issued by `iss`.
+/// A token signed with the dev key for `sub` in `groups`, issued by `iss`, for the MCP audience.
 pub fn token_from(iss: &str, sub: &str, groups: &str) -> String {
+    warden_token(&[
+        "--iss",
+        iss,
+        "--sub",
+        sub,
+        "--groups",
+        groups,
+        "--aud",
+        "warden-demo",
+    ])
+}
+
+/// A dev approver token for `sub` in `groups` ([`APPROVER_AUDIENCE`]).
+pub fn approver_token(sub: &str, groups: &str) -> String {
+    token_for(sub, groups, APPROVER_AUDIENCE)
+}
+
+/// An approver token ([`APPROVER_AUDIENCE`]) signed with the dev key for `sub` in `groups`, issued
+/// by `iss`.
+pub fn approver_token_from(iss: &str, sub: &str, groups: &str) -> String {
+    warden_token(&[
+        "--iss",
+        iss,
+        "--sub",
+        sub,
+        "--groups",
+        groups,
+        "--aud",
+        APPROVER_AUDIENCE,
+    ])
+}
+
+/// A dev token for `sub` in `groups` with `aud`.
+pub fn token_for(sub: &str, groups: &str, aud: &str) -> String {
+    warden_token(&["--sub", sub, "--groups", groups, "--aud", aud])
+}
+
+/// `warden token ARGS…`, the printed token.
+pub fn warden_token(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_warden"))
         .current_dir(repo_root())
-        .args(["token", "--iss", iss, "--sub", sub, "--groups", groups])
+        .arg("token")
+        .args(args)
         .env_remove("WARDEN_DEV_KEY")
         .output()
         .unwrap();
@@ -89,6 +147,11 @@ impl Service {
     /// Starts `warden serve` with `config` on free ports and [`SECRET`] (in a file); `webhook` is
     /// passed as `--webhook-url`.
     pub fn start(config: &Value, webhook: Option<&str>) -> Self {
+        Self::start_on(config, webhook, "127.0.0.1:0")
+    }
+
+    /// [`Service::start`] listening on `listen`.
+    pub fn start_on(config: &Value, webhook: Option<&str>, listen: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("config.json");
         std::fs::write(&config_path, config.to_string()).unwrap();
@@ -101,12 +164,7 @@ impl Service {
             .arg(&config_path)
             .arg("--db")
             .arg(dir.path().join("approvals.db"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--internal-listen",
-                "127.0.0.1:0",
-            ])
+            .args(["--listen", listen, "--internal-listen", "127.0.0.1:0"])
             .arg("--internal-secret-file")
             .arg(&secret_path)
             .env_remove("WARDEN_INTERNAL_SECRET")
@@ -148,6 +206,11 @@ impl Service {
     /// `internal` + `path`.
     pub fn internal_url(&self, path: &str) -> String {
         format!("{}{path}", self.internal)
+    }
+
+    /// The SQLite file the service writes (`--db`), for `warden sessions` and `warden review`.
+    pub fn db(&self) -> PathBuf {
+        self._dir.path().join("approvals.db")
     }
 
     /// Posts `body` to the internal `/v1/check` with the secret; returns the HTTP status and body
@@ -220,4 +283,43 @@ pub fn audit_line(record_id: &str) -> String {
         "masked": {}, "duration_ms": 3, "upstream": "demo"
     })
     .to_string()
+}
+
+/// Runs the built `warden` binary with `args` in the repository root.
+pub fn warden_cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+        .current_dir(repo_root())
+        .args(args)
+        .env_remove("WARDEN_DEV_KEY")
+        .output()
+        .unwrap()
+}
+
+/// A local webhook receiver that fails the first `failures` posts with HTTP 500: its URL, the
+/// payloads it accepted, and the number of attempts.
+pub async fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<Value>>>, Arc<Mutex<usize>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let attempts = Arc::new(Mutex::new(0usize));
+    let app = {
+        let (received, attempts) = (received.clone(), attempts.clone());
+        Router::new().route(
+            "/hook",
+            post(move |Json(payload): Json<Value>| {
+                let (received, attempts) = (received.clone(), attempts.clone());
+                async move {
+                    let mut n = attempts.lock().unwrap();
+                    *n += 1;
+                    if *n <= failures {
+                        return StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    received.lock().unwrap().push(payload);
+                    StatusCode::OK
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received, attempts)
 }

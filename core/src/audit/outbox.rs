@@ -5,10 +5,42 @@
 //! outcome. Bounds: at most `batch_size` records per batch, a record waits at most
 //! `flush_interval_ms` (plus one tick) while the store answers, at most `max_pending` records are held
 //! (counting the batch in flight); beyond that the oldest waiting records are dropped and counted.
+//! One exchange queues at most `max_records_per_exchange` records ([`limit_exchange`]), so a single
+//! request (a large JSON-RPC batch) cannot evict the records of other callers.
 
 use std::collections::VecDeque;
 
+use serde_json::Value;
+
 use crate::config::AuditConfig;
+
+/// Field added to an exchange's first record, in the copy queued for the audit store, when records
+/// of the same exchange were left out by the per-exchange cap: how many (integer ≥ 1). Envoy's access
+/// log (filter state) has every record and never this field.
+pub const STORE_DROPPED_FIELD: &str = "store_dropped";
+
+/// The records of one exchange (JSON lines joined by `\n`, as rendered) that may be queued for the
+/// audit store: the first `min(max_records_per_exchange, max_pending)` lines. When lines are left out,
+/// the first record gains [`STORE_DROPPED_FIELD`] with their number. Returns the lines to queue and
+/// how many were left out (count them in `warden.audit.dropped`).
+pub fn limit_exchange(records: &str, config: &AuditConfig) -> (Vec<String>, usize) {
+    let cap = config
+        .max_records_per_exchange
+        .min(config.max_pending)
+        .max(1);
+    let lines: Vec<&str> = records.lines().filter(|l| !l.is_empty()).collect();
+    let dropped = lines.len().saturating_sub(cap);
+    let mut kept: Vec<String> = lines.iter().take(cap).map(|l| (*l).to_owned()).collect();
+    if dropped > 0 {
+        if let Some(first) = kept.first_mut() {
+            if let Ok(Value::Object(mut record)) = serde_json::from_str::<Value>(first) {
+                record.insert(STORE_DROPPED_FIELD.to_owned(), Value::from(dropped));
+                *first = Value::Object(record).to_string();
+            }
+        }
+    }
+    (kept, dropped)
+}
 
 /// Records waiting for the audit store, and the batch in flight.
 #[derive(Debug)]
@@ -129,8 +161,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
-    fn outbox(batch_size: usize, flush_interval_ms: u64, max_pending: usize) -> Outbox {
-        Outbox::new(&AuditConfig {
+    fn config(batch_size: usize, flush_interval_ms: u64, max_pending: usize) -> AuditConfig {
+        AuditConfig {
             store_cluster: "store".into(),
             authority: "store".into(),
             batch_size,
@@ -138,7 +170,49 @@ mod tests {
             max_pending,
             timeout_ms: 1_000,
             credential_env: crate::config::DEFAULT_CREDENTIAL_ENV.into(),
-        })
+            max_records_per_exchange: 2,
+        }
+    }
+
+    fn outbox(batch_size: usize, flush_interval_ms: u64, max_pending: usize) -> Outbox {
+        Outbox::new(&config(batch_size, flush_interval_ms, max_pending))
+    }
+
+    #[test]
+    fn one_exchange_queues_at_most_its_cap_and_counts_the_rest_in_its_first_record() {
+        let records = r#"{"record_id":"k:0","n":0}
+{"record_id":"k:1","n":1}
+{"record_id":"k:2","n":2}
+{"record_id":"k:3","n":3}"#;
+        let (kept, dropped) = limit_exchange(records, &config(2, 100, 10));
+        assert_eq!(dropped, 2);
+        assert_eq!(
+            kept,
+            [
+                r#"{"record_id":"k:0","n":0,"store_dropped":2}"#,
+                r#"{"record_id":"k:1","n":1}"#
+            ]
+        );
+        let (kept, dropped) = limit_exchange(r#"{"record_id":"k:0"}"#, &config(2, 100, 10));
+        assert_eq!((kept.len(), dropped), (1, 0));
+        assert!(!kept[0].contains(STORE_DROPPED_FIELD), "nothing left out");
+        let (kept, dropped) = limit_exchange(records, &config(1, 100, 1));
+        assert_eq!((kept.len(), dropped), (1, 3), "max_pending bounds the cap");
+    }
+
+    #[test]
+    fn an_exchange_at_its_cap_cannot_evict_another_callers_record() {
+        let mut o = outbox(10, 100, 3);
+        o.push(0, "other caller".into());
+        let flood: String = (0..10).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+        let (kept, dropped) = limit_exchange(&flood, &config(10, 100, 3));
+        assert_eq!(dropped, 8);
+        let evicted: usize = kept.into_iter().map(|r| o.push(1, r)).sum();
+        assert_eq!(evicted, 0);
+        assert_eq!(
+            o.next_batch(100).unwrap().0.lines().next(),
+            Some("other caller")
+        );
     }
 
     #[test]

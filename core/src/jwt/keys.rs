@@ -3,11 +3,15 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jwt_simple::claims::{JWTClaims, NoCustomClaims};
-use jwt_simple::common::VerificationOptions;
-use jwt_simple::prelude::*;
+use jwt_simple::prelude::{
+    ES256PublicKey, ES384PublicKey, Ed25519PublicKey, HS256Key, HS384Key, HS512Key, PS256PublicKey,
+    PS384PublicKey, PS512PublicKey, RS256PublicKey, RS384PublicKey, RS512PublicKey,
+    RSAPublicKeyLike,
+};
 use serde_json::{Map, Value};
 
+use super::signature::SignatureKey;
+use super::AuthError;
 use crate::error::ConfigError;
 
 /// A JWS algorithm Warden verifies (RFC 7518 §3.1, RFC 8037 §3.1). `none` is deliberately absent:
@@ -132,23 +136,6 @@ pub(crate) fn parse_algorithms(
         .collect()
 }
 
-/// A public (or, for HMAC, shared) key bound to exactly one algorithm.
-#[derive(Clone)]
-enum Key {
-    Rs256(RS256PublicKey),
-    Rs384(RS384PublicKey),
-    Rs512(RS512PublicKey),
-    Ps256(PS256PublicKey),
-    Ps384(PS384PublicKey),
-    Ps512(PS512PublicKey),
-    Es256(ES256PublicKey),
-    Es384(ES384PublicKey),
-    EdDsa(Ed25519PublicKey),
-    Hs256(HS256Key),
-    Hs384(HS384Key),
-    Hs512(HS512Key),
-}
-
 /// One usable (key, algorithm) pair of an issuer's JWKS.
 #[derive(Clone)]
 pub(crate) struct KeyEntry {
@@ -156,31 +143,21 @@ pub(crate) struct KeyEntry {
     pub(crate) kid: Option<String>,
     /// The only algorithm this entry verifies.
     pub(crate) alg: Algorithm,
-    key: Key,
+    key: SignatureKey,
 }
 
 impl KeyEntry {
-    /// Verifies the token's signature and then its registered claims against `options`.
-    pub(crate) fn verify(
+    /// Checks a JWS signature made with this entry's algorithm over `signing_input`; see
+    /// [`SignatureKey::verify`].
+    ///
+    /// # Errors
+    /// [`AuthError::BadSignature`] when it does not verify.
+    pub(crate) fn verify_signature(
         &self,
-        token: &str,
-        options: VerificationOptions,
-    ) -> Result<JWTClaims<NoCustomClaims>, jwt_simple::Error> {
-        let options = Some(options);
-        match &self.key {
-            Key::Rs256(k) => k.verify_token(token, options),
-            Key::Rs384(k) => k.verify_token(token, options),
-            Key::Rs512(k) => k.verify_token(token, options),
-            Key::Ps256(k) => k.verify_token(token, options),
-            Key::Ps384(k) => k.verify_token(token, options),
-            Key::Ps512(k) => k.verify_token(token, options),
-            Key::Es256(k) => k.verify_token(token, options),
-            Key::Es384(k) => k.verify_token(token, options),
-            Key::EdDsa(k) => k.verify_token(token, options),
-            Key::Hs256(k) => k.verify_token(token, options),
-            Key::Hs384(k) => k.verify_token(token, options),
-            Key::Hs512(k) => k.verify_token(token, options),
-        }
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> Result<(), AuthError> {
+        self.key.verify(signing_input, signature)
     }
 }
 
@@ -400,18 +377,29 @@ fn key_family(jwk: &Map<String, Value>, at: &str) -> Result<KeyFamily, ConfigErr
     }
 }
 
-fn build_key(jwk: &Map<String, Value>, alg: Algorithm, at: &str) -> Result<Key, ConfigError> {
+fn build_key(
+    jwk: &Map<String, Value>,
+    alg: Algorithm,
+    at: &str,
+) -> Result<SignatureKey, ConfigError> {
     let json = Value::Object(jwk.clone()).to_string();
+    let parsed = |e: jwt_simple::Error| e.to_string();
     let key = match alg {
-        Algorithm::Rs256 => RS256PublicKey::from_jwk(&json).map(Key::Rs256),
-        Algorithm::Rs384 => RS384PublicKey::from_jwk(&json).map(Key::Rs384),
-        Algorithm::Rs512 => RS512PublicKey::from_jwk(&json).map(Key::Rs512),
-        Algorithm::Ps256 => PS256PublicKey::from_jwk(&json).map(Key::Ps256),
-        Algorithm::Ps384 => PS384PublicKey::from_jwk(&json).map(Key::Ps384),
-        Algorithm::Ps512 => PS512PublicKey::from_jwk(&json).map(Key::Ps512),
-        Algorithm::Es256 => ES256PublicKey::from_jwk(&json).map(Key::Es256),
-        Algorithm::Es384 => ES384PublicKey::from_jwk(&json).map(Key::Es384),
-        Algorithm::EdDsa => Ed25519PublicKey::from_jwk(&json).map(Key::EdDsa),
+        Algorithm::Rs256 => rsa_key(&json, RS256PublicKey::from_jwk),
+        Algorithm::Rs384 => rsa_key(&json, RS384PublicKey::from_jwk),
+        Algorithm::Rs512 => rsa_key(&json, RS512PublicKey::from_jwk),
+        Algorithm::Ps256 => rsa_key(&json, PS256PublicKey::from_jwk),
+        Algorithm::Ps384 => rsa_key(&json, PS384PublicKey::from_jwk),
+        Algorithm::Ps512 => rsa_key(&json, PS512PublicKey::from_jwk),
+        Algorithm::Es256 => ES256PublicKey::from_jwk(&json)
+            .map(|k| SignatureKey::es256(&k))
+            .map_err(parsed),
+        Algorithm::Es384 => ES384PublicKey::from_jwk(&json)
+            .map(|k| SignatureKey::es384(&k))
+            .map_err(parsed),
+        Algorithm::EdDsa => Ed25519PublicKey::from_jwk(&json)
+            .map(|k| SignatureKey::eddsa(&k))
+            .map_err(parsed),
         Algorithm::Hs256 | Algorithm::Hs384 | Algorithm::Hs512 => return hmac_key(jwk, alg, at),
     };
     key.map_err(|e| {
@@ -426,7 +414,19 @@ fn build_key(jwk: &Map<String, Value>, alg: Algorithm, at: &str) -> Result<Key, 
     })
 }
 
-fn hmac_key(jwk: &Map<String, Value>, alg: Algorithm, at: &str) -> Result<Key, ConfigError> {
+/// An RSA key of the algorithm whose jwt-simple type `from_jwk` parses.
+fn rsa_key<K: RSAPublicKeyLike>(
+    json: &str,
+    from_jwk: fn(&str) -> Result<K, jwt_simple::Error>,
+) -> Result<SignatureKey, String> {
+    SignatureKey::rsa(&from_jwk(json).map_err(|e| e.to_string())?)
+}
+
+fn hmac_key(
+    jwk: &Map<String, Value>,
+    alg: Algorithm,
+    at: &str,
+) -> Result<SignatureKey, ConfigError> {
     let k_at = format!("{at}.k");
     let k = optional_str(jwk, "k", at)?
         .ok_or_else(|| ConfigError::new(&k_at, "is required for kty \"oct\" (RFC 7518 §6.4.1)"))?;
@@ -445,8 +445,8 @@ fn hmac_key(jwk: &Map<String, Value>, alg: Algorithm, at: &str) -> Result<Key, C
         ));
     }
     Ok(match alg {
-        Algorithm::Hs384 => Key::Hs384(HS384Key::from_bytes(&secret)),
-        Algorithm::Hs512 => Key::Hs512(HS512Key::from_bytes(&secret)),
-        _ => Key::Hs256(HS256Key::from_bytes(&secret)),
+        Algorithm::Hs384 => SignatureKey::Hs384(HS384Key::from_bytes(&secret)),
+        Algorithm::Hs512 => SignatureKey::Hs512(HS512Key::from_bytes(&secret)),
+        _ => SignatureKey::Hs256(HS256Key::from_bytes(&secret)),
     })
 }

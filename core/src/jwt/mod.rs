@@ -15,15 +15,19 @@
 //! algorithm is configured). A JWK's `alg`, when present, restricts it to that algorithm; a token's
 //! `alg` must be configured for its issuer and fit the key's type, so a token cannot pick a weaker
 //! verification (no algorithm confusion). `none` is never accepted. Header parameters `jku`, `x5u`,
-//! `jwk` and `x5c` never choose the key, and any `crit` header is refused.
+//! `jwk` and `x5c` never choose the key: the signature is checked over the token's own signing input
+//! with the configured key, and header parameters Warden does not use are ignored whatever their JSON
+//! type. Any `crit` header is refused.
 
 mod bearer;
 mod cache;
 mod claims;
 mod error;
 mod keys;
+mod registered;
 mod remote;
 mod resource;
+mod signature;
 mod verify;
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ pub struct FetchTarget {
     pub authority: String,
     /// `:path` (path and query of the URL; `/` when empty).
     pub path: String,
+    /// The URL as configured or discovered, for hosts that fetch it directly (`warden serve`).
+    pub url: String,
 }
 
 impl FetchTarget {
@@ -65,6 +67,7 @@ impl FetchTarget {
         Ok(FetchTarget {
             authority: authority.as_str().to_owned(),
             path: path.to_owned(),
+            url: url.to_owned(),
         })
     }
 
@@ -211,6 +214,7 @@ impl RemoteJwks {
             Err(_) => FetchTarget {
                 authority: String::new(),
                 path: String::new(),
+                url: String::new(),
             },
         };
         for (value, member) in [
@@ -422,7 +426,8 @@ mod tests {
             step,
             FetchStep::Discovery(FetchTarget {
                 authority: "idp.example.com".into(),
-                path: "/realms/acme/.well-known/openid-configuration".into()
+                path: "/realms/acme/.well-known/openid-configuration".into(),
+                url: "https://idp.example.com/realms/acme/.well-known/openid-configuration".into(),
             })
         );
         let step = remote(Some("https://idp.example.com/certs")).first_step();

@@ -657,3 +657,232 @@ fn remote_jwks_with_empty_cluster_or_zero_interval_is_a_config_error() {
         assert_eq!(e.path, format!("issuers[0].remote_jwks.{member}"), "{e}");
     }
 }
+
+// ---- header parameters Warden ignores (`jku`, `x5u`, `jwk`, `x5c`, `x5t`, ...) ----
+
+/// A second RSA key, standing for an attacker's (generating one in a debug test is slow).
+const ATTACKER_RS256_PEM: &str = include_str!("testdata/attacker-rs256.pem");
+
+/// A private key that signs a hand-made header and payload: RFC 7515 §5.1 over
+/// `BASE64URL(header) || '.' || BASE64URL(payload)`.
+enum RawSigner<'k> {
+    Es256(&'k ES256KeyPair),
+    Rs256(&'k RS256KeyPair),
+    EdDsa(&'k Ed25519KeyPair),
+}
+
+impl RawSigner<'_> {
+    fn alg(&self) -> &'static str {
+        match self {
+            Self::Es256(_) => "ES256",
+            Self::Rs256(_) => "RS256",
+            Self::EdDsa(_) => "EdDSA",
+        }
+    }
+
+    fn sign(&self, signing_input: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Es256(k) => {
+                use p256::ecdsa::signature::Signer as _;
+                let signature: p256::ecdsa::Signature = k.key_pair().as_ref().sign(signing_input);
+                signature.to_bytes().to_vec() // R || S, RFC 7518 §3.4
+            }
+            Self::Rs256(k) => {
+                let pkey =
+                    superboring::pkey::PKey::from_rsa(k.key_pair().as_ref().clone()).unwrap();
+                let mut signer = superboring::sign::Signer::new(
+                    superboring::hash::MessageDigest::sha256(),
+                    &pkey,
+                )
+                .unwrap();
+                signer
+                    .set_rsa_padding(superboring::rsa::Padding::PKCS1)
+                    .unwrap();
+                signer.update(signing_input).unwrap();
+                signer.sign_to_vec().unwrap()
+            }
+            Self::EdDsa(k) => k.key_pair().as_ref().sk.sign(signing_input, None).to_vec(),
+        }
+    }
+
+    /// A compact JWS of the standard claims whose header is `{"alg", "kid"}` plus `extra`.
+    fn token(&self, kid: &str, extra: &Value) -> String {
+        let mut header = json!({"alg": self.alg(), "kid": kid});
+        header
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let payload = serde_json::to_value(claims(json!({}))).unwrap();
+        self.token_from_json(&header.to_string(), &payload.to_string())
+    }
+
+    /// A compact JWS of exactly these header and payload texts.
+    fn token_from_json(&self, header: &str, payload: &str) -> String {
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let signature = URL_SAFE_NO_PAD.encode(self.sign(signing_input.as_bytes()));
+        format!("{signing_input}.{signature}")
+    }
+}
+
+/// Header parameters Warden never reads, each with a JSON type a typed header parser refuses.
+/// `jwk` is the attacker's own public key: it must not be the key the signature is checked with.
+fn ignored_header_parameters(attacker_jwk: &str) -> Vec<(&'static str, Value)> {
+    vec![
+        ("jku", json!(42)),
+        ("x5u", json!({"href": "https://evil.example/cert.pem"})),
+        ("jwk", serde_json::from_str(attacker_jwk).unwrap()),
+        ("x5c", json!("MIIBattacker-chain-as-a-string")),
+        ("x5t", json!(7)),
+        ("x5t#S256", json!(["not", "a", "string"])),
+        ("cty", json!({"nested": false})),
+        ("typ", json!("JWT")),
+    ]
+}
+
+struct Case<'k> {
+    kid: &'static str,
+    trusted: RawSigner<'k>,
+    attacker: RawSigner<'k>,
+    attacker_jwk: String,
+}
+
+fn cases() -> Vec<Case<'static>> {
+    static ATTACKERS: OnceLock<(ES256KeyPair, RS256KeyPair, Ed25519KeyPair)> = OnceLock::new();
+    let (es, rs, ed) = ATTACKERS.get_or_init(|| {
+        (
+            ES256KeyPair::generate(),
+            RS256KeyPair::from_pem(ATTACKER_RS256_PEM).unwrap(),
+            Ed25519KeyPair::generate(),
+        )
+    });
+    vec![
+        Case {
+            kid: "warden-dev-es256",
+            trusted: RawSigner::Es256(&keys().es256),
+            attacker: RawSigner::Es256(es),
+            attacker_jwk: es.public_key().to_jwk(),
+        },
+        Case {
+            kid: "warden-dev-rs256",
+            trusted: RawSigner::Rs256(&keys().rs256),
+            attacker: RawSigner::Rs256(rs),
+            attacker_jwk: rs.public_key().to_jwk(),
+        },
+        Case {
+            kid: "ed",
+            trusted: RawSigner::EdDsa(&keys().ed25519),
+            attacker: RawSigner::EdDsa(ed),
+            attacker_jwk: ed.public_key().to_jwk(),
+        },
+    ]
+}
+
+/// Asserts that `token` verifies as alice's; `what` describes the token.
+fn assert_accepted(token: &str, what: &str) {
+    assert_eq!(
+        verifier().verify(token, NOW).map(|v| v.identity.sub),
+        Ok("alice".to_owned()),
+        "{what}"
+    );
+}
+
+#[test]
+fn raw_signer_makes_tokens_the_verifier_accepts() {
+    for case in cases() {
+        let token = case.trusted.token(case.kid, &json!({}));
+        assert_accepted(&token, case.trusted.alg());
+    }
+}
+
+#[test]
+fn valid_token_is_accepted_whatever_the_type_of_each_ignored_header_parameter() {
+    for case in cases() {
+        for (name, value) in ignored_header_parameters(&case.attacker_jwk) {
+            let token = case.trusted.token(case.kid, &json!({ name: value }));
+            let what = format!("{} token with header {name:?}: {value}", case.trusted.alg());
+            assert_accepted(&token, &what);
+        }
+    }
+}
+
+#[test]
+fn valid_token_carrying_all_ignored_header_parameters_at_once_is_accepted() {
+    for case in cases() {
+        let all: Map<String, Value> = ignored_header_parameters(&case.attacker_jwk)
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        let token = case.trusted.token(case.kid, &Value::Object(all));
+        assert_accepted(&token, case.trusted.alg());
+    }
+}
+
+#[test]
+fn ignored_header_parameters_never_choose_the_key() {
+    for case in cases() {
+        for (name, value) in ignored_header_parameters(&case.attacker_jwk) {
+            let forged = case.attacker.token(case.kid, &json!({ name: value }));
+            assert_eq!(
+                refusal(&forged),
+                AuthError::BadSignature,
+                "{} token signed by the attacker with header {name:?}: {value}",
+                case.attacker.alg()
+            );
+        }
+    }
+}
+
+#[test]
+fn header_with_a_long_certificate_chain_is_accepted_within_the_token_limit() {
+    // Three 3 KB certificates: the header is over 8 KiB of base64url, the token under MAX_TOKEN_BYTES.
+    let chain: Vec<String> = (0..3).map(|i| format!("{i}").repeat(3000)).collect();
+    let case = &cases()[0];
+    let token = case.trusted.token(case.kid, &json!({ "x5c": chain }));
+    assert!(token.split('.').next().unwrap().len() > 8192);
+    assert!(verifier().verify(&token, NOW).is_ok());
+}
+
+#[test]
+fn typ_must_still_name_a_jwt() {
+    let case = &cases()[0];
+    for typ in ["JWT", "jwt", "at+jwt", "application/at+JWT"] {
+        let token = case.trusted.token(case.kid, &json!({ "typ": typ }));
+        assert!(verifier().verify(&token, NOW).is_ok(), "typ {typ:?}");
+    }
+    for typ in [json!("JOSE"), json!("secevent"), json!(1)] {
+        let token = case.trusted.token(case.kid, &json!({ "typ": typ }));
+        assert_eq!(refusal(&token).reason(), "malformed_token", "typ {typ}");
+    }
+}
+
+#[test]
+fn signed_token_repeating_a_claim_or_header_parameter_is_refused() {
+    let signer = RawSigner::Es256(&keys().es256);
+    let header = r#"{"alg":"ES256","kid":"warden-dev-es256"}"#;
+    let payload = serde_json::to_value(claims(json!({}))).unwrap().to_string();
+    assert!(verifier()
+        .verify(&signer.token_from_json(header, &payload), NOW)
+        .is_ok());
+
+    let expired_then_not = payload.replacen('{', &format!("{{\"exp\":{},", NOW - 3600), 1);
+    let token = signer.token_from_json(header, &expired_then_not);
+    assert_eq!(refusal(&token).reason(), "malformed_token");
+
+    let two_kids = r#"{"alg":"ES256","kid":"warden-dev-es256","kid":"other"}"#;
+    let token = signer.token_from_json(two_kids, &payload);
+    assert_eq!(refusal(&token).reason(), "malformed_token");
+}
+
+#[test]
+fn es256_signature_in_der_form_is_refused() {
+    let token = RawSigner::Es256(&keys().es256).token("warden-dev-es256", &json!({}));
+    let (signing_input, signature) = token.rsplit_once('.').unwrap();
+    let fixed = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    let der = p256::ecdsa::Signature::from_slice(&fixed).unwrap().to_der();
+    let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(der.as_bytes()));
+    assert_eq!(refusal(&token), AuthError::BadSignature); // JWS uses R || S (RFC 7518 §3.4)
+}

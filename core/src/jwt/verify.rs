@@ -4,18 +4,17 @@ use std::collections::HashSet;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jwt_simple::common::VerificationOptions;
-use jwt_simple::prelude::{Duration, UnixTimeStamp};
-use jwt_simple::JWTError;
 use serde_json::Value;
 
 use super::claims::identity_from_claims;
 use super::keys::{load_jwks, parse_algorithms, Algorithm, KeyEntry, KeySet, Strictness};
+use super::registered::{check_registered_claims, Expected};
 use super::remote::RemoteJwks;
 use super::{AuthError, VerifiedToken};
 use crate::config::IssuerConfig;
 use crate::error::ConfigError;
 use crate::identity::Identity;
+use crate::jsonrpc::parse_strict;
 
 /// Longest bearer token accepted, in bytes. Tokens with hundreds of groups stay well below it.
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
@@ -35,7 +34,7 @@ pub struct Verifier {
 /// Where an issuer's keys come from.
 enum IssuerKeys {
     Inline(KeySet),
-    Remote(RemoteJwks),
+    Remote(Box<RemoteJwks>),
 }
 
 /// One trusted issuer, compiled.
@@ -101,12 +100,12 @@ impl Verifier {
                     )?
                     .0,
                 ),
-                (Some(remote), true) => IssuerKeys::Remote(RemoteJwks::from_config(
+                (Some(remote), true) => IssuerKeys::Remote(Box::new(RemoteJwks::from_config(
                     remote,
                     &config.issuer,
                     &algorithms,
                     &format!("{at}.remote_jwks"),
-                )?),
+                )?)),
                 (Some(_), false) => {
                     return Err(ConfigError::new(
                         format!("{at}.jwks"),
@@ -165,7 +164,7 @@ impl Verifier {
             .iter()
             .enumerate()
             .filter_map(|(i, issuer)| match &issuer.keys {
-                IssuerKeys::Remote(remote) => Some((i, remote)),
+                IssuerKeys::Remote(remote) => Some((i, &**remote)),
                 IssuerKeys::Inline(_) => None,
             })
     }
@@ -173,8 +172,8 @@ impl Verifier {
     /// The index of the remote-keyed issuer named by the token's (unverified) `iss`, if any: where
     /// an [`AuthError::UnknownKey`] should trigger a key set refresh.
     pub fn remote_issuer_of(&self, token: &str) -> Option<usize> {
-        let (_, payload) = decode_unverified(token).ok()?;
-        let iss = payload.get("iss")?.as_str()?;
+        let jws = decode_unverified(token).ok()?;
+        let iss = jws.payload.get("iss")?.as_str()?;
         self.remote_issuers()
             .find(|(_, remote)| remote.issuer() == iss)
             .map(|(i, _)| i)
@@ -186,9 +185,17 @@ impl Verifier {
     ///
     /// Steps: the unverified `iss` selects the issuer; the `alg` header must be one of its
     /// algorithms; `kid` selects the key (a token without `kid` needs exactly one key for its
-    /// algorithm); `crit` is refused (RFC 7515 §4.1.11) and `jku`, `x5u`, `jwk` are ignored; then
-    /// the signature, then `iss`, `aud` (string or array), `exp` (required), `nbf` and `iat`, with
-    /// the issuer's clock skew.
+    /// algorithm); `crit` is refused (RFC 7515 §4.1.11); `typ`, when present, must name a JWT
+    /// (`JWT` or `…+jwt`, any case); then the signature over the token's own signing input (RFC 7515
+    /// §5.2), then `iss`, `aud` (string or array), `exp` (required), `nbf` and `iat`, with the
+    /// issuer's clock skew.
+    ///
+    /// Header parameters Warden does not use (`jku`, `x5u`, `jwk`, `x5c`, `x5t`, `x5t#S256`, `cty`,
+    /// and any other) are ignored whatever their JSON type: they never choose the key and never make
+    /// a valid token fail. The header's size is bounded only by [`MAX_TOKEN_BYTES`] (an `x5c`
+    /// chain easily exceeds a few KiB). The header and the payload must be JSON objects without
+    /// repeated member names (RFC 7515 §4 and RFC 7519 §4 allow refusing them; Warden does not guess
+    /// which one counts).
     ///
     /// # Errors
     /// The [`AuthError`] naming the first check that failed.
@@ -207,7 +214,12 @@ impl Verifier {
                 token.len()
             )));
         }
-        let (header, payload) = decode_unverified(token)?;
+        let Unverified {
+            header,
+            payload,
+            signing_input,
+            signature,
+        } = decode_unverified(token)?;
         if let Some(crit) = header.get("crit") {
             let names = crit
                 .as_array()
@@ -243,13 +255,20 @@ impl Verifier {
             }
         };
         let key = select_key(keys.entries(), alg, header_str(&header, "kid")?)?;
-        let claims = key
-            .verify(token, issuer.options(now_unix_seconds))
-            .map_err(map_jwt_error)?;
-        let expires_at = claims
-            .expires_at
-            .ok_or(AuthError::MissingClaim("exp"))?
-            .as_secs();
+        check_typ(&header)?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|e| {
+            AuthError::MalformedToken(format!("the signature is not unpadded base64url: {e}"))
+        })?;
+        key.verify_signature(signing_input.as_bytes(), &signature)?;
+        let expires_at = check_registered_claims(
+            &payload,
+            &Expected {
+                issuer: &issuer.issuer,
+                audiences: &issuer.audiences,
+                now: now_unix_seconds,
+                clock_skew: issuer.clock_skew_seconds,
+            },
+        )?;
         let identity = identity_from_claims(payload, &issuer.groups_claim)?;
         Ok(VerifiedToken {
             identity,
@@ -286,43 +305,46 @@ fn select_key<'k>(
         })
 }
 
-impl Issuer {
-    /// jwt-simple's claim checks, with time from the caller and this issuer's skew.
-    fn options(&self, now_unix_seconds: u64) -> VerificationOptions {
-        VerificationOptions {
-            artificial_time: Some(UnixTimeStamp::from_secs(now_unix_seconds)),
-            time_tolerance: Some(Duration::from_secs(self.clock_skew_seconds)),
-            allowed_issuers: Some(HashSet::from([self.issuer.clone()])),
-            allowed_audiences: Some(self.audiences.clone()),
-            max_token_length: Some(MAX_TOKEN_BYTES),
-            ..VerificationOptions::default()
-        }
-    }
+/// A compact JWS (RFC 7515 §7.1) taken apart, nothing checked yet.
+struct Unverified<'t> {
+    /// The JOSE header, a JSON object.
+    header: Value,
+    /// The claims set, a JSON object.
+    payload: Value,
+    /// `BASE64URL(header) || '.' || BASE64URL(payload)` as sent: what the signature covers (RFC 7515
+    /// §5.2 step 8).
+    signing_input: &'t str,
+    /// The third part, still base64url.
+    signature: &'t str,
 }
 
 /// Splits a compact JWS (RFC 7515 §7.1) and decodes its header and payload as JSON objects, without
 /// checking anything else. Nothing read here is trusted before the signature verifies.
-fn decode_unverified(token: &str) -> Result<(Value, Value), AuthError> {
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(_signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(AuthError::MalformedToken(
+fn decode_unverified(token: &str) -> Result<Unverified<'_>, AuthError> {
+    let malformed = || {
+        AuthError::MalformedToken(
             "expected three base64url parts separated by dots (compact JWS, RFC 7515 §7.1)"
                 .to_owned(),
-        ));
+        )
     };
-    Ok((
-        json_object(header, "header")?,
-        json_object(payload, "payload")?,
-    ))
+    let (signing_input, signature) = token.rsplit_once('.').ok_or_else(malformed)?;
+    let (header, payload) = signing_input.split_once('.').ok_or_else(malformed)?;
+    if payload.contains('.') {
+        return Err(malformed());
+    }
+    Ok(Unverified {
+        header: json_object(header, "header")?,
+        payload: json_object(payload, "payload")?,
+        signing_input,
+        signature,
+    })
 }
 
 fn json_object(part: &str, what: &str) -> Result<Value, AuthError> {
     let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|e| {
         AuthError::MalformedToken(format!("the {what} is not unpadded base64url: {e}"))
     })?;
-    match serde_json::from_slice(&bytes) {
+    match parse_strict(&bytes) {
         Ok(value @ Value::Object(_)) => Ok(value),
         Ok(_) => Err(AuthError::MalformedToken(format!(
             "the {what} is not a JSON object"
@@ -343,20 +365,18 @@ fn header_str<'a>(header: &'a Value, name: &str) -> Result<Option<&'a str>, Auth
     }
 }
 
-fn map_jwt_error(e: jwt_simple::Error) -> AuthError {
-    match e.downcast_ref::<JWTError>() {
-        Some(JWTError::InvalidSignature | JWTError::InvalidAuthenticationTag) => {
-            AuthError::BadSignature
-        }
-        Some(JWTError::TokenHasExpired) => AuthError::Expired,
-        Some(JWTError::TokenNotValidYet) => AuthError::NotYetValid,
-        Some(JWTError::ClockDrift) => AuthError::IssuedInFuture,
-        Some(JWTError::RequiredAudienceMismatch | JWTError::RequiredAudienceMissing) => {
-            AuthError::WrongAudience
-        }
-        Some(JWTError::RequiredIssuerMismatch | JWTError::RequiredIssuerMissing) => {
-            AuthError::UnknownIssuer
-        }
-        _ => AuthError::MalformedToken(e.to_string()),
+/// `typ` (RFC 7515 §4.1.9), when present, must name a JWT: `JWT` (RFC 7519 §5.1) or an explicit
+/// `…+jwt` type such as `at+jwt` (RFC 9068 §2.1, RFC 8725 §3.11), ASCII case-insensitively.
+fn check_typ(header: &Value) -> Result<(), AuthError> {
+    let Some(typ) = header_str(header, "typ")? else {
+        return Ok(());
+    };
+    let upper = typ.to_ascii_uppercase();
+    if upper == "JWT" || upper.ends_with("+JWT") {
+        Ok(())
+    } else {
+        Err(AuthError::MalformedToken(format!(
+            "the header's \"typ\" {typ:?} does not name a JWT (\"JWT\" or \"…+jwt\")"
+        )))
     }
 }

@@ -16,7 +16,8 @@ impl Masker {
     /// leaf whose decimal text a detector matches (the number becomes the masked string), at any
     /// depth. A string whose text is itself a JSON object or array (parsed as strictly as a request
     /// body) is masked inside and replaced by the re-serialized (compact) JSON when something
-    /// changed; one that does not parse strictly is masked as plain text. Object keys are not masked.
+    /// changed; one that does not parse strictly is masked as plain text. Object member names are
+    /// masked like string leaves (see [`Masker::mask_member_names`]).
     ///
     /// Adds one to `counts[detector name]` per masked value. Returns whether anything changed.
     pub fn mask_value(
@@ -43,11 +44,60 @@ impl Masker {
             Value::Array(items) => items.iter_mut().fold(false, |changed, item| {
                 self.mask_value(set, item, counts) | changed
             }),
-            Value::Object(members) => members.values_mut().fold(false, |changed, item| {
-                self.mask_value(set, item, counts) | changed
-            }),
+            Value::Object(members) => {
+                let values_changed = members.values_mut().fold(false, |changed, item| {
+                    self.mask_value(set, item, counts) | changed
+                });
+                self.mask_member_names(set, members, counts) | values_changed
+            }
             Value::Null | Value::Bool(_) => false,
         }
+    }
+
+    /// Masks the member names of one object in place, keeping member order. A masked name that would
+    /// equal another member's name gets a suffix ` (2)`, ` (3)`, … so that no member is lost and the
+    /// object keeps unique names (RFC 8259 §4). Returns whether a name changed.
+    fn mask_member_names(
+        &self,
+        set: &DetectorSet,
+        members: &mut serde_json::Map<String, Value>,
+        counts: &mut MaskCounts,
+    ) -> bool {
+        if !members
+            .keys()
+            .any(|name| self.may_match(set, name.as_bytes()))
+        {
+            return false;
+        }
+        let renamed: Vec<(String, Value, bool)> = std::mem::take(members)
+            .into_iter()
+            .map(|(name, value)| match self.mask_str(set, &name, counts) {
+                Some(masked) => (masked, value, true),
+                None => (name, value, false),
+            })
+            .collect();
+        let kept: std::collections::HashSet<String> = renamed
+            .iter()
+            .filter(|(_, _, masked)| !masked)
+            .map(|(name, _, _)| name.clone())
+            .collect();
+        let mut changed = false;
+        for (name, value, masked) in renamed {
+            let name = if masked {
+                changed = true;
+                let mut candidate = name.clone();
+                let mut n = 2;
+                while kept.contains(&candidate) || members.contains_key(&candidate) {
+                    candidate = format!("{name} ({n})");
+                    n += 1;
+                }
+                candidate
+            } else {
+                name
+            };
+            members.insert(name, value);
+        }
+        changed
     }
 
     /// The streaming counterpart of [`Masker::mask_value`] for one leaf handed by a [`JsonWalker`]:
@@ -57,7 +107,8 @@ impl Masker {
     /// declines it.
     ///
     /// # Errors
-    /// [`Unsupported`] for a number `serde_json` would not read (out of range).
+    /// [`Unsupported`] for a number `serde_json` would not read (out of range), and for a member name a
+    /// detector matches.
     pub(crate) fn mask_leaf(
         &self,
         set: &DetectorSet,
@@ -70,6 +121,14 @@ impl Masker {
                 let number: serde_json::Number =
                     serde_json::from_str(raw).map_err(|_| Unsupported)?;
                 self.mask_number(set, &number, counts)
+            }
+            // A member name a detector matches is renamed by the `Value` path, which sees the
+            // whole object (and keeps renamed names unique).
+            Leaf::Key(name) => {
+                if self.may_match(set, name.as_bytes()) && self.matches(set, name) {
+                    return Err(Unsupported);
+                }
+                return Ok(None);
             }
             Leaf::Str { raw, escaped } => {
                 if escaped && !self.may_match(set, raw.as_bytes()) {

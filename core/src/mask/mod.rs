@@ -248,6 +248,11 @@ impl Masker {
     }
 
     /// The non-overlapping matches to replace, in text order.
+    /// Whether a detector of `set` matches somewhere in `text` (nothing is counted).
+    fn matches(&self, set: &DetectorSet, text: &str) -> bool {
+        !self.find(set, text).is_empty()
+    }
+
     fn find(&self, set: &DetectorSet, text: &str) -> Vec<Span> {
         let mut spans = Vec::new();
         let bytes = text.as_bytes();

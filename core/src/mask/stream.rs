@@ -24,6 +24,9 @@ pub(crate) enum Leaf<'a> {
     Str { raw: &'a str, escaped: bool },
     /// A number, as written.
     Number(&'a str),
+    /// An object member's name (never escaped: the walker declines escaped names), handed before the
+    /// member's value. The callback may decline it; a replacement for a name is not supported.
+    Key(&'a str),
 }
 
 impl<'a> Leaf<'a> {
@@ -116,14 +119,17 @@ impl<'a> JsonWalker<'a> {
         }))
     }
 
-    /// Walks one value, handing its string and number leaves (at any depth; keys are not leaves) to
-    /// `leaf`.
+    /// Walks one value, handing its string and number leaves and its member names (at any depth) to
+    /// `leaf`. A [`Leaf::Key`] must be answered `Ok(None)` or declined.
     pub fn value<F: FnMut(Leaf<'a>) -> LeafResult>(
         &mut self,
         leaf: &mut F,
     ) -> Result<(), Unsupported> {
         match self.peek()? {
-            b'{' => self.object(|walker, _| walker.value(leaf)),
+            b'{' => self.object(|walker, key| match leaf(Leaf::Key(key))? {
+                None => walker.value(leaf),
+                Some(_) => Err(Unsupported),
+            }),
             b'[' => self.array(|walker| walker.value(leaf)),
             b'"' => {
                 let start = self.pos;
@@ -345,6 +351,7 @@ mod tests {
                         .then(|| serde_json::to_string(&decoded.to_uppercase()).unwrap())
                 }
                 Leaf::Number(raw) => (raw == "7").then(|| "-7".to_owned()),
+                Leaf::Key(_) => None,
             })
         })?;
         walker.finish()

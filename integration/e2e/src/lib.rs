@@ -6,12 +6,16 @@
 //! - [`tokens`]: dev tokens from `warden token` and forged ones;
 //! - [`approvals`]: the stack with `warden serve` and the approver's CLI;
 //! - [`audit_store`]: the stack shipping audit records to `warden serve`, and `warden sessions|review`;
+//! - [`express`]: an Express MCP server (`express.json()` + the TypeScript SDK) that records what it executed;
 //! - [`mcp`]: the rmcp Streamable HTTP client with a bearer token;
 //! - [`oidc`]: a real OpenID provider (`oidc-provider`) whose keys Warden fetches through Envoy;
+//! - [`browser`]: a cookie-keeping HTTP client that walks the provider's sign-in pages;
 //! - [`paths`], [`process`]: artifact locations with build hints, child processes killed on drop.
 
 pub mod approvals;
 pub mod audit_store;
+pub mod browser;
+pub mod express;
 pub mod mcp;
 pub mod oidc;
 pub mod paths;

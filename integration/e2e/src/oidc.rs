@@ -23,6 +23,10 @@ pub const PROVIDER_DIR: &str = "integration/oidc-provider";
 /// The confidential client the provider knows (client_credentials grant).
 const CLIENT_ID: &str = "warden-e2e-agent";
 const CLIENT_SECRET: &str = "warden-e2e-secret";
+/// The approval inbox's client at the provider (registered by [`OidcProvider::start_with_inbox`]).
+pub const INBOX_CLIENT_ID: &str = "warden-inbox";
+/// Its client secret.
+pub const INBOX_CLIENT_SECRET: &str = "warden-inbox-secret";
 /// How long a process may take to become ready.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -40,6 +44,28 @@ impl OidcProvider {
     /// # Errors
     /// When `npm ci` was not run in [`PROVIDER_DIR`] (the message says so) or it does not come up.
     pub fn start(dir: &Path, resource: &str) -> anyhow::Result<Self> {
+        Self::start_with(dir, resource, None)
+    }
+
+    /// [`OidcProvider::start`], also registering the approval inbox's client ([`INBOX_CLIENT_ID`],
+    /// [`INBOX_CLIENT_SECRET`], authorization code + PKCE) with `redirect_uri`, and enabling the
+    /// provider's development login and consent pages (any login name, any password).
+    ///
+    /// # Errors
+    /// As [`OidcProvider::start`].
+    pub fn start_with_inbox(
+        dir: &Path,
+        resource: &str,
+        redirect_uri: &str,
+    ) -> anyhow::Result<Self> {
+        Self::start_with(dir, resource, Some(redirect_uri))
+    }
+
+    fn start_with(
+        dir: &Path,
+        resource: &str,
+        inbox_redirect: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let provider_dir = workspace_root().join(PROVIDER_DIR);
         if !provider_dir.join("node_modules/oidc-provider").is_dir() {
             bail!(
@@ -55,6 +81,14 @@ impl OidcProvider {
             .arg("provider.mjs")
             .args(["--port", &port.to_string(), "--resource", resource])
             .args(["--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET]);
+        if let Some(redirect) = inbox_redirect {
+            command.args(["--inbox-redirect", redirect]).args([
+                "--inbox-client-id",
+                INBOX_CLIENT_ID,
+                "--inbox-client-secret",
+                INBOX_CLIENT_SECRET,
+            ]);
+        }
         let mut process = ChildGuard::spawn(
             "oidc-provider",
             command,

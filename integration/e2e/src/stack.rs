@@ -23,7 +23,7 @@ use crate::{
 };
 
 /// How long a process may take to become ready.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The demo policy, relative to the workspace root.
 pub const DEMO_POLICY: &str = "policies/demo.json";

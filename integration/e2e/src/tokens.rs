@@ -13,10 +13,23 @@ use crate::paths::{workspace_root, Artifact};
 /// Runs `warden token --sub SUB [--groups G,..] [--expired]` in the workspace root (where it finds the
 /// dev key) and returns the printed compact JWS.
 fn warden_token(sub: &str, groups: &[&str], expired: bool) -> anyhow::Result<String> {
+    warden_token_for(sub, groups, expired, None)
+}
+
+/// [`warden_token`] with `--aud AUD` when `aud` is given.
+fn warden_token_for(
+    sub: &str,
+    groups: &[&str],
+    expired: bool,
+    aud: Option<&str>,
+) -> anyhow::Result<String> {
     let mut command = Command::new(Artifact::WardenCli.locate()?);
     command
         .current_dir(workspace_root())
         .args(["token", "--sub", sub]);
+    if let Some(aud) = aud {
+        command.args(["--aud", aud]);
+    }
     if !groups.is_empty() {
         command.args(["--groups", &groups.join(",")]);
     }
@@ -46,6 +59,18 @@ fn warden_token(sub: &str, groups: &[&str], expired: bool) -> anyhow::Result<Str
 /// When `target/debug/warden` is missing or fails.
 pub fn dev_token(sub: &str, groups: &[&str]) -> anyhow::Result<String> {
     warden_token(sub, groups, false)
+}
+
+/// The approver audience of `policies/demo-approvals.json` (`approvers.audiences`).
+pub const APPROVER_AUDIENCE: &str = "warden-demo-approvers";
+
+/// A valid dev approver token (`aud` [`APPROVER_AUDIENCE`]) for `sub` in `groups`: what
+/// `warden approvals` presents to `warden serve`.
+///
+/// # Errors
+/// As [`dev_token`].
+pub fn approver_token(sub: &str, groups: &[&str]) -> anyhow::Result<String> {
+    warden_token_for(sub, groups, false, Some(APPROVER_AUDIENCE))
 }
 
 /// A dev token for `sub` whose `exp` is in the past.

@@ -12,7 +12,7 @@ use rmcp::ServiceError;
 use serde_json::{json, Value};
 use warden_e2e::approvals::{approvals_plugin_config, ApprovalStack};
 use warden_e2e::mcp::{connect, Endpoint};
-use warden_e2e::tokens::dev_token;
+use warden_e2e::tokens::{approver_token, dev_token};
 
 const TOOL: &str = "delete_customer";
 const RULE: &str = "approve-delete-customer";
@@ -39,7 +39,7 @@ fn alice() -> String {
 }
 
 fn bob() -> String {
-    dev_token("bob", &["approvers"]).unwrap()
+    approver_token("bob", &["approvers"]).unwrap()
 }
 
 /// Posts one `tools/call` of `delete_customer` for `customer` to `/mcp-json`; returns the JSON-RPC
@@ -257,9 +257,11 @@ async fn self_approval_and_approvers_outside_the_groups_are_refused() {
         .unwrap();
     let dave = dev_token("dave", &["support", "approvers"]).unwrap();
     let id = pending_id(&delete(&stack, &dave, "cus_001").await);
-    let own = cli_err(&stack, &dave, &["approve", &id]);
+    // Dave's approver token (same issuer and subject as his MCP token) cannot approve his call.
+    let dave_approver = approver_token("dave", &["support", "approvers"]).unwrap();
+    let own = cli_err(&stack, &dave_approver, &["approve", &id]);
     assert!(own.contains("own request") && own.contains("403"), "{own}");
-    let outsider = dev_token("mallory", &["support"]).unwrap();
+    let outsider = approver_token("mallory", &["support"]).unwrap();
     let refused = cli_err(&stack, &outsider, &["approve", &id]);
     assert!(refused.contains("not in the approver groups"), "{refused}");
     let listed = cli_ok(&stack, &outsider, &["list", "--json"]);

@@ -10,6 +10,8 @@ mod auth;
 mod config;
 mod masking;
 mod policy;
+mod request_decoding;
+mod trailers;
 
 use rmcp::model::{CallToolRequestParams, JsonObject};
 use serde_json::{json, Value};

@@ -1,0 +1,134 @@
+//! Property tests of response masking (`Engine::rewrite_json_body`, `Engine::rewrite_event_data`):
+//! masking valid JSON gives valid JSON, and the streaming path decodes to exactly what the `Value` path
+//! gives, with the same counts, for single messages, batches, JSON nested in strings, escapes and
+//! numbers. The oracle is shared with the `json_mask` fuzz target (`fuzz/`); the case counts keep this
+//! file to a few seconds in debug.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+// Shared oracle: this file does not use its SSE rewrite callback.
+#[allow(dead_code)]
+#[path = "invariants/mask.rs"]
+mod mask;
+
+use proptest::prelude::*;
+use serde_json::{Map, Value};
+
+thread_local! {
+    static FIXTURE: mask::Fixture = mask::fixture();
+}
+
+/// Text made of pieces the detectors match, pieces that nearly match, and noise that forces escapes.
+fn text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop::sample::select(vec![
+            "4111 1111 1111 1111",
+            "4111-1111-1111-1112",
+            "5555555555554444",
+            "078-05-1120",
+            "000-12-3456",
+            "jane@example.com",
+            "a@b",
+            "CUST-123456",
+            "xCUST-123456",
+            "sk_live_abcdefghijklmnopqrstuvwx",
+            " ",
+            "\"",
+            "\\",
+            "\n",
+            "\u{1}",
+            "é€😀",
+            "{\"k\":\"078-05-1120\"}",
+            "[",
+            "1",
+        ]),
+        0..6,
+    )
+    .prop_map(|pieces| pieces.concat())
+}
+
+/// Numbers, some of them card numbers (as integers and as floats).
+fn number() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::from(4_111_111_111_111_111_u64)),
+        Just(Value::from(5_555_555_555_554_444_i64)),
+        Just(Value::from(4_111_111_111_111_111.0_f64)),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+    ]
+}
+
+/// JSON values with such leaves, and strings holding serialized JSON.
+fn json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        number(),
+        text().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 32, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::vec((text(), inner.clone()), 0..5)
+                .prop_map(|members| Value::Object(members.into_iter().collect::<Map<_, _>>())),
+            inner.prop_map(|nested| Value::String(nested.to_string())),
+        ]
+    })
+}
+
+/// A server message: a result, an error, a request or notification with params, or anything.
+fn message() -> impl Strategy<Value = Value> {
+    let id = prop_oneof![
+        any::<i32>().prop_map(Value::from),
+        text().prop_map(Value::String),
+        Just(Value::Null),
+    ];
+    let member = prop::sample::select(vec!["result", "error", "params", "other"]);
+    prop_oneof![
+        5 => (id, member, json()).prop_map(|(id, member, value)| {
+            serde_json::json!({"jsonrpc": "2.0", "id": id, member: value})
+        }),
+        1 => json(),
+    ]
+}
+
+/// A body: one message, a batch, or either pretty-printed.
+fn body() -> impl Strategy<Value = String> {
+    (
+        prop_oneof![
+            3 => message(),
+            1 => prop::collection::vec(message(), 0..4).prop_map(Value::Array),
+        ],
+        any::<bool>(),
+    )
+        .prop_map(|(value, pretty)| {
+            if pretty {
+                serde_json::to_string_pretty(&value).unwrap()
+            } else {
+                value.to_string()
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+
+    #[test]
+    fn masking_json_bodies_gives_json_the_reference_path_agrees_with(body in body()) {
+        FIXTURE.with(|fx| mask::check_json_body(fx, body.as_bytes()));
+    }
+
+    #[test]
+    fn masking_event_data_gives_json_the_reference_path_agrees_with(data in body()) {
+        FIXTURE.with(|fx| mask::check_event_data(fx, &data));
+    }
+
+    #[test]
+    fn masking_free_text_or_bare_values_agrees_with_the_reference_path(text in text()) {
+        FIXTURE.with(|fx| {
+            mask::check_json_body(fx, text.as_bytes());
+            mask::check_event_data(fx, &text);
+        });
+    }
+}

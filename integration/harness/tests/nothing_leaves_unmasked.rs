@@ -1,0 +1,173 @@
+//! Nothing leaves unmasked, through the release .wasm: a buffered JSON body that ends in trailers, a final
+//! SSE event without its blank line, member names, and GET streams whose originating call is unknown.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use proxy_wasm_host::{Action, HttpStream};
+use serde_json::{json, Value};
+use warden_harness::{
+    borrowed, demo, demo_configuration, post_headers, send_request, tool_call, warden_host,
+    DevSigner,
+};
+
+const CARD: &str = "4111 1111 1111 1111";
+const EMAIL: &str = "jane@example.com";
+
+fn token() -> String {
+    DevSigner::load()
+        .unwrap()
+        .token("alice", &["support"])
+        .unwrap()
+}
+
+fn sensitive_result() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text",
+        "text": format!("card {CARD}, mail {EMAIL}")}]}})
+}
+
+/// Sends an allowed `tools/call` on `stream`.
+fn allowed_call(stream: &mut HttpStream<'_>) {
+    let body = tool_call(1, "search_customers", json!({"query": "jane"})).to_string();
+    send_request(stream, &post_headers(Some(&token())), &[body.as_bytes()]).unwrap();
+    assert!(stream.local_response().is_none());
+}
+
+fn assert_no_clear_value(out: &[u8]) {
+    let out = String::from_utf8_lossy(out);
+    for clear in [CARD, EMAIL] {
+        assert!(!out.contains(clear), "{clear} left Warden in clear: {out}");
+    }
+}
+
+#[test]
+fn a_json_body_that_ends_in_trailers_is_masked_before_it_is_released() {
+    let (_host, mut vm) = demo().unwrap();
+    let mut stream = vm.http_stream().unwrap();
+    allowed_call(&mut stream);
+    stream
+        .response_headers(
+            &[(":status", "200"), ("content-type", "application/json")],
+            false,
+        )
+        .unwrap();
+    let body = sensitive_result().to_string();
+    let (first, second) = body.as_bytes().split_at(body.len() / 2);
+    assert_eq!(stream.response_body(first, false).unwrap(), Action::Pause);
+    assert_eq!(stream.response_body(second, false).unwrap(), Action::Pause);
+    assert!(
+        stream.response().forwarded.is_empty(),
+        "nothing before the end"
+    );
+    stream.response_trailers(&[("grpc-status", "0")]).unwrap();
+    let out = stream.response().forwarded;
+    assert_no_clear_value(&out);
+    let masked: Value = serde_json::from_slice(&out).unwrap();
+    assert!(masked["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("[REDACTED:CREDIT_CARD]"));
+}
+
+#[test]
+fn an_sse_stream_ending_in_trailers_withholds_its_unterminated_event() {
+    let (_host, mut vm) = demo().unwrap();
+    let mut stream = vm.http_stream().unwrap();
+    allowed_call(&mut stream);
+    stream
+        .response_headers(
+            &[(":status", "200"), ("content-type", "text/event-stream")],
+            false,
+        )
+        .unwrap();
+    let complete = format!("event: message\ndata: {}\n\n", sensitive_result());
+    let unterminated = format!("event: message\ndata: {}", sensitive_result());
+    stream.response_body(complete.as_bytes(), false).unwrap();
+    stream
+        .response_body(unterminated.as_bytes(), false)
+        .unwrap();
+    stream.response_trailers(&[("x-trailer", "1")]).unwrap();
+    let out = stream.response().forwarded;
+    assert_no_clear_value(&out);
+    assert_eq!(
+        String::from_utf8_lossy(&out).matches("data:").count(),
+        1,
+        "only the complete event is released"
+    );
+}
+
+#[test]
+fn a_final_sse_event_without_its_blank_line_is_masked() {
+    let (_host, mut vm) = demo().unwrap();
+    let mut stream = vm.http_stream().unwrap();
+    allowed_call(&mut stream);
+    stream
+        .response_headers(
+            &[(":status", "200"), ("content-type", "text/event-stream")],
+            false,
+        )
+        .unwrap();
+    let unterminated = format!("event: message\ndata: {}", sensitive_result());
+    stream.response_body(unterminated.as_bytes(), true).unwrap();
+    let out = stream.response().forwarded;
+    assert_no_clear_value(&out);
+    assert!(String::from_utf8_lossy(&out).contains("[REDACTED:EMAIL_ADDRESS]"));
+}
+
+#[test]
+fn member_names_are_masked_like_values() {
+    let (_host, mut vm) = demo().unwrap();
+    let mut stream = vm.http_stream().unwrap();
+    allowed_call(&mut stream);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "result": {"structuredContent":
+        {EMAIL: {"card": CARD}}, "content": []}})
+    .to_string();
+    stream
+        .response_headers(
+            &[(":status", "200"), ("content-type", "application/json")],
+            false,
+        )
+        .unwrap();
+    stream.response_body(body.as_bytes(), true).unwrap();
+    let out = stream.response().forwarded;
+    assert_no_clear_value(&out);
+    let masked: Value = serde_json::from_slice(&out).unwrap();
+    assert!(masked["result"]["structuredContent"]["[REDACTED:EMAIL_ADDRESS]"].is_object());
+}
+
+/// The demo configuration with a weak default profile (cards only) and a rule that masks e-mails.
+fn split_profiles_configuration() -> Vec<u8> {
+    let mut config: Value = serde_json::from_slice(&demo_configuration().unwrap()).unwrap();
+    config["masking"] = json!({
+        "profiles": {"cards": {"detectors": ["CREDIT_CARD"]},
+                     "emails": {"detectors": ["EMAIL_ADDRESS"]}},
+        "default_profile": "cards"});
+    config["policy"]["rules"][1]["mask"] = json!("emails");
+    config.to_string().into_bytes()
+}
+
+#[test]
+fn a_resumed_get_stream_is_masked_with_the_strictest_profile_of_the_policy() {
+    let host = warden_host(&split_profiles_configuration()).unwrap();
+    let mut vm = host.start_vm().unwrap();
+    let mut stream = vm.http_stream().unwrap();
+    let mut headers = post_headers(Some(&token()));
+    headers.retain(|(name, _)| name != ":method" && name != "content-type");
+    headers.push((":method".into(), "GET".into()));
+    headers.push(("last-event-id".into(), "stream-1/7".into()));
+    assert_eq!(
+        stream.request_headers(&borrowed(&headers), true).unwrap(),
+        Action::Continue
+    );
+    stream
+        .response_headers(
+            &[(":status", "200"), ("content-type", "text/event-stream")],
+            false,
+        )
+        .unwrap();
+    let event = format!(
+        "id: stream-1/8\nevent: message\ndata: {}\n\n",
+        sensitive_result()
+    );
+    stream.response_body(event.as_bytes(), true).unwrap();
+    let out = stream.response().forwarded;
+    assert_no_clear_value(&out);
+}
