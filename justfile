@@ -61,8 +61,8 @@ up port="10000": build
     #!/usr/bin/env bash
     set -euo pipefail
     mkdir -p "{{run_dir}}"
-    upstream_port=18080; admin_port=19901; approvals_port=8787
-    for p in {{port}} $upstream_port $admin_port $approvals_port; do
+    upstream_port=18080; admin_port=19901; approvals_port=8787; internal_port=8788
+    for p in {{port}} $upstream_port $admin_port $approvals_port $internal_port; do
       if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "error: port $p on 127.0.0.1 is in use; stop what uses it or run 'just up PORT'"; exit 1; fi
     done
     pids=()
@@ -71,16 +71,21 @@ up port="10000": build
     echo "==> starting the demo MCP server on 127.0.0.1:$upstream_port"
     target/debug/demo-mcp-server --listen 127.0.0.1:$upstream_port > "{{run_dir}}/demo-server.log" 2>&1 &
     pids+=($!)
-    echo "==> starting warden serve (approvals API + inbox) on 127.0.0.1:$approvals_port (db: {{run_dir}}/approvals.db)"
+    # The filter-facing API (/v1/check, /v1/audit) has its own listener and wants this shared secret; Envoy
+    # passes it into the Wasm VM from its environment (host_env_keys in envoy/envoy-approvals.yaml).
+    (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "{{run_dir}}/internal-secret")
+    echo "==> starting warden serve (approvals API + inbox) on 127.0.0.1:$approvals_port, filter API on 127.0.0.1:$internal_port (db: {{run_dir}}/approvals.db)"
     target/debug/warden serve --config policies/demo-approvals.json --db "{{run_dir}}/approvals.db" \
-      --listen 127.0.0.1:$approvals_port > "{{run_dir}}/warden-serve.log" 2>&1 &
+      --listen 127.0.0.1:$approvals_port --internal-listen 127.0.0.1:$internal_port \
+      --internal-secret-file "{{run_dir}}/internal-secret" > "{{run_dir}}/warden-serve.log" 2>&1 &
     pids+=($!)
-    sed "s/{{{{APPROVALS_PORT}}/$approvals_port/" envoy/envoy-approvals.yaml > "{{run_dir}}/envoy-approvals.template.yaml"
+    sed "s/{{{{APPROVALS_PORT}}/$internal_port/" envoy/envoy-approvals.yaml > "{{run_dir}}/envoy-approvals.template.yaml"
     target/debug/render-envoy-config --template "{{run_dir}}/envoy-approvals.template.yaml" --plugin-config policies/demo-approvals.json \
       --wasm "{{wasm}}" --listen-port {{port}} --upstream-port $upstream_port --admin-port $admin_port \
       --audit-log "{{run_dir}}/audit.log" > "{{run_dir}}/envoy.yaml"
     echo "==> starting Envoy on 127.0.0.1:{{port}} (log: {{run_dir}}/envoy.log, audit: {{run_dir}}/audit.log)"
-    "{{envoy}}" -c "{{run_dir}}/envoy.yaml" --concurrency 1 --use-dynamic-base-id -l info > "{{run_dir}}/envoy.log" 2>&1 &
+    WARDEN_INTERNAL_SECRET="$(cat "{{run_dir}}/internal-secret")" \
+      "{{envoy}}" -c "{{run_dir}}/envoy.yaml" --concurrency 1 --use-dynamic-base-id -l info > "{{run_dir}}/envoy.log" 2>&1 &
     pids+=($!)
     for i in $(seq 1 100); do
       curl -fs "http://127.0.0.1:$admin_port/ready" >/dev/null 2>&1 && break

@@ -1,5 +1,6 @@
 //! The evidence cannot be merged or forged by what clients send (trust boundary 5), through the real
-//! `warden serve` (records posted to `/v1/audit` as the filter does) and the `warden` CLI reading its
+//! `warden serve` (records posted to `/v1/audit` on its internal listener with the shared secret, as
+//! the filter does) and the `warden` CLI reading its
 //! database: a reused `Mcp-Session-Id` never merges callers; text rendered for people is escaped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -7,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{approver_token, config, receiver, warden_cli, Service};
+use common::{approver_token, config, receiver, warden_cli, Service, SECRET};
 use serde_json::{json, Value};
 
 /// An allowed `tools/call` record of `tool` by `sub` (issuer `https://idp`) at `time` in `session`.
@@ -23,11 +24,13 @@ fn record(record_id: &str, time: &str, session: &str, sub: &str, tool: &str) -> 
     })
 }
 
-/// Posts `records` as one JSON Lines batch, as the filter does; all must be stored.
+/// Posts `records` as one JSON Lines batch to the internal listener with the secret, as the filter
+/// does; all must be stored.
 async fn ship(service: &Service, records: &[Value]) {
     let body: Vec<String> = records.iter().map(Value::to_string).collect();
     let response = reqwest::Client::new()
-        .post(service.url("/v1/audit"))
+        .post(service.internal_url("/v1/audit"))
+        .header("x-warden-internal-secret", SECRET)
         .header("content-type", "application/x-ndjson")
         .body(body.join("\n"))
         .send()

@@ -1,43 +1,68 @@
 //! Just-in-time approvals: the call digest that binds a grant to one exact call, the JSON protocol
-//! between the filter and `warden serve`, and what the filter answers once the service has spoken.
+//! between the filter and `warden serve`, what the service checks before it opens a request, and what
+//! the filter answers once the service has spoken.
 //!
 //! # Protocol
 //! The filter holds a call a `require_approval` rule matched and sends `POST` [`CHECK_PATH`] with a
-//! [`CheckRequest`] (JSON) to the cluster of the top-level `approvals` block. The service answers
+//! [`CheckRequest`] (JSON) to the cluster of the top-level `approvals` block, carrying the shared
+//! secret in [`INTERNAL_SECRET_HEADER`] (`approvals.credential_env`). The service answers
 //! HTTP 200 with a [`CheckResponse`]: `approved` (a usable grant existed or arrived while the call was
 //! held, and was consumed if it was a `once` grant), `denied` (with the approver's reason), or
 //! `pending` (no decision within the rule's `hold_seconds`). Any other answer, or none, is a failure
 //! handled by the `approvals.fail_mode`.
 //!
+//! # What the service trusts
+//! Only the filter's credential. It recomputes everything it grants from its own copy of the
+//! configuration ([`Engine::verify_check`]): the caller from the verified claims, the digest from the
+//! caller, upstream, tool and arguments, the rule from its own policy (it must be the
+//! `require_approval` rule that decides this call), the approver groups, `approvals_needed` and the
+//! masking of what approvers see.
+//!
 //! # Binding
-//! `call_digest = SHA-256(JCS({"sub", "upstream", "tool", "arguments"}))` (RFC 8785 canonical JSON,
-//! FIPS 180-4 SHA-256, lower-case hex): a grant for one call is useless for any other caller, server,
-//! tool or arguments, while re-encodings of the same call (member order, escapes, `1e2` for `100`)
-//! keep their digest.
+//! `call_digest = SHA-256(canonical({"iss", "sub", "upstream", "tool", "arguments"}))` (the canonical
+//! JSON of [`crate::digest`]: RFC 8785 with numbers kept as their exact decimal value; FIPS 180-4
+//! SHA-256, lower-case hex): a grant for one call is useless for any other caller (`(iss, sub)`:
+//! the same `sub` from two issuers is two callers), server, tool or arguments, while re-encodings of
+//! the same call (member order, escapes, `1e2` for `100`) keep their digest.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::audit::{ApprovalAudit, AuditDecision};
-use crate::config::{ApprovalsConfig, FailMode};
+use crate::config::{ApprovalRuleConfig, ApprovalsConfig, FailMode, RuleAction};
 use crate::digest::sha256_hex_of_canonical;
+use crate::engine::Engine;
 use crate::identity::Identity;
 use crate::jsonrpc::{self, POLICY_DENIED};
+use crate::jwt::AuthError;
+use crate::policy::Call;
 use crate::request::LocalReply;
 use crate::response::ResponsePlan;
 
 /// Path of the filter's check call on `warden serve`.
 pub const CHECK_PATH: &str = "/v1/check";
 
+/// Request header carrying the shared secret on the filter's calls to the internal API of
+/// `warden serve` (`/v1/check`, `/v1/audit`). The service compares it in constant time.
+pub const INTERNAL_SECRET_HEADER: &str = "x-warden-internal-secret";
+
 /// Extra time the filter's `dispatch_http_call` waits beyond the rule's hold, so the service's own
 /// "pending" answer arrives before the call times out (milliseconds).
 pub const DISPATCH_GRACE_MS: u64 = 5_000;
 
-/// The digest an approval grant is bound to: lower-case hex SHA-256 of the RFC 8785 canonical JSON of
-/// `{"sub", "upstream", "tool", "arguments"}`. Absent arguments count as `{}`, as MCP servers read them.
-pub fn call_digest(sub: &str, upstream: &str, tool: &str, arguments: Option<&Value>) -> String {
+/// The digest an approval grant is bound to: lower-case hex SHA-256 of the canonical JSON
+/// ([`crate::digest`]) of `{"iss", "sub", "upstream", "tool", "arguments"}`. Absent arguments count
+/// as `{}`, as MCP servers read them.
+pub fn call_digest(
+    iss: &str,
+    sub: &str,
+    upstream: &str,
+    tool: &str,
+    arguments: Option<&Value>,
+) -> String {
     let arguments = arguments.cloned().unwrap_or_else(|| json!({}));
     sha256_hex_of_canonical(&json!({
+        "iss": iss,
         "sub": sub,
         "upstream": upstream,
         "tool": tool,
@@ -48,9 +73,9 @@ pub fn call_digest(sub: &str, upstream: &str, tool: &str, arguments: Option<&Val
 /// Who asked for the call, as the filter verified it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Caller {
-    /// `iss` of the caller's token.
+    /// `iss` of the caller's token; with `sub`, the identity bound into the digest.
     pub iss: String,
-    /// `sub` of the caller's token: the identity bound into the digest; may not approve its own call.
+    /// `sub` of the caller's token; `(iss, sub)` may not approve its own call.
     pub sub: String,
     /// `email` claim, shown to approvers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,15 +104,19 @@ pub struct CheckRequest {
     pub call_digest: String,
     /// The plugin's `upstream` (bound into the digest).
     pub upstream: String,
-    /// Id of the `require_approval` rule; the service reads the rule's `approval` block from its own
-    /// copy of the configuration, never from this request.
+    /// Id of the `require_approval` rule; the service checks that its own policy decides the call
+    /// with this rule and reads the rule's `approval` block from its own configuration.
     pub rule: String,
     /// The verified caller.
     pub caller: Caller,
+    /// The caller's verified token claims (a JSON object), from which the service re-derives the
+    /// identity its policy evaluates; never stored.
+    pub claims: Value,
     /// Tool name of the `tools/call`.
     pub tool: String,
-    /// The call's arguments with the rule's masking profile applied (what approvers see; the digest
-    /// covers the unmasked arguments).
+    /// The call's arguments as the client sent them (`{}` when absent): the digest covers them. The
+    /// service stores and shows them in clear, or masked with the rule's profile when the rule sets
+    /// `mask_arguments_in_inbox`.
     pub arguments: Value,
     /// `Mcp-Session-Id` of the request, when present.
     #[serde(default)]
@@ -127,6 +156,138 @@ pub enum CheckResponse {
         /// When the request expires, RFC 3339 UTC.
         expires_at: String,
     },
+}
+
+/// Why `warden serve` refuses a check request: it contradicts the service's own configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckRefusal {
+    /// The rule is unknown or not a `require_approval` rule.
+    #[error("rule \"{0}\" does not require approval in this service's configuration; run warden serve with the filter's configuration")]
+    NotApprovalRule(String),
+    /// The request names another upstream than the configuration.
+    #[error("upstream \"{got}\" is not this service's upstream \"{expected}\"")]
+    Upstream {
+        /// The configured `upstream`.
+        expected: String,
+        /// The request's.
+        got: String,
+    },
+    /// The claims do not yield an identity of a configured issuer.
+    #[error("the caller's claims are not usable: {0}")]
+    Claims(AuthError),
+    /// `caller` names someone else than the claims.
+    #[error("the caller ({caller}) is not the identity in the claims ({claims})")]
+    Requester {
+        /// `iss|sub` of `caller`.
+        caller: String,
+        /// `iss|sub` of the claims.
+        claims: String,
+    },
+    /// `call_digest` is not the digest of the call described.
+    #[error("call_digest {got} is not the digest of the call described ({expected})")]
+    Digest {
+        /// The recomputed digest.
+        expected: String,
+        /// The request's.
+        got: String,
+    },
+    /// The service's policy does not decide this call with this `require_approval` rule.
+    #[error("rule \"{rule}\" does not decide this call in this service's policy (it is decided by {decided})")]
+    RuleMismatch {
+        /// The requested rule.
+        rule: String,
+        /// What decides it instead: `rule "id" (action)` or `the default (action)`.
+        decided: String,
+    },
+}
+
+impl Engine {
+    /// Checks a check request against this configuration and returns what to record: the request
+    /// with `caller` re-derived from `claims`, the arguments (what approvers see) masked with the
+    /// deciding rule's profile when its `mask_arguments_in_inbox` is set, and `claims` emptied, plus
+    /// the rule's `approval` block.
+    ///
+    /// # Errors
+    /// A [`CheckRefusal`] naming the first contradiction found.
+    pub fn verify_check(
+        &self,
+        request: &CheckRequest,
+    ) -> Result<(CheckRequest, ApprovalRuleConfig), CheckRefusal> {
+        let approval = self
+            .policy
+            .approval(&request.rule)
+            .cloned()
+            .ok_or_else(|| CheckRefusal::NotApprovalRule(request.rule.clone()))?;
+        if request.upstream != self.upstream {
+            return Err(CheckRefusal::Upstream {
+                expected: self.upstream.clone(),
+                got: request.upstream.clone(),
+            });
+        }
+        let identity = self
+            .verifier
+            .identity_of_verified_claims(request.claims.clone())
+            .map_err(CheckRefusal::Claims)?;
+        if (identity.iss.as_str(), identity.sub.as_str())
+            != (request.caller.iss.as_str(), request.caller.sub.as_str())
+        {
+            return Err(CheckRefusal::Requester {
+                caller: format!("{}|{}", request.caller.iss, request.caller.sub),
+                claims: format!("{}|{}", identity.iss, identity.sub),
+            });
+        }
+        let expected = call_digest(
+            &identity.iss,
+            &identity.sub,
+            &self.upstream,
+            &request.tool,
+            Some(&request.arguments),
+        );
+        if expected != request.call_digest {
+            return Err(CheckRefusal::Digest {
+                expected,
+                got: request.call_digest.clone(),
+            });
+        }
+        let decision = self.policy.decide(
+            &identity,
+            &Call {
+                method: "tools/call",
+                tool: Some(&request.tool),
+                arguments: Some(&request.arguments),
+            },
+        );
+        if decision.action != RuleAction::RequireApproval
+            || decision.rule.as_deref() != Some(request.rule.as_str())
+        {
+            let action = decision.action.as_str();
+            return Err(CheckRefusal::RuleMismatch {
+                rule: request.rule.clone(),
+                decided: decision.rule.map_or_else(
+                    || format!("the default ({action})"),
+                    |rule| format!("rule \"{rule}\" ({action})"),
+                ),
+            });
+        }
+        // Approvers judge the arguments the call runs with, unless the rule hides them
+        // (`mask_arguments_in_inbox`): then they are masked here with the rule's profile.
+        let mut arguments = request.arguments.clone();
+        if let Some(set) = self
+            .masker
+            .profile(decision.mask_profile.as_deref())
+            .filter(|_| approval.mask_arguments_in_inbox)
+        {
+            self.masker
+                .mask_value(&set, &mut arguments, &mut Default::default());
+        }
+        let recorded = CheckRequest {
+            caller: Caller::from(&identity),
+            claims: Value::Null,
+            arguments,
+            ..request.clone()
+        };
+        Ok((recorded, approval))
+    }
 }
 
 /// A call held for approval: what to send to `warden serve` and how to answer once it has.
@@ -304,6 +465,7 @@ mod tests {
                     email: None,
                     groups: vec![],
                 },
+                claims: json!({"iss": "i", "sub": "alice"}),
                 tool: "delete_customer".into(),
                 arguments: json!({"customer_id": "cus_001"}),
                 session_id: None,
@@ -314,6 +476,7 @@ mod tests {
                 authority: "warden-approvals".into(),
                 inbox_url: "http://127.0.0.1:8787/inbox".into(),
                 fail_mode,
+                credential_env: crate::config::DEFAULT_CREDENTIAL_ENV.into(),
             },
             jsonrpc_id: json!(7),
             plan: ResponsePlan {
@@ -339,17 +502,36 @@ mod tests {
     #[test]
     fn digest_binds_every_part_of_the_call() {
         let args = json!({"customer_id": "cus_001"});
-        let base = call_digest("alice", "demo", "delete_customer", Some(&args));
+        let base = call_digest("i", "alice", "demo", "delete_customer", Some(&args));
         assert_eq!(base.len(), 64);
         let other_args = json!({"customer_id": "cus_002"});
         for other in [
-            call_digest("bob", "demo", "delete_customer", Some(&args)),
-            call_digest("alice", "prod", "delete_customer", Some(&args)),
-            call_digest("alice", "demo", "delete_invoice", Some(&args)),
-            call_digest("alice", "demo", "delete_customer", Some(&other_args)),
+            call_digest("i", "bob", "demo", "delete_customer", Some(&args)),
+            call_digest("i", "alice", "prod", "delete_customer", Some(&args)),
+            call_digest("i", "alice", "demo", "delete_invoice", Some(&args)),
+            call_digest("i", "alice", "demo", "delete_customer", Some(&other_args)),
         ] {
             assert_ne!(base, other);
         }
+    }
+
+    #[test]
+    fn equal_sub_from_two_issuers_gives_two_digests() {
+        let args = json!({"customer_id": "cus_001"});
+        assert_ne!(
+            call_digest("https://a", "alice", "demo", "delete_customer", Some(&args)),
+            call_digest("https://b", "alice", "demo", "delete_customer", Some(&args))
+        );
+    }
+
+    #[test]
+    fn big_integers_that_share_a_double_give_two_digests() {
+        let a: Value = serde_json::from_str(r#"{"amount": 1234567890123456768}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"amount": 1234567890123456789}"#).unwrap();
+        assert_ne!(
+            call_digest("i", "alice", "demo", "transfer", Some(&a)),
+            call_digest("i", "alice", "demo", "transfer", Some(&b))
+        );
     }
 
     #[test]
@@ -358,13 +540,13 @@ mod tests {
             serde_json::from_str(r#"{"n": 1e2, "customer_id": "cus_\u0030\u0030\u0031"}"#).unwrap();
         let plain = json!({"customer_id": "cus_001", "n": 100});
         assert_eq!(
-            call_digest("a", "u", "t", Some(&reordered)),
-            call_digest("a", "u", "t", Some(&plain))
+            call_digest("i", "a", "u", "t", Some(&reordered)),
+            call_digest("i", "a", "u", "t", Some(&plain))
         );
         assert_eq!(
-            call_digest("a", "u", "t", None),
+            call_digest("i", "a", "u", "t", None),
             sha256_hex_of_canonical(
-                &json!({"arguments": {}, "sub": "a", "tool": "t", "upstream": "u"})
+                &json!({"arguments": {}, "iss": "i", "sub": "a", "tool": "t", "upstream": "u"})
             )
         );
     }

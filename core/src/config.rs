@@ -144,6 +144,32 @@ pub struct UpstreamCredentialConfig {
     pub prefix: String,
 }
 
+/// One entry of `match.subjects`. Identity is `(iss, sub)`: the same `sub` from two issuers is two
+/// callers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a subject: {\"iss\": ISSUER, \"sub\": SUB}, or a bare \"SUB\" string when exactly one issuer is configured"
+)]
+pub enum SubjectConfig {
+    /// `{"iss": "https://idp.example.com", "sub": "alice"}`: this `sub` from this issuer, which must
+    /// be one of the configured `issuers`.
+    Issued(IssuedSubject),
+    /// `"alice"`: this `sub` from the only configured issuer. Refused at load when several issuers
+    /// are configured, since it would name a different person at each.
+    Sub(String),
+}
+
+/// `{"iss", "sub"}`: a caller identity.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuedSubject {
+    /// The issuer (`iss` claim), byte for byte as in `issuers[].issuer`.
+    pub iss: String,
+    /// The subject (`sub` claim).
+    pub sub: String,
+}
+
 /// The access policy: rules evaluated in order, the first match decides.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -194,9 +220,9 @@ pub struct RuleConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatchConfig {
-    /// The caller's `sub` must be one of these.
+    /// The caller must be one of these identities (`(iss, sub)`; see [`SubjectConfig`]).
     #[serde(default)]
-    pub subjects: Option<Vec<String>>,
+    pub subjects: Option<Vec<SubjectConfig>>,
     /// The caller must be in at least one of these groups.
     #[serde(default)]
     pub groups: Option<Vec<String>>,
@@ -285,6 +311,17 @@ pub enum RuleAction {
     RequireApproval,
 }
 
+impl RuleAction {
+    /// The action as spelled in the configuration: `allow`, `deny` or `require_approval`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleAction::Allow => "allow",
+            RuleAction::Deny => "deny",
+            RuleAction::RequireApproval => "require_approval",
+        }
+    }
+}
+
 /// Longest time the filter may hold a call waiting for a decision (`approval.hold_seconds`).
 pub const MAX_HOLD_SECONDS: u64 = 300;
 
@@ -346,6 +383,11 @@ pub struct ApprovalsConfig {
     /// What happens when `warden serve` is unreachable or answers with an error.
     #[serde(default)]
     pub fail_mode: FailMode,
+    /// Environment variable of the Wasm VM holding the secret `warden serve` expects on its internal
+    /// API (`--internal-secret-file`), sent as [`crate::approval::INTERNAL_SECRET_HEADER`]; it must
+    /// be set and non-empty when the configuration loads.
+    #[serde(default = "default_credential_env")]
+    pub credential_env: String,
 }
 
 /// Behaviour when the approval service cannot be asked.
@@ -448,6 +490,9 @@ impl PluginConfig {
             ));
         }
         config.check_approvals_block()?;
+        if let Some(approvals) = &config.approvals {
+            check_env_name(&approvals.credential_env, "approvals.credential_env")?;
+        }
         config
             .approvers
             .as_ref()
@@ -495,6 +540,24 @@ fn default_hold_seconds() -> u64 {
 
 fn default_pending_expiry_seconds() -> u64 {
     3600
+}
+
+/// Refuses a name that cannot be an environment variable (empty, or with `=`).
+///
+/// # Errors
+/// A [`ConfigError`] at `path`.
+pub fn check_env_name(name: &str, path: &str) -> Result<(), ConfigError> {
+    if name.is_empty() || name.contains('=') {
+        return Err(ConfigError::new(path, "must name an environment variable"));
+    }
+    Ok(())
+}
+
+/// Default of `approvals.credential_env` and `audit.credential_env`.
+pub const DEFAULT_CREDENTIAL_ENV: &str = "WARDEN_INTERNAL_SECRET";
+
+fn default_credential_env() -> String {
+    DEFAULT_CREDENTIAL_ENV.to_owned()
 }
 
 fn default_approvals_authority() -> String {
@@ -588,6 +651,10 @@ pub struct AuditConfig {
     /// Timeout of one `POST /v1/audit`, in milliseconds.
     #[serde(default = "default_audit_timeout_ms")]
     pub timeout_ms: u64,
+    /// Environment variable of the Wasm VM holding the secret of `warden serve`'s internal API, as
+    /// `approvals.credential_env`.
+    #[serde(default = "default_credential_env")]
+    pub credential_env: String,
     /// Most records one HTTP exchange queues for the store (at least 1; at most `max_pending` takes
     /// effect). The rest are counted in the exchange's first record (`store_dropped`) and in
     /// `warden.audit.dropped`; Envoy's access log still receives every record.
@@ -601,6 +668,7 @@ impl AuditConfig {
     /// # Errors
     /// A [`ConfigError`] at `audit.<field>` naming the bound.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        check_env_name(&self.credential_env, "audit.credential_env")?;
         if self.batch_size == 0 {
             return Err(ConfigError::new("audit.batch_size", "must be at least 1"));
         }

@@ -13,7 +13,9 @@
 //!   included; `?` one character; `[a-z]`, `[!x]` classes; case-sensitive; the whole name must match)
 //!   plus shell-style alternation: `{search_customers,get_*}` matches either alternative. A literal
 //!   brace is written `[{]`.
-//! - `subjects`: the caller's `sub` equals one of them. `groups`: the caller is in at least one of them.
+//! - `subjects`: the caller's identity `(iss, sub)` is one of them; an entry is `{"iss", "sub"}`, or a
+//!   bare `"sub"` string when exactly one issuer is configured (checked by [`crate::Engine`], which
+//!   knows the issuers; see [`Policy::subject_references`]). `groups`: the caller is in at least one of them.
 //!   `scopes`: the caller holds every one of them. Each list must be non-empty.
 //! - `claims`: a dotted path into the token's claims (`realm_access.roles`) and exactly one test; a
 //!   top-level claim whose whole name is the path wins, so URL-named claims
@@ -43,7 +45,7 @@ use serde_json::Value;
 
 use crate::config::{
     ApprovalRuleConfig, ArgumentMatch, ClaimMatch, GrantMode, JsonType, MatchConfig, PolicyConfig,
-    RuleAction, RuleConfig, MAX_HOLD_SECONDS,
+    RuleAction, RuleConfig, SubjectConfig, MAX_HOLD_SECONDS,
 };
 use crate::error::ConfigError;
 use crate::identity::Identity;
@@ -90,7 +92,7 @@ struct Rule {
     path: String,
     action: RuleAction,
     mask: Option<String>,
-    subjects: Option<Vec<String>>,
+    subjects: Option<Vec<SubjectConfig>>,
     groups: Option<Vec<String>>,
     scopes: Option<Vec<String>>,
     claims: Vec<ClaimCondition>,
@@ -253,6 +255,18 @@ impl Policy {
             .map_or(&[], |rule| rule.required_scopes.as_slice())
     }
 
+    /// Every `match.subjects` entry with its JSON path (`policy.rules[2].match.subjects[0]`), for the
+    /// checks that need the configured issuers.
+    pub fn subject_references(&self) -> impl Iterator<Item = (String, &SubjectConfig)> {
+        self.rules.iter().flat_map(|rule| {
+            rule.subjects
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(move |(i, subject)| (format!("{}.match.subjects[{i}]", rule.path), subject))
+        })
+    }
+
     /// The action for a message no rule matched.
     fn unmatched(&self, method: &str) -> RuleAction {
         if self.open_methods.iter().any(|glob| glob.matches(method)) {
@@ -343,7 +357,7 @@ impl Rule {
             && self
                 .subjects
                 .as_ref()
-                .is_none_or(|subs| subs.contains(&identity.sub))
+                .is_none_or(|subs| subs.iter().any(|s| s.is(identity)))
             && self
                 .groups
                 .as_ref()
@@ -353,6 +367,18 @@ impl Rule {
                 .as_ref()
                 .is_none_or(|scopes| scopes.iter().all(|s| identity.scopes.contains(s)))
             && self.claims.iter().all(|c| c.holds(&identity.claims))
+    }
+}
+
+impl SubjectConfig {
+    /// Whether `identity` is this subject: same `sub`, and same `iss` when one is named.
+    fn is(&self, identity: &Identity) -> bool {
+        match self {
+            SubjectConfig::Sub(sub) => identity.sub == *sub,
+            SubjectConfig::Issued(subject) => {
+                identity.iss == subject.iss && identity.sub == subject.sub
+            }
+        }
     }
 }
 
@@ -718,7 +744,7 @@ fn check_required_scopes(config: &RuleConfig, path: &str) -> Result<Vec<String>,
 }
 
 /// Refuses an empty identity list: it would match nobody (`subjects`, `groups`) or nothing (`scopes`).
-fn non_empty(list: &Option<Vec<String>>, path: &str) -> Result<Option<Vec<String>>, ConfigError> {
+fn non_empty<T: Clone>(list: &Option<Vec<T>>, path: &str) -> Result<Option<Vec<T>>, ConfigError> {
     match list {
         Some(items) if items.is_empty() => Err(ConfigError::new(
             path,

@@ -257,25 +257,27 @@ impl Engine {
                 challenge: None,
             });
         };
-        let approval = self.policy.approval(rule);
-        let hold_seconds = approval.map_or(crate::config::MAX_HOLD_SECONDS, |a| a.hold_seconds);
-        // Approvers judge the arguments the call runs with, unless the rule hides them.
-        let mask_for_approvers = approval.is_none_or(|a| a.mask_arguments_in_inbox);
-        let mut arguments = message.arguments().cloned().unwrap_or_else(|| json!({}));
-        if let Some(set) = self
-            .masker
-            .profile(decision.mask_profile.as_deref())
-            .filter(|_| mask_for_approvers)
-        {
-            self.masker
-                .mask_value(&set, &mut arguments, &mut Default::default());
-        }
+        let hold_seconds = self
+            .policy
+            .approval(rule)
+            .map_or(crate::config::MAX_HOLD_SECONDS, |a| a.hold_seconds);
+        // The arguments travel as the client sent them: the service recomputes the digest from them
+        // and masks what approvers see itself when the rule sets `mask_arguments_in_inbox`
+        // (Engine::verify_check).
+        let arguments = message.arguments().cloned().unwrap_or_else(|| json!({}));
         Verdict::Hold(Box::new(ApprovalHold {
             check: CheckRequest {
-                call_digest: call_digest(&identity.sub, &self.upstream, tool, message.arguments()),
+                call_digest: call_digest(
+                    &identity.iss,
+                    &identity.sub,
+                    &self.upstream,
+                    tool,
+                    Some(&arguments),
+                ),
                 upstream: self.upstream.clone(),
                 rule: rule.to_owned(),
                 caller: Caller::from(identity),
+                claims: identity.claims.clone(),
                 tool: tool.to_owned(),
                 arguments,
                 session_id: None,
@@ -556,7 +558,23 @@ mod tests {
     }
 
     #[test]
-    fn single_call_behind_approval_is_held_with_its_digest_and_masked_arguments() {
+    fn single_call_behind_approval_is_held_with_its_digest_claims_and_arguments() {
+        let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+            "name": "delete_customer", "arguments": {"note": "mail bob@example.org", "id": "c1"}}});
+        let mut caller = alice();
+        caller.claims = json!({"iss": "i", "sub": "alice", "groups": ["support"]});
+        let inspection = engine().inspect_request(&caller, body.to_string().as_bytes());
+        let Verdict::Hold(hold) = inspection.verdict else {
+            panic!("expected a hold, got {:?}", inspection.verdict);
+        };
+        assert_eq!(
+            hold.check.arguments,
+            json!({"note": "mail bob@example.org", "id": "c1"})
+        );
+    }
+
+    #[test]
+    fn arguments_travel_clear_to_the_service_even_when_the_inbox_masks_them() {
         let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
             "name": "delete_customer", "arguments": {"note": "mail bob@example.org", "id": "c1"}}});
         let engine = engine_with_approval(json!({"approver_groups": ["ops"], "hold_seconds": 7,
@@ -568,12 +586,11 @@ mod tests {
         let arguments = json!({"note": "mail bob@example.org", "id": "c1"});
         assert_eq!(
             hold.check.call_digest,
-            call_digest("alice", "demo", "delete_customer", Some(&arguments))
+            call_digest("i", "alice", "demo", "delete_customer", Some(&arguments))
         );
-        assert_eq!(
-            hold.check.arguments["note"],
-            "mail [REDACTED:EMAIL_ADDRESS]"
-        );
+        // Masked by the service (Engine::verify_check, tested in approval.rs), which recomputes the
+        // digest from the arguments it receives.
+        assert_eq!(hold.check.arguments, arguments);
         assert_eq!(
             (hold.check.rule.as_str(), hold.jsonrpc_id.clone()),
             ("hold", json!(5))

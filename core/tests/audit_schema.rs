@@ -201,6 +201,7 @@ fn capped_exchange_counts_what_it_left_out_in_a_record_that_matches_the_schema()
         flush_interval_ms: 1,
         max_pending: 10,
         timeout_ms: 1,
+        credential_env: warden_core::config::DEFAULT_CREDENTIAL_ENV.into(),
         max_records_per_exchange: 2,
     };
     let (kept, dropped) = limit_exchange(&rendered, &config);

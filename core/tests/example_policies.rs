@@ -441,6 +441,18 @@ fn broken_configs_are_refused_by_both_the_schema_and_the_code() {
             broken_demo(|d| d["issuers"] = json!([])),
             "issuers",
         ),
+        (
+            "subject without its sub",
+            broken_demo(|d| {
+                d["policy"]["rules"][0]["match"]["subjects"] = json!([{"iss": "https://idp"}])
+            }),
+            "policy.rules[0].match.subjects[0]",
+        ),
+        (
+            "empty internal secret variable name",
+            broken_demo(|d| d["audit"] = json!({"store_cluster": "s", "credential_env": ""})),
+            "audit.credential_env",
+        ),
     ];
     for (what, doc, path) in cases {
         assert!(

@@ -13,6 +13,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MapType;
+use warden_core::approval::INTERNAL_SECRET_HEADER;
 use warden_core::audit::outbox::{limit_exchange, Delivery, Outbox};
 use warden_core::audit::STORE_PATH;
 use warden_core::config::AuditConfig;
@@ -125,12 +126,15 @@ impl AuditShipper {
             return;
         };
         let config = &self.queue.config;
-        let headers = vec![
+        let mut headers = vec![
             (":method", "POST"),
             (":path", STORE_PATH),
             (":authority", config.authority.as_str()),
             ("content-type", "application/x-ndjson"),
         ];
+        if let Some(secret) = &shared.audit_secret {
+            headers.push((INTERNAL_SECRET_HEADER, secret.as_str()));
+        }
         match hostcalls::dispatch_http_call(
             &config.store_cluster,
             headers,

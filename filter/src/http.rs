@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use serde_json::json;
-use warden_core::approval::{ApprovalHold, Resolution, CHECK_PATH};
+use warden_core::approval::{ApprovalHold, Resolution, CHECK_PATH, INTERNAL_SECRET_HEADER};
 use warden_core::audit::{
     render_records, AuditDecision, ExchangeAudit, MessageAudit, RecordedError,
 };
@@ -227,12 +227,15 @@ impl WardenHttp {
     fn ask_approval(&mut self, shared: &Shared, mut hold: Box<ApprovalHold>) -> Action {
         hold.check.session_id = self.exchange.session_id.clone();
         let body = hold.request_body();
-        let headers = vec![
+        let mut headers = vec![
             (":method", "POST"),
             (":path", CHECK_PATH),
             (":authority", hold.service.authority.as_str()),
             ("content-type", "application/json"),
         ];
+        if let Some(secret) = &shared.approvals_secret {
+            headers.push((INTERNAL_SECRET_HEADER, secret.as_str()));
+        }
         let dispatched = self.dispatch_http_call(
             &hold.service.cluster,
             headers,

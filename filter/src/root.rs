@@ -8,7 +8,7 @@ use std::time::UNIX_EPOCH;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 use warden_core::config::PluginConfig;
-use warden_core::jwt::{TokenCache, UpstreamCredential};
+use warden_core::jwt::{secret_from_env, TokenCache, UpstreamCredential};
 use warden_core::{ConfigError, Engine};
 
 use crate::audit_shipper::{AuditQueue, AuditShipper};
@@ -30,6 +30,11 @@ pub struct Shared {
     /// The header set on every forwarded request, from `upstream_credential` and the VM's
     /// environment.
     pub upstream_credential: Option<UpstreamCredential>,
+    /// The secret of `warden serve`'s internal API for approval checks, read from the VM's
+    /// environment variable `approvals.credential_env` (`None`: no `approvals` block).
+    pub approvals_secret: Option<String>,
+    /// The same for audit shipping (`audit.credential_env`; `None`: no `audit` block).
+    pub audit_secret: Option<String>,
     /// Envoy stats.
     pub metrics: Metrics,
     /// The shared queue of records for the audit store (`None`: no `audit` block).
@@ -57,14 +62,25 @@ impl WardenRoot {
         let engine = Engine::from_config(&config)?;
         // Read in the VM: `vm_config.environment_variables` (Istio `vmConfig.env`) are its WASI
         // environment.
-        let upstream_credential = engine
-            .resource_server
-            .upstream_credential(|name| std::env::var(name).ok())?;
+        let env = |name: &str| std::env::var(name).ok();
+        let upstream_credential = engine.resource_server.upstream_credential(env)?;
+        let approvals_secret = engine
+            .approvals
+            .as_ref()
+            .map(|a| secret_from_env(env, &a.credential_env, "approvals.credential_env"))
+            .transpose()?;
+        let audit_secret = config
+            .audit
+            .as_ref()
+            .map(|a| secret_from_env(env, &a.credential_env, "audit.credential_env"))
+            .transpose()?;
         Ok(Shared {
             engine,
             token_cache: RefCell::new(TokenCache::new(TOKEN_CACHE_CAPACITY)),
             keys: KeyCache::default(),
             upstream_credential,
+            approvals_secret,
+            audit_secret,
             metrics: Metrics::default(),
             audit: config.audit.as_ref().and_then(AuditQueue::register),
         })

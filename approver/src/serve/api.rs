@@ -70,11 +70,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The service's routes.
+/// The approvers' routes (REST API and inbox).
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route(CHECK_PATH, post(check))
         .route("/v1/approvals", get(list))
         .route("/v1/approvals/{id}", get(show))
         .route("/v1/approvals/{id}/approve", post(approve))
@@ -84,24 +83,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// `POST /v1/check`: answers at once on a grant or a denial, else holds until a decision arrives or
-/// the rule's hold time passes, then answers `pending`.
+/// The filter's check route, served on the internal listener ([`super::internal`]).
+pub fn internal_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(CHECK_PATH, post(check))
+        .with_state(state)
+}
+
+/// `POST /v1/check`: refuses (400, logged) a request that contradicts this service's configuration
+/// ([`warden_core::Engine::verify_check`]); answers at once on a grant or a denial, else holds until
+/// a decision arrives or the rule's hold time passes, then answers `pending`.
 async fn check(
     State(state): State<Arc<AppState>>,
     Json(request): Json<CheckRequest>,
 ) -> Result<Json<CheckResponse>, ApiError> {
-    let rule = state
-        .engine
-        .policy
-        .approval(&request.rule)
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "rule \"{}\" does not require approval in this service's configuration; \
-                 run warden serve with the filter's configuration",
-                request.rule
-            ))
-        })?;
+    let (request, rule) = state.engine.verify_check(&request).map_err(|refusal| {
+        eprintln!("check refused: {refusal}");
+        ApiError::bad_request(refusal.to_string())
+    })?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(rule.hold_seconds);
     let mut decisions = state.decisions.subscribe();
     loop {

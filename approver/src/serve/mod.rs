@@ -1,8 +1,14 @@
-//! `warden serve`: the out-of-band approval service.
+//! `warden serve`: the out-of-band approval service, on two listeners.
 //!
-//! - `POST /v1/check` (from the filter): create-or-find the approval request of a held call by its
+//! The internal listener (`--internal-listen`, for the filter only; shared secret, see [`internal`]):
+//! - `POST /v1/check`: checks the held call against this service's own configuration
+//!   ([`warden_core::Engine::verify_check`]: caller from the verified claims, recomputed digest, the
+//!   `require_approval` rule that decides the call), then create-or-find its approval request by
 //!   digest, answer at once when a grant covers it, else hold the HTTP call (long poll) until a
 //!   decision or the rule's `hold_seconds`.
+//! - `POST /v1/audit`: the filter's audit records ([`crate::audit_store`]).
+//!
+//! The approvers' listener (`--listen`):
 //! - `GET /v1/approvals[?status=S]`, `GET /v1/approvals/{id}`, `POST /v1/approvals/{id}/approve`,
 //!   `…/deny` (`{"reason": …}`), `…/revoke`: the approvers' REST API, bearer JWT from the same
 //!   issuers as the filter (the `issuers` of the plugin configuration passed with `--config`, keys
@@ -16,12 +22,14 @@
 mod api;
 mod auth;
 mod inbox;
+mod internal;
 mod keys;
 mod login;
 mod session;
 pub mod store;
 mod webhook;
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,9 +54,18 @@ pub struct ServeArgs {
     /// SQLite database file (created when missing).
     #[arg(long, default_value = "warden-approvals.db")]
     db: PathBuf,
-    /// Address to listen on (`127.0.0.1:0` picks a free port; the chosen address is printed).
+    /// Address of the approvers' listener: REST API and web inbox (`127.0.0.1:0` picks a free port;
+    /// the chosen address is printed as `listening on http://ADDR`).
     #[arg(long, default_value = "127.0.0.1:8787")]
     listen: SocketAddr,
+    /// Address of the filter's listener: `/v1/check` and `/v1/audit`, secret required (printed as
+    /// `internal API on http://ADDR`, before the `listening on` line). Expose it to Envoy only.
+    #[arg(long, default_value = "127.0.0.1:8788")]
+    internal_listen: SocketAddr,
+    /// File holding the internal API's shared secret (one line, at least 16 bytes of printable
+    /// ASCII). Without it, the secret is read from the environment variable WARDEN_INTERNAL_SECRET.
+    #[arg(long)]
+    internal_secret_file: Option<PathBuf>,
     /// URL that receives a Slack incoming-webhook compatible JSON POST (`{"text": …}`) per new
     /// request and per decision; retried with backoff on failure.
     #[arg(long)]
@@ -107,11 +124,13 @@ pub fn rfc3339(t: i64) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
-/// Runs the service until the process is stopped. Prints `listening on http://ADDR` once bound.
+/// Runs the service until the process is stopped. Prints `internal API on http://ADDR`, then
+/// `listening on http://ADDR` once both listeners are bound.
 ///
 /// # Errors
 /// When the configuration is invalid or has no `approvers` block, the inbox client secret cannot be
-/// read, the database cannot be opened or the address cannot be bound.
+/// read, the internal secret is missing or too weak, the database cannot be opened or an address
+/// cannot be bound.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let shown = args.config.display();
     let bytes =
@@ -120,17 +139,33 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let engine = Engine::from_config(&config).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
     let approvers = ApproverAuth::from_config(&config, reqwest::Client::new())
         .with_context(|| shown.to_string())?;
+    let secret = internal::InternalSecret::load(args.internal_secret_file.as_deref(), |name| {
+        std::env::var(name).ok()
+    })?;
     let store = Store::open(&args.db)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let notifier = Notifier::start(args.webhook_url.clone());
         let state = Arc::new(AppState::new(engine, store, notifier, approvers));
+        let internal_listener = tokio::net::TcpListener::bind(args.internal_listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.internal_listen))?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        println!("listening on http://{}", listener.local_addr()?);
         let audit = crate::audit_store::start(&args.db, &args.audit)?;
-        axum::serve(listener, api::router(state).merge(audit)).await?;
+        let internal_routes = internal::protect(
+            api::internal_router(Arc::clone(&state)).merge(audit),
+            secret,
+        );
+        println!("internal API on http://{}", internal_listener.local_addr()?);
+        println!("listening on http://{}", listener.local_addr()?);
+        let with_peer =
+            |router: axum::Router| router.into_make_service_with_connect_info::<SocketAddr>();
+        tokio::try_join!(
+            axum::serve(internal_listener, with_peer(internal_routes)).into_future(),
+            axum::serve(listener, with_peer(api::router(state))).into_future(),
+        )?;
         Ok(())
     })
 }

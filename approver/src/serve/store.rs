@@ -32,7 +32,7 @@ pub struct ApprovalRecord {
     pub caller: Caller,
     /// The tool called.
     pub tool: String,
-    /// The call's arguments, masked by the filter.
+    /// The call's arguments, masked with the rule's profile by this service.
     pub arguments: serde_json::Value,
     /// `Mcp-Session-Id` of the held request.
     pub session_id: Option<String>,
@@ -506,6 +506,7 @@ mod tests {
                 email: None,
                 groups: vec![],
             },
+            claims: serde_json::Value::Null,
             tool: "delete_customer".into(),
             arguments: json!({"customer_id": "cus_001"}),
             session_id: Some("s1".into()),

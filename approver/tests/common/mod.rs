@@ -56,9 +56,38 @@ pub fn token(sub: &str, groups: &str) -> String {
     token_for(sub, groups, "warden-demo")
 }
 
+/// A token signed with the dev key for `sub` in `groups`, issued by `iss`, for the MCP audience.
+pub fn token_from(iss: &str, sub: &str, groups: &str) -> String {
+    warden_token(&[
+        "--iss",
+        iss,
+        "--sub",
+        sub,
+        "--groups",
+        groups,
+        "--aud",
+        "warden-demo",
+    ])
+}
+
 /// A dev approver token for `sub` in `groups` ([`APPROVER_AUDIENCE`]).
 pub fn approver_token(sub: &str, groups: &str) -> String {
     token_for(sub, groups, APPROVER_AUDIENCE)
+}
+
+/// An approver token ([`APPROVER_AUDIENCE`]) signed with the dev key for `sub` in `groups`, issued
+/// by `iss`.
+pub fn approver_token_from(iss: &str, sub: &str, groups: &str) -> String {
+    warden_token(&[
+        "--iss",
+        iss,
+        "--sub",
+        sub,
+        "--groups",
+        groups,
+        "--aud",
+        APPROVER_AUDIENCE,
+    ])
 }
 
 /// A dev token for `sub` in `groups` with `aud`.
@@ -83,16 +112,40 @@ pub fn warden_token(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// The internal API secret the tests start `warden serve` with.
+pub const SECRET: &str = "test-internal-secret-0123456789abcdef";
+
+/// The dev issuer of `policies/demo-approvals.json`.
+pub const DEV_ISSUER: &str = "https://dev-issuer.warden.local";
+
 /// A running `warden serve`, killed on drop.
 pub struct Service {
     child: Child,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` of the approvers' listener.
     pub base: String,
+    /// `http://127.0.0.1:PORT` of the internal (filter) listener.
+    pub internal: String,
     _dir: tempfile::TempDir,
 }
 
+/// The check request the filter sends for `iss`/`sub` (groups `support`) calling `tool` with
+/// `arguments` under `rule`, with the digest it computes.
+pub fn check_body(iss: &str, sub: &str, rule: &str, tool: &str, arguments: Value) -> Value {
+    json!({
+        "call_digest": warden_core::approval::call_digest(iss, sub, "demo", tool, Some(&arguments)),
+        "upstream": "demo",
+        "rule": rule,
+        "caller": {"iss": iss, "sub": sub, "groups": ["support"]},
+        "claims": {"iss": iss, "sub": sub, "groups": ["support"], "aud": "warden-demo"},
+        "tool": tool,
+        "arguments": arguments,
+        "session_id": null,
+    })
+}
+
 impl Service {
-    /// Starts `warden serve` with `config` on a free port; `webhook` is passed as `--webhook-url`.
+    /// Starts `warden serve` with `config` on free ports and [`SECRET`] (in a file); `webhook` is
+    /// passed as `--webhook-url`.
     pub fn start(config: &Value, webhook: Option<&str>) -> Self {
         Self::start_on(config, webhook, "127.0.0.1:0")
     }
@@ -102,6 +155,8 @@ impl Service {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("config.json");
         std::fs::write(&config_path, config.to_string()).unwrap();
+        let secret_path = dir.path().join("internal-secret");
+        std::fs::write(&secret_path, format!("{SECRET}\n")).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
         command
             .arg("serve")
@@ -109,24 +164,31 @@ impl Service {
             .arg(&config_path)
             .arg("--db")
             .arg(dir.path().join("approvals.db"))
-            .args(["--listen", listen])
-            .stdout(Stdio::piped());
+            .args(["--listen", listen, "--internal-listen", "127.0.0.1:0"])
+            .arg("--internal-secret-file")
+            .arg(&secret_path)
+            .env_remove("WARDEN_INTERNAL_SECRET")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap());
         if let Some(url) = webhook {
             command.args(["--webhook-url", url]);
         }
         let mut child = command.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut address = |prefix: &str| {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            line.trim()
+                .strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("expected {prefix:?}, got {line:?}"))
+                .to_owned()
+        };
+        let internal = address("internal API on ");
+        let base = address("listening on ");
         Self {
             child,
             base,
+            internal,
             _dir: dir,
         }
     }
@@ -136,32 +198,48 @@ impl Service {
         format!("{}{path}", self.base)
     }
 
+    /// What the service wrote on stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    /// `internal` + `path`.
+    pub fn internal_url(&self, path: &str) -> String {
+        format!("{}{path}", self.internal)
+    }
+
     /// The SQLite file the service writes (`--db`), for `warden sessions` and `warden review`.
     pub fn db(&self) -> PathBuf {
         self._dir.path().join("approvals.db")
     }
 
-    /// Sends a filter-style check for `sub` calling `delete_customer` on `customer`; returns the
-    /// HTTP status and JSON body.
-    pub async fn check(&self, sub: &str, customer: &str) -> (u16, Value) {
-        let arguments = json!({"customer_id": customer});
-        let body = json!({
-            "call_digest": warden_core::approval::call_digest(sub, "demo", "delete_customer", Some(&arguments)),
-            "upstream": "demo",
-            "rule": "approve-delete-customer",
-            "caller": {"iss": "https://dev-issuer.warden.local", "sub": sub, "groups": ["support"]},
-            "tool": "delete_customer",
-            "arguments": arguments,
-            "session_id": null,
-        });
+    /// Posts `body` to the internal `/v1/check` with the secret; returns the HTTP status and body
+    /// (JSON, or `{"text": …}` when it is not JSON).
+    pub async fn post_check(&self, body: &Value) -> (u16, Value) {
         let response = reqwest::Client::new()
-            .post(self.url("/v1/check"))
-            .json(&body)
+            .post(self.internal_url("/v1/check"))
+            .header("x-warden-internal-secret", SECRET)
+            .json(body)
             .send()
             .await
             .unwrap();
         let status = response.status().as_u16();
-        (status, response.json().await.unwrap())
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "text": text }));
+        (status, body)
+    }
+
+    /// Sends a filter-style check for `sub` (dev issuer) calling `delete_customer` on `customer`;
+    /// returns the HTTP status and JSON body.
+    pub async fn check(&self, sub: &str, customer: &str) -> (u16, Value) {
+        let body = check_body(
+            DEV_ISSUER,
+            sub,
+            "approve-delete-customer",
+            "delete_customer",
+            json!({"customer_id": customer}),
+        );
+        self.post_check(&body).await
     }
 
     /// The pending requests, as `token` sees them.
@@ -194,6 +272,17 @@ impl Drop for Service {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One audit record line as the filter ships it (an allowed `echo` by alice).
+pub fn audit_line(record_id: &str) -> String {
+    json!({
+        "schema": 1, "record_id": record_id, "time": "2026-11-30T05:00:00Z", "session_id": null,
+        "identity": {"iss": DEV_ISSUER, "sub": "alice", "groups": ["support"], "scopes": []},
+        "method": "tools/call", "tool": "echo", "decision": "allow", "rule": "allow-support-tools",
+        "masked": {}, "duration_ms": 3, "upstream": "demo"
+    })
+    .to_string()
 }
 
 /// Runs the built `warden` binary with `args` in the repository root.

@@ -169,6 +169,7 @@ mod tests {
             flush_interval_ms,
             max_pending,
             timeout_ms: 1_000,
+            credential_env: crate::config::DEFAULT_CREDENTIAL_ENV.into(),
             max_records_per_exchange: 2,
         }
     }

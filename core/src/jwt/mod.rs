@@ -42,7 +42,9 @@ pub use remote::{
     FetchStep, FetchTarget, RefreshReason, RefreshState, RemoteJwks, DISCOVERY_PATH,
     MAX_DOCUMENT_BYTES, MAX_FETCH_TIMEOUT_MS,
 };
-pub use resource::{ResourceServer, UpstreamCredential, IDENTITY_HEADER_PREFIX, WELL_KNOWN_PATH};
+pub use resource::{
+    secret_from_env, ResourceServer, UpstreamCredential, IDENTITY_HEADER_PREFIX, WELL_KNOWN_PATH,
+};
 pub use verify::{Verifier, MAX_CLOCK_SKEW_SECONDS, MAX_TOKEN_BYTES};
 
 use crate::identity::Identity;

@@ -6,7 +6,9 @@ use serde_json::{json, Map, Value};
 
 use super::remote::FetchTarget;
 use super::AuthError;
-use crate::config::{PluginConfig, ResourceMetadataConfig, UpstreamCredentialConfig};
+use crate::config::{
+    check_env_name, PluginConfig, ResourceMetadataConfig, UpstreamCredentialConfig,
+};
 use crate::error::ConfigError;
 use crate::identity::Identity;
 
@@ -144,25 +146,8 @@ impl ResourceServer {
         let Some(config) = &self.credential else {
             return Ok(None);
         };
-        let secret = env(&config.env).filter(|v| !v.is_empty()).ok_or_else(|| {
-            ConfigError::new(
-                "upstream_credential.env",
-                format!(
-                    "environment variable {:?} is not set in the Wasm VM; pass it with vm_config.environment_variables (Istio: vmConfig.env)",
-                    config.env
-                ),
-            )
-        })?;
+        let secret = secret_from_env(&env, &config.env, "upstream_credential.env")?;
         let value = format!("{}{secret}", config.prefix);
-        if value.bytes().any(|b| b.is_ascii_control()) {
-            return Err(ConfigError::new(
-                "upstream_credential.env",
-                format!(
-                    "environment variable {:?} holds control characters, which a header value cannot carry",
-                    config.env
-                ),
-            ));
-        }
         Ok(Some(UpstreamCredential {
             header: config.header.clone(),
             value,
@@ -302,6 +287,37 @@ fn non_empty_list(items: &[String], path: &str, scope_tokens: bool) -> Result<()
     Ok(())
 }
 
+/// A secret read from the Wasm VM's environment (`vm_config.environment_variables` in Envoy,
+/// `vmConfig.env` in Istio) through `env`: the variable `name` must be set, non-empty, and free of
+/// control characters (it goes into a header value).
+///
+/// # Errors
+/// A [`ConfigError`] at `path` (the configuration member naming the variable) saying which.
+pub fn secret_from_env(
+    env: impl Fn(&str) -> Option<String>,
+    name: &str,
+    path: &str,
+) -> Result<String, ConfigError> {
+    check_env_name(name, path)?;
+    let secret = env(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+        ConfigError::new(
+            path,
+            format!(
+                "environment variable {name:?} is not set in the Wasm VM; pass it with vm_config.environment_variables (Istio: vmConfig.env)"
+            ),
+        )
+    })?;
+    if secret.bytes().any(|b| b.is_ascii_control()) {
+        return Err(ConfigError::new(
+            path,
+            format!(
+                "environment variable {name:?} holds control characters, which a header value cannot carry"
+            ),
+        ));
+    }
+    Ok(secret)
+}
+
 fn check_credential(config: &UpstreamCredentialConfig, path: &str) -> Result<(), ConfigError> {
     let header = config.header.as_str();
     let is_token = !header.is_empty()
@@ -322,12 +338,7 @@ fn check_credential(config: &UpstreamCredentialConfig, path: &str) -> Result<(),
             format!("{header:?} is managed by the filter and cannot carry a credential"),
         ));
     }
-    if config.env.is_empty() || config.env.contains('=') {
-        return Err(ConfigError::new(
-            format!("{path}.env"),
-            "must name an environment variable",
-        ));
-    }
+    check_env_name(&config.env, &format!("{path}.env"))?;
     if config.prefix.bytes().any(|b| b.is_ascii_control()) {
         return Err(ConfigError::new(
             format!("{path}.prefix"),

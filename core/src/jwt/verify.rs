@@ -13,6 +13,7 @@ use super::remote::RemoteJwks;
 use super::{AuthError, VerifiedToken};
 use crate::config::IssuerConfig;
 use crate::error::ConfigError;
+use crate::identity::Identity;
 use crate::jsonrpc::parse_strict;
 
 /// Longest bearer token accepted, in bytes. Tokens with hundreds of groups stay well below it.
@@ -128,6 +129,23 @@ impl Verifier {
             });
         }
         Ok(Verifier { issuers: compiled })
+    }
+
+    /// The [`Identity`] of a claims set that was verified elsewhere (the filter sends the verified
+    /// claims of a held call to `warden serve`, which holds no token): read with the `groups_claim`
+    /// of the configured issuer that `iss` names. No signature or time check happens here.
+    ///
+    /// # Errors
+    /// [`AuthError::MissingClaim`] without `iss`, [`AuthError::UnknownIssuer`] when `iss` is not a
+    /// configured issuer, and the claim errors of a token's identity.
+    pub fn identity_of_verified_claims(&self, claims: Value) -> Result<Identity, AuthError> {
+        let iss = claims.get("iss").ok_or(AuthError::MissingClaim("iss"))?;
+        let issuer = self
+            .issuers
+            .iter()
+            .find(|i| iss.as_str() == Some(i.issuer.as_str()))
+            .ok_or(AuthError::UnknownIssuer)?;
+        identity_from_claims(claims, &issuer.groups_claim)
     }
 
     /// [`Verifier::verify_with`] for configurations whose issuers all have inline keys: a token of

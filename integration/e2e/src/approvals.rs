@@ -1,6 +1,6 @@
 //! The approvals world: the demo MCP server, a real `warden serve` (SQLite file in the test's
 //! directory) and an Envoy rendered from `envoy/envoy-approvals.yaml`, whose cluster
-//! `warden_approvals` points at the service. Plus the approver's CLI, run as a real process.
+//! `warden_approvals` points at the service's internal listener (shared secret [`INTERNAL_SECRET`]). Plus the approver's CLI, run as a real process.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -11,7 +11,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::paths::{workspace_root, Artifact};
-use crate::process::{poll_until, spawn_listening_server, ChildGuard, LOG_TAIL_LINES};
+use crate::process::{free_port, poll_until, spawn_listening_server, ChildGuard, LOG_TAIL_LINES};
 use crate::stack::{launch_envoy, read_template, DemoServer};
 
 /// The demo policy with `delete_customer` behind approval, relative to the workspace root.
@@ -20,6 +20,12 @@ pub const APPROVALS_POLICY: &str = "policies/demo-approvals.json";
 pub const APPROVALS_TEMPLATE: &str = "envoy/envoy-approvals.yaml";
 /// How long a process may take to become ready.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// The secret of `warden serve`'s internal API in the suite: given to `warden serve` and to every
+/// Envoy the suite starts, in the environment variable [`INTERNAL_SECRET_ENV`], which the templates
+/// pass into the Wasm VM (`vm_config.environment_variables.host_env_keys`).
+pub const INTERNAL_SECRET: &str = "e2e-internal-secret-0123456789abcdef";
+/// The environment variable holding it (`approvals.credential_env` and `audit.credential_env`).
+pub const INTERNAL_SECRET_ENV: &str = "WARDEN_INTERNAL_SECRET";
 
 /// `policies/demo-approvals.json`, parsed.
 ///
@@ -38,13 +44,15 @@ pub struct ApprovalService {
     /// `None` once stopped.
     process: Option<ChildGuard>,
     port: u16,
+    internal_port: u16,
     dir: PathBuf,
     webhook_url: Option<String>,
 }
 
 impl ApprovalService {
     /// Writes `plugin_config` to `dir/approvals-config.json` and starts `warden serve` on it with the
-    /// database `dir/approvals.db`, on 127.0.0.1:`port` (0: any free port).
+    /// database `dir/approvals.db`, the approvers' listener on 127.0.0.1:`port` (0: any free port),
+    /// the internal listener on a free port, and [`INTERNAL_SECRET`].
     ///
     /// # Errors
     /// When the binary is missing or the service does not print its address within 30 s.
@@ -52,6 +60,15 @@ impl ApprovalService {
         dir: &Path,
         plugin_config: &Value,
         port: u16,
+        webhook_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        Self::spawn(dir, plugin_config, (port, free_port()?), webhook_url)
+    }
+
+    fn spawn(
+        dir: &Path,
+        plugin_config: &Value,
+        (port, internal_port): (u16, u16),
         webhook_url: Option<&str>,
     ) -> anyhow::Result<Self> {
         let config = dir.join("approvals-config.json");
@@ -63,7 +80,9 @@ impl ApprovalService {
             .arg(&config)
             .arg("--db")
             .arg(dir.join("approvals.db"))
-            .args(["--listen", &format!("127.0.0.1:{port}")]);
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--internal-listen", &format!("127.0.0.1:{internal_port}")])
+            .env(INTERNAL_SECRET_ENV, INTERNAL_SECRET);
         if let Some(url) = webhook_url {
             command.args(["--webhook-url", url]);
         }
@@ -73,12 +92,13 @@ impl ApprovalService {
         Ok(Self {
             process: Some(process),
             port,
+            internal_port,
             dir: dir.to_owned(),
             webhook_url: webhook_url.map(str::to_owned),
         })
     }
 
-    /// Kills the service (as a crash would) and starts it again on the same port and database.
+    /// Kills the service (as a crash would) and starts it again on the same ports and database.
     ///
     /// # Errors
     /// As [`ApprovalService::start`].
@@ -88,7 +108,12 @@ impl ApprovalService {
         )?)?;
         self.stop();
         let webhook = self.webhook_url.clone();
-        *self = Self::start(&self.dir, &config, self.port, webhook.as_deref())?;
+        *self = Self::spawn(
+            &self.dir,
+            &config,
+            (self.port, self.internal_port),
+            webhook.as_deref(),
+        )?;
         Ok(())
     }
 
@@ -98,9 +123,19 @@ impl ApprovalService {
         self.process = None;
     }
 
-    /// The port it listens on.
+    /// The port of the approvers' listener.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the internal listener (the filter's `/v1/check` and `/v1/audit`).
+    pub fn internal_port(&self) -> u16 {
+        self.internal_port
+    }
+
+    /// `http://127.0.0.1:INTERNAL_PORT` plus `path`.
+    pub fn internal_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.internal_port)
     }
 
     /// `http://127.0.0.1:PORT` plus `path`.
@@ -155,8 +190,13 @@ impl ApprovalStack {
         let dir = TempDir::with_prefix("warden-e2e-approvals-")?;
         let demo = DemoServer::start(dir.path())?;
         let service = ApprovalService::start(dir.path(), plugin_config, 0, webhook_url)?;
-        let (envoy, listen_port) =
-            start_envoy(dir.path(), plugin_config, demo.port(), service.port()).await?;
+        let (envoy, listen_port) = start_envoy(
+            dir.path(),
+            plugin_config,
+            demo.port(),
+            service.internal_port(),
+        )
+        .await?;
         Ok(Self {
             demo,
             service,
@@ -222,7 +262,7 @@ async fn start_envoy(
     Ok((envoy.process, envoy.listen_port))
 }
 
-/// [`APPROVALS_TEMPLATE`] with the `warden serve` port filled in.
+/// [`APPROVALS_TEMPLATE`] with the port of `warden serve`'s internal listener filled in.
 ///
 /// # Errors
 /// When the template cannot be read.

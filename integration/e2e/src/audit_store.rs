@@ -64,7 +64,7 @@ impl AuditStack {
             listen_port,
         } = launch_envoy(
             &path,
-            &approvals_template(service.port())?,
+            &approvals_template(service.internal_port())?,
             plugin_config,
             demo.port(),
             1,

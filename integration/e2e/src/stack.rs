@@ -16,6 +16,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::{
+    approvals::{INTERNAL_SECRET, INTERNAL_SECRET_ENV},
     paths::{workspace_root, Artifact},
     process::{poll_until, spawn_listening_server, ChildGuard, LOG_TAIL_LINES},
     render::{render_envoy_config, EnvoyConfigParams},
@@ -157,7 +158,9 @@ fn spawn_envoy(
         .arg("--admin-address-path")
         .arg(dir.join("admin-address"))
         .args(["--use-dynamic-base-id", "-l", "info", "--concurrency"])
-        .arg(concurrency.to_string());
+        .arg(concurrency.to_string())
+        // Templates with the approvals cluster pass it into the Wasm VM (`host_env_keys`).
+        .env(INTERNAL_SECRET_ENV, INTERNAL_SECRET);
     ChildGuard::spawn("envoy", command, &dir.join("envoy.log"), false)
 }
 

@@ -67,7 +67,8 @@ async fn an_approver_signs_in_through_the_provider_and_releases_the_held_call() 
     let service = ApprovalService::start(dir.path(), &config, serve_port, None).unwrap();
     let envoy = launch_envoy(
         dir.path(),
-        &approvals_template(serve_port).unwrap(),
+        // The filter's cluster points at the service's internal listener (shared secret).
+        &approvals_template(service.internal_port()).unwrap(),
         &config,
         demo.port(),
         1,

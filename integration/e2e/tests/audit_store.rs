@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use warden_e2e::approvals::INTERNAL_SECRET;
 use warden_e2e::audit_store::{audit_plugin_config, AuditStack};
 use warden_e2e::mcp::Endpoint;
 use warden_e2e::process::poll_until;
@@ -206,8 +207,9 @@ async fn duplicate_batch_delivery_stores_each_record_once() {
     let batch: Vec<String> = records.iter().map(Value::to_string).collect();
     for _ in 0..2 {
         let answer: Value = reqwest::Client::new()
-            .post(stack.service.url("/v1/audit"))
+            .post(stack.service.internal_url("/v1/audit"))
             .header("content-type", "application/x-ndjson")
+            .header("x-warden-internal-secret", INTERNAL_SECRET)
             .body(batch.join("\n"))
             .send()
             .await

@@ -15,19 +15,38 @@ use warden_harness::{
 const CLUSTER: &str = "warden_approvals";
 const HOLD_SECONDS: u64 = 30;
 const GRACE_MS: u64 = 5_000;
+/// The internal API secret in the VM's environment (`approvals.credential_env` of the demo policy).
+const SECRET: &str = "harness-internal-secret-0123456789";
+
+fn approvals_host(environment: &[(&str, &str)]) -> proxy_wasm_host::Host {
+    let config = std::fs::read(workspace_root().join("policies/demo-approvals.json")).unwrap();
+    let mut host_config = HostConfig::default()
+        .with_root_id("warden")
+        .with_plugin_configuration(&config)
+        .with_clusters(&[CLUSTER]);
+    for (name, value) in environment {
+        host_config = host_config.with_env(name, value);
+    }
+    proxy_wasm_host::Host::new(&warden_module().unwrap(), host_config).unwrap()
+}
 
 fn approvals_vm() -> (proxy_wasm_host::Host, Vm) {
-    let config = std::fs::read(workspace_root().join("policies/demo-approvals.json")).unwrap();
-    let host = proxy_wasm_host::Host::new(
-        &warden_module().unwrap(),
-        HostConfig::default()
-            .with_root_id("warden")
-            .with_plugin_configuration(&config)
-            .with_clusters(&[CLUSTER]),
-    )
-    .unwrap();
+    let host = approvals_host(&[("WARDEN_INTERNAL_SECRET", SECRET)]);
     let vm = host.start_vm().unwrap();
     (host, vm)
+}
+
+#[test]
+fn configuration_is_refused_without_the_internal_secret_in_the_vm_environment() {
+    let host = approvals_host(&[]);
+    let mut vm = host.create_vm().unwrap();
+    assert!(vm.on_vm_start().unwrap());
+    assert!(!vm.on_configure().unwrap());
+    let logs = format!("{:?}", vm.logs());
+    assert!(
+        logs.contains("approvals.credential_env") && logs.contains("WARDEN_INTERNAL_SECRET"),
+        "{logs}"
+    );
 }
 
 fn delete_call() -> String {
@@ -114,9 +133,12 @@ fn held_call_is_dispatched_to_the_approval_cluster_and_nothing_reaches_the_upstr
     assert_eq!(header(":method"), Some("POST"));
     assert_eq!(header(":path"), Some("/v1/check"));
     assert!(header(":authority").is_some());
+    assert_eq!(header("x-warden-internal-secret"), Some(SECRET));
     let check = json_body(&call.body).unwrap();
     assert_eq!(check["tool"], "delete_customer");
     assert_eq!(check["caller"]["sub"], "alice");
+    assert_eq!(check["claims"]["sub"], "alice");
+    assert_eq!(check["arguments"], json!({"customer_id": "cus_001"}));
     assert_eq!(check["call_digest"].as_str().unwrap().len(), 64);
     assert_eq!(
         call.timeout,

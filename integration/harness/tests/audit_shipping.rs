@@ -12,13 +12,15 @@ use warden_harness::{
 };
 
 const STORE: &str = "warden_serve";
+/// The internal API secret, in the VM environment variable named by `audit.credential_env`.
+const SECRET: &str = "harness-audit-secret-0123456789";
 
 /// The demo configuration with an `audit` block: batches of 2, every second, at most 3 held.
 fn configuration() -> Vec<u8> {
     let mut config: Value = serde_json::from_slice(&demo_configuration().unwrap()).unwrap();
     config["audit"] = json!({
         "store_cluster": STORE, "authority": "warden-serve", "batch_size": 2,
-        "flush_interval_ms": 1000, "max_pending": 3
+        "flush_interval_ms": 1000, "max_pending": 3, "credential_env": "AUDIT_SECRET"
     });
     serde_json::to_vec(&config).unwrap()
 }
@@ -78,7 +80,8 @@ fn start() -> (Host, Vm) {
     let config = HostConfig::default()
         .with_root_id(ROOT_ID)
         .with_plugin_configuration(&configuration())
-        .with_clusters(&[STORE]);
+        .with_clusters(&[STORE])
+        .with_env("AUDIT_SECRET", SECRET);
     let host = Host::new(&warden_module().unwrap(), config).unwrap();
     let vm = host.start_vm().unwrap();
     (host, vm)
@@ -110,6 +113,7 @@ fn full_batch_is_sent_at_once_and_a_partial_one_after_the_flush_interval() {
     assert_eq!(header(":path").as_deref(), Some("/v1/audit"));
     assert_eq!(header(":method").as_deref(), Some("POST"));
     assert_eq!(header(":authority").as_deref(), Some("warden-serve"));
+    assert_eq!(header("x-warden-internal-secret").as_deref(), Some(SECRET));
     assert_eq!(request_ids(&batch.body), ["req-1", "req-2"]);
     let token = batch.token;
     vm.respond_http_call(token, ok()).unwrap();

@@ -22,7 +22,12 @@ fn start(audit: Value) -> (Host, Vm) {
     let config = HostConfig::default()
         .with_root_id(ROOT_ID)
         .with_plugin_configuration(&serde_json::to_vec(&config).unwrap())
-        .with_clusters(&[STORE]);
+        .with_clusters(&[STORE])
+        // `audit.credential_env` (default): the secret of warden serve's internal API.
+        .with_env(
+            "WARDEN_INTERNAL_SECRET",
+            "harness-evidence-secret-0123456789",
+        );
     let host = Host::new(&warden_module().unwrap(), config).unwrap();
     let vm = host.start_vm().unwrap();
     (host, vm)

@@ -68,6 +68,8 @@ pub struct HostConfig {
     pub clusters: Option<BTreeSet<String>>,
     /// Initial value of the fake clock.
     pub start_time: SystemTime,
+    /// The VM's WASI environment (`environ_get`), as Envoy's `vm_config.environment_variables`.
+    pub environment: Vec<(String, String)>,
 }
 
 impl Default for HostConfig {
@@ -81,6 +83,7 @@ impl Default for HostConfig {
             properties: Properties::new(),
             clusters: None,
             start_time: SystemTime::now(),
+            environment: Vec::new(),
         }
     }
 }
@@ -115,6 +118,12 @@ impl HostConfig {
     /// Restricts `proxy_http_call` to these cluster names.
     pub fn with_clusters(mut self, clusters: &[&str]) -> Self {
         self.clusters = Some(clusters.iter().map(|c| c.to_string()).collect());
+        self
+    }
+
+    /// Adds `name=value` to the VM's environment (Envoy: `vm_config.environment_variables`).
+    pub fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.environment.push((name.to_owned(), value.to_owned()));
         self
     }
 

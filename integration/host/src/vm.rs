@@ -36,6 +36,7 @@ impl Vm {
         let wasi = WasiCtxBuilder::new()
             .stdout(output.clone())
             .stderr(output.clone())
+            .envs(&config.environment)
             .build_p1();
         let state = VmState {
             wasi,
