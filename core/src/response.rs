@@ -447,6 +447,22 @@ mod tests {
             "structuredContent": {"records": records}, "isError": false}})
     }
 
+    /// `body` rewritten with [`Engine::unknown_call_response_plan`] (something must be masked), and
+    /// the counts.
+    fn masked_with_unknown_call_plan(engine: &Engine, body: &Value) -> (String, MaskedById) {
+        let mut masked = MaskedById::new();
+        let rewritten = engine
+            .rewrite_json_body(
+                &engine.unknown_call_response_plan(),
+                &identity(),
+                body.to_string().as_bytes(),
+                &mut masked,
+            )
+            .unwrap()
+            .expect("something was masked");
+        (String::from_utf8(rewritten).unwrap(), masked)
+    }
+
     #[test]
     fn a_response_to_an_unknown_call_gets_the_strictest_profile_any_rule_uses() {
         let mut config: Value =
@@ -459,17 +475,7 @@ mod tests {
         let engine = Engine::from_json(config.to_string().as_bytes()).unwrap();
         let body = json!({"jsonrpc": "2.0", "id": 4, "result": {"content": [{"type": "text",
             "text": "jane@example.com 4111 1111 1111 1111 123-45-6789"}]}});
-        let mut masked = MaskedById::new();
-        let rewritten = engine
-            .rewrite_json_body(
-                &engine.unknown_call_response_plan(),
-                &identity(),
-                body.to_string().as_bytes(),
-                &mut masked,
-            )
-            .unwrap()
-            .expect("masked");
-        let text = String::from_utf8(rewritten).unwrap();
+        let (text, _) = masked_with_unknown_call_plan(&engine, &body);
         assert!(!text.contains("jane@example.com"), "{text}");
         assert!(!text.contains("4111 1111 1111 1111"), "{text}");
         assert!(
@@ -487,17 +493,7 @@ mod tests {
             "bob@example.org": {"4111 1111 1111 1111": "card"},
             "plain": "x"
         }});
-        let mut masked = MaskedById::new();
-        let rewritten = engine
-            .rewrite_json_body(
-                &engine.unknown_call_response_plan(),
-                &identity(),
-                body.to_string().as_bytes(),
-                &mut masked,
-            )
-            .unwrap()
-            .expect("member names were masked");
-        let text = String::from_utf8(rewritten).unwrap();
+        let (text, masked) = masked_with_unknown_call_plan(&engine, &body);
         for clear in ["jane@example.com", "bob@example.org", "4111 1111 1111 1111"] {
             assert!(!text.contains(clear), "{clear} left in clear: {text}");
         }

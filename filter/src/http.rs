@@ -368,6 +368,15 @@ impl WardenHttp {
     }
 }
 
+/// Every value of the request header `name` (case-insensitive), in order.
+fn header_values<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
+        .collect()
+}
+
 impl Context for WardenHttp {
     fn on_http_call_response(
         &mut self,
@@ -417,12 +426,7 @@ impl HttpContext for WardenHttp {
             return self.serve_resource_metadata(&shared, &path);
         }
         let headers = self.get_http_request_headers();
-        let authorization: Vec<&str> = headers
-            .iter()
-            .filter(|(name, _)| name.eq_ignore_ascii_case("authorization"))
-            .map(|(_, value)| value.as_str())
-            .collect();
-        match self.authenticate(&shared, &authorization) {
+        match self.authenticate(&shared, &header_values(&headers, "authorization")) {
             Ok(identity) => {
                 self.exchange.identity = Some(identity.clone());
                 self.identity = Some(identity);
@@ -449,16 +453,10 @@ impl HttpContext for WardenHttp {
             }
         }
         if self.exchange.http_method.as_deref() == Some("POST") {
-            let values = |wanted: &str| -> Vec<&str> {
-                headers
-                    .iter()
-                    .filter(|(name, _)| name.eq_ignore_ascii_case(wanted))
-                    .map(|(_, value)| value.as_str())
-                    .collect()
-            };
-            if let Err(refusal) =
-                check_body_encoding(&values("content-type"), &values("content-encoding"))
-            {
+            if let Err(refusal) = check_body_encoding(
+                &header_values(&headers, "content-type"),
+                &header_values(&headers, "content-encoding"),
+            ) {
                 return self.refuse_request(refusal.reply(), refusal.to_string());
             }
             // The server reads the body as the type Warden wrote, never one the client declared.
@@ -665,15 +663,14 @@ impl HttpContext for WardenHttp {
         };
         match std::mem::replace(&mut self.response, ResponseBody::Dropped) {
             ResponseBody::Buffered => self.rewrite_buffered_body(&shared, &plan, &identity),
-            ResponseBody::Stream(rewriter) if rewriter.has_pending() => {
+            ResponseBody::Stream(rewriter) => {
                 // Earlier chunks are gone downstream and proxy-wasm cannot append to them, so an
                 // event left unterminated before the trailers is withheld, never released unmasked.
-                log::warn!(
-                    "warden: SSE stream ended with trailers after an unterminated event; withheld"
-                );
-                self.publish_audit();
-            }
-            ResponseBody::Stream(_) => {
+                if rewriter.has_pending() {
+                    log::warn!(
+                        "warden: SSE stream ended with trailers after an unterminated event; withheld"
+                    );
+                }
                 self.publish_audit();
             }
             other => self.response = other,

@@ -31,6 +31,13 @@ fn allowed_call(stream: &mut HttpStream<'_>) {
     assert!(stream.local_response().is_none());
 }
 
+/// Response headers `:status 200` with `content_type`, a body to follow.
+fn start_response(stream: &mut HttpStream<'_>, content_type: &str) {
+    stream
+        .response_headers(&[(":status", "200"), ("content-type", content_type)], false)
+        .unwrap();
+}
+
 fn assert_no_clear_value(out: &[u8]) {
     let out = String::from_utf8_lossy(out);
     for clear in [CARD, EMAIL] {
@@ -43,12 +50,7 @@ fn a_json_body_that_ends_in_trailers_is_masked_before_it_is_released() {
     let (_host, mut vm) = demo().unwrap();
     let mut stream = vm.http_stream().unwrap();
     allowed_call(&mut stream);
-    stream
-        .response_headers(
-            &[(":status", "200"), ("content-type", "application/json")],
-            false,
-        )
-        .unwrap();
+    start_response(&mut stream, "application/json");
     let body = sensitive_result().to_string();
     let (first, second) = body.as_bytes().split_at(body.len() / 2);
     assert_eq!(stream.response_body(first, false).unwrap(), Action::Pause);
@@ -72,12 +74,7 @@ fn an_sse_stream_ending_in_trailers_withholds_its_unterminated_event() {
     let (_host, mut vm) = demo().unwrap();
     let mut stream = vm.http_stream().unwrap();
     allowed_call(&mut stream);
-    stream
-        .response_headers(
-            &[(":status", "200"), ("content-type", "text/event-stream")],
-            false,
-        )
-        .unwrap();
+    start_response(&mut stream, "text/event-stream");
     let complete = format!("event: message\ndata: {}\n\n", sensitive_result());
     let unterminated = format!("event: message\ndata: {}", sensitive_result());
     stream.response_body(complete.as_bytes(), false).unwrap();
@@ -99,12 +96,7 @@ fn a_final_sse_event_without_its_blank_line_is_masked() {
     let (_host, mut vm) = demo().unwrap();
     let mut stream = vm.http_stream().unwrap();
     allowed_call(&mut stream);
-    stream
-        .response_headers(
-            &[(":status", "200"), ("content-type", "text/event-stream")],
-            false,
-        )
-        .unwrap();
+    start_response(&mut stream, "text/event-stream");
     let unterminated = format!("event: message\ndata: {}", sensitive_result());
     stream.response_body(unterminated.as_bytes(), true).unwrap();
     let out = stream.response().forwarded;
@@ -120,12 +112,7 @@ fn member_names_are_masked_like_values() {
     let body = json!({"jsonrpc": "2.0", "id": 1, "result": {"structuredContent":
         {EMAIL: {"card": CARD}}, "content": []}})
     .to_string();
-    stream
-        .response_headers(
-            &[(":status", "200"), ("content-type", "application/json")],
-            false,
-        )
-        .unwrap();
+    start_response(&mut stream, "application/json");
     stream.response_body(body.as_bytes(), true).unwrap();
     let out = stream.response().forwarded;
     assert_no_clear_value(&out);
@@ -157,12 +144,7 @@ fn a_resumed_get_stream_is_masked_with_the_strictest_profile_of_the_policy() {
         stream.request_headers(&borrowed(&headers), true).unwrap(),
         Action::Continue
     );
-    stream
-        .response_headers(
-            &[(":status", "200"), ("content-type", "text/event-stream")],
-            false,
-        )
-        .unwrap();
+    start_response(&mut stream, "text/event-stream");
     let event = format!(
         "id: stream-1/8\nevent: message\ndata: {}\n\n",
         sensitive_result()
