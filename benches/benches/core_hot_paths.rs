@@ -15,7 +15,7 @@ use warden_benches::payloads::{
     allowed_call, denied_call, sse_event, tool_result, tool_result_of_size, Pii,
 };
 use warden_core::jwt::TokenCache;
-use warden_core::request::Verdict;
+use warden_core::request::Disposition;
 use warden_core::response::{MaskedById, ResponsePlan};
 use warden_core::sse::SseRewriter;
 use warden_core::{Engine, Identity};
@@ -37,7 +37,10 @@ fn setup() -> Setup {
         .as_secs();
     let token = dev_token(DevAlg::Es256, "alice@example.com", &["support"], 3600).unwrap();
     let identity = engine.verifier.verify(&token, now).unwrap().identity;
-    let Verdict::Forward(plan) = engine.inspect_request(&identity, &allowed_call(1)).verdict else {
+    let Disposition::Forward(plan) = engine
+        .inspect_request(&identity, &allowed_call(1))
+        .disposition
+    else {
         panic!("the demo policy must forward the allowed call");
     };
     Setup {

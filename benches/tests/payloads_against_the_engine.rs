@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use warden_benches::fixtures::{demo_policy, dev_token, DevAlg};
 use warden_benches::payloads::{allowed_call, denied_call, tool_result_of_size, Pii};
-use warden_core::request::Verdict;
+use warden_core::request::Disposition;
 use warden_core::response::{MaskedById, ResponsePlan};
 use warden_core::{Engine, Identity};
 
@@ -27,8 +27,11 @@ fn engine_and_alice() -> (Engine, Identity) {
 }
 
 fn forward_plan(engine: &Engine, identity: &Identity) -> ResponsePlan {
-    match engine.inspect_request(identity, &allowed_call(1)).verdict {
-        Verdict::Forward(plan) => plan,
+    match engine
+        .inspect_request(identity, &allowed_call(1))
+        .disposition
+    {
+        Disposition::Forward(plan) => plan,
         other => panic!("allowed call not forwarded: {other:?}"),
     }
 }
@@ -83,7 +86,8 @@ fn pii_free_result_passes_unchanged() {
 #[test]
 fn denied_call_is_answered_locally_with_a_policy_error() {
     let (engine, alice) = engine_and_alice();
-    let Verdict::Respond(reply) = engine.inspect_request(&alice, &denied_call(1)).verdict else {
+    let Disposition::Respond(reply) = engine.inspect_request(&alice, &denied_call(1)).disposition
+    else {
         panic!("delete_customer must be denied by the demo policy");
     };
     assert_eq!(reply.status, 200);

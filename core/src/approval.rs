@@ -33,10 +33,10 @@ use crate::config::{ApprovalRuleConfig, ApprovalsConfig, FailMode, RuleAction};
 use crate::digest::sha256_hex_of_canonical;
 use crate::engine::Engine;
 use crate::identity::Identity;
-use crate::jsonrpc::{self, POLICY_DENIED};
+use crate::jsonrpc::POLICY_DENIED;
 use crate::jwt::AuthError;
 use crate::policy::Call;
-use crate::request::LocalReply;
+use crate::reply::LocalReply;
 use crate::response::ResponsePlan;
 
 /// Path of the filter's check call on `warden serve`.
@@ -434,13 +434,14 @@ impl ApprovalHold {
         decision: AuditDecision,
         approval: Option<ApprovalAudit>,
     ) -> Resolution {
-        let body = jsonrpc::error_response(&self.jsonrpc_id, POLICY_DENIED, &message, Some(data));
         Resolution::Respond {
-            reply: LocalReply {
-                status: 200,
-                body: body.to_string().into_bytes(),
-                challenge: None,
-            },
+            reply: LocalReply::jsonrpc_error(
+                200,
+                &self.jsonrpc_id,
+                POLICY_DENIED,
+                &message,
+                Some(data),
+            ),
             message,
             decision,
             approval,

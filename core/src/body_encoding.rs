@@ -21,8 +21,8 @@
 use mediatype::MediaType;
 use serde_json::{json, Value};
 
-use crate::jsonrpc::{self, INVALID_REQUEST};
-use crate::request::LocalReply;
+use crate::jsonrpc::INVALID_REQUEST;
+use crate::reply::LocalReply;
 
 /// The `Content-Type` Warden sets on every request body it forwards: JSON, which is UTF-8 by definition
 /// (RFC 8259 §8.1; the media type has no `charset` parameter, RFC 8259 §11).
@@ -127,13 +127,7 @@ pub fn body_on_method_refusal(method: &str) -> LocalReply {
 }
 
 fn refusal_reply(status: u16, message: &str, data: Value) -> LocalReply {
-    LocalReply {
-        status,
-        body: jsonrpc::error_response(&Value::Null, INVALID_REQUEST, message, Some(data))
-            .to_string()
-            .into_bytes(),
-        challenge: None,
-    }
+    LocalReply::jsonrpc_error(status, &Value::Null, INVALID_REQUEST, message, Some(data))
 }
 
 #[cfg(test)]

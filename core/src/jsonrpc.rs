@@ -21,6 +21,8 @@ pub const INVALID_PARAMS: i64 = -32602;
 /// Server-defined code (JSON-RPC 2.0 §5.1 reserves -32000..-32099) Warden answers policy denials with;
 /// not taken by MCP or its SDKs.
 pub const POLICY_DENIED: i64 = -32003;
+/// JSON-RPC 2.0 §5.1 internal error: Warden withheld a response it could not inspect.
+pub const INTERNAL_ERROR: i64 = -32603;
 
 /// Deepest nesting of arrays and objects accepted by [`parse_strict`]: serde_json's recursion limit
 /// (deeper documents fail with `recursion limit exceeded`, before any stack risk).

@@ -17,6 +17,9 @@
 //! | [`audit`] | the audit record (schema 1) |
 //! | [`engine`] | [`Engine`]: the validated plugin configuration, compiled |
 //! | [`body_encoding`] | what a request must declare about its body (UTF-8 JSON, no encoding) before it is read |
+//! | [`reply`] | [`reply::LocalReply`], what Warden answers itself instead of forwarding |
+//! | [`exchange`] | [`exchange::Exchange`]: one exchange's life as a host-independent state machine; the effects it asks of its host |
+//! | [`metric`] | [`metric::Counter`]: every counter Warden increments, with its stat name |
 //! | [`request`] | judging a POST body: forward, or answer with JSON-RPC errors |
 //! | [`response`] | rewriting of JSON and SSE response bodies (masking, `tools/list` filtering) |
 
@@ -27,11 +30,14 @@ pub mod config;
 pub mod digest;
 pub mod engine;
 pub mod error;
+pub mod exchange;
 pub mod identity;
 pub mod jsonrpc;
 pub mod jwt;
 pub mod mask;
+pub mod metric;
 pub mod policy;
+pub mod reply;
 pub mod request;
 pub mod response;
 pub mod sse;

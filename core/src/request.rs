@@ -12,23 +12,12 @@ use crate::identity::Identity;
 use crate::jsonrpc::{self, Message, Payload, POLICY_DENIED};
 use crate::mask::DetectorSet;
 use crate::policy::{Call, Decision};
+use crate::reply::LocalReply;
 use crate::response::ResponsePlan;
-
-/// A reply the filter sends itself instead of forwarding the request (`content-type: application/json`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LocalReply {
-    /// HTTP status: 200 for JSON-RPC errors the client should read, 202 when only notifications were
-    /// refused (nothing to answer), 400 for a body that is not JSON-RPC.
-    pub status: u16,
-    /// Response body; empty for 202.
-    pub body: Vec<u8>,
-    /// `WWW-Authenticate` value, for a 403 `insufficient_scope` (RFC 6750 §3.1).
-    pub challenge: Option<String>,
-}
 
 /// What to do with the request.
 #[derive(Debug)]
-pub enum Verdict {
+pub enum Disposition {
     /// Forward it unchanged; rewrite the response with this plan.
     Forward(ResponsePlan),
     /// Answer locally; nothing reaches the upstream.
@@ -41,8 +30,8 @@ pub enum Verdict {
 /// The outcome of inspecting one request body.
 #[derive(Debug)]
 pub struct Inspection {
-    /// Forward or answer.
-    pub verdict: Verdict,
+    /// Forward, answer, or hold.
+    pub disposition: Disposition,
     /// One entry per JSON-RPC message, in body order (empty when the body could not be read).
     pub messages: Vec<MessageAudit>,
     /// Why the request was refused as a whole: a body that is not JSON-RPC (HTTP 400), or scopes the
@@ -59,7 +48,7 @@ impl Engine {
     /// names the rule (`{"rule": ..., "tool": ...}`).
     ///
     /// A single `tools/call` request that a `require_approval` rule matches is held
-    /// ([`Verdict::Hold`]; its audit entry says `deny` until the filter learns the outcome). Inside a
+    /// ([`Disposition::Hold`]; its audit entry says `deny` until the filter learns the outcome). Inside a
     /// batch, or on anything but a `tools/call` request, `require_approval` refuses like a denial
     /// (with a message saying why), since only one exact call can be bound to a grant.
     pub fn inspect_request(&self, identity: &Identity, body: &[u8]) -> Inspection {
@@ -67,13 +56,14 @@ impl Engine {
             Ok(Payload::Single(m)) => vec![m],
             Ok(Payload::Batch(ms)) => ms,
             Err(e) => {
-                let reply = jsonrpc::error_response(&Value::Null, e.code, &e.message, None);
                 return Inspection {
-                    verdict: Verdict::Respond(LocalReply {
-                        status: 400,
-                        body: reply.to_string().into_bytes(),
-                        challenge: None,
-                    }),
+                    disposition: Disposition::Respond(LocalReply::jsonrpc_error(
+                        400,
+                        &Value::Null,
+                        e.code,
+                        &e.message,
+                        None,
+                    )),
                     messages: Vec::new(),
                     refusal: Some(e.message),
                 };
@@ -101,14 +91,14 @@ impl Engine {
             .collect();
         let Some((denying, denied_message)) = denial else {
             let plan = self.response_plan(&messages, &decisions);
-            let verdict = match (messages.first(), decisions.first()) {
+            let disposition = match (messages.first(), decisions.first()) {
                 (Some(m), Some(d)) if d.action == RuleAction::RequireApproval => {
                     self.hold(identity, m, d, plan)
                 }
-                _ => Verdict::Forward(plan),
+                _ => Disposition::Forward(plan),
             };
             return Inspection {
-                verdict,
+                disposition,
                 messages: audits,
                 refusal: None,
             };
@@ -157,11 +147,10 @@ impl Engine {
             _ => Value::Array(errors).to_string().into_bytes(),
         };
         Inspection {
-            verdict: Verdict::Respond(LocalReply {
-                status: if body.is_empty() { 202 } else { 200 },
+            disposition: Disposition::Respond(LocalReply::json(
+                if body.is_empty() { 202 } else { 200 },
                 body,
-                challenge: None,
-            }),
+            )),
             messages: audits,
             refusal: None,
         }
@@ -213,17 +202,22 @@ impl Engine {
             })
             .collect();
         Some(Inspection {
-            verdict: Verdict::Respond(LocalReply {
-                status: 403,
-                body: json!({
-                    "error": "insufficient_scope",
-                    "error_description": description,
-                    "scope": missing.join(" "),
-                })
-                .to_string()
-                .into_bytes(),
-                challenge: Some(self.resource_server.insufficient_scope_challenge(&missing)),
-            }),
+            disposition: Disposition::Respond(
+                LocalReply::json(
+                    403,
+                    json!({
+                        "error": "insufficient_scope",
+                        "error_description": description,
+                        "scope": missing.join(" "),
+                    })
+                    .to_string()
+                    .into_bytes(),
+                )
+                .with_header(
+                    "www-authenticate",
+                    self.resource_server.insufficient_scope_challenge(&missing),
+                ),
+            ),
             messages: audits,
             refusal: Some(description),
         })
@@ -237,25 +231,20 @@ impl Engine {
         message: &Message,
         decision: &Decision,
         plan: ResponsePlan,
-    ) -> Verdict {
+    ) -> Disposition {
         let (Some(service), Some(rule), Some(tool)) = (
             self.approvals.clone(),
             decision.rule.as_deref(),
             message.tool_name(),
         ) else {
             // Unreachable with a validated configuration; refuse rather than forward.
-            return Verdict::Respond(LocalReply {
-                status: 500,
-                body: jsonrpc::error_response(
-                    message.id().unwrap_or(&Value::Null),
-                    POLICY_DENIED,
-                    "the configuration requires approval but has no approvals block",
-                    None,
-                )
-                .to_string()
-                .into_bytes(),
-                challenge: None,
-            });
+            return Disposition::Respond(LocalReply::jsonrpc_error(
+                500,
+                message.id().unwrap_or(&Value::Null),
+                POLICY_DENIED,
+                "the configuration requires approval but has no approvals block",
+                None,
+            ));
         };
         let hold_seconds = self
             .policy
@@ -265,7 +254,7 @@ impl Engine {
         // and masks what approvers see itself when the rule sets `mask_arguments_in_inbox`
         // (Engine::verify_check).
         let arguments = message.arguments().cloned().unwrap_or_else(|| json!({}));
-        Verdict::Hold(Box::new(ApprovalHold {
+        Disposition::Hold(Box::new(ApprovalHold {
             check: CheckRequest {
                 call_digest: call_digest(
                     &identity.iss,
@@ -458,8 +447,8 @@ mod tests {
     }
 
     fn error_message(inspection: &Inspection) -> String {
-        let Verdict::Respond(reply) = &inspection.verdict else {
-            panic!("expected a local reply, got {:?}", inspection.verdict);
+        let Disposition::Respond(reply) = &inspection.disposition else {
+            panic!("expected a local reply, got {:?}", inspection.disposition);
         };
         let body: Value = serde_json::from_slice(&reply.body).unwrap();
         let first = if body.is_array() { &body[0] } else { &body };
@@ -495,11 +484,11 @@ mod tests {
         caller.scopes = vec!["mcp:write".into()];
         let inspection = step_up_engine()
             .inspect_request(&caller, call(1, "delete_customer").to_string().as_bytes());
-        let Verdict::Respond(reply) = &inspection.verdict else {
-            panic!("expected a local reply, got {:?}", inspection.verdict);
+        let Disposition::Respond(reply) = &inspection.disposition else {
+            panic!("expected a local reply, got {:?}", inspection.disposition);
         };
         assert_eq!(reply.status, 403);
-        let challenge = reply.challenge.as_deref().unwrap();
+        let challenge = reply.header("www-authenticate").unwrap();
         assert!(
             challenge.contains("error=\"insufficient_scope\""),
             "{challenge}"
@@ -523,9 +512,9 @@ mod tests {
         let inspection = step_up_engine()
             .inspect_request(&caller, call(1, "delete_customer").to_string().as_bytes());
         assert!(
-            matches!(inspection.verdict, Verdict::Forward(_)),
+            matches!(inspection.disposition, Disposition::Forward(_)),
             "{:?}",
-            inspection.verdict
+            inspection.disposition
         );
     }
 
@@ -533,8 +522,8 @@ mod tests {
     fn batch_with_one_call_lacking_scopes_is_refused_whole_with_403() {
         let batch = json!([call(1, "echo"), call(2, "delete_customer")]);
         let inspection = step_up_engine().inspect_request(&alice(), batch.to_string().as_bytes());
-        let Verdict::Respond(reply) = &inspection.verdict else {
-            panic!("expected a local reply, got {:?}", inspection.verdict);
+        let Disposition::Respond(reply) = &inspection.disposition else {
+            panic!("expected a local reply, got {:?}", inspection.disposition);
         };
         assert_eq!(reply.status, 403);
         assert!(inspection
@@ -548,8 +537,8 @@ mod tests {
         let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
             "name": "delete_customer", "arguments": {"note": "mail bob@example.org", "id": "c1"}}});
         let inspection = engine().inspect_request(&alice(), body.to_string().as_bytes());
-        let Verdict::Hold(hold) = inspection.verdict else {
-            panic!("expected a hold, got {:?}", inspection.verdict);
+        let Disposition::Hold(hold) = inspection.disposition else {
+            panic!("expected a hold, got {:?}", inspection.disposition);
         };
         assert_eq!(
             hold.check.arguments,
@@ -564,8 +553,8 @@ mod tests {
         let mut caller = alice();
         caller.claims = json!({"iss": "i", "sub": "alice", "groups": ["support"]});
         let inspection = engine().inspect_request(&caller, body.to_string().as_bytes());
-        let Verdict::Hold(hold) = inspection.verdict else {
-            panic!("expected a hold, got {:?}", inspection.verdict);
+        let Disposition::Hold(hold) = inspection.disposition else {
+            panic!("expected a hold, got {:?}", inspection.disposition);
         };
         assert_eq!(
             hold.check.arguments,
@@ -580,8 +569,8 @@ mod tests {
         let engine = engine_with_approval(json!({"approver_groups": ["ops"], "hold_seconds": 7,
                                                  "mask_arguments_in_inbox": true}));
         let inspection = engine.inspect_request(&alice(), body.to_string().as_bytes());
-        let Verdict::Hold(hold) = inspection.verdict else {
-            panic!("expected a hold, got {:?}", inspection.verdict);
+        let Disposition::Hold(hold) = inspection.disposition else {
+            panic!("expected a hold, got {:?}", inspection.disposition);
         };
         let arguments = json!({"note": "mail bob@example.org", "id": "c1"});
         assert_eq!(
@@ -606,8 +595,8 @@ mod tests {
             {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "delete_customer", "arguments": {}}}
         ]);
         let inspection = engine().inspect_request(&alice(), body.to_string().as_bytes());
-        let Verdict::Respond(reply) = &inspection.verdict else {
-            panic!("expected a refusal, got {:?}", inspection.verdict);
+        let Disposition::Respond(reply) = &inspection.disposition else {
+            panic!("expected a refusal, got {:?}", inspection.disposition);
         };
         let errors: Value = serde_json::from_slice(&reply.body).unwrap();
         let second = errors[1]["error"]["message"].as_str().unwrap();

@@ -17,9 +17,10 @@ use warden_core::approval::INTERNAL_SECRET_HEADER;
 use warden_core::audit::outbox::{limit_exchange, Delivery, Outbox};
 use warden_core::audit::STORE_PATH;
 use warden_core::config::AuditConfig;
+use warden_core::metric::Counter;
 
 use crate::metrics::Metrics;
-use crate::root::Shared;
+use crate::shared::Shared;
 
 /// Name of the shared queue the HTTP contexts put records on.
 pub const QUEUE_NAME: &str = "warden.audit";
@@ -60,14 +61,14 @@ impl AuditQueue {
                 "warden: {left_out} audit record(s) of one exchange not queued for the store: more than audit.max_records_per_exchange ({}); the access log has them",
                 self.config.max_records_per_exchange
             );
-            metrics.add("warden.audit.dropped", left_out as u64);
+            metrics.add(&Counter::AuditDropped, left_out as u64);
         }
         for line in &lines {
             if let Err(status) = hostcalls::enqueue_shared_queue(self.id, Some(line.as_bytes())) {
                 log::warn!(
                     "warden: audit record dropped: the shared queue {QUEUE_NAME:?} refused it ({status:?})"
                 );
-                metrics.add("warden.audit.dropped", 1);
+                metrics.add(&Counter::AuditDropped, 1);
             }
         }
     }
@@ -172,7 +173,7 @@ impl AuditShipper {
         let delivery = Delivery::from_status(status);
         let held = self.outbox.held();
         let (delivered, dropped) = self.outbox.settle(delivery, now_ms);
-        metrics.add("warden.audit.shipped", delivered as u64);
+        metrics.add(&Counter::AuditShipped, delivered as u64);
         let cluster = &self.queue.config.store_cluster;
         let answer = status.map_or_else(|| "no answer".to_owned(), |s| format!("HTTP {s}"));
         match delivery {
@@ -185,7 +186,7 @@ impl AuditShipper {
                 log::error!(
                     "warden: audit store (cluster {cluster:?}) refused a batch ({answer}); {dropped} record(s) dropped"
                 );
-                metrics.add("warden.audit.dropped", dropped as u64);
+                metrics.add(&Counter::AuditDropped, dropped as u64);
             }
         }
         true
@@ -195,7 +196,7 @@ impl AuditShipper {
         if dropped == 0 {
             return;
         }
-        metrics.add("warden.audit.dropped", dropped as u64);
+        metrics.add(&Counter::AuditDropped, dropped as u64);
         log::warn!(
             "warden: {dropped} audit record(s) dropped: more than {} held while the audit store (cluster {:?}) is unreachable; the access log still has them",
             self.queue.config.max_pending,

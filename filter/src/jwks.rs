@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType};
+use warden_core::exchange::KeySource;
 use warden_core::jwt::{FetchStep, KeySet, RefreshState, RemoteJwks, Verifier};
+use warden_core::metric::Counter;
 
 use crate::metrics::Metrics;
 
@@ -95,7 +97,7 @@ impl KeyFetcher {
                     remote.issuer(),
                     reason.name()
                 );
-                metrics.add(&format!("warden.jwks.fetches.{}", reason.name()), 1);
+                metrics.add(&Counter::JwksFetches(reason.name()), 1);
                 self.start(issuer, remote, remote.first_step(), metrics);
             }
         }
@@ -194,7 +196,7 @@ fn store_key_set(
         s.last_error = None;
         true
     });
-    metrics.add("warden.jwks.loaded", 1);
+    metrics.add(&Counter::JwksLoaded, 1);
     log::info!(
         "warden: key set of issuer {:?} loaded: kids {:?}",
         remote.issuer(),
@@ -213,7 +215,7 @@ fn fail(remote: &RemoteJwks, reason: &str, metrics: &Metrics) {
         "warden: key set refresh for issuer {:?} failed, keeping the last good key set (if any): {reason}",
         remote.issuer()
     );
-    metrics.add("warden.jwks.failures", 1);
+    metrics.add(&Counter::JwksFailures, 1);
     update_state(remote, |s| {
         s.last_error = Some(reason.to_owned());
         true
@@ -227,9 +229,8 @@ pub struct KeyCache {
     parsed: RefCell<HashMap<usize, (u32, Rc<KeySet>)>>,
 }
 
-impl KeyCache {
-    /// The key set of remote issuer `issuer`, `None` while none is loaded.
-    pub fn key_set(&self, verifier: &Verifier, issuer: usize) -> Option<Rc<KeySet>> {
+impl KeySource for KeyCache {
+    fn key_set(&self, verifier: &Verifier, issuer: usize) -> Option<Rc<KeySet>> {
         let (_, remote) = verifier.remote_issuers().find(|(i, _)| *i == issuer)?;
         let (bytes, cas) = hostcalls::get_shared_data(&keys_key(remote)).ok()?;
         let (bytes, cas) = (bytes?, cas.unwrap_or_default());
@@ -255,7 +256,9 @@ impl KeyCache {
             }
         }
     }
+}
 
+impl KeyCache {
     /// Records that a token of `issuer` named an unknown `kid`, so the next tick refreshes the key
     /// set (at most once per `unknown_kid_min_interval_seconds`). Does nothing when a request is
     /// already pending.

@@ -12,6 +12,7 @@ pub mod jwks;
 pub mod metrics;
 pub mod record_key;
 pub mod root;
+pub mod shared;
 
 use proxy_wasm::traits::RootContext;
 use proxy_wasm::types::LogLevel;

@@ -1,31 +1,33 @@
-//! Envoy stats the filter exports (`define_metric`; they appear in `/stats` under these names).
+//! Envoy stats: defines each [`Counter`] under its name on first use (`define_metric`; they appear in
+//! `/stats` as `wasmcustom.<name>`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
+use warden_core::metric::Counter;
 
-/// Counters: `warden.requests` (HTTP requests seen), `warden.denied` (JSON-RPC messages denied by
-/// policy), `warden.masked.<DETECTOR>` (values masked), `warden.jwt.failures.<reason>` (refused tokens).
+/// The counters this VM has defined, by name.
 #[derive(Default)]
 pub struct Metrics {
     ids: RefCell<HashMap<String, u32>>,
 }
 
 impl Metrics {
-    /// Adds `by` to the counter `name`, defining it on first use. Failures are logged, never fatal.
-    pub fn add(&self, name: &str, by: u64) {
+    /// Adds `by` to `counter`, defining it on first use. Failures are logged, never fatal.
+    pub fn add(&self, counter: &Counter, by: u64) {
         if by == 0 {
             return;
         }
+        let name = counter.name();
         let id = {
             let mut ids = self.ids.borrow_mut();
-            match ids.get(name) {
+            match ids.get(name.as_ref()) {
                 Some(id) => *id,
-                None => match hostcalls::define_metric(MetricType::Counter, name) {
+                None => match hostcalls::define_metric(MetricType::Counter, &name) {
                     Ok(id) => {
-                        ids.insert(name.to_owned(), id);
+                        ids.insert(name.clone().into_owned(), id);
                         id
                     }
                     Err(status) => {

@@ -1,45 +1,16 @@
 //! The root context: compiles the plugin configuration, keeps remote key sets fresh, and creates one
 //! HTTP context per request.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
-use warden_core::config::PluginConfig;
-use warden_core::jwt::{secret_from_env, TokenCache, UpstreamCredential};
-use warden_core::{ConfigError, Engine};
 
-use crate::audit_shipper::{AuditQueue, AuditShipper};
+use crate::audit_shipper::AuditShipper;
 use crate::http::WardenHttp;
-use crate::jwks::{KeyCache, KeyFetcher, TICK};
-use crate::metrics::Metrics;
-
-/// Verified tokens kept per VM (one VM per Envoy worker thread).
-const TOKEN_CACHE_CAPACITY: usize = 4096;
-
-/// What every HTTP context of one configuration shares.
-pub struct Shared {
-    /// The compiled configuration.
-    pub engine: Engine,
-    /// Verified tokens, keyed by a hash of the token.
-    pub token_cache: RefCell<TokenCache>,
-    /// Key sets of the issuers with `remote_jwks`, read from shared data.
-    pub keys: KeyCache,
-    /// The header set on every forwarded request, from `upstream_credential` and the VM's
-    /// environment.
-    pub upstream_credential: Option<UpstreamCredential>,
-    /// The secret of `warden serve`'s internal API for approval checks, read from the VM's
-    /// environment variable `approvals.credential_env` (`None`: no `approvals` block).
-    pub approvals_secret: Option<String>,
-    /// The same for audit shipping (`audit.credential_env`; `None`: no `audit` block).
-    pub audit_secret: Option<String>,
-    /// Envoy stats.
-    pub metrics: Metrics,
-    /// The shared queue of records for the audit store (`None`: no `audit` block).
-    pub audit: Option<AuditQueue>,
-}
+use crate::jwks::{KeyFetcher, TICK};
+use crate::shared::Shared;
 
 /// Root context (`root_id: warden`).
 #[derive(Default)]
@@ -55,35 +26,6 @@ impl WardenRoot {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default()
-    }
-
-    fn load(bytes: &[u8]) -> Result<Shared, ConfigError> {
-        let config = PluginConfig::from_json(bytes)?;
-        let engine = Engine::from_config(&config)?;
-        // Read in the VM: `vm_config.environment_variables` (Istio `vmConfig.env`) are its WASI
-        // environment.
-        let env = |name: &str| std::env::var(name).ok();
-        let upstream_credential = engine.resource_server.upstream_credential(env)?;
-        let approvals_secret = engine
-            .approvals
-            .as_ref()
-            .map(|a| secret_from_env(env, &a.credential_env, "approvals.credential_env"))
-            .transpose()?;
-        let audit_secret = config
-            .audit
-            .as_ref()
-            .map(|a| secret_from_env(env, &a.credential_env, "audit.credential_env"))
-            .transpose()?;
-        Ok(Shared {
-            engine,
-            token_cache: RefCell::new(TokenCache::new(TOKEN_CACHE_CAPACITY)),
-            keys: KeyCache::default(),
-            upstream_credential,
-            approvals_secret,
-            audit_secret,
-            metrics: Metrics::default(),
-            audit: config.audit.as_ref().and_then(AuditQueue::register),
-        })
     }
 }
 
@@ -105,7 +47,7 @@ impl Context for WardenRoot {
             self.fetcher.on_response(
                 token_id,
                 body_size,
-                &shared.engine.verifier,
+                &shared.runtime.engine.verifier,
                 now,
                 &shared.metrics,
             );
@@ -116,12 +58,12 @@ impl Context for WardenRoot {
 impl RootContext for WardenRoot {
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
         let bytes = self.get_plugin_configuration().unwrap_or_default();
-        match Self::load(&bytes) {
+        match Shared::load(&bytes) {
             Ok(shared) => {
-                let remote = shared.engine.verifier.remote_issuers().count();
+                let remote = shared.runtime.engine.verifier.remote_issuers().count();
                 log::info!(
                     "warden: configuration loaded (upstream \"{}\", {remote} issuer(s) with remote keys)",
-                    shared.engine.upstream
+                    shared.runtime.engine.upstream
                 );
                 self.shared = Some(Rc::new(shared));
                 self.fetcher = KeyFetcher::default();
@@ -152,7 +94,7 @@ impl RootContext for WardenRoot {
         let now = self.now_unix_seconds();
         if let Some(shared) = &self.shared {
             self.fetcher
-                .tick(&shared.engine.verifier, now, &shared.metrics);
+                .tick(&shared.runtime.engine.verifier, now, &shared.metrics);
         }
     }
 
