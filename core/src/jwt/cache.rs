@@ -1,7 +1,8 @@
 //! [`TokenCache`]: verified tokens, so a client reusing its token is not re-verified per request.
 
-use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroUsize;
 
+use lru::LruCache;
 use sha2::{Digest, Sha256};
 
 use super::VerifiedToken;
@@ -12,17 +13,15 @@ type TokenHash = [u8; 32];
 /// Cache of verified tokens, keyed by the SHA-256 of the token (the token itself is never stored).
 ///
 /// An entry is dropped once `now >= exp` (the issuer's clock skew is not extended to cached entries).
-/// At most `capacity` entries are held: a full cache first drops expired entries, then the oldest
-/// inserted one. Expiry is judged against the latest `now` passed to [`TokenCache::get`].
+/// At most `capacity` entries are held; a full cache drops the least recently used one (an expired
+/// entry is never used again, so it goes first once the cache fills). Expiry is judged against the
+/// latest `now` passed to [`TokenCache::get`].
 ///
 /// The cache does not know the configuration: build a new one whenever the [`super::Verifier`]
 /// changes, or a token of a removed issuer would stay trusted until its `exp`.
 pub struct TokenCache {
-    capacity: usize,
-    entries: HashMap<TokenHash, Entry>,
-    /// Insertion order: sequence number → key of the entry inserted then.
-    order: BTreeMap<u64, TokenHash>,
-    next_seq: u64,
+    /// `None` when the capacity is 0 (caching disabled).
+    entries: Option<LruCache<TokenHash, Entry>>,
     /// Latest time seen by `get`, in unix seconds.
     now: u64,
 }
@@ -30,84 +29,57 @@ pub struct TokenCache {
 struct Entry {
     identity: Identity,
     expires_at: u64,
-    seq: u64,
 }
 
 impl TokenCache {
     /// An empty cache holding at most `capacity` tokens (0 disables caching).
     pub fn new(capacity: usize) -> Self {
         Self {
-            capacity,
-            entries: HashMap::new(),
-            order: BTreeMap::new(),
-            next_seq: 0,
+            entries: NonZeroUsize::new(capacity).map(LruCache::new),
             now: 0,
         }
     }
 
-    /// The identity of a cached, unexpired token; an expired entry is dropped and `None` returned.
+    /// The identity of a cached, unexpired token (now the most recently used); an expired entry is
+    /// dropped and `None` returned.
     pub fn get(&mut self, token: &str, now_unix_seconds: u64) -> Option<Identity> {
         self.now = self.now.max(now_unix_seconds);
+        let entries = self.entries.as_mut()?;
         let key = hash(token);
-        let entry = self.entries.get(&key)?;
+        let entry = entries.get(&key)?;
         if now_unix_seconds >= entry.expires_at {
-            self.remove(&key);
+            entries.pop(&key);
             return None;
         }
         Some(entry.identity.clone())
     }
 
-    /// Caches a verified token until its `exp`, evicting as described on [`TokenCache`]. A token
-    /// already expired at the latest time seen is not cached.
+    /// Caches a verified token until its `exp`, evicting the least recently used entry when full. A
+    /// token already expired at the latest time seen is not cached.
     pub fn insert(&mut self, token: &str, verified: &VerifiedToken) {
-        if self.capacity == 0 || verified.expires_at <= self.now {
+        let Some(entries) = self.entries.as_mut() else {
+            return;
+        };
+        if verified.expires_at <= self.now {
             return;
         }
-        let key = hash(token);
-        self.remove(&key);
-        if self.entries.len() >= self.capacity {
-            let now = self.now;
-            let expired: Vec<TokenHash> = self
-                .entries
-                .iter()
-                .filter(|(_, e)| e.expires_at <= now)
-                .map(|(k, _)| *k)
-                .collect();
-            expired.iter().for_each(|k| self.remove(k));
-        }
-        while self.entries.len() >= self.capacity {
-            let Some((_, oldest)) = self.order.pop_first() else {
-                break;
-            };
-            self.entries.remove(&oldest);
-        }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.order.insert(seq, key);
-        self.entries.insert(
-            key,
+        entries.put(
+            hash(token),
             Entry {
                 identity: verified.identity.clone(),
                 expires_at: verified.expires_at,
-                seq,
             },
         );
     }
 
     /// Number of cached tokens (expired entries not yet dropped included).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.as_ref().map_or(0, LruCache::len)
     }
 
     /// Whether no token is cached.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    fn remove(&mut self, key: &TokenHash) {
-        if let Some(entry) = self.entries.remove(key) {
-            self.order.remove(&entry.seq);
-        }
+        self.len() == 0
     }
 }
 
@@ -148,7 +120,7 @@ mod tests {
     }
 
     #[test]
-    fn full_cache_evicts_expired_entries_before_the_oldest() {
+    fn full_cache_evicts_an_unused_expired_entry_before_a_used_older_one() {
         let mut cache = TokenCache::new(2);
         cache.insert("old-but-valid", &verified("a", 5_000));
         cache.insert("expiring", &verified("b", 1_000));
@@ -157,6 +129,18 @@ mod tests {
         assert_eq!(cache.len(), 2);
         assert!(cache.get("old-but-valid", 2_000).is_some());
         assert!(cache.get("new", 2_000).is_some());
+    }
+
+    #[test]
+    fn full_cache_evicts_the_least_recently_used() {
+        let mut cache = TokenCache::new(2);
+        cache.insert("first", &verified("a", 5_000));
+        cache.insert("second", &verified("b", 5_000));
+        assert!(cache.get("first", 10).is_some());
+        cache.insert("third", &verified("c", 5_000));
+        assert!(cache.get("second", 10).is_none());
+        assert!(cache.get("first", 10).is_some());
+        assert!(cache.get("third", 10).is_some());
     }
 
     #[test]
