@@ -96,3 +96,111 @@ fn nothing_shipped_depends_on_integration() {
         }
     }
 }
+
+/// The top-level modules each top-level module of the crate in `src` names through `crate::`
+/// (doc comments and the trailing `#[cfg(test)]` part of each file ignored; `super::` stays inside
+/// the module that has children).
+fn module_graph(
+    src: &str,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(src);
+    let mut graph = std::collections::BTreeMap::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(&root).unwrap();
+            let first = relative.components().next().unwrap().as_os_str();
+            let module = first.to_string_lossy().trim_end_matches(".rs").to_owned();
+            let name = path.file_name().unwrap().to_string_lossy();
+            if path.extension().is_none_or(|e| e != "rs")
+                || matches!(module.as_str(), "lib" | "main" | "bin")
+                || name == "tests.rs"
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            let uses: &mut std::collections::BTreeSet<String> =
+                graph.entry(module.clone()).or_default();
+            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                for (at, _) in line.match_indices("crate::") {
+                    let rest = &line[at + "crate::".len()..];
+                    let named: Vec<String> = match rest.strip_prefix('{') {
+                        // `use crate::{a::X, b};` on one line: each item's first segment.
+                        Some(group) => group
+                            .split('}')
+                            .next()
+                            .unwrap()
+                            .split(',')
+                            .map(|item| item.trim().split("::").next().unwrap().to_owned())
+                            .collect(),
+                        None => vec![rest
+                            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                            .next()
+                            .unwrap()
+                            .to_owned()],
+                    };
+                    uses.extend(
+                        named
+                            .into_iter()
+                            .filter(|m| !m.is_empty() && *m != module && m != "self"),
+                    );
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// A cycle in `graph`, if any (depth-first search), as the modules along it.
+fn find_cycle(
+    graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Option<Vec<String>> {
+    fn visit(
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        node: &str,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|n| n == node) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(graph, next, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(graph, node, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_crate_has_a_cycle_between_its_top_level_modules() {
+    for src in ["core/src", "filter/src"] {
+        let graph = module_graph(src);
+        assert!(graph.len() > 3, "{src}: modules not found: {graph:?}");
+        if let Some(cycle) = find_cycle(&graph) {
+            panic!(
+                "{src}: module cycle {} (move the shared types down)",
+                cycle.join(" -> ")
+            );
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Shipping audit records to the audit store of `warden serve` (`audit` block of the configuration).
 //!
 //! Each HTTP context enqueues its finished records, one queue item per record, on the process-wide
-//! shared queue [`QUEUE_NAME`] ([`AuditQueue::enqueue`]). Every worker's root context drains the queue
+//! shared queue [`crate::audit_queue::QUEUE_NAME`] ([`AuditQueue::enqueue`]). Every worker's root context drains the queue
 //! into its [`Outbox`] on each tick and queue notification, and sends batches (JSON Lines) with
 //! `dispatch_http_call` to `POST /v1/audit` on the `store_cluster`. Traffic never waits for the
 //! store: when it is unreachable, records are held up to `max_pending` per worker, then the oldest
@@ -14,65 +14,13 @@ use std::time::{Duration, UNIX_EPOCH};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MapType;
 use warden_core::approval::INTERNAL_SECRET_HEADER;
-use warden_core::audit::outbox::{limit_exchange, Delivery, Outbox};
+use warden_core::audit::outbox::{Delivery, Outbox};
 use warden_core::audit::STORE_PATH;
-use warden_core::config::AuditConfig;
 use warden_core::metric::Counter;
 
+use crate::audit_queue::AuditQueue;
 use crate::metrics::Metrics;
 use crate::shared::Shared;
-
-/// Name of the shared queue the HTTP contexts put records on.
-pub const QUEUE_NAME: &str = "warden.audit";
-
-/// The registered shared queue, as the HTTP contexts see it.
-#[derive(Debug, Clone)]
-pub struct AuditQueue {
-    id: u32,
-    config: AuditConfig,
-}
-
-impl AuditQueue {
-    /// Registers (or joins) the shared queue for `config`; call from `on_configure`. `None`, with a
-    /// log line, when the host refuses the queue (the records then only reach the access log).
-    pub fn register(config: &AuditConfig) -> Option<Self> {
-        match hostcalls::register_shared_queue(QUEUE_NAME) {
-            Ok(id) => Some(Self {
-                id,
-                config: config.clone(),
-            }),
-            Err(status) => {
-                log::error!(
-                    "warden: cannot register the shared queue {QUEUE_NAME:?} ({status:?}); audit records will only reach the access log"
-                );
-                None
-            }
-        }
-    }
-
-    /// Enqueues the records of one exchange (JSON lines joined by `\n`), one item per line, at most
-    /// `max_records_per_exchange` of them ([`limit_exchange`]: the rest are counted in the first
-    /// record's `store_dropped`). Records left out, and records the host refuses, are counted in
-    /// `warden.audit.dropped` and logged.
-    pub fn enqueue(&self, records: &str, metrics: &Metrics) {
-        let (lines, left_out) = limit_exchange(records, &self.config);
-        if left_out > 0 {
-            log::warn!(
-                "warden: {left_out} audit record(s) of one exchange not queued for the store: more than audit.max_records_per_exchange ({}); the access log has them",
-                self.config.max_records_per_exchange
-            );
-            metrics.add(&Counter::AuditDropped, left_out as u64);
-        }
-        for line in &lines {
-            if let Err(status) = hostcalls::enqueue_shared_queue(self.id, Some(line.as_bytes())) {
-                log::warn!(
-                    "warden: audit record dropped: the shared queue {QUEUE_NAME:?} refused it ({status:?})"
-                );
-                metrics.add(&Counter::AuditDropped, 1);
-            }
-        }
-    }
-}
 
 /// The root context's side: drains the queue and sends batches.
 pub struct AuditShipper {

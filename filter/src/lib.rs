@@ -6,6 +6,7 @@
 //! it through the request and response callbacks ([`http`]). Nothing here decides anything that could be
 //! decided in `warden-core`.
 
+pub mod audit_queue;
 pub mod audit_shipper;
 pub mod http;
 pub mod jwks;

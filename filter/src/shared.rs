@@ -5,7 +5,7 @@ use warden_core::exchange::Runtime;
 use warden_core::jwt::secret_from_env;
 use warden_core::{ConfigError, Engine};
 
-use crate::audit_shipper::AuditQueue;
+use crate::audit_queue::AuditQueue;
 use crate::jwks::KeyCache;
 use crate::metrics::Metrics;
 
