@@ -19,7 +19,7 @@ use std::time::Duration;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType};
 use warden_core::exchange::KeySource;
-use warden_core::jwt::{FetchStep, KeySet, RefreshState, RemoteJwks, Verifier};
+use warden_core::jwt::{FetchOutcome, FetchStep, KeySet, RefreshState, RemoteJwks, Verifier};
 use warden_core::metric::Counter;
 
 use crate::metrics::Metrics;
@@ -119,11 +119,6 @@ impl KeyFetcher {
         let Some((_, remote)) = verifier.remote_issuers().find(|(i, _)| *i == issuer) else {
             return;
         };
-        let target = step.target();
-        let url = format!(
-            "{}{} via cluster {:?}",
-            target.authority, target.path, remote.cluster
-        );
         let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
             .ok()
             .flatten();
@@ -131,22 +126,12 @@ impl KeyFetcher {
             .ok()
             .flatten()
             .unwrap_or_default();
-        let outcome = match status.as_deref() {
-            None => Err(format!(
-                "GET {url}: no answer (timeout, connection failure, or the cluster does not exist)"
-            )),
-            Some("200") => match &step {
-                FetchStep::Discovery(_) => remote.jwks_step_from_discovery(&body).map(Some),
-                FetchStep::Jwks(_) => remote.key_set(&body).map(|(set, skipped)| {
-                    store_key_set(remote, &body, &set, &skipped, now, metrics);
-                    None
-                }),
-            },
-            Some(other) => Err(format!("GET {url} answered HTTP {other}")),
-        };
+        let outcome = remote.fetch_answered(&step, status.as_deref(), &body);
         match outcome {
-            Ok(Some(next)) => self.start(issuer, remote, next, metrics),
-            Ok(None) => {}
+            Ok(FetchOutcome::Next(next)) => self.start(issuer, remote, next, metrics),
+            Ok(FetchOutcome::Loaded { set, skipped }) => {
+                store_key_set(remote, &body, &set, &skipped, now, metrics);
+            }
             Err(reason) => fail(remote, &reason, metrics),
         }
     }

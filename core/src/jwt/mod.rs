@@ -39,7 +39,7 @@ pub use claims::claim_at;
 pub use error::AuthError;
 pub use keys::KeySet;
 pub use remote::{
-    FetchStep, FetchTarget, RefreshReason, RefreshState, RemoteJwks, DISCOVERY_PATH,
+    FetchOutcome, FetchStep, FetchTarget, RefreshReason, RefreshState, RemoteJwks, DISCOVERY_PATH,
     MAX_DOCUMENT_BYTES, MAX_FETCH_TIMEOUT_MS,
 };
 pub use resource::{

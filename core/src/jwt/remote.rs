@@ -91,6 +91,20 @@ pub enum FetchStep {
     Jwks(FetchTarget),
 }
 
+/// What a successful fetch yields ([`RemoteJwks::fetch_answered`]).
+#[derive(Debug)]
+pub enum FetchOutcome {
+    /// Fetch this next (the JWK Set named by a discovery document).
+    Next(FetchStep),
+    /// The key set, ready to store; `skipped` gives the reasons keys were left out, for the log.
+    Loaded {
+        /// The usable keys.
+        set: KeySet,
+        /// Why each unusable key was skipped.
+        skipped: Vec<String>,
+    },
+}
+
 impl FetchStep {
     /// The request to send.
     pub fn target(&self) -> &FetchTarget {
@@ -307,6 +321,39 @@ impl RemoteJwks {
         (state.unknown_kid_pending() && waited(min_interval)).then_some(RefreshReason::UnknownKid)
     }
 
+    /// What the answer to `step` means: the next request (the JWK Set a discovery document names),
+    /// or the key set to store. `status` is the answer's `:status`, `None` when no answer came.
+    ///
+    /// # Errors
+    /// A message for the log naming the URL and the problem: no answer, a status other than 200, or
+    /// a document [`RemoteJwks::jwks_step_from_discovery`] or [`RemoteJwks::key_set`] refuses.
+    pub fn fetch_answered(
+        &self,
+        step: &FetchStep,
+        status: Option<&str>,
+        body: &[u8],
+    ) -> Result<FetchOutcome, String> {
+        let target = step.target();
+        let url = format!(
+            "{}{} via cluster {:?}",
+            target.authority, target.path, self.cluster
+        );
+        match status {
+            None => Err(format!(
+                "GET {url}: no answer (timeout, connection failure, or the cluster does not exist)"
+            )),
+            Some("200") => match step {
+                FetchStep::Discovery(_) => {
+                    self.jwks_step_from_discovery(body).map(FetchOutcome::Next)
+                }
+                FetchStep::Jwks(_) => self
+                    .key_set(body)
+                    .map(|(set, skipped)| FetchOutcome::Loaded { set, skipped }),
+            },
+            Some(other) => Err(format!("GET {url} answered HTTP {other}")),
+        }
+    }
+
     /// Reads an OpenID Provider Configuration and returns the JWK Set request it names.
     ///
     /// # Errors
@@ -444,6 +491,32 @@ mod tests {
         assert!(
             matches!(step, FetchStep::Jwks(t) if t.authority == "keys.example.com" && t.path == "/k")
         );
+    }
+
+    #[test]
+    fn a_fetch_answer_is_the_next_step_the_keys_or_an_error_naming_the_url() {
+        let r = remote(None);
+        let discovery = r.first_step();
+        let doc = json!({"issuer": "https://idp.example.com/realms/acme/", "jwks_uri": "https://keys.example.com/k"});
+        let next = r
+            .fetch_answered(&discovery, Some("200"), doc.to_string().as_bytes())
+            .unwrap();
+        let FetchOutcome::Next(jwks) = next else {
+            panic!("{next:?}");
+        };
+        let keys = include_str!("../../../policies/dev/dev-jwks.json");
+        let loaded = r
+            .fetch_answered(&jwks, Some("200"), keys.as_bytes())
+            .unwrap();
+        assert!(matches!(loaded, FetchOutcome::Loaded { .. }), "{loaded:?}");
+        let e = r.fetch_answered(&jwks, Some("500"), b"").unwrap_err();
+        assert!(
+            e.contains("keys.example.com/k") && e.contains("HTTP 500"),
+            "{e}"
+        );
+        let e = r.fetch_answered(&jwks, None, b"").unwrap_err();
+        assert!(e.contains("no answer") && e.contains("\"idp\""), "{e}");
+        assert!(r.fetch_answered(&jwks, Some("200"), b"{}").is_err());
     }
 
     #[test]
