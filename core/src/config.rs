@@ -601,6 +601,7 @@ fn default_action() -> RuleAction {
 fn default_open_methods() -> Vec<String> {
     [
         "initialize",
+        "server/discover",
         "ping",
         "notifications/*",
         "tools/list",

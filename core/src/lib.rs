@@ -20,6 +20,7 @@
 //! | [`reply`] | [`reply::LocalReply`], what Warden answers itself instead of forwarding |
 //! | [`exchange`] | [`exchange::Exchange`]: one exchange's life as a host-independent state machine; the effects it asks of its host |
 //! | [`metric`] | [`metric::Counter`]: every counter Warden increments, with its stat name |
+//! | [`mirrored_headers`] | SEP-2243 `Mcp-Method`/`Mcp-Name` headers checked against the body |
 //! | [`request`] | judging a POST body: forward, or answer with JSON-RPC errors |
 //! | [`response`] | rewriting of JSON and SSE response bodies (masking, `tools/list` filtering) |
 
@@ -36,6 +37,7 @@ pub mod jsonrpc;
 pub mod jwt;
 pub mod mask;
 pub mod metric;
+pub mod mirrored_headers;
 pub mod policy;
 pub mod reply;
 pub mod request;

@@ -11,6 +11,7 @@ use crate::engine::Engine;
 use crate::identity::Identity;
 use crate::jsonrpc::{self, Message, Payload, POLICY_DENIED};
 use crate::mask::DetectorSet;
+use crate::mirrored_headers::{HeaderMismatch, MirroredHeaders};
 use crate::policy::{Call, Decision};
 use crate::reply::LocalReply;
 use crate::response::ResponsePlan;
@@ -51,10 +52,24 @@ impl Engine {
     /// ([`Disposition::Hold`]; its audit entry says `deny` until the filter learns the outcome). Inside a
     /// batch, or on anything but a `tools/call` request, `require_approval` refuses like a denial
     /// (with a message saying why), since only one exact call can be bound to a grant.
+    ///
+    /// No `Mcp-Method`/`Mcp-Name` headers are checked: see [`Engine::inspect_request_with`].
     pub fn inspect_request(&self, identity: &Identity, body: &[u8]) -> Inspection {
-        let messages = match jsonrpc::parse_payload(body) {
-            Ok(Payload::Single(m)) => vec![m],
-            Ok(Payload::Batch(ms)) => ms,
+        self.inspect_request_with(identity, &MirroredHeaders::default(), body)
+    }
+
+    /// [`Engine::inspect_request`] for a request whose SEP-2243 headers are `mirrored`: headers that
+    /// disagree with the parsed body (see [`crate::mirrored_headers`]) are answered with HTTP 400 and a
+    /// JSON-RPC error -32600 (the request's id, `data.header` naming the header) before any policy runs;
+    /// its messages are recorded as `invalid`.
+    pub fn inspect_request_with(
+        &self,
+        identity: &Identity,
+        mirrored: &MirroredHeaders,
+        body: &[u8],
+    ) -> Inspection {
+        let payload = match jsonrpc::parse_payload(body) {
+            Ok(payload) => payload,
             Err(e) => {
                 return Inspection {
                     disposition: Disposition::Respond(LocalReply::jsonrpc_error(
@@ -68,6 +83,13 @@ impl Engine {
                     refusal: Some(e.message),
                 };
             }
+        };
+        if let Err(mismatch) = mirrored.check(&payload) {
+            return mismatch_refusal(&payload, &mismatch);
+        }
+        let messages = match payload {
+            Payload::Single(m) => vec![m],
+            Payload::Batch(ms) => ms,
         };
         let decisions: Vec<Decision> = messages.iter().map(|m| self.decide(identity, m)).collect();
         if let Some(step_up) = self.insufficient_scope(identity, &messages, &decisions) {
@@ -323,7 +345,40 @@ impl Engine {
     }
 }
 
+/// The refusal of a request whose `Mcp-Method`/`Mcp-Name` headers disagree with its body.
+fn mismatch_refusal(payload: &Payload, mismatch: &HeaderMismatch) -> Inspection {
+    let id = match payload {
+        Payload::Single(Message::Request { id, .. }) => id.clone(),
+        _ => Value::Null,
+    };
+    let message = format!("{mismatch}: the MCP headers must mirror the body (SEP-2243)");
+    Inspection {
+        disposition: Disposition::Respond(LocalReply::jsonrpc_error(
+            400,
+            &id,
+            jsonrpc::INVALID_REQUEST,
+            &message,
+            Some(json!({ "header": mismatch.header })),
+        )),
+        messages: payload.messages().iter().map(unjudged_audit).collect(),
+        refusal: Some(message),
+    }
+}
+
 fn message_audit(message: &Message, decision: &Decision) -> MessageAudit {
+    MessageAudit {
+        decision: match decision.action {
+            RuleAction::Allow => AuditDecision::Allow,
+            // Held calls are not forwarded unless the filter learns of a grant (it then records approved).
+            RuleAction::Deny | RuleAction::RequireApproval => AuditDecision::Deny,
+        },
+        rule: decision.rule.clone(),
+        ..unjudged_audit(message)
+    }
+}
+
+/// The audit entry of a message refused before the policy ran (decision `invalid`).
+fn unjudged_audit(message: &Message) -> MessageAudit {
     let jsonrpc_id = match message {
         Message::Request { id, .. } | Message::Response { id, .. } => Some(id.clone()),
         Message::Notification { .. } => None,
@@ -340,12 +395,8 @@ fn message_audit(message: &Message, decision: &Decision) -> MessageAudit {
         tool: message.tool_name().map(str::to_owned),
         jsonrpc_id,
         arguments_digest,
-        decision: match decision.action {
-            RuleAction::Allow => AuditDecision::Allow,
-            // Held calls are not forwarded unless the filter learns of a grant (it then records approved).
-            RuleAction::Deny | RuleAction::RequireApproval => AuditDecision::Deny,
-        },
-        rule: decision.rule.clone(),
+        decision: AuditDecision::Invalid,
+        rule: None,
         jsonrpc_error: None,
         approval: None,
     }

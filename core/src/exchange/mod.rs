@@ -29,6 +29,7 @@ use crate::approval::ApprovalHold;
 use crate::audit::{render_records, AuditDecision, ExchangeAudit, MessageAudit, RecordKey};
 use crate::identity::Identity;
 use crate::metric::Counter;
+use crate::mirrored_headers::MirroredHeaders;
 use crate::reply::LocalReply;
 use crate::response::ResponsePlan;
 use crate::sse::SseRewriter;
@@ -83,6 +84,8 @@ pub struct Exchange {
     /// Decision recorded when no message was read (refused before the body, or a GET/DELETE).
     exchange_decision: AuditDecision,
     request_body: RequestBody,
+    /// The request's SEP-2243 `Mcp-Method`/`Mcp-Name` headers, checked against the body.
+    mirrored: MirroredHeaders,
     replied_locally: bool,
     plan: Option<ResponsePlan>,
     response: ResponseBody,
@@ -102,6 +105,7 @@ impl Exchange {
             messages: Vec::new(),
             exchange_decision: AuditDecision::Allow,
             request_body: RequestBody::Done,
+            mirrored: MirroredHeaders::default(),
             replied_locally: false,
             plan: None,
             response: ResponseBody::Untouched,

@@ -13,6 +13,7 @@ use crate::exchange::CheckCall;
 use crate::jsonrpc::{INVALID_REQUEST, POLICY_DENIED};
 use crate::jwt::{AuthError, ResourceServer, IDENTITY_HEADER_PREFIX};
 use crate::metric::Counter;
+use crate::mirrored_headers::{MirroredHeaders, MCP_METHOD, MCP_NAME};
 use crate::reply::LocalReply;
 use crate::request::Disposition;
 
@@ -92,6 +93,11 @@ impl Exchange {
         self.audit.identity = Some(identity.clone());
         self.identity = Some(identity);
         if self.audit.http_method.as_deref() == Some("POST") {
+            self.mirrored = MirroredHeaders::new(
+                &header_values(headers, MCP_METHOD),
+                &header_values(headers, MCP_NAME),
+                self.audit.protocol_version.as_deref(),
+            );
             if let Err(refusal) = check_body_encoding(
                 &header_values(headers, "content-type"),
                 &header_values(headers, "content-encoding"),
@@ -274,7 +280,10 @@ impl Exchange {
         let Some(identity) = self.identity.as_ref() else {
             return Step::proceed();
         };
-        let inspection = env.runtime.engine.inspect_request(identity, body);
+        let inspection = env
+            .runtime
+            .engine
+            .inspect_request_with(identity, &self.mirrored, body);
         self.messages = inspection.messages;
         let mut effects = Vec::new();
         if !matches!(inspection.disposition, Disposition::Hold(_)) {

@@ -728,3 +728,39 @@ fn the_tokens_cache_is_shared_by_exchanges_of_one_runtime() {
     }
     assert_eq!(runtime.tokens.borrow().len(), 1);
 }
+
+#[test]
+fn an_mcp_name_header_that_disagrees_with_the_body_is_refused_before_the_policy() {
+    let runtime = runtime();
+    let mut drive = Drive::new(&runtime);
+    let mut request = post_headers(&bearer("bob", &["contractors"]));
+    request.push(("mcp-protocol-version".into(), "2026-07-28".into()));
+    request.push(("Mcp-Method".into(), "tools/call".into()));
+    request.push(("Mcp-Name".into(), "search_customers".into()));
+    drive.request_headers(&request, false);
+    let body = call(4, "delete_customer", json!({"customer_id": "c1"}));
+    let step = drive.request_body(body.to_string().as_bytes(), true);
+    let reply = reply_of(&step);
+    assert_eq!(reply.status, 400);
+    let answer = body_json(reply);
+    assert_eq!(answer["id"], 4);
+    assert_eq!(answer["error"]["code"], -32600);
+    assert_eq!(answer["error"]["data"]["header"], "mcp-name");
+    let records = drive.records();
+    assert_eq!(records[0]["decision"], "invalid");
+    assert_eq!(records[0]["tool"], "delete_customer");
+    assert_eq!(records[0]["protocol_version"], "2026-07-28");
+}
+
+#[test]
+fn a_2026_07_28_request_with_matching_headers_is_judged_as_usual() {
+    let runtime = runtime();
+    let mut drive = Drive::new(&runtime);
+    let mut request = post_headers(&bearer("alice", &[]));
+    request.push(("mcp-protocol-version".into(), "2026-07-28".into()));
+    request.push(("mcp-method".into(), "tools/call".into()));
+    request.push(("mcp-name".into(), "echo".into()));
+    drive.request_headers(&request, false);
+    let step = drive.request_body(call(1, "echo", json!({})).to_string().as_bytes(), true);
+    assert_eq!(step, Step::proceed());
+}

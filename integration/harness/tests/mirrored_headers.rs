@@ -1,0 +1,145 @@
+//! MCP 2026-07-28 standard headers (SEP-2243) through the release .wasm: `Mcp-Method` and `Mcp-Name`
+//! must mirror the body, so an Envoy route or rate limit keyed on them sees what Warden judged. Every
+//! refusal is a 400 with a JSON-RPC error naming the header, and nothing reaches the upstream.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use proxy_wasm_host::{Direction, LocalResponse};
+use serde_json::{json, Value};
+use warden_harness::{
+    audit_records, demo, json_body, post_headers, send_request, send_response, tool_call, DevSigner,
+};
+
+fn headers(protocol_version: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let token = DevSigner::load()
+        .unwrap()
+        .token("alice", &["support"])
+        .unwrap();
+    let mut headers = post_headers(Some(&token));
+    headers.push((
+        "mcp-protocol-version".to_owned(),
+        protocol_version.to_owned(),
+    ));
+    headers.extend(
+        extra
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
+    );
+    headers
+}
+
+fn send(
+    headers: &[(String, String)],
+    body: &Value,
+) -> (Option<LocalResponse>, Direction, Vec<Value>) {
+    let (_host, mut vm) = demo().unwrap();
+    let mut stream = vm.http_stream().unwrap();
+    send_request(&mut stream, headers, &[body.to_string().as_bytes()]).unwrap();
+    if stream.local_response().is_none() {
+        send_response(&mut stream, "application/json", &[b"{}"]).unwrap();
+        stream.finish().unwrap();
+    }
+    let records = audit_records(&stream).unwrap_or_default();
+    (stream.local_response(), stream.request(), records)
+}
+
+fn assert_refused(headers: &[(String, String)], body: &Value, header: &str, case: &str) {
+    let (local, request, records) = send(headers, body);
+    let local =
+        local.unwrap_or_else(|| panic!("{case}: expected a 400, the request was forwarded"));
+    assert_eq!(local.status, 400, "{case}");
+    let answer = json_body(&local.body).unwrap();
+    assert_eq!(answer["error"]["code"], -32600, "{case}: {answer}");
+    assert_eq!(
+        answer["error"]["data"]["header"], header,
+        "{case}: {answer}"
+    );
+    assert!(
+        request.forwarded.is_empty(),
+        "{case}: nothing may reach the upstream"
+    );
+    assert_eq!(records[0]["decision"], "invalid", "{case}");
+}
+
+fn search() -> Value {
+    tool_call(1, "search_customers", json!({"query": "acme"}))
+}
+
+#[test]
+fn a_name_header_naming_an_allowed_tool_cannot_carry_another_call() {
+    let body = tool_call(1, "delete_customer", json!({"customer_id": "cus_001"}));
+    for version in ["2026-07-28", "2025-11-25"] {
+        let h = headers(
+            version,
+            &[
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "search_customers"),
+            ],
+        );
+        assert_refused(&h, &body, "mcp-name", version);
+    }
+}
+
+#[test]
+fn every_mismatch_and_header_without_its_counterpart_is_refused() {
+    let cases: [(&str, Vec<(&str, &str)>, Value, &str); 5] = [
+        (
+            "method differs",
+            vec![
+                ("mcp-method", "tools/list"),
+                ("mcp-name", "search_customers"),
+            ],
+            search(),
+            "mcp-method",
+        ),
+        (
+            "method repeated",
+            vec![
+                ("mcp-method", "tools/call"),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "search_customers"),
+            ],
+            search(),
+            "mcp-method",
+        ),
+        (
+            "name on a method naming nothing",
+            vec![("mcp-method", "tools/list"), ("mcp-name", "x")],
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+            "mcp-name",
+        ),
+        (
+            "headers missing in 2026-07-28",
+            vec![],
+            search(),
+            "mcp-method",
+        ),
+        (
+            "name missing in 2026-07-28",
+            vec![("mcp-method", "tools/call")],
+            search(),
+            "mcp-name",
+        ),
+    ];
+    for (case, extra, body, header) in cases {
+        assert_refused(&headers("2026-07-28", &extra), &body, header, case);
+    }
+}
+
+#[test]
+fn matching_headers_including_base64_names_are_forwarded() {
+    let h = headers(
+        "2026-07-28",
+        &[
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "=?base64?c2VhcmNoX2N1c3RvbWVycw==?="),
+        ],
+    );
+    let (local, request, records) = send(&h, &search());
+    assert!(local.is_none(), "{local:?}");
+    assert!(!request.forwarded.is_empty());
+    assert_eq!(records[0]["decision"], "allow");
+    assert_eq!(records[0]["protocol_version"], "2026-07-28");
+    // Older clients that send no headers are judged as before.
+    let (local, _, _) = send(&headers("2025-11-25", &[]), &search());
+    assert!(local.is_none(), "{local:?}");
+}
