@@ -79,9 +79,17 @@ fn a_name_header_naming_an_allowed_tool_cannot_carry_another_call() {
     }
 }
 
+/// A refusal case: its name, the extra headers, the body, the header the refusal names.
+type Case = (
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    Value,
+    &'static str,
+);
+
 #[test]
 fn every_mismatch_and_header_without_its_counterpart_is_refused() {
-    let cases: [(&str, Vec<(&str, &str)>, Value, &str); 5] = [
+    let cases: [Case; 5] = [
         (
             "method differs",
             vec![
