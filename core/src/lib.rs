@@ -34,6 +34,7 @@ pub mod mask;
 pub mod policy;
 pub mod request;
 pub mod response;
+pub mod schema;
 pub mod sse;
 
 pub use engine::Engine;
