@@ -23,10 +23,7 @@ fn committed_schemas_are_the_generated_ones() {
                 .lines()
                 .zip(generated.lines())
                 .position(|(a, b)| a != b)
-                .map_or_else(
-                    || committed.lines().count().min(generated.lines().count()),
-                    |i| i,
-                )
+                .unwrap_or_else(|| committed.lines().count().min(generated.lines().count()))
                 + 1;
             panic!(
                 "{} differs from the schema generated from the Rust types (first difference at line \
