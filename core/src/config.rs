@@ -3,7 +3,9 @@
 //! This module is the shape only: [`PluginConfig::from_json`] refuses unknown fields and wrong types with
 //! the JSON path of the offending value. Semantic checks (globs, regexes, keys, cross references) happen
 //! when [`crate::Engine`] compiles the parts, with the same path convention. The JSON Schema published in
-//! `policies/warden-config.schema.json` describes the same document.
+//! `policies/warden-config.schema.json` is generated from these types ([`crate::schema::config`], `just
+//! schema`): doc comments become its descriptions, and the `#[schemars(...)]` attributes state the
+//! bounds the checks enforce, so a change here is followed by `just schema`.
 
 use std::collections::BTreeMap;
 
