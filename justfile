@@ -40,6 +40,11 @@ build: setup
     @echo "==> building the native binaries (warden, demo-mcp-server, test tools)"
     cargo build --locked --workspace {{native}} --bins
 
+# Regenerate the JSON Schemas from the Rust types: policies/warden-config.schema.json (the plugin configuration)
+# and docs/audit-record.v1.schema.json (the audit record). core/tests/schemas.rs fails when they are stale.
+schema:
+    cargo run --locked --quiet -p warden-core --bin warden-schemas -- "{{justfile_directory()}}"
+
 # Format check, clippy with warnings denied (native crates, and the filter for wasm32-wasip1).
 lint: setup
     cargo fmt --all -- --check

@@ -25,8 +25,8 @@ fn record(record_id: &str, time: &str, session: &str, sub: &str, tool: &str) -> 
 }
 
 /// Posts `records` as one JSON Lines batch to the internal listener with the secret, as the filter
-/// does; all must be stored.
-async fn ship(service: &Service, records: &[Value]) {
+/// does; returns the batch outcome (HTTP 200).
+async fn post_batch(service: &Service, records: &[Value]) -> Value {
     let body: Vec<String> = records.iter().map(Value::to_string).collect();
     let response = reqwest::Client::new()
         .post(service.internal_url("/v1/audit"))
@@ -37,7 +37,12 @@ async fn ship(service: &Service, records: &[Value]) {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let outcome: Value = response.json().await.unwrap();
+    response.json().await.unwrap()
+}
+
+/// [`post_batch`], and all must be stored.
+async fn ship(service: &Service, records: &[Value]) {
+    let outcome = post_batch(service, records).await;
     assert_eq!(outcome["stored"], records.len(), "{outcome}");
 }
 
@@ -207,4 +212,48 @@ async fn webhook_text_escapes_what_callers_and_approvers_wrote() {
         denied.contains("see &lt;@U0123&gt; &amp; &lt;https://x|this&gt;"),
         "{denied}"
     );
+}
+
+#[tokio::test]
+async fn a_record_with_an_unknown_decision_is_rejected_at_ingest_and_never_counted() {
+    let service = Service::start(&config(json!({})), None);
+    let known = record(
+        &format!("{:032x}:0", 7),
+        &now_rfc3339(-20),
+        "s-1",
+        "alice",
+        "search_customers",
+    );
+    // A spelling no filter writes: stored as-is it would be counted as neither allowed nor denied.
+    let mut unknown = record(
+        &format!("{:032x}:0", 8),
+        &now_rfc3339(-10),
+        "s-1",
+        "alice",
+        "delete_customer",
+    );
+    unknown["decision"] = json!("Denied");
+    let outcome = post_batch(&service, &[known, unknown]).await;
+    assert_eq!(
+        (
+            outcome["stored"].as_u64(),
+            outcome["rejected"].as_array().map(Vec::len)
+        ),
+        (Some(1), Some(1)),
+        "{outcome}"
+    );
+    let problem = outcome["rejected"][0].as_str().unwrap();
+    assert!(
+        problem.starts_with("line 2: ") && problem.contains("Denied"),
+        "{problem}"
+    );
+
+    let (ok, out, err) = run(
+        &service,
+        &["review", "report", "--since", "1d", "--format", "json"],
+    );
+    assert!(ok, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["totals"]["records"], 1, "{report}");
+    assert_eq!(report["totals"]["calls"], 1, "{report}");
 }

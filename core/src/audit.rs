@@ -5,6 +5,7 @@
 //! state `wasm.warden_audit` (records of one HTTP request joined by `\n`).
 
 pub mod outbox;
+mod record;
 
 use std::collections::BTreeMap;
 
@@ -17,55 +18,11 @@ use crate::digest::lower_hex;
 use crate::identity::Identity;
 use crate::mask::MaskCounts;
 
+pub use record::{ApprovalAudit, AuditDecision, AuditRecord, RecordedError, SCHEMA_VERSION};
+
 /// Path of the audit store's batch endpoint on `warden serve`: `POST` with a JSON Lines body, one record
 /// per line.
 pub const STORE_PATH: &str = "/v1/audit";
-
-/// Version of the record layout; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// What the filter did with a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuditDecision {
-    /// Forwarded upstream.
-    Allow,
-    /// Refused by a policy rule (or the default); answered with a JSON-RPC error.
-    Deny,
-    /// Refused before the policy: the bearer token was missing or invalid (HTTP 401).
-    Unauthenticated,
-    /// Refused before the policy: the body was not a valid JSON-RPC message or batch.
-    Invalid,
-    /// Held for a human approval that was not given within the hold time; answered with a JSON-RPC
-    /// error carrying the approval id (the agent may retry the identical call once approved).
-    ApprovalPending,
-    /// Forwarded because an approver's grant covers this exact call.
-    Approved,
-    /// Refused by an approver; answered with a JSON-RPC error carrying the approver's reason.
-    ApprovalDenied,
-}
-
-/// The approval behind a held call, as recorded.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ApprovalAudit {
-    /// The approval request's id in `warden serve`.
-    pub id: String,
-    /// `sub` of the approver(s) who decided (empty while pending).
-    pub approvers: Vec<String>,
-    /// When it was decided, RFC 3339 UTC.
-    pub decided_at: Option<String>,
-    /// When a pending request expires, RFC 3339 UTC.
-    pub expires_at: Option<String>,
-}
-
-/// A JSON-RPC error as recorded: code and message, without `data`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RecordedError {
-    /// JSON-RPC error code (JSON-RPC 2.0 §5.1).
-    pub code: i64,
-    /// Error message.
-    pub message: String,
-}
 
 /// What the request path learned about one message: filled when the request is inspected.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -119,57 +76,6 @@ pub struct ExchangeAudit {
     pub masked_by_id: BTreeMap<String, MaskCounts>,
 }
 
-/// One audit record, as serialized (schema 1). Field meanings are documented in the README.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AuditRecord<'a> {
-    /// [`SCHEMA_VERSION`].
-    pub schema: u32,
-    /// Unique id of the record, the audit store's deduplication key: [`record_id`].
-    pub record_id: String,
-    /// Start of the request, RFC 3339 UTC with milliseconds.
-    pub time: String,
-    /// HTTP method of the request.
-    pub http_method: Option<&'a str>,
-    /// `x-request-id` header.
-    pub request_id: Option<&'a str>,
-    /// `Mcp-Session-Id` header.
-    pub session_id: Option<&'a str>,
-    /// `MCP-Protocol-Version` header.
-    pub protocol_version: Option<&'a str>,
-    /// The verified caller (null when unauthenticated).
-    pub identity: Option<&'a Identity>,
-    /// JSON-RPC method.
-    pub method: Option<&'a str>,
-    /// Tool name of a `tools/call`.
-    pub tool: Option<&'a str>,
-    /// JSON-RPC id.
-    pub jsonrpc_id: Option<&'a Value>,
-    /// SHA-256 (hex) of the canonical arguments.
-    pub arguments_digest: Option<&'a str>,
-    /// What the filter did.
-    pub decision: AuditDecision,
-    /// Deciding rule id.
-    pub rule: Option<&'a str>,
-    /// Why the request was refused before its messages could be read.
-    pub reason: Option<&'a str>,
-    /// Masked values per detector in the response to this message.
-    pub masked: MaskCounts,
-    /// HTTP status sent to the client.
-    pub status: Option<u16>,
-    /// The JSON-RPC error the filter answered with.
-    pub jsonrpc_error: Option<&'a RecordedError>,
-    /// The approval behind a held call.
-    pub approval: Option<&'a ApprovalAudit>,
-    /// Request body bytes.
-    pub bytes_in: u64,
-    /// Response body bytes.
-    pub bytes_out: u64,
-    /// Milliseconds from the request's headers to the end of the response (or of the exchange).
-    pub duration_ms: u64,
-    /// Name of the protected MCP server (`upstream` in the plugin configuration).
-    pub upstream: &'a str,
-}
-
 /// 128 random bits identifying one exchange's records, minted by the filter from the host's CSPRNG
 /// (WASI `random_get`). Core never draws them itself: it does not call the host.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -211,18 +117,18 @@ pub fn render_records(
         schema: SCHEMA_VERSION,
         record_id: record_id(exchange, 0),
         time,
-        http_method: exchange.http_method.as_deref(),
-        request_id: exchange.request_id.as_deref(),
-        session_id: exchange.session_id.as_deref(),
-        protocol_version: exchange.protocol_version.as_deref(),
-        identity: exchange.identity.as_ref(),
+        http_method: exchange.http_method.clone(),
+        request_id: exchange.request_id.clone(),
+        session_id: exchange.session_id.clone(),
+        protocol_version: exchange.protocol_version.clone(),
+        identity: exchange.identity.clone(),
         method: None,
         tool: None,
         jsonrpc_id: None,
         arguments_digest: None,
         decision: exchange_decision,
         rule: None,
-        reason: exchange.refusal.as_deref(),
+        reason: exchange.refusal.clone(),
         masked: MaskCounts::new(),
         status: exchange.status,
         jsonrpc_error: None,
@@ -230,7 +136,8 @@ pub fn render_records(
         bytes_in: exchange.bytes_in,
         bytes_out: exchange.bytes_out,
         duration_ms,
-        upstream,
+        upstream: upstream.to_owned(),
+        store_dropped: None,
     };
     if messages.is_empty() {
         let mut masked = MaskCounts::new();
@@ -259,15 +166,15 @@ pub fn render_records(
             }
             let record = AuditRecord {
                 record_id: record_id(exchange, index),
-                method: m.method.as_deref(),
-                tool: m.tool.as_deref(),
-                jsonrpc_id: m.jsonrpc_id.as_ref(),
-                arguments_digest: m.arguments_digest.as_deref(),
+                method: m.method.clone(),
+                tool: m.tool.clone(),
+                jsonrpc_id: m.jsonrpc_id.clone(),
+                arguments_digest: m.arguments_digest.clone(),
                 decision: m.decision,
-                rule: m.rule.as_deref(),
+                rule: m.rule.clone(),
                 masked,
-                jsonrpc_error: m.jsonrpc_error.as_ref(),
-                approval: m.approval.as_ref(),
+                jsonrpc_error: m.jsonrpc_error.clone(),
+                approval: m.approval.clone(),
                 ..base.clone()
             };
             serde_json::to_string(&record).unwrap_or_default()

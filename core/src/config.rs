@@ -3,25 +3,36 @@
 //! This module is the shape only: [`PluginConfig::from_json`] refuses unknown fields and wrong types with
 //! the JSON path of the offending value. Semantic checks (globs, regexes, keys, cross references) happen
 //! when [`crate::Engine`] compiles the parts, with the same path convention. The JSON Schema published in
-//! `policies/warden-config.schema.json` describes the same document.
+//! `policies/warden-config.schema.json` is generated from these types ([`crate::schema::config`], `just
+//! schema`): doc comments become its descriptions, and the `#[schemars(...)]` attributes state the
+//! bounds the checks enforce, so a change here is followed by `just schema`.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::ConfigError;
 
-/// The whole plugin configuration document.
-#[derive(Debug, Clone, Deserialize)]
+/// The JSON document Warden reads as the Envoy Wasm plugin's `configuration` (or Istio's
+/// `pluginConfig`). Warden checks more than this schema can say (unique rule ids, glob and regex
+/// syntax, masking profiles that exist, secrets in the environment); `warden policy check FILE` runs
+/// those checks.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "Warden plugin configuration")]
 pub struct PluginConfig {
-    /// Name of the protected MCP server, recorded in audit records and bound into call digests.
+    /// Name of the protected MCP server, recorded in audit records and bound into approval call
+    /// digests.
     #[serde(default = "default_upstream")]
     pub upstream: String,
     /// Trusted token issuers; a bearer JWT must verify against one of them. At least one.
+    #[schemars(length(min = 1))]
     pub issuers: Vec<IssuerConfig>,
-    /// Ordered access rules.
+    /// The access policy: rules evaluated in order, the first rule whose every condition holds
+    /// decides. When none matches, a method matching `open_methods` is allowed and anything else gets
+    /// `default`.
     pub policy: PolicyConfig,
     /// Detectors and masking profiles applied to response bodies.
     #[serde(default)]
@@ -33,40 +44,58 @@ pub struct PluginConfig {
     /// any rule requires approval.
     #[serde(default)]
     pub approvals: Option<ApprovalsConfig>,
-    /// The OAuth protected-resource metadata (RFC 9728) the filter serves and names in its 401
-    /// challenges. Without it, no metadata is served and challenges carry no `resource_metadata`.
+    /// The OAuth 2.0 protected-resource metadata (RFC 9728) of the MCP server. The filter serves it at
+    /// `/.well-known/oauth-protected-resource` followed by the resource's path, and at the bare
+    /// well-known path, and names it in 401 challenges (`WWW-Authenticate: Bearer
+    /// resource_metadata="..."`). Without it, no metadata is served and challenges carry no
+    /// `resource_metadata`.
     #[serde(default)]
     pub resource_metadata: Option<ResourceMetadataConfig>,
-    /// A credential the gateway itself presents to the upstream (the caller's token never is).
+    /// A credential the gateway presents to the upstream on every forwarded request (the caller's
+    /// token never reaches it). The secret is read from the Wasm VM's environment when the
+    /// configuration loads: Envoy `vm_config.environment_variables`, Istio `vmConfig.env`.
     #[serde(default)]
     pub upstream_credential: Option<UpstreamCredentialConfig>,
-    /// Send the verified caller to the upstream as `x-warden-*` request headers.
+    /// Send the verified caller to the upstream as headers: `x-warden-iss`, `x-warden-sub`, and when
+    /// present `x-warden-email`, `x-warden-client-id`, `x-warden-groups` (comma-separated),
+    /// `x-warden-scopes` (space-separated); controls, non-ASCII, `%` and `,` in values are
+    /// percent-encoded. `x-warden-*` headers sent by the client are always removed.
     #[serde(default)]
     pub identity_headers: bool,
-    /// Ship audit records in batches to the audit store of `warden serve` (in addition to Envoy's
-    /// access log, which always receives them).
+    /// Ship audit records in batches to the audit store of `warden serve` (`POST /v1/audit`), in
+    /// addition to Envoy's access log, which always receives them (filter state
+    /// `wasm.warden_audit`). Without it, records go only to the access log.
     #[serde(default)]
     pub audit: Option<AuditConfig>,
-    /// Who may sign in to `warden serve` as an approver: the approver audience and the web inbox's
+    /// Who may sign in to `warden serve` as an approver: the approver audiences and the web inbox's
     /// OAuth client. Read by `warden serve` only (the filter ignores it); `warden serve` requires it.
+    /// Approver tokens come from the same `issuers` but must carry one of `audiences`, which no
+    /// issuer may list as an MCP audience: an agent's MCP token cannot approve.
     #[serde(default)]
     pub approvers: Option<ApproversConfig>,
 }
 
 /// One trusted OIDC/OAuth issuer whose keys are either inline (`jwks`, RFC 7517 §5) or fetched
 /// (`remote_jwks`); exactly one of the two.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["jwks"]}, {"required": ["remote_jwks"]}]))]
 pub struct IssuerConfig {
     /// Expected `iss` claim, compared byte for byte (RFC 7519 §4.1.1).
+    #[schemars(length(min = 1))]
     pub issuer: String,
     /// Accepted `aud` values; the token's `aud` (string or array) must contain one (RFC 7519 §4.1.3).
     /// Use the MCP server's canonical URI (RFC 8707), e.g. `https://mcp.example.com/mcp`.
+    #[schemars(length(min = 1))]
     pub audiences: Vec<String>,
-    /// Inline JWKS document: `{"keys": [JWK, ...]}`; `null` (absent) when `remote_jwks` is set.
+    /// Inline JWKS document `{"keys": [JWK, ...]}` (RFC 7517 §5) holding the issuer's public keys;
+    /// absent when `remote_jwks` is set.
     #[serde(default)]
+    #[schemars(schema_with = "jwks_schema")]
     pub jwks: Value,
-    /// Fetch the key set from the issuer through an Envoy cluster, and keep it fresh.
+    /// Fetch the issuer's JWK Set through an Envoy cluster (the root context, with
+    /// `dispatch_http_call`), share it with every worker VM, and keep it fresh. Until the first load,
+    /// requests of this issuer get 503; a failed refresh keeps the last good key set.
     #[serde(default)]
     pub remote_jwks: Option<RemoteJwksConfig>,
     /// JWS algorithms accepted from this issuer (RFC 7518 names: `RS256`, `PS256`, `ES256`, `EdDSA`, …).
@@ -76,6 +105,7 @@ pub struct IssuerConfig {
     /// Dotted path of the claim holding groups or roles (string or array of strings), e.g. `groups`
     /// or `realm_access.roles`.
     #[serde(default = "default_groups_claim")]
+    #[schemars(pattern(r"^[^.]+(\.[^.]+)*$"))]
     pub groups_claim: String,
     /// Allowed clock skew for `exp`, `nbf` and `iat`, in seconds.
     #[serde(default = "default_clock_skew_seconds")]
@@ -86,41 +116,51 @@ pub struct IssuerConfig {
 ///
 /// The root context fetches it with `dispatch_http_call` through `cluster` (which decides the
 /// transport, TLS included) and shares it with every worker VM.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoteJwksConfig {
-    /// Envoy cluster that reaches the identity provider (must exist in Envoy's configuration).
+    /// Envoy cluster that reaches the identity provider (must exist in Envoy's configuration; it
+    /// decides the transport: configure TLS there for https).
+    #[schemars(length(min = 1))]
     pub cluster: String,
     /// Absolute `http(s)` URL of the JWK Set. When absent, it is discovered from the issuer's
     /// OpenID Provider Configuration at `{issuer}/.well-known/openid-configuration` (OpenID Connect
     /// Discovery 1.0 §4), whose `issuer` must equal the configured one.
     #[serde(default)]
+    #[schemars(pattern(r"^https?://"))]
     pub jwks_uri: Option<String>,
     /// Seconds between scheduled refreshes of a loaded key set.
     #[serde(default = "default_refresh_interval_seconds")]
+    #[schemars(range(min = 1))]
     pub refresh_interval_seconds: u64,
     /// Fewest seconds between two fetches triggered by tokens naming an unknown `kid`, so a flood of
-    /// random `kid`s cannot become a flood of fetches.
+    /// random `kid`s cannot become a flood of fetches. At most `refresh_interval_seconds`.
     #[serde(default = "default_unknown_kid_min_interval_seconds")]
+    #[schemars(range(min = 1))]
     pub unknown_kid_min_interval_seconds: u64,
     /// Timeout of each HTTP fetch, in milliseconds.
     #[serde(default = "default_fetch_timeout_ms")]
+    #[schemars(range(min = 1, max = 60_000))]
     pub timeout_ms: u64,
 }
 
 /// The RFC 9728 protected-resource metadata of the MCP server behind the filter.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceMetadataConfig {
     /// The MCP server's canonical URI (RFC 8707 §2, RFC 9728 `resource`), e.g.
-    /// `https://mcp.example.com/mcp`: absolute `https` (or `http` for local tests), no fragment.
+    /// `https://mcp.example.com/mcp`: absolute `https` (or `http` for local tests), no query, no
+    /// fragment. Use it as the issuers' audience.
+    #[schemars(pattern(r"^https?://[^?#]+$"))]
     pub resource: String,
     /// Issuer identifiers of the authorization servers clients may get tokens from; when absent,
     /// every configured `issuers[n].issuer`.
     #[serde(default)]
+    #[schemars(length(min = 1), inner(length(min = 1)))]
     pub authorization_servers: Option<Vec<String>>,
     /// Scopes clients may request; also sent as `scope` in the 401 challenge.
     #[serde(default)]
+    #[schemars(length(min = 1), inner(pattern(r"^[!#-\[\]-~]+$")))]
     pub scopes_supported: Option<Vec<String>>,
     /// Human-readable name of the MCP server.
     #[serde(default)]
@@ -132,12 +172,14 @@ pub struct ResourceMetadataConfig {
 
 /// A credential the filter adds to every request it forwards, read from the VM's environment
 /// (`vm_config.environment_variables` in Envoy, `vmConfig.env` in Istio) when the configuration loads.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamCredentialConfig {
     /// Request header to set, e.g. `authorization` or `x-api-key` (lowercase HTTP token).
+    #[schemars(pattern(r"^[a-z0-9!#$&'*+.^_`|~-]+$"))]
     pub header: String,
     /// Environment variable holding the secret; it must be set and non-empty.
+    #[schemars(length(min = 1))]
     pub env: String,
     /// Text put before the secret, e.g. `"Bearer "`.
     #[serde(default)]
@@ -146,7 +188,7 @@ pub struct UpstreamCredentialConfig {
 
 /// One entry of `match.subjects`. Identity is `(iss, sub)`: the same `sub` from two issuers is two
 /// callers.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(
     untagged,
     expecting = "a subject: {\"iss\": ISSUER, \"sub\": SUB}, or a bare \"SUB\" string when exactly one issuer is configured"
@@ -161,7 +203,7 @@ pub enum SubjectConfig {
 }
 
 /// `{"iss", "sub"}`: a caller identity.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssuedSubject {
     /// The issuer (`iss` claim), byte for byte as in `issuers[].issuer`.
@@ -171,26 +213,34 @@ pub struct IssuedSubject {
 }
 
 /// The access policy: rules evaluated in order, the first match decides.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// Action for a message no rule matches, unless its method is one of `open_methods`.
     #[serde(default = "default_action")]
     pub default: RuleAction,
     /// Method globs allowed when no rule matches them: the session plumbing (`initialize`, `ping`,
-    /// notifications, listings). `tools/list` results are still filtered per caller.
+    /// notifications, listings). `tools/list` results are still filtered per caller. Glob syntax as
+    /// in `match.method`.
     #[serde(default = "default_open_methods")]
     pub open_methods: Vec<String>,
-    /// Ordered rules.
+    /// Ordered rules; rule ids must be unique.
     #[serde(default)]
+    #[schemars(extend("default" = []))]
     pub rules: Vec<RuleConfig>,
 }
 
-/// One policy rule.
-#[derive(Debug, Clone, Deserialize)]
+/// One policy rule: conditions and the action taken on a matching message.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend(
+    "if" = {"properties": {"action": {"const": "require_approval"}}, "required": ["action"]},
+    "then" = {"required": ["approval"]},
+    "else" = {"not": {"required": ["approval"]}}
+))]
 pub struct RuleConfig {
-    /// Unique id, named in denials (`data.rule`) and audit records.
+    /// Unique, non-blank id, named in denials (`data.rule`) and audit records.
+    #[schemars(pattern(r"\S"))]
     pub id: String,
     /// Conditions, all of which must hold (an absent condition always holds).
     #[serde(rename = "match", default)]
@@ -205,81 +255,115 @@ pub struct RuleConfig {
     #[serde(default)]
     pub description: Option<String>,
     /// Who approves a matching call and how the grant works; required with (and only with)
-    /// `action: require_approval`.
+    /// `action: require_approval`. The grant is bound to the call digest: SHA-256 of the RFC 8785
+    /// canonical JSON of `{iss, sub, upstream, tool, arguments}`.
     #[serde(default)]
     pub approval: Option<ApprovalRuleConfig>,
     /// Scopes a caller needs for calls this rule matches. A matching call from a token that lacks one
     /// is refused with HTTP 403 `insufficient_scope` naming them (RFC 6750 §3.1; MCP authorization,
     /// step-up), so the client can ask the authorization server for a token that has them. Unlike
     /// `match.scopes`, which makes the rule not match, this says the rule applies and what it needs.
+    /// Not allowed on deny rules.
     #[serde(default)]
+    #[schemars(inner(pattern(r"^[\x21\x23-\x5B\x5D-\x7E]+$")))]
     pub required_scopes: Vec<String>,
 }
 
 /// The conditions of a rule. Every present condition must hold.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MatchConfig {
-    /// The caller must be one of these identities (`(iss, sub)`; see [`SubjectConfig`]).
+    /// The caller's identity `(iss, sub)` must be one of these. An entry is
+    /// `{"iss": ISSUER, "sub": SUB}` (ISSUER one of `issuers[].issuer`), or a bare `"SUB"` string,
+    /// accepted only when exactly one issuer is configured (with several it would name a different
+    /// person at each).
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub subjects: Option<Vec<SubjectConfig>>,
-    /// The caller must be in at least one of these groups.
+    /// The caller must be in at least one of these groups (read from the issuer's `groups_claim`).
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub groups: Option<Vec<String>>,
-    /// The caller's token must carry all of these scopes.
+    /// The caller's token must carry every one of these scopes (`scope` or `scp` claim).
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub scopes: Option<Vec<String>>,
-    /// Claim conditions, each on a dotted claim path.
+    /// Conditions on claims of the caller's token, each on a dotted claim path; all must hold.
     #[serde(default)]
     pub claims: Vec<ClaimMatch>,
     /// Glob on the JSON-RPC method (`tools/call`, `resources/*`). When absent and `tool` is set, the
-    /// rule matches `tools/call` only; when both are absent, any method.
+    /// rule matches `tools/call` only; when both are absent, any method. Globs: `*` any characters
+    /// (`/` included), `?` one character, `[a-z]` / `[!x]` classes, `{a,b}` alternatives;
+    /// case-sensitive, the whole name must match.
     #[serde(default)]
     pub method: Option<String>,
-    /// Glob on the tool name of a `tools/call` (`delete_*`, `get_[a-z]*`).
+    /// Glob on the tool name of a `tools/call` (`delete_*`, `{get_invoice,echo}`), syntax as in
+    /// `method`. A message without a tool name never matches.
     #[serde(default)]
     pub tool: Option<String>,
-    /// Conditions on the call's `arguments`.
+    /// Conditions on values inside the call's `arguments`; all must hold.
     #[serde(default)]
     pub arguments: Vec<ArgumentMatch>,
 }
 
-/// A condition on one claim of the caller's token.
-#[derive(Debug, Clone, Deserialize)]
+/// A condition on one claim of the caller's token, with exactly one of `equals` and `regex`. A
+/// missing claim fails.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["equals"]}, {"required": ["regex"]}]))]
 pub struct ClaimMatch {
     /// Dotted claim path (`email_verified`, `realm_access.roles`).
+    #[schemars(pattern(r"^[^.]+(\.[^.]+)*$"))]
     pub path: String,
-    /// The claim must equal this value, or, when the claim is an array, contain it.
+    /// The claim must equal this value (numbers compared by value) or, when the claim is an array,
+    /// contain it. `null` cannot be matched: it reads as absent.
     #[serde(default)]
+    #[schemars(extend("not" = {"type": "null"}))]
     pub equals: Option<Value>,
     /// The claim must be a string matching this regex (regex-lite syntax, unanchored).
     #[serde(default)]
     pub regex: Option<String>,
 }
 
-/// A condition on one value inside a `tools/call`'s `arguments`.
-#[derive(Debug, Clone, Deserialize)]
+/// A condition on one value inside a `tools/call`'s `arguments`, with exactly one of `equals`,
+/// `regex`, `exists` and `type`. Values compare within their JSON type: the string "5" is not the
+/// number 5, "true" and 1 are not true, JSON text inside a string is a string (never decoded).
+/// Servers that coerce accept such spellings, so pin argument shapes with `type` in `allow` rules.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    {"required": ["equals"]},
+    {"required": ["regex"]},
+    {"required": ["exists"]},
+    {"required": ["type"]}
+]))]
 pub struct ArgumentMatch {
-    /// JSON Pointer (RFC 6901) into `arguments`, e.g. `/query` or `/options/0`.
+    /// JSON Pointer (RFC 6901) into `arguments`, e.g. `/query` or `/options/0`; `~1` stands for
+    /// `/`, `~0` for `~`.
+    #[schemars(pattern(r"^/([^~]|~[01])*$"))]
     pub pointer: String,
-    /// The value must equal this.
+    /// The value must equal this (numbers compared by value: 5, 5.0 and 5e0 are equal; objects
+    /// regardless of member order; otherwise only within one JSON type). `null` cannot be matched:
+    /// it reads as absent (use `type: null` or `exists: false`).
     #[serde(default)]
+    #[schemars(extend("not" = {"type": "null"}))]
     pub equals: Option<Value>,
-    /// The value must be a string matching this regex (regex-lite syntax, unanchored).
+    /// The value must be a string matching this regex (regex-lite syntax, unanchored; `(?i)` for
+    /// case-insensitive).
     #[serde(default)]
     pub regex: Option<String>,
-    /// The value must be present and not `null` (`true`), or absent or `null` (`false`).
+    /// The value must be present and not `null` (`true`), or absent or `null` (`false`): servers
+    /// read an explicit null as an omitted optional argument.
     #[serde(default)]
     pub exists: Option<bool>,
-    /// The value must have this JSON type.
+    /// The value must have this JSON type; `integer` is a number without fractional part (5, 5.0,
+    /// 1e2), as in JSON Schema. An absent value has no type.
     #[serde(default, rename = "type")]
     pub json_type: Option<JsonType>,
 }
 
 /// A JSON type an argument condition's `type` test names (JSON Schema's type names, RFC 8259 §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JsonType {
     /// A JSON string.
@@ -299,7 +383,7 @@ pub enum JsonType {
 }
 
 /// What a rule (or the default) does with a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleAction {
     /// Forward the message upstream.
@@ -326,14 +410,21 @@ impl RuleAction {
 pub const MAX_HOLD_SECONDS: u64 = 300;
 
 /// The `approval` block of a `require_approval` rule.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend(
+    "if" = {"properties": {"grant": {"const": "window"}}, "required": ["grant"]},
+    "then" = {"required": ["window_seconds"]},
+    "else" = {"not": {"required": ["window_seconds"]}}
+))]
 pub struct ApprovalRuleConfig {
-    /// Groups (from the approver's JWT, the issuer's `groups_claim`) whose members may decide. At
-    /// least one.
+    /// Groups (from the approver's JWT, the issuer's `groups_claim`) whose members may decide; an
+    /// approver can never decide their own call. At least one.
+    #[schemars(length(min = 1))]
     pub approver_groups: Vec<String>,
     /// Distinct approvers needed before the call is granted; at least 1.
     #[serde(default = "default_approvals_needed")]
+    #[schemars(range(min = 1))]
     pub approvals_needed: u32,
     /// `once`: the grant covers one identical call; `window`: the caller may repeat this tool with
     /// any arguments for `window_seconds` after the approval.
@@ -341,15 +432,19 @@ pub struct ApprovalRuleConfig {
     pub grant: GrantMode,
     /// Length of a `window` grant in seconds; required with `grant: window`, refused otherwise.
     #[serde(default)]
+    #[schemars(range(min = 1))]
     pub window_seconds: Option<u64>,
-    /// How long the filter holds the call waiting for a decision, in seconds (1 to
-    /// [`MAX_HOLD_SECONDS`]); afterwards the agent gets a "pending" JSON-RPC error and may retry.
+    /// How long the filter holds the call waiting for a decision, in seconds (1 to 300,
+    /// `MAX_HOLD_SECONDS`); afterwards the agent gets a "pending" JSON-RPC error (-32003 with the
+    /// approval id, the inbox URL and the expiry) and may retry.
     #[serde(default = "default_hold_seconds")]
+    #[schemars(range(min = 1, max = MAX_HOLD_SECONDS))]
     pub hold_seconds: u64,
     /// How long a request stays pending before it expires, in seconds (at least `hold_seconds`).
     #[serde(default = "default_pending_expiry_seconds")]
+    #[schemars(range(min = 1))]
     pub pending_expiry_seconds: u64,
-    /// Mask the arguments approvers see with the rule's masking profile. Default `false`: approvers
+    /// Mask the arguments approvers see (inbox, API, webhooks) with the rule's masking profile. Default `false`: approvers
     /// see the arguments the call will run with, since nobody can judge a call whose arguments are
     /// hidden; set it for arguments approvers must not read (the grant still binds the clear
     /// arguments through the call digest).
@@ -358,7 +453,7 @@ pub struct ApprovalRuleConfig {
 }
 
 /// What an approval grants.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantMode {
     /// One use: the identical call (same digest) once.
@@ -369,29 +464,35 @@ pub enum GrantMode {
 }
 
 /// The top-level `approvals` block: how the filter reaches `warden serve`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalsConfig {
-    /// Envoy cluster of `warden serve` (must exist in Envoy's configuration).
+    /// Envoy cluster of `warden serve`'s internal listener (`--internal-listen`); must exist in
+    /// Envoy's configuration.
+    #[schemars(length(min = 1))]
     pub cluster: String,
     /// `:authority` of the calls to it.
     #[serde(default = "default_approvals_authority")]
     pub authority: String,
     /// The web inbox approvers open (`https://approvals.example.com/inbox`), quoted in "pending"
     /// errors so the agent can tell its user where to go.
+    #[schemars(length(min = 1))]
     pub inbox_url: String,
-    /// What happens when `warden serve` is unreachable or answers with an error.
+    /// What happens when `warden serve` is unreachable or answers with an error: `closed` denies the
+    /// held call, `open` forwards it (trials only).
     #[serde(default)]
     pub fail_mode: FailMode,
-    /// Environment variable of the Wasm VM holding the secret `warden serve` expects on its internal
-    /// API (`--internal-secret-file`), sent as [`crate::approval::INTERNAL_SECRET_HEADER`]; it must
-    /// be set and non-empty when the configuration loads.
+    /// Environment variable of the Wasm VM (Envoy `vm_config.environment_variables`, Istio
+    /// `vmConfig.env`) holding the secret `warden serve` expects on its internal API
+    /// (`--internal-secret-file`), sent as `x-warden-internal-secret`; the configuration is refused
+    /// at load when it is unset or empty.
     #[serde(default = "default_credential_env")]
+    #[schemars(length(min = 1), pattern(r"^[^=]+$"))]
     pub credential_env: String,
 }
 
 /// Behaviour when the approval service cannot be asked.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailMode {
     /// Deny the held call with a JSON-RPC error naming the problem.
@@ -402,52 +503,60 @@ pub enum FailMode {
 }
 
 /// Detectors and the profiles that select them.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MaskingConfig {
     /// Operator-defined regex detectors, in addition to the built-in `CREDIT_CARD`, `US_SSN` and
     /// `EMAIL_ADDRESS`.
     #[serde(default)]
+    #[schemars(extend("default" = []))]
     pub detectors: Vec<CustomDetectorConfig>,
     /// Named sets of detectors that rules refer to with `mask`.
     #[serde(default)]
+    #[schemars(extend("default" = {}))]
     pub profiles: BTreeMap<String, MaskProfileConfig>,
-    /// Profile applied when a rule names none. When absent: every built-in and custom detector.
+    /// Profile (a key of `profiles`) applied when a rule names none. When absent: every built-in and custom detector.
     #[serde(default)]
     pub default_profile: Option<String>,
 }
 
 /// An operator-defined detector.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomDetectorConfig {
     /// Detector name in `UPPER_SNAKE_CASE`; rendered as `[REDACTED:<name>]` and counted per name.
+    #[schemars(pattern(r"^[A-Z][A-Z0-9_]*$"))]
     pub name: String,
     /// Regex (regex-lite syntax) whose every match is masked.
+    #[schemars(length(min = 1))]
     pub pattern: String,
 }
 
 /// A masking profile: which detectors run.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MaskProfileConfig {
-    /// Detector names (built-in or custom).
+    /// Detector names, built-in (`CREDIT_CARD`, `US_SSN`, `EMAIL_ADDRESS`) or custom. An empty list
+    /// masks nothing.
     pub detectors: Vec<String>,
 }
 
 /// Bounds on what the filter buffers, in bytes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Largest request body inspected; a larger one is refused with HTTP 413.
     #[serde(default = "default_max_request_body_bytes")]
+    #[schemars(range(min = 1))]
     pub max_request_body_bytes: usize,
     /// Largest `application/json` response body buffered for masking; a larger one is replaced by a
     /// JSON-RPC error (fail closed).
     #[serde(default = "default_max_response_body_bytes")]
+    #[schemars(range(min = 1))]
     pub max_response_body_bytes: usize,
     /// Largest single SSE event; a larger one ends the stream (fail closed).
     #[serde(default = "default_max_sse_event_bytes")]
+    #[schemars(range(min = 1))]
     pub max_sse_event_bytes: usize,
 }
 
@@ -542,6 +651,31 @@ fn default_pending_expiry_seconds() -> u64 {
     3600
 }
 
+/// The inline JWKS document of `issuers[n].jwks` (RFC 7517 §5): an object with `keys`, each a JWK
+/// with at least `kty`.
+fn jwks_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "required": ["keys"],
+        "properties": {
+            "keys": {
+                "description": "The public keys (RFC 7517 §4); `kid` selects the key for a token.",
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["kty"],
+                    "properties": {
+                        "kty": { "description": "Key type (RFC 7518 §6.1): `EC`, `RSA` or `OKP`.", "type": "string" },
+                        "kid": { "description": "Key id matched against the token header's `kid`.", "type": "string" },
+                        "alg": { "description": "Algorithm the key is meant for (RFC 7518 names).", "type": "string" },
+                        "use": { "description": "Intended use; `sig` for signature keys.", "type": "string" }
+                    }
+                }
+            }
+        }
+    })
+}
+
 /// Refuses a name that cannot be an environment variable (empty, or with `=`).
 ///
 /// # Errors
@@ -632,34 +766,45 @@ fn default_max_sse_event_bytes() -> usize {
 /// `max_pending` records and drops the oldest beyond that (counter `warden.audit.dropped`). One HTTP
 /// exchange queues at most `max_records_per_exchange` records (a JSON-RPC batch yields one per message),
 /// so a single request cannot push other callers' records out of a full outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
     /// Envoy cluster of `warden serve` (must exist in Envoy's configuration).
+    #[schemars(length(min = 1))]
     pub store_cluster: String,
     /// `:authority` of the calls to it.
     #[serde(default = "default_audit_authority")]
+    #[schemars(length(min = 1))]
     pub authority: String,
     /// Most records per `POST /v1/audit` (at least 1).
     #[serde(default = "default_audit_batch_size")]
+    #[schemars(range(min = 1))]
     pub batch_size: usize,
     /// Longest wait, in milliseconds, before waiting records are sent (at least 1).
     #[serde(default = "default_audit_flush_interval_ms")]
+    #[schemars(range(min = 1))]
     pub flush_interval_ms: u64,
-    /// Most records a worker holds while the store is unreachable (at least `batch_size`).
+    /// Most records a worker holds while the store is unreachable (at least `batch_size`); older
+    /// ones are dropped and counted in `warden.audit.dropped`.
     #[serde(default = "default_audit_max_pending")]
+    #[schemars(range(min = 1))]
     pub max_pending: usize,
     /// Timeout of one `POST /v1/audit`, in milliseconds.
     #[serde(default = "default_audit_timeout_ms")]
+    #[schemars(range(min = 1))]
     pub timeout_ms: u64,
     /// Environment variable of the Wasm VM holding the secret of `warden serve`'s internal API, as
-    /// `approvals.credential_env`.
+    /// `approvals.credential_env` (Envoy `vm_config.environment_variables`, Istio `vmConfig.env`;
+    /// sent as `x-warden-internal-secret`; refused at load when unset or empty).
     #[serde(default = "default_credential_env")]
+    #[schemars(length(min = 1), pattern(r"^[^=]+$"))]
     pub credential_env: String,
-    /// Most records one HTTP exchange queues for the store (at least 1; at most `max_pending` takes
-    /// effect). The rest are counted in the exchange's first record (`store_dropped`) and in
+    /// Most records one HTTP exchange (a JSON-RPC batch yields one per message) queues for the store
+    /// (at least 1; at most `max_pending` takes effect), so one request cannot push other callers'
+    /// records out of a full outbox. The rest are counted in the exchange's first record (`store_dropped`) and in
     /// `warden.audit.dropped`; Envoy's access log still receives every record.
     #[serde(default = "default_audit_max_records_per_exchange")]
+    #[schemars(range(min = 1))]
     pub max_records_per_exchange: usize,
 }
 
@@ -703,40 +848,48 @@ impl AuditConfig {
 /// Approver tokens come from the same `issuers` as callers' tokens but must carry an approver
 /// audience (`aud`, RFC 7519 §4.1.3) from `audiences`, disjoint from every issuer's MCP audiences,
 /// so an agent holding an ordinary MCP token cannot approve.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproversConfig {
-    /// Accepted `aud` values of approver bearer tokens (CLI, REST API). At least one; none may be
+    /// Accepted `aud` values of approver bearer tokens (REST API, CLI, the inbox's development
+    /// sign-in). At least one; none may be
     /// an audience of an issuer.
+    #[schemars(length(min = 1), inner(length(min = 1)))]
     pub audiences: Vec<String>,
-    /// Sign approvers in to the web inbox through the identity provider (OAuth 2.1 authorization
-    /// code + PKCE, OpenID Connect). Without it the inbox accepts a pasted approver token (development
+    /// Sign approvers in to the web inbox through the identity provider (OpenID Connect, OAuth 2.1
+    /// authorization code + PKCE S256, endpoints from the issuer's discovery document). Without it the inbox accepts a pasted approver token (development
     /// only).
     #[serde(default)]
     pub inbox: Option<InboxLoginConfig>,
 }
 
 /// The web inbox's OAuth client at the identity provider (`approvers.inbox`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("not" = {"required": ["client_secret_env", "client_secret_file"]}))]
 pub struct InboxLoginConfig {
     /// The configured issuer (an `issuers[n].issuer`) approvers sign in with; its OpenID Provider
     /// Configuration (OpenID Connect Discovery 1.0 §4) names the authorization and token endpoints.
+    #[schemars(length(min = 1))]
     pub issuer: String,
     /// The inbox's `client_id` at the provider; ID tokens must carry it in `aud` (OpenID Connect
     /// Core 1.0 §3.1.3.7).
+    #[schemars(length(min = 1))]
     pub client_id: String,
     /// Environment variable holding the client secret (confidential client, HTTP Basic at the token
     /// endpoint). Absent with `client_secret_file` too: a public client (PKCE only).
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub client_secret_env: Option<String>,
     /// File holding the client secret (trailing whitespace ignored); exclusive with
     /// `client_secret_env`.
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub client_secret_file: Option<String>,
     /// The redirect URI registered at the provider, ending in `/inbox/callback`, e.g.
     /// `https://approvals.example.com/inbox/callback`. Its origin is the inbox's public origin: forms
     /// must come from it (`Origin` check) and the session cookie is `Secure` when it is `https`.
+    #[schemars(pattern(r"^https?://[^/?#]+/inbox/callback$"))]
     pub redirect_url: String,
     /// Scopes requested; `openid` is always requested.
     #[serde(default = "default_inbox_scopes")]
@@ -744,6 +897,7 @@ pub struct InboxLoginConfig {
     /// Longest inbox session, in seconds (60 to 86400); a session also ends when the ID token
     /// that opened it expires.
     #[serde(default = "default_session_seconds")]
+    #[schemars(range(min = 60, max = 86_400))]
     pub session_seconds: u64,
 }
 

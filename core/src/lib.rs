@@ -42,6 +42,7 @@ pub mod policy;
 pub mod reply;
 pub mod request;
 pub mod response;
+pub mod schema;
 pub mod sse;
 
 pub use engine::Engine;

@@ -36,7 +36,7 @@ pub fn spawn(store: Arc<AuditStore>, retention: Duration) {
         loop {
             every.tick().await;
             let store = Arc::clone(&store);
-            let now_ms = crate::serve::now().saturating_mul(1000);
+            let now_ms = super::record::now_unix_seconds().saturating_mul(1000);
             let done =
                 tokio::task::spawn_blocking(move || prune_once(&store, retention, now_ms)).await;
             match done {

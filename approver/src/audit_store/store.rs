@@ -8,7 +8,9 @@ use anyhow::Context;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
-use super::record::StoredRecord;
+use warden_core::audit::AuditRecord;
+
+use super::record;
 use super::schema;
 
 /// What one batch did.
@@ -70,7 +72,7 @@ impl AuditStore {
                     continue;
                 }
                 outcome.received += 1;
-                let (record, time_ms) = match StoredRecord::parse(line) {
+                let (record, time_ms) = match record::parse(line) {
                     Ok(parsed) => parsed,
                     Err(e) => {
                         outcome.rejected.push(format!("line {}: {e:#}", index + 1));
@@ -86,7 +88,7 @@ impl AuditStore {
                     identity.map(|i| &i.sub),
                     record.method,
                     record.tool,
-                    record.decision,
+                    record.decision.as_str(),
                     record.rule,
                     line,
                     received_at,
@@ -116,7 +118,7 @@ impl AuditStore {
     ///
     /// # Errors
     /// On database errors, or a stored row that no longer parses.
-    pub fn records_since(&self, since_ms: i64) -> anyhow::Result<Vec<StoredRecord>> {
+    pub fn records_since(&self, since_ms: i64) -> anyhow::Result<Vec<AuditRecord>> {
         self.query(
             "SELECT record_json FROM audit_records WHERE time_ms >= ?1 ORDER BY time_ms, record_id",
             params![since_ms],
@@ -128,20 +130,20 @@ impl AuditStore {
     ///
     /// # Errors
     /// As [`AuditStore::records_since`].
-    pub fn session_records(&self, session_id: &str) -> anyhow::Result<Vec<StoredRecord>> {
+    pub fn session_records(&self, session_id: &str) -> anyhow::Result<Vec<AuditRecord>> {
         self.query(
             "SELECT record_json FROM audit_records WHERE session_id = ?1 ORDER BY time_ms, record_id",
             params![session_id],
         )
     }
 
-    fn query(&self, sql: &str, params: impl rusqlite::Params) -> anyhow::Result<Vec<StoredRecord>> {
+    fn query(&self, sql: &str, params: impl rusqlite::Params) -> anyhow::Result<Vec<AuditRecord>> {
         let conn = self.lock();
         let mut statement = conn.prepare_cached(sql)?;
         let rows = statement.query_map(params, |row| row.get::<_, String>(0))?;
         rows.map(|json| {
             let json = json?;
-            Ok(StoredRecord::parse(&json)?.0)
+            Ok(record::parse(&json)?.0)
         })
         .collect()
     }

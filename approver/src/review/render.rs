@@ -125,8 +125,9 @@ pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::audit_store::record::{unix_ms, StoredRecord};
+    use crate::audit_store::record::{parse, unix_ms};
     use crate::audit_store::testing::record;
+    use warden_core::audit::AuditRecord;
 
     #[test]
     fn csv_cells_that_start_like_a_formula_are_quoted_as_text() {
@@ -140,9 +141,9 @@ mod tests {
         hostile["identity"]["email"] = "+1-555".into();
         let mut minus = record("b:0", "2026-01-01T10:00:01Z", Some("s"), "-2+3");
         minus["tool"] = "\tcmd".into();
-        let records: Vec<StoredRecord> = [hostile, minus]
+        let records: Vec<AuditRecord> = [hostile, minus]
             .into_iter()
-            .map(|v| StoredRecord::parse(&v.to_string()).unwrap().0)
+            .map(|v| parse(&v.to_string()).unwrap().0)
             .collect();
         let report = super::super::report::build(
             &records,

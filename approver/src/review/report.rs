@@ -14,11 +14,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
+use warden_core::audit::{AuditDecision, AuditRecord};
 use warden_core::config::PluginConfig;
 use warden_core::policy::Policy;
 use warden_core::Identity;
 
-use crate::audit_store::record::{rfc3339_ms, unix_ms, RecordedIdentity, StoredRecord};
+use crate::audit_store::record::{rfc3339_ms, unix_ms};
 use crate::serve::store::ApprovalRecord;
 
 /// Access of one identity to one tool in the period.
@@ -165,7 +166,7 @@ impl PolicyView {
 /// What the records showed about one identity.
 #[derive(Default)]
 struct Seen {
-    last: Option<RecordedIdentity>,
+    last: Option<Identity>,
     personal: bool,
     clients: BTreeSet<String>,
     sessions: BTreeSet<String>,
@@ -176,7 +177,7 @@ struct Seen {
 /// Builds the report of `[since_ms, until_ms]` from `records` (oldest first) and `approvals` (those
 /// created in the period count).
 pub fn build(
-    records: &[StoredRecord],
+    records: &[AuditRecord],
     approvals: &[ApprovalRecord],
     policy: Option<&PolicyView>,
     since_ms: i64,
@@ -197,7 +198,7 @@ pub fn build(
         .collect();
     for record in records {
         totals.records += 1;
-        let denied = record.was_denied();
+        let denied = record.decision.was_denied();
         let call = record.is_tool_call();
         let bucket = timeline
             .entry(
@@ -209,7 +210,7 @@ pub fn build(
         bucket.0 += u64::from(call);
         bucket.1 += u64::from(denied);
         totals.denied += u64::from(denied);
-        totals.unauthenticated += u64::from(record.decision == "unauthenticated");
+        totals.unauthenticated += u64::from(record.decision == AuditDecision::Unauthenticated);
         add_counts(&mut totals.masked, &record.masked);
         let Some(identity) = &record.identity else {
             continue;
@@ -226,13 +227,13 @@ pub fn build(
         }
         who.calls += 1;
         totals.calls += 1;
-        totals.allowed += u64::from(record.was_forwarded());
+        totals.allowed += u64::from(record.decision.was_forwarded());
         let tool = record.tool.clone().unwrap_or_else(|| "(none)".into());
         who.tools.insert(tool.clone());
         let row = access_row(&mut access, &identity.iss, &identity.sub, &tool);
         row.email = identity.email.clone().or(row.email.take());
         row.calls += 1;
-        row.allowed += u64::from(record.was_forwarded());
+        row.allowed += u64::from(record.decision.was_forwarded());
         if denied {
             row.denied += 1;
             let rule = record.rule.clone().unwrap_or_else(|| "(default)".into());
@@ -326,17 +327,8 @@ fn unused_grants(view: &PolicyView, seen: &BTreeMap<(String, String), Seen>) -> 
     let mut unused = Vec::new();
     for who in seen.values() {
         let Some(last) = &who.last else { continue };
-        let identity = Identity {
-            iss: last.iss.clone(),
-            sub: last.sub.clone(),
-            email: last.email.clone(),
-            groups: last.groups.clone(),
-            scopes: last.scopes.clone(),
-            client_id: last.client_id.clone(),
-            claims: serde_json::Value::Null,
-        };
         for tool in tools.iter().filter(|t| !who.tools.contains(*t)) {
-            if view.policy.may_list_tool(&identity, tool) {
+            if view.policy.may_list_tool(last, tool) {
                 unused.push(UnusedGrant {
                     sub: last.sub.clone(),
                     groups: last.groups.clone(),
@@ -355,8 +347,10 @@ mod tests {
     use crate::audit_store::testing::record;
     use serde_json::json;
 
-    fn parsed(value: serde_json::Value) -> StoredRecord {
-        StoredRecord::parse(&value.to_string()).unwrap().0
+    fn parsed(value: serde_json::Value) -> AuditRecord {
+        crate::audit_store::record::parse(&value.to_string())
+            .unwrap()
+            .0
     }
 
     const POLICY: &str = r#"{"issuers":[{"issuer":"https://idp","audiences":["a"],"jwks":{}}],
@@ -365,7 +359,7 @@ mod tests {
             {"id":"allow-support-lookup","match":{"groups":["support"],"tool":"lookup"},"action":"allow"},
             {"id":"deny-export","match":{"tool":"export"},"action":"deny"}]}}"#;
 
-    fn records() -> Vec<StoredRecord> {
+    fn records() -> Vec<AuditRecord> {
         let mut alice = record("a:0", "2026-01-01T10:00:00Z", Some("s1"), "alice");
         alice["identity"]["email"] = "alice@example.com".into();
         alice["masked"] = json!({"CREDIT_CARD": 2});

@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use warden_core::audit::AuditRecord;
 
-use crate::audit_store::record::{rfc3339_ms, unix_ms, StoredRecord};
+use crate::audit_store::record::{rfc3339_ms, unix_ms};
 use crate::serve::store::ApprovalRecord;
 
 use super::table;
@@ -52,7 +53,7 @@ pub struct Session {
     /// The caller of every record of the session.
     pub caller: CallerKey,
     /// The records, oldest first.
-    pub records: Vec<StoredRecord>,
+    pub records: Vec<AuditRecord>,
 }
 
 impl Session {
@@ -62,7 +63,7 @@ impl Session {
     }
 }
 
-fn caller_key(record: &StoredRecord) -> CallerKey {
+fn caller_key(record: &AuditRecord) -> CallerKey {
     record
         .identity
         .as_ref()
@@ -77,14 +78,14 @@ fn shown(part: &str) -> String {
     }
 }
 
-fn time_ms(record: &StoredRecord) -> i64 {
+fn time_ms(record: &AuditRecord) -> i64 {
     unix_ms(&record.time).unwrap_or_default()
 }
 
 /// Groups `records` (oldest first) into sessions keyed by `(iss, sub, session id)`, ordered by their
 /// first record.
-pub fn group(records: &[StoredRecord]) -> Vec<Session> {
-    let mut by_key: BTreeMap<(CallerKey, String), Vec<StoredRecord>> = BTreeMap::new();
+pub fn group(records: &[AuditRecord]) -> Vec<Session> {
+    let mut by_key: BTreeMap<(CallerKey, String), Vec<AuditRecord>> = BTreeMap::new();
     // Open stateless session per caller (iss, sub): (id, last time).
     let mut open: BTreeMap<CallerKey, (String, i64)> = BTreeMap::new();
     for record in records {
@@ -148,7 +149,7 @@ pub fn summarize(session: &Session, approvals: &[ApprovalRecord]) -> SessionSumm
         last: records.last().map(|r| r.time.clone()).unwrap_or_default(),
         messages: records.len(),
         calls: records.iter().filter(|r| r.is_tool_call()).count(),
-        denials: records.iter().filter(|r| r.was_denied()).count(),
+        denials: records.iter().filter(|r| r.decision.was_denied()).count(),
         approvals: approvals_of(session, approvals).len(),
     }
 }
@@ -198,7 +199,7 @@ pub struct ReplayStep {
     pub text: String,
 }
 
-fn describe(record: &StoredRecord) -> String {
+fn describe(record: &AuditRecord) -> String {
     let mut text = match (&record.method, &record.tool) {
         (Some(method), Some(tool)) => format!("{method} {tool}"),
         (Some(method), None) => method.clone(),
@@ -304,8 +305,10 @@ mod tests {
     use super::*;
     use crate::audit_store::testing::record;
 
-    fn parsed(value: serde_json::Value) -> StoredRecord {
-        StoredRecord::parse(&value.to_string()).unwrap().0
+    fn parsed(value: serde_json::Value) -> AuditRecord {
+        crate::audit_store::record::parse(&value.to_string())
+            .unwrap()
+            .0
     }
 
     #[test]
@@ -342,7 +345,7 @@ mod tests {
         intruder["tool"] = "delete_customer".into();
         let mut mallory = record("m:1", "2026-01-01T10:00:02Z", Some("s1"), "mallory");
         mallory["tool"] = "export".into();
-        let records: Vec<StoredRecord> = [
+        let records: Vec<AuditRecord> = [
             record("a:0", "2026-01-01T10:00:00Z", Some("s1"), "alice"),
             intruder,
             mallory,
@@ -401,7 +404,7 @@ mod tests {
         init["rule"] = serde_json::Value::Null;
         let mut masked = record("c:0", "2026-01-01T10:00:02Z", Some("s"), "alice");
         masked["masked"] = serde_json::json!({"CREDIT_CARD": 2});
-        let records: Vec<StoredRecord> = [init, denied, masked].into_iter().map(parsed).collect();
+        let records: Vec<AuditRecord> = [init, denied, masked].into_iter().map(parsed).collect();
         let session = &group(&records)[0];
         let summary = summarize(session, &[]);
         assert_eq!(
