@@ -10,6 +10,11 @@ cargo_wasm := justfile_directory() / "target/wasm32-wasip1/release/warden_filter
 # Wasm features the Rust toolchain's wasm32-wasip1 output uses (all supported by Envoy's V8 and by wasmtime).
 wasm_features := "--enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types"
 run_dir := justfile_directory() / ".run"
+# Release artifacts (`just release`, `just image-filter`, `just image-serve`); the version is the workspace's.
+dist := justfile_directory() / "dist"
+version := `sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1`
+# The manifest validator's own Python environment (deploy/check/requirements.txt).
+deploy_venv := justfile_directory() / "deploy/.venv"
 # proxy-wasm modules (built for wasm32-wasip1 only) are left out of native builds.
 native := "--exclude warden-filter --exclude http-headers-fixture --exclude callouts-fixture"
 
@@ -27,6 +32,9 @@ setup:
     @test -d integration/oidc-provider/node_modules/oidc-provider || { echo "==> installing the test OpenID provider (npm ci in integration/oidc-provider)"; npm ci --prefix integration/oidc-provider --no-audit --no-fund --silent; }
     @test -d integration/express-upstream/node_modules/express || { echo "==> installing the Express MCP upstream of the request-decoding tests (npm ci in integration/express-upstream)"; npm ci --prefix integration/express-upstream --no-audit --no-fund --silent; }
     @command -v wasm-opt >/dev/null || { echo "==> installing binaryen (wasm-opt) with apt-get"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binaryen >/dev/null; }
+    @command -v buildah >/dev/null || { echo "==> installing buildah (OCI images without a daemon) with apt-get"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah >/dev/null; }
+    @test -x "{{deploy_venv}}/bin/python" || { echo "==> creating {{deploy_venv}} (manifest validator)"; python3 -m venv "{{deploy_venv}}"; }
+    @cmp -s deploy/check/requirements.txt "{{deploy_venv}}/requirements.installed" || { echo "==> installing deploy/check/requirements.txt into {{deploy_venv}}"; "{{deploy_venv}}/bin/pip" install --quiet --disable-pip-version-check -r deploy/check/requirements.txt && cp deploy/check/requirements.txt "{{deploy_venv}}/requirements.installed"; }
     @{ test -x /usr/bin/chromium && test -x /usr/bin/chromedriver; } || { echo "==> installing Chromium and ChromeDriver for the web inbox test (apt-get install chromium chromium-driver)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 # Build the filter (.wasm, release), the native binaries and test fixtures.
@@ -52,9 +60,55 @@ lint: setup
     cargo clippy --locked -p warden-filter -p http-headers-fixture -p callouts-fixture --target wasm32-wasip1 --all-targets -- -D warnings
 
 # Run every test: unit tests, the wasmtime harness against the release .wasm, and the Envoy end-to-end suite.
-test: build lint
+test: build lint deploy-check
     @echo "==> running the test suite (unit, harness, end-to-end)"
     ENVOY_BIN="{{envoy}}" cargo test --locked --workspace {{native}}
+
+# The validator's tests, every manifest in deploy/ against the real schemas (Kubernetes, Istio, Envoy Gateway)
+# and the policies they embed, `envoy --mode validate` on the rendered envoy/ configs, both images built
+# (debug `warden`) and checked as Istio / a container runtime reads them (about 40 s).
+# Check the deployment files: manifests, Envoy configs, images.
+deploy-check: build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    echo "==> deploy/check: validator tests, then every manifest in deploy/"
+    cd deploy/check && "{{deploy_venv}}/bin/python" -m unittest discover -s . 2>&1 | tail -n 3 && cd ../..
+    "{{deploy_venv}}/bin/python" deploy/check/validate.py "{{justfile_directory()}}"
+    echo "==> envoy --mode validate on the rendered envoy/envoy.yaml and envoy/envoy-approvals.yaml"
+    tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+    sed "s/{{{{APPROVALS_PORT}}/8788/" envoy/envoy-approvals.yaml > "$tmp/envoy-approvals.template.yaml"
+    for pair in "envoy/envoy.yaml policies/demo.json" "$tmp/envoy-approvals.template.yaml policies/demo-approvals.json"; do
+      set -- $pair
+      target/debug/render-envoy-config --template "$1" --plugin-config "$2" --wasm "{{wasm}}"         --listen-port 10000 --upstream-port 18080 --admin-port 0 --audit-log "$tmp/audit.log" > "$tmp/envoy.yaml"
+      WARDEN_INTERNAL_SECRET=deploy-check-not-a-secret "{{envoy}}" --mode validate -c "$tmp/envoy.yaml" -l error >/dev/null         && echo "ok      $1 with $2" || { echo "REFUSED $1 with $2"; exit 1; }
+    done
+    echo "==> images (into $tmp): the filter, and warden serve from the debug binary"
+    deploy/image.sh filter "{{wasm}}" "$tmp" {{version}}
+    "{{deploy_venv}}/bin/python" deploy/check/image.py filter "$tmp/warden-filter-{{version}}.oci.tar" "{{wasm}}"
+    deploy/image.sh serve target/debug/warden "$tmp" {{version}}
+    "{{deploy_venv}}/bin/python" deploy/check/image.py serve "$tmp/warden-serve-{{version}}.oci.tar"
+
+# dist/warden-filter-VERSION.oci.tar, its .sha256 and .digest (the manifest digest to pin in oci:// URLs).
+# The filter's OCI image for Istio / Envoy Gateway (FROM scratch, last layer /plugin.wasm), with buildah.
+image-filter: build
+    deploy/image.sh filter "{{wasm}}" "{{dist}}" {{version}}
+    "{{deploy_venv}}/bin/python" deploy/check/image.py filter "{{dist}}/warden-filter-{{version}}.oci.tar" "{{wasm}}"
+
+# dist/warden-serve-VERSION.oci.tar, its .sha256 and .digest.
+# warden serve's image (deploy/serve/Containerfile, no base image) from the release binary.
+image-serve: setup
+    cargo build --locked --release -p warden
+    deploy/image.sh serve target/release/warden "{{dist}}" {{version}}
+    "{{deploy_venv}}/bin/python" deploy/check/image.py serve "{{dist}}/warden-serve-{{version}}.oci.tar"
+
+# dist/: warden_filter.wasm (+ .sha256), the `warden` binary (release, + .sha256), the filter and warden
+# serve images (OCI archives + .sha256 + .digest).
+# Everything a release ships, into dist/.
+release: image-filter image-serve
+    cp "{{wasm}}" "{{dist}}/warden_filter.wasm"
+    cp target/release/warden "{{dist}}/warden"
+    cd "{{dist}}" && sha256sum warden_filter.wasm > warden_filter.wasm.sha256 && sha256sum warden > warden.sha256
+    @ls -l "{{dist}}" | tail -n +2 | awk '{print "    " $5 " bytes  " $9}'
 
 # Only the end-to-end suite (real Envoy + demo MCP server + rmcp client).
 e2e: build
