@@ -174,3 +174,72 @@ fn policy_check_on_a_valid_file_prints_ok() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), format!("ok: {}", file.display()));
 }
+
+/// A valid configuration whose filter needs the upstream credential from `UPSTREAM_TOKEN`.
+fn config_with_upstream_credential() -> String {
+    let jwks = std::fs::read_to_string(repo_root().join("policies/dev/dev-jwks.json")).unwrap();
+    format!(
+        r#"{{"issuers":[{{"issuer":"https://dev-issuer.warden.local","audiences":["warden-demo"],"jwks":{jwks}}}],"policy":{{}},
+            "upstream_credential":{{"header":"authorization","prefix":"Bearer ","env":"UPSTREAM_TOKEN"}}}}"#
+    )
+}
+
+#[test]
+fn policy_check_refuses_a_config_whose_upstream_credential_variable_is_missing() {
+    let file = temp_file("needs-env.json", &config_with_upstream_credential());
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["policy", "check", file.to_str().unwrap()])
+        .env_remove("UPSTREAM_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let expected = format!("{}: upstream_credential.env: ", file.display());
+    assert!(stderr(&out).starts_with(&expected), "{}", stderr(&out));
+    assert!(stderr(&out).contains("UPSTREAM_TOKEN"), "{}", stderr(&out));
+}
+
+#[test]
+fn policy_check_reads_the_variables_given_with_env_and_env_file_only() {
+    let file = temp_file("needs-env-2.json", &config_with_upstream_credential());
+    let check = |extra: &[&str], inherited: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+        command
+            .args(["policy", "check", file.to_str().unwrap()])
+            .args(extra);
+        match inherited {
+            Some(value) => command.env("UPSTREAM_TOKEN", value),
+            None => command.env_remove("UPSTREAM_TOKEN"),
+        };
+        command.output().unwrap()
+    };
+    // The process's own environment is not read unless a bare `--env NAME` asks for it.
+    let out = check(&[], Some("s3cret"));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let out = check(&["--env", "UPSTREAM_TOKEN"], Some("s3cret"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = check(&["--env", "UPSTREAM_TOKEN=s3cret"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), format!("ok: {}", file.display()));
+    // A value with a control character is refused as the filter would.
+    let out = check(&["--env", "UPSTREAM_TOKEN=a\u{7}b"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("control characters"),
+        "{}",
+        stderr(&out)
+    );
+    let env_file = temp_file(
+        "upstream.env",
+        "# the upstream's token\nUPSTREAM_TOKEN=s3cret\n\n",
+    );
+    let out = check(&["--env-file", env_file.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bad_file = temp_file("bad.env", "UPSTREAM_TOKEN\n");
+    let out = check(&["--env-file", bad_file.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).starts_with(bad_file.to_str().unwrap()),
+        "{}",
+        stderr(&out)
+    );
+}

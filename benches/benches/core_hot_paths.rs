@@ -14,6 +14,7 @@ use warden_benches::fixtures::{demo_policy, dev_token, DevAlg};
 use warden_benches::payloads::{
     allowed_call, denied_call, sse_event, tool_result, tool_result_of_size, Pii,
 };
+use warden_core::engine::Environment;
 use warden_core::jwt::TokenCache;
 use warden_core::request::Verdict;
 use warden_core::response::{MaskedById, ResponsePlan};
@@ -30,7 +31,7 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let engine = Engine::from_json(demo_policy().unwrap().as_bytes()).unwrap();
+    let engine = Engine::load(demo_policy().unwrap().as_bytes(), Environment::NotRead).unwrap();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use warden_benches::fixtures::{demo_policy, dev_token, DevAlg};
 use warden_benches::payloads::{allowed_call, denied_call, tool_result_of_size, Pii};
+use warden_core::engine::Environment;
 use warden_core::request::Verdict;
 use warden_core::response::{MaskedById, ResponsePlan};
 use warden_core::{Engine, Identity};
@@ -20,7 +21,7 @@ fn now() -> u64 {
 }
 
 fn engine_and_alice() -> (Engine, Identity) {
-    let engine = Engine::from_json(demo_policy().unwrap().as_bytes()).unwrap();
+    let engine = Engine::load(demo_policy().unwrap().as_bytes(), Environment::NotRead).unwrap();
     let token = dev_token(DevAlg::Es256, "alice@example.com", &["support"], 600).unwrap();
     let identity = engine.verifier.verify(&token, now()).unwrap().identity;
     (engine, identity)

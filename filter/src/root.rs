@@ -7,8 +7,8 @@ use std::time::UNIX_EPOCH;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
-use warden_core::config::PluginConfig;
-use warden_core::jwt::{secret_from_env, TokenCache, UpstreamCredential};
+use warden_core::engine::{Environment, Secrets};
+use warden_core::jwt::{TokenCache, UpstreamCredential};
 use warden_core::{ConfigError, Engine};
 
 use crate::audit_shipper::{AuditQueue, AuditShipper};
@@ -58,22 +58,16 @@ impl WardenRoot {
     }
 
     fn load(bytes: &[u8]) -> Result<Shared, ConfigError> {
-        let config = PluginConfig::from_json(bytes)?;
-        let engine = Engine::from_config(&config)?;
         // Read in the VM: `vm_config.environment_variables` (Istio `vmConfig.env`) are its WASI
         // environment.
         let env = |name: &str| std::env::var(name).ok();
-        let upstream_credential = engine.resource_server.upstream_credential(env)?;
-        let approvals_secret = engine
-            .approvals
-            .as_ref()
-            .map(|a| secret_from_env(env, &a.credential_env, "approvals.credential_env"))
-            .transpose()?;
-        let audit_secret = config
-            .audit
-            .as_ref()
-            .map(|a| secret_from_env(env, &a.credential_env, "audit.credential_env"))
-            .transpose()?;
+        let engine = Engine::load(bytes, Environment::Read(&env))?;
+        let Secrets {
+            upstream_credential,
+            approvals: approvals_secret,
+            audit: audit_secret,
+        } = engine.secrets.clone();
+        let audit = engine.audit.as_ref().and_then(AuditQueue::register);
         Ok(Shared {
             engine,
             token_cache: RefCell::new(TokenCache::new(TOKEN_CACHE_CAPACITY)),
@@ -82,7 +76,7 @@ impl WardenRoot {
             approvals_secret,
             audit_secret,
             metrics: Metrics::default(),
-            audit: config.audit.as_ref().and_then(AuditQueue::register),
+            audit,
         })
     }
 }

@@ -37,7 +37,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::Args;
-use warden_core::config::PluginConfig;
+use warden_core::engine::Environment;
 use warden_core::Engine;
 
 use self::auth::ApproverAuth;
@@ -135,9 +135,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let shown = args.config.display();
     let bytes =
         std::fs::read(&args.config).with_context(|| format!("{shown}: cannot read the file"))?;
-    let config = PluginConfig::from_json(&bytes).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
-    let engine = Engine::from_config(&config).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
-    let approvers = ApproverAuth::from_config(&config, reqwest::Client::new())
+    // The filter's secrets (upstream credential, its copy of the internal secret) are not read
+    // here: this service has its own internal secret and never forwards traffic.
+    let engine =
+        Engine::load(&bytes, Environment::NotRead).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    let approvers = ApproverAuth::from_engine(&engine, reqwest::Client::new())
         .with_context(|| shown.to_string())?;
     let secret = internal::InternalSecret::load(args.internal_secret_file.as_deref(), |name| {
         std::env::var(name).ok()
