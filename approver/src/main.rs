@@ -9,6 +9,7 @@
 
 mod approvals;
 mod audit_store;
+mod clock;
 mod policy;
 mod review;
 mod serve;

@@ -31,7 +31,7 @@ pub struct AuditArgs {
 /// # Errors
 /// When the database cannot be opened or migrated.
 pub fn start(db: &Path, args: &AuditArgs) -> anyhow::Result<axum::Router> {
-    let store = Arc::new(AuditStore::open(db, crate::serve::now())?);
+    let store = Arc::new(AuditStore::open(db, crate::clock::now())?);
     if let Some(retention) = args.retention {
         retention::spawn(Arc::clone(&store), retention);
     }

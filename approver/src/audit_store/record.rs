@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
+
+use crate::clock::unix_ms;
 
 /// The caller as recorded (`identity` of the record).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -122,21 +122,4 @@ impl StoredRecord {
     pub fn was_denied(&self) -> bool {
         matches!(self.decision.as_str(), "deny" | "approval_denied")
     }
-}
-
-/// Milliseconds since the Unix epoch of an RFC 3339 timestamp.
-///
-/// # Errors
-/// When `text` is not RFC 3339.
-pub fn unix_ms(text: &str) -> anyhow::Result<i64> {
-    let t = OffsetDateTime::parse(text, &Rfc3339).context("not an RFC 3339 timestamp")?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).context("timestamp out of range")
-}
-
-/// RFC 3339 UTC text (milliseconds) of Unix milliseconds `ms`.
-pub fn rfc3339_ms(ms: i64) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| ms.to_string())
 }

@@ -209,7 +209,7 @@ mod tests {
         ]
         .join("\n");
         store.insert_batch(&batch, 1).unwrap();
-        let cutoff = super::super::record::unix_ms("2025-06-01T00:00:00Z").unwrap();
+        let cutoff = crate::clock::unix_ms("2025-06-01T00:00:00Z").unwrap();
         assert_eq!(store.prune(cutoff).unwrap(), 1);
         let left = store.records_since(0).unwrap();
         assert_eq!(left.len(), 1);

@@ -125,8 +125,9 @@ pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::audit_store::record::{unix_ms, StoredRecord};
+    use crate::audit_store::record::StoredRecord;
     use crate::audit_store::testing::record;
+    use crate::clock::unix_ms;
 
     #[test]
     fn csv_cells_that_start_like_a_formula_are_quoted_as_text() {

@@ -18,8 +18,9 @@ use warden_core::engine::Environment;
 use warden_core::policy::Policy;
 use warden_core::{Engine, Identity};
 
-use crate::audit_store::record::{rfc3339_ms, unix_ms, RecordedIdentity, StoredRecord};
-use crate::serve::store::ApprovalRecord;
+use crate::audit_store::record::{RecordedIdentity, StoredRecord};
+use crate::clock::{rfc3339_ms, unix_ms};
+use crate::serve::store::{ApprovalRecord, ApprovalStatus};
 
 /// Access of one identity to one tool in the period.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -246,13 +247,11 @@ pub fn build(
         );
         row.email = row.email.take().or(approval.caller.email.clone());
         row.approvals_requested += 1;
-        match approval.status.as_str() {
-            "approved" | "consumed" | "revoked" => row.approvals_granted += 1,
-            "denied" => row.approvals_denied += 1,
-            _ => {}
-        }
+        row.approvals_granted += u64::from(approval.status.was_granted());
+        let denied = approval.status == ApprovalStatus::Denied;
+        row.approvals_denied += u64::from(denied);
         row.approvers.extend(approval.approvers.iter().cloned());
-        if approval.status == "denied" {
+        if denied {
             row.approvers.extend(approval.decided_by.clone());
         }
     }

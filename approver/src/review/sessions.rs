@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::audit_store::record::{rfc3339_ms, unix_ms, StoredRecord};
+use crate::audit_store::record::StoredRecord;
+use crate::clock::{rfc3339_ms, unix_ms};
 use crate::serve::store::ApprovalRecord;
 
 use super::table;

@@ -22,7 +22,8 @@ use super::api::ApiError;
 use super::keys::RemoteKeySets;
 use super::login::InboxLogin;
 use super::store::ApprovalRecord;
-use super::{now, AppState};
+use super::AppState;
+use crate::clock::now;
 
 /// How approvers are authenticated: the approver and ID-token verifiers and the key sets they share.
 pub struct ApproverAuth {

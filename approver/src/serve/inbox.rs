@@ -27,8 +27,9 @@ use super::api::{decide, visible, ApiError};
 use super::auth::verify;
 use super::login::{LOGIN_COOKIE, LOGIN_SECONDS};
 use super::session::{check_form, cookie, set_cookie, Session, SESSION_COOKIE};
-use super::store::{ApprovalRecord, Verdict};
-use super::{now, rfc3339, AppState};
+use super::store::{ApprovalRecord, ApprovalStatus, ApproverAction};
+use super::AppState;
+use crate::clock::{now, rfc3339};
 /// Longest session of the development sign-in (pasted token), in seconds.
 const DEV_SESSION_SECONDS: i64 = 8 * 3600;
 /// Decided requests shown under the pending ones.
@@ -214,7 +215,9 @@ async fn inbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
         Err(e) => return error_page(&e),
     };
     let t = now();
-    let (pending, decided): (Vec<_>, Vec<_>) = all.iter().partition(|r| r.status == "pending");
+    let (pending, decided): (Vec<_>, Vec<_>) = all
+        .iter()
+        .partition(|r| r.status == ApprovalStatus::Pending);
     let body = html! {
         div {
             "Signed in as " strong #approver { (approver.email.as_deref().unwrap_or(&approver.sub)) } " "
@@ -412,7 +415,7 @@ async fn approve(
     id: Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    act(state, headers, id, Verdict::Approve, form)
+    act(state, headers, id, ApproverAction::Approve, form)
 }
 
 async fn deny(
@@ -421,14 +424,14 @@ async fn deny(
     id: Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    act(state, headers, id, Verdict::Deny, form)
+    act(state, headers, id, ApproverAction::Deny, form)
 }
 
 fn act(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    verdict: Verdict,
+    action: ApproverAction,
     form: ActionForm,
 ) -> Response {
     let result = form_session(&state, &headers, &form).and_then(|session| {
@@ -436,7 +439,7 @@ fn act(
             &state,
             &session.approver,
             &id,
-            verdict,
+            action,
             form.reason.as_deref(),
         )
     });

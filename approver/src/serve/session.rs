@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use warden_core::Identity;
 
 use super::api::ApiError;
-use super::now;
+use crate::clock::now;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "warden_session";
