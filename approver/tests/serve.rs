@@ -44,7 +44,9 @@ async fn listing_by_an_unknown_status_is_a_client_error_and_known_ones_filter() 
             .send()
     };
     assert_eq!(list("approvedish").await.unwrap().status(), 400);
-    for status in ["pending", "approved", "denied", "expired", "consumed", "revoked"] {
+    for status in [
+        "pending", "approved", "denied", "expired", "consumed", "revoked",
+    ] {
         let listed = list(status).await.unwrap();
         assert_eq!(listed.status(), 200, "{status}");
         assert_eq!(listed.json::<Value>().await.unwrap(), json!([]), "{status}");
