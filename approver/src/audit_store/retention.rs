@@ -58,7 +58,7 @@ mod tests {
     #[test]
     fn retention_keeps_records_inside_the_period() {
         let dir = tempfile::tempdir().unwrap();
-        let store = AuditStore::open(&dir.path().join("w.db"), 0).unwrap();
+        let store = AuditStore::open(&dir.path().join("w.db")).unwrap();
         let batch = [
             record("a:0", "2025-01-01T00:00:00Z", None, "alice").to_string(),
             record("b:0", "2025-12-30T00:00:00Z", None, "alice").to_string(),

@@ -4,12 +4,10 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use anyhow::Context;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
 use super::record::StoredRecord;
-use super::schema;
 
 /// What one batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -30,14 +28,13 @@ pub struct AuditStore {
 }
 
 impl AuditStore {
-    /// Opens (creating if needed) the database file at `path` in WAL mode and applies the audit
-    /// migrations.
+    /// Opens (creating if needed) the database file at `path` ([`crate::sqlite::open_durable`]:
+    /// WAL mode, schema migrated).
     ///
     /// # Errors
-    /// When the file cannot be opened or a migration fails.
-    pub fn open(path: &Path, now: i64) -> anyhow::Result<Self> {
-        let mut conn = crate::sqlite::open_durable(path, "audit")?;
-        schema::migrate(&mut conn, now).with_context(|| path.display().to_string())?;
+    /// When the file cannot be opened or migrated.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let conn = crate::sqlite::open_durable(path, "audit")?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -158,7 +155,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, AuditStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = AuditStore::open(&dir.path().join("w.db"), 0).unwrap();
+        let store = AuditStore::open(&dir.path().join("w.db")).unwrap();
         (dir, store)
     }
 
@@ -234,18 +231,5 @@ mod tests {
             .map(|r| r.record_id)
             .collect();
         assert_eq!(ids, ["a:0", "b:0"]);
-    }
-
-    #[test]
-    fn reopening_applies_no_migration_twice() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("w.db");
-        AuditStore::open(&path, 0).unwrap();
-        let again = AuditStore::open(&path, 1).unwrap();
-        let n: i64 = again
-            .lock()
-            .query_row("SELECT COUNT(*) FROM audit_migrations", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 1);
     }
 }

@@ -109,7 +109,7 @@ fn open(db: &Path) -> anyhow::Result<(AuditStore, Vec<ApprovalRecord>)> {
         db.display()
     );
     let now = crate::clock::now();
-    let audit = AuditStore::open(db, now)?;
+    let audit = AuditStore::open(db)?;
     let approvals = Store::open(db)?.list(None, now)?;
     Ok((audit, approvals))
 }

@@ -186,53 +186,18 @@ pub struct Store {
     conn: Mutex<Connection>,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS requests (
-    id TEXT PRIMARY KEY,
-    call_digest TEXT NOT NULL,
-    upstream TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    caller_iss TEXT NOT NULL,
-    caller_sub TEXT NOT NULL,
-    caller_json TEXT NOT NULL,
-    tool TEXT NOT NULL,
-    arguments_json TEXT NOT NULL,
-    session_id TEXT,
-    status TEXT NOT NULL,
-    grant_mode TEXT NOT NULL,
-    window_seconds INTEGER,
-    approvals_needed INTEGER NOT NULL,
-    created_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    decided_at INTEGER,
-    decided_by TEXT,
-    reason TEXT,
-    window_until INTEGER
-);
-CREATE INDEX IF NOT EXISTS requests_digest ON requests (call_digest, status);
-CREATE INDEX IF NOT EXISTS requests_caller_tool ON requests (caller_iss, caller_sub, upstream, tool, status);
-CREATE TABLE IF NOT EXISTS approvals (
-    request_id TEXT NOT NULL REFERENCES requests (id),
-    approver_iss TEXT NOT NULL,
-    approver_sub TEXT NOT NULL,
-    approved_at INTEGER NOT NULL,
-    PRIMARY KEY (request_id, approver_iss, approver_sub)
-);
-";
-
 const COLUMNS: &str = "id, status, call_digest, upstream, rule, caller_json, tool, arguments_json, \
     session_id, grant_mode, approvals_needed, created_at, expires_at, decided_at, decided_by, reason, \
     window_until";
 
 impl Store {
-    /// Opens (creating if needed) the database file at `path` in WAL mode with `synchronous=FULL`.
+    /// Opens (creating if needed) the database file at `path` ([`crate::sqlite::open_durable`]:
+    /// WAL mode, `synchronous=FULL`, schema migrated).
     ///
     /// # Errors
-    /// When the file cannot be opened or the schema cannot be created.
+    /// When the file cannot be opened or migrated.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let conn = crate::sqlite::open_durable(path, "approval")?;
-        conn.execute_batch(SCHEMA)
-            .with_context(|| format!("cannot create the schema in {}", path.display()))?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
