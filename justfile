@@ -79,10 +79,10 @@ up port="10000": build
       --listen 127.0.0.1:$approvals_port --internal-listen 127.0.0.1:$internal_port \
       --internal-secret-file "{{run_dir}}/internal-secret" > "{{run_dir}}/warden-serve.log" 2>&1 &
     pids+=($!)
-    sed "s/{{{{APPROVALS_PORT}}/$internal_port/" envoy/envoy-approvals.yaml > "{{run_dir}}/envoy-approvals.template.yaml"
-    target/debug/render-envoy-config --template "{{run_dir}}/envoy-approvals.template.yaml" --plugin-config policies/demo-approvals.json \
+    # The test suites' renderer (integration/testkit): strict, every placeholder of the template filled.
+    target/debug/render-envoy --template envoy/envoy-approvals.yaml --plugin-config policies/demo-approvals.json \
       --wasm "{{wasm}}" --listen-port {{port}} --upstream-port $upstream_port --admin-port $admin_port \
-      --audit-log "{{run_dir}}/audit.log" > "{{run_dir}}/envoy.yaml"
+      --approvals-port $internal_port --audit-log "{{run_dir}}/audit.log" > "{{run_dir}}/envoy.yaml"
     echo "==> starting Envoy on 127.0.0.1:{{port}} (log: {{run_dir}}/envoy.log, audit: {{run_dir}}/audit.log)"
     WARDEN_INTERNAL_SECRET="$(cat "{{run_dir}}/internal-secret")" \
       "{{envoy}}" -c "{{run_dir}}/envoy.yaml" --concurrency 1 --use-dynamic-base-id -l info > "{{run_dir}}/envoy.log" 2>&1 &
