@@ -50,7 +50,6 @@ pub fn unix_ms(text: &str) -> anyhow::Result<i64> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

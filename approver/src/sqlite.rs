@@ -125,7 +125,6 @@ fn migrate(conn: &mut Connection, migrations: &[&str]) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn user_version(conn: &Connection) -> i64 {

@@ -184,7 +184,6 @@ pub fn check_subjects(policy: &Policy, issuers: &[IssuerConfig]) -> Result<(), C
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use serde_json::{json, Value};
 
     use super::*;

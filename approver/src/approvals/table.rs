@@ -71,7 +71,6 @@ pub fn render_one(r: &ApprovalRecord) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn record() -> ApprovalRecord {

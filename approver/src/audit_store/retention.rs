@@ -50,7 +50,6 @@ pub fn spawn(store: Arc<AuditStore>, retention: Duration) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::audit_store::testing::record;
     use crate::clock::unix_ms;

@@ -146,7 +146,6 @@ impl AuditStore {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn line(record_id: &str, time: &str, session: Option<&str>, sub: &str) -> String {

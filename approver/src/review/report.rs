@@ -343,7 +343,6 @@ fn unused_grants(view: &PolicyView, seen: &BTreeMap<(String, String), Seen>) -> 
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::audit_store::testing::record;
     use serde_json::json;

@@ -301,7 +301,6 @@ pub fn render_replay(summary: &SessionSummary, steps: &[ReplayStep]) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::audit_store::testing::record;
 

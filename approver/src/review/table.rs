@@ -78,7 +78,6 @@ pub fn counts<'a>(counts: impl IntoIterator<Item = (&'a String, &'a u64)>) -> St
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

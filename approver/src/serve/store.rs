@@ -525,7 +525,6 @@ fn get(conn: &Connection, id: &str) -> anyhow::Result<Option<ApprovalRecord>> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use serde_json::json;
 

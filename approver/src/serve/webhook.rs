@@ -128,7 +128,6 @@ async fn deliver(client: &reqwest::Client, url: &str, payload: &Value) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

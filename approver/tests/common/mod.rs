@@ -1,6 +1,6 @@
 //! Shared by the `warden serve` tests: the built binary started on a free port with a temporary
 //! database, dev tokens from `warden token`, and filter-style check requests.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+#![allow(dead_code)]
 
 pub mod idp;
 

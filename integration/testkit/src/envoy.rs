@@ -142,7 +142,6 @@ pub fn path_value(path: &Path, what: &str) -> Result<String, RenderError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     const TEMPLATE: &str = "a: {{LISTEN_PORT}}\nb: {{UPSTREAM_PORT}}\nc: {{ADMIN_PORT}}\n\

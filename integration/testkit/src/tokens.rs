@@ -204,7 +204,6 @@ pub fn token_signed_by_unknown_key(plugin_config: &Value, sub: &str) -> anyhow::
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]
