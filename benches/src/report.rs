@@ -169,7 +169,6 @@ pub fn markdown(info: &RunInfo, results: &[WorkloadResult]) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn sample(rps: f64, p50: f64) -> Sample {

@@ -6,11 +6,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use warden_benches::fixtures::{demo_policy, dev_token, DevAlg};
 use warden_benches::payloads::{allowed_call, denied_call, tool_result_of_size, Pii};
+use warden_core::engine::Environment;
 use warden_core::request::Disposition;
 use warden_core::response::{MaskedById, ResponsePlan};
 use warden_core::{Engine, Identity};
+use warden_testkit::paths::read_repo_file;
+use warden_testkit::tokens::{sign_dev_token, DevAlg};
 
 fn now() -> u64 {
     SystemTime::now()
@@ -20,8 +22,12 @@ fn now() -> u64 {
 }
 
 fn engine_and_alice() -> (Engine, Identity) {
-    let engine = Engine::from_json(demo_policy().unwrap().as_bytes()).unwrap();
-    let token = dev_token(DevAlg::Es256, "alice@example.com", &["support"], 600).unwrap();
+    let engine = Engine::load(
+        read_repo_file("policies/demo.json").unwrap().as_bytes(),
+        Environment::NotRead,
+    )
+    .unwrap();
+    let token = sign_dev_token(DevAlg::Es256, "alice@example.com", &["support"], 600).unwrap();
     let identity = engine.verifier.verify(&token, now()).unwrap().identity;
     (engine, identity)
 }
@@ -40,7 +46,7 @@ fn forward_plan(engine: &Engine, identity: &Identity) -> ResponsePlan {
 fn dev_tokens_of_both_algorithms_verify_against_the_demo_policy() {
     let (engine, _) = engine_and_alice();
     for alg in [DevAlg::Es256, DevAlg::Rs256] {
-        let token = dev_token(alg, "bob", &[], 600).unwrap();
+        let token = sign_dev_token(alg, "bob", &[], 600).unwrap();
         assert_eq!(
             engine.verifier.verify(&token, now()).unwrap().identity.sub,
             "bob"

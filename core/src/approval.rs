@@ -451,7 +451,6 @@ impl ApprovalHold {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn hold(fail_mode: FailMode) -> ApprovalHold {

@@ -132,7 +132,6 @@ fn refusal_reply(status: u16, message: &str, data: Value) -> LocalReply {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn refused_header(content_types: &[&str], encodings: &[&str]) -> Option<&'static str> {

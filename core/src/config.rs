@@ -1024,7 +1024,6 @@ fn default_audit_max_records_per_exchange() -> usize {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     const MINIMAL: &str = r#"{"issuers":[{"issuer":"https://idp","audiences":["mcp"],"jwks":{"keys":[]}}],"policy":{}}"#;

@@ -1,12 +1,46 @@
-//! [`Engine`]: the plugin configuration, validated and compiled, ready to decide traffic.
+//! [`Engine`]: the plugin configuration, validated and compiled, ready to decide traffic, and
+//! [`Engine::load`], the one way a configuration document becomes one.
 
-use crate::config::{ApprovalsConfig, IssuerConfig, LimitsConfig, PluginConfig, SubjectConfig};
+use crate::config::{
+    check_env_name, ApprovalsConfig, ApproversConfig, AuditConfig, IssuerConfig, LimitsConfig,
+    PluginConfig, SubjectConfig,
+};
 use crate::error::ConfigError;
-use crate::jwt::{ResourceServer, Verifier};
+use crate::jwt::{secret_from_env, ResourceServer, UpstreamCredential, Verifier};
 use crate::mask::Masker;
 use crate::policy::Policy;
 
-/// Everything the filter needs to judge requests and rewrite responses, built once per configuration.
+/// Where [`Engine::load`] reads the environment variables a configuration names
+/// (`upstream_credential.env`, `approvals.credential_env`, `audit.credential_env`).
+#[derive(Clone, Copy)]
+pub enum Environment<'a> {
+    /// Read each variable with this function; a variable that is unset, empty or holds control
+    /// characters refuses the configuration. The filter passes `std::env::var` (its Wasm VM's
+    /// environment: `vm_config.environment_variables`, Istio `vmConfig.env`); `warden policy check`
+    /// passes the variables given on its command line.
+    Read(&'a dyn Fn(&str) -> Option<String>),
+    /// For programs that neither forward traffic nor call `warden serve` (`warden serve` itself,
+    /// `warden review`): the variables' names are checked, their values are not read and
+    /// [`Engine::secrets`] is empty, so the upstream credential never has to reach those processes.
+    NotRead,
+}
+
+/// The secrets a configuration names, read from the [`Environment`] at load.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Secrets {
+    /// The header set on every forwarded request (`upstream_credential`; `None` without one, or
+    /// with [`Environment::NotRead`]).
+    pub upstream_credential: Option<UpstreamCredential>,
+    /// The shared secret of `warden serve`'s internal API for approval checks
+    /// (`approvals.credential_env`; `None` without an `approvals` block, or with
+    /// [`Environment::NotRead`]).
+    pub approvals: Option<String>,
+    /// The same for audit shipping (`audit.credential_env`).
+    pub audit: Option<String>,
+}
+
+/// Everything the filter needs to judge requests and rewrite responses, built once per configuration
+/// by [`Engine::load`].
 pub struct Engine {
     /// Verifies bearer JWTs against the configured issuers.
     pub verifier: Verifier,
@@ -22,22 +56,44 @@ pub struct Engine {
     pub upstream: String,
     /// How to reach `warden serve` for calls held for approval (`None`: no rule requires approval).
     pub approvals: Option<ApprovalsConfig>,
+    /// Where the filter ships audit records (`None`: Envoy's access log only).
+    pub audit: Option<AuditConfig>,
+    /// The issuers as configured (`warden serve` builds its approver verifiers from them).
+    pub issuers: Vec<IssuerConfig>,
+    /// Who may sign in to `warden serve` as an approver (read by `warden serve` only).
+    pub approvers: Option<ApproversConfig>,
+    /// The secrets read from the environment at load.
+    pub secrets: Secrets,
 }
 
 impl Engine {
-    /// Parses and compiles a plugin configuration document (JSON).
+    /// Parses, validates and compiles a plugin configuration document (JSON), then reads the
+    /// secrets it names from `environment`. The filter's `on_configure`, `warden policy check`,
+    /// `warden serve` and `warden review` all load through here, so they accept and refuse the same
+    /// documents.
     ///
     /// # Errors
     /// The first problem found, as a [`ConfigError`] naming its JSON path: a malformed document, an
-    /// unusable key, glob or regex, a rule naming a masking profile that does not exist, or a
+    /// unusable key, glob or regex, a rule naming a masking profile that does not exist, a
     /// `match.subjects` entry that is not one `(iss, sub)` of the configured issuers (see
-    /// [`check_subjects`]).
-    pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
-        Self::from_config(&PluginConfig::from_json(bytes)?)
+    /// [`check_subjects`]), or (with [`Environment::Read`]) a variable named by
+    /// `upstream_credential.env`, `approvals.credential_env` or `audit.credential_env` that is unset,
+    /// empty or holds control characters.
+    pub fn load(bytes: &[u8], environment: Environment<'_>) -> Result<Self, ConfigError> {
+        let config = PluginConfig::from_json(bytes)?;
+        let mut engine = Self::compile(&config)?;
+        engine.secrets = engine.read_secrets(environment)?;
+        Ok(engine)
     }
 
-    /// Compiles an already parsed configuration. Errors as [`Engine::from_json`].
-    pub fn from_config(config: &PluginConfig) -> Result<Self, ConfigError> {
+    /// [`Engine::load`] without environment ([`Environment::NotRead`]), for this crate's tests.
+    #[cfg(test)]
+    pub(crate) fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
+        Self::load(bytes, Environment::NotRead)
+    }
+
+    /// Compiles an already parsed configuration (secrets not read yet).
+    fn compile(config: &PluginConfig) -> Result<Self, ConfigError> {
         let verifier = Verifier::from_config(&config.issuers, "issuers")?;
         let resource_server = ResourceServer::from_config(config)?;
         let masker = Masker::from_config(&config.masking, "masking")?;
@@ -60,6 +116,38 @@ impl Engine {
             limits: config.limits.clone(),
             upstream: config.upstream.clone(),
             approvals: config.approvals.clone(),
+            audit: config.audit.clone(),
+            issuers: config.issuers.clone(),
+            approvers: config.approvers.clone(),
+            secrets: Secrets::default(),
+        })
+    }
+
+    /// Reads the variables this configuration names (or, with [`Environment::NotRead`], checks
+    /// their names only).
+    fn read_secrets(&self, environment: Environment<'_>) -> Result<Secrets, ConfigError> {
+        let named = [
+            self.approvals
+                .as_ref()
+                .map(|a| (a.credential_env.as_str(), "approvals.credential_env")),
+            self.audit
+                .as_ref()
+                .map(|a| (a.credential_env.as_str(), "audit.credential_env")),
+        ];
+        let Environment::Read(env) = environment else {
+            for (name, path) in named.into_iter().flatten() {
+                check_env_name(name, path)?;
+            }
+            return Ok(Secrets::default());
+        };
+        let [approvals, audit] = named.map(|n| {
+            n.map(|(name, path)| secret_from_env(env, name, path))
+                .transpose()
+        });
+        Ok(Secrets {
+            upstream_credential: self.resource_server.upstream_credential(env)?,
+            approvals: approvals?,
+            audit: audit?,
         })
     }
 }
@@ -96,7 +184,6 @@ pub fn check_subjects(policy: &Policy, issuers: &[IssuerConfig]) -> Result<(), C
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use serde_json::{json, Value};
 
     use super::*;
@@ -141,6 +228,75 @@ mod tests {
             arguments: None,
         };
         engine.policy.decide(identity, &call).rule.is_some()
+    }
+
+    /// `config` with an upstream credential, an approvals block and an audit block, each naming
+    /// its own variable.
+    fn with_secrets() -> Vec<u8> {
+        let mut doc: Value =
+            serde_json::from_slice(&config(&["https://a"], json!(["alice"]))).unwrap();
+        doc["upstream_credential"] =
+            json!({"header": "authorization", "prefix": "Bearer ", "env": "UPSTREAM"});
+        doc["approvals"] = json!({"cluster": "warden_approvals", "inbox_url": "https://approvals.example/inbox", "credential_env": "APPROVALS"});
+        doc["audit"] = json!({"store_cluster": "warden_audit", "credential_env": "AUDIT"});
+        doc.to_string().into_bytes()
+    }
+
+    fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn load_reads_every_named_secret_from_the_environment() {
+        let env = env_of(&[("UPSTREAM", "u-1"), ("APPROVALS", "a-2"), ("AUDIT", "b-3")]);
+        let engine = Engine::load(&with_secrets(), Environment::Read(&env)).unwrap();
+        let credential = engine.secrets.upstream_credential.unwrap();
+        assert_eq!(
+            (credential.header.as_str(), credential.value.as_str()),
+            ("authorization", "Bearer u-1")
+        );
+        assert_eq!(engine.secrets.approvals.as_deref(), Some("a-2"));
+        assert_eq!(engine.secrets.audit.as_deref(), Some("b-3"));
+    }
+
+    #[test]
+    fn load_refuses_a_missing_empty_or_control_character_secret_naming_its_member() {
+        let cases = [
+            (
+                env_of(&[("APPROVALS", "a"), ("AUDIT", "b")]),
+                "upstream_credential.env",
+            ),
+            (
+                env_of(&[("UPSTREAM", "u"), ("APPROVALS", ""), ("AUDIT", "b")]),
+                "approvals.credential_env",
+            ),
+            (
+                env_of(&[("UPSTREAM", "u"), ("APPROVALS", "a"), ("AUDIT", "b\nc")]),
+                "audit.credential_env",
+            ),
+        ];
+        for (env, path) in cases {
+            let e = Engine::load(&with_secrets(), Environment::Read(&env))
+                .err()
+                .unwrap();
+            assert_eq!(e.path, path, "{e}");
+        }
+    }
+
+    #[test]
+    fn load_without_reading_checks_variable_names_and_leaves_secrets_empty() {
+        let engine = Engine::load(&with_secrets(), Environment::NotRead).unwrap();
+        assert_eq!(engine.secrets, Secrets::default());
+        let mut doc: Value = serde_json::from_slice(&with_secrets()).unwrap();
+        doc["audit"]["credential_env"] = json!("NOT=A NAME");
+        let e = Engine::load(doc.to_string().as_bytes(), Environment::NotRead)
+            .err()
+            .unwrap();
+        assert_eq!(e.path, "audit.credential_env", "{e}");
     }
 
     #[test]

@@ -421,7 +421,6 @@ pub fn error_response(id: &Value, code: i64, message: &str, data: Option<Value>)
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use serde_json::json;
 

@@ -228,6 +228,17 @@ impl Policy {
         self.unmatched(TOOLS_CALL) == RuleAction::Allow
     }
 
+    /// The tool names the rules' `tool` globs name exactly, each alternative of a `{a,b}` glob on
+    /// its own (`{lookup,refund}` names `lookup` and `refund`; `get_*` names none), for reports that
+    /// compare the policy with the tools actually called.
+    pub fn named_tools(&self) -> std::collections::BTreeSet<String> {
+        self.rules
+            .iter()
+            .filter_map(|rule| rule.tool.as_ref())
+            .flat_map(Glob::literal_names)
+            .collect()
+    }
+
     /// `(rule id, mask profile name, JSON path of the rule's "mask" field)` for each rule that names a
     /// masking profile, in rule order, so the caller can check that each profile exists.
     pub fn mask_references(&self) -> impl Iterator<Item = (&str, &str, String)> {
@@ -623,6 +634,31 @@ impl Glob {
     fn matches(&self, text: &str) -> bool {
         self.0.iter().any(|pattern| pattern.matches(text))
     }
+
+    /// The names alternatives of this glob match exactly: each alternative without `*`, `?` or a
+    /// class, a one-character class such as `[{]` read as its character.
+    fn literal_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.0
+            .iter()
+            .filter_map(|pattern| literal_name(pattern.as_str()))
+    }
+}
+
+/// The one name `pattern` (one alternative, braces expanded) matches, if it matches only one.
+fn literal_name(pattern: &str) -> Option<String> {
+    let mut name = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' | '?' => return None,
+            '[' => match (chars.next(), chars.next()) {
+                (Some(only), Some(']')) if only != '!' => name.push(only),
+                _ => return None,
+            },
+            c => name.push(c),
+        }
+    }
+    Some(name)
 }
 
 /// Most patterns one glob may expand into (`{a,b}{c,d}` is four).
@@ -770,7 +806,6 @@ fn index(parent: &str, i: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use serde_json::json;
 
     use super::*;
@@ -1016,6 +1051,18 @@ mod tests {
             !allowed(&p, &alice(), &tool_call("echo2", None)),
             "alternatives are whole-name matches"
         );
+    }
+
+    #[test]
+    fn named_tools_are_each_alternative_without_wildcards() {
+        let p = policy(json!({"rules": [
+            {"id": "a", "match": {"tool": "{lookup,refund}"}, "action": "allow"},
+            {"id": "b", "match": {"tool": "get_*"}, "action": "allow"},
+            {"id": "c", "match": {"tool": "{x,y?}_[{]z[!q]"}, "action": "deny"},
+            {"id": "d", "match": {"tool": "brace_[{]"}, "action": "deny"},
+            {"id": "e", "match": {"method": "tools/*"}, "action": "deny"}]}));
+        let names: Vec<String> = p.named_tools().into_iter().collect();
+        assert_eq!(names, ["brace_{", "lookup", "refund"]);
     }
 
     #[test]

@@ -451,7 +451,6 @@ fn denial_message(message: &Message, decision: &Decision) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use serde_json::json;
 
     use super::*;

@@ -279,7 +279,6 @@ impl Engine {
 mod tests {
     //! The fast paths (pre-scan, streaming rewriter) against the `Value` path, on a corpus and on
     //! generated documents: the client must decode the same JSON and the counts must be the same.
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use serde_json::json;
 

@@ -334,7 +334,6 @@ fn split_lines(text: &str) -> impl Iterator<Item = &str> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     /// Upper-cases data containing "secret": a stand-in for masking.

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use warden_core::config::{PluginConfig, RuleAction};
+use warden_core::engine::Environment;
 use warden_core::policy::{Call, Decision, Policy};
 use warden_core::{ConfigError, Engine, Identity};
 
@@ -63,11 +64,11 @@ fn schema_errors(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> 
         .collect()
 }
 
-/// Parses and compiles a document the way the filter's `on_configure` does ([`Engine::from_json`]).
+/// Parses and compiles a document with the filter's loader ([`Engine::load`]; secrets not read).
 fn compile(doc: &Value) -> Result<(PluginConfig, Engine), ConfigError> {
     let bytes = doc.to_string();
     let config = PluginConfig::from_json(bytes.as_bytes())?;
-    let engine = Engine::from_json(bytes.as_bytes())?;
+    let engine = Engine::load(bytes.as_bytes(), Environment::NotRead)?;
     Ok((config, engine))
 }
 

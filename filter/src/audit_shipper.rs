@@ -81,7 +81,7 @@ impl AuditShipper {
             (":authority", config.authority.as_str()),
             ("content-type", "application/x-ndjson"),
         ];
-        if let Some(secret) = &shared.audit_secret {
+        if let Some(secret) = &shared.runtime.engine.secrets.audit {
             headers.push((INTERNAL_SECRET_HEADER, secret.as_str()));
         }
         match hostcalls::dispatch_http_call(

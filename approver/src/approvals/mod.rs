@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use crate::serve::store::ApprovalRecord;
+use crate::serve::store::{ApprovalRecord, ApprovalStatus};
 
 /// Options of `warden approvals`.
 #[derive(Debug, Args)]
@@ -30,10 +30,8 @@ enum ApprovalsCommand {
     /// List the requests you may decide (default: pending ones).
     List {
         /// `pending`, `approved`, `denied`, `expired`, `consumed`, `revoked`, or `all`.
-        #[arg(long, default_value = "pending", value_parser = [
-            "pending", "approved", "denied", "expired", "consumed", "revoked", "all"
-        ])]
-        status: String,
+        #[arg(long, default_value = "pending")]
+        status: StatusFilter,
     },
     /// Show one request.
     Show {
@@ -79,14 +77,32 @@ pub fn run(args: &ApprovalsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--status`: one [`ApprovalStatus`], or `all` (`None`).
+#[derive(Debug, Clone, Copy)]
+struct StatusFilter(Option<ApprovalStatus>);
+
+impl std::str::FromStr for StatusFilter {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text == "all" {
+            return Ok(Self(None));
+        }
+        text.parse().map(|status| Self(Some(status))).map_err(|e| {
+            let names: Vec<&str> = ApprovalStatus::ALL.iter().map(|s| s.as_str()).collect();
+            format!("{e}; one of {}, or all", names.join(", "))
+        })
+    }
+}
+
 async fn execute(args: &ApprovalsArgs) -> anyhow::Result<String> {
     let base = args.server.trim_end_matches('/');
     let client = reqwest::Client::new();
     let (request, one) = match &args.command {
         ApprovalsCommand::List { status } => {
-            let url = match status.as_str() {
-                "all" => format!("{base}/v1/approvals"),
-                status => format!("{base}/v1/approvals?status={status}"),
+            let url = match status.0 {
+                None => format!("{base}/v1/approvals"),
+                Some(status) => format!("{base}/v1/approvals?status={status}"),
             };
             (client.get(url), false)
         }

@@ -1,6 +1,6 @@
 //! Plain-text tables for `warden approvals list|show`.
 
-use crate::review::table::{self, terminal_safe};
+use crate::review::table;
 use crate::serve::store::ApprovalRecord;
 
 /// Columns of `warden approvals list`.
@@ -14,32 +14,32 @@ const HEADERS: [&str; 7] = [
     "CREATED",
 ];
 
-/// One row per record under a header, columns padded to their widest cell, two spaces apart,
-/// control characters escaped ([`terminal_safe`]).
+/// One row per record under a header ([`table::render`]: columns padded to their widest cell in
+/// display width, two spaces apart, control characters escaped).
 pub fn render_list(records: &[ApprovalRecord]) -> String {
     let rows: Vec<[String; 7]> = records
         .iter()
         .map(|r| {
             [
                 r.id.clone(),
-                r.status.clone(),
+                r.status.to_string(),
                 r.caller.sub.clone(),
                 r.tool.clone(),
                 r.rule.clone(),
                 format!("{}/{}", r.approvers.len(), r.approvals_needed),
-                crate::serve::rfc3339(r.created_at),
+                crate::clock::rfc3339(r.created_at),
             ]
         })
         .collect();
     table::render(&HEADERS, &rows)
 }
 
-/// `field: value` lines for one record, values made [`terminal_safe`].
+/// `field value` lines for one record, values made [`table::terminal_safe`].
 pub fn render_one(r: &ApprovalRecord) -> String {
-    let optional = |t: Option<i64>| t.map(crate::serve::rfc3339).unwrap_or_else(|| "-".into());
+    let optional = |t: Option<i64>| t.map(crate::clock::rfc3339).unwrap_or_else(|| "-".into());
     let lines = [
         ("id", r.id.clone()),
-        ("status", r.status.clone()),
+        ("status", r.status.to_string()),
         ("caller", format!("{} ({})", r.caller.sub, r.caller.iss)),
         ("upstream", r.upstream.clone()),
         ("tool", r.tool.clone()),
@@ -55,8 +55,8 @@ pub fn render_one(r: &ApprovalRecord) -> String {
                 r.approvers.join(", ")
             ),
         ),
-        ("created", crate::serve::rfc3339(r.created_at)),
-        ("expires", crate::serve::rfc3339(r.expires_at)),
+        ("created", crate::clock::rfc3339(r.created_at)),
+        ("expires", crate::clock::rfc3339(r.expires_at)),
         ("decided", optional(r.decided_at)),
         (
             "decided by",
@@ -66,15 +66,11 @@ pub fn render_one(r: &ApprovalRecord) -> String {
         ("window until", optional(r.window_until)),
         ("call digest", r.call_digest.clone()),
     ];
-    lines
-        .iter()
-        .map(|(name, value)| format!("{name:<13} {}\n", terminal_safe(value)))
-        .collect()
+    table::render_fields(&lines)
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn record() -> ApprovalRecord {
@@ -100,5 +96,25 @@ mod tests {
         assert!(list.contains("delete\\u{202e}"), "{list}");
         assert!(shown.contains("ok\\u{1b}]8;;http://evil\\u{7}"), "{shown}");
         assert_eq!(shown.lines().count(), 16, "no value adds a line: {shown}");
+    }
+
+    #[test]
+    fn list_columns_line_up_by_display_width_with_wide_characters() {
+        let mut wide = record();
+        wide.tool = "削除".into();
+        let mut narrow = record();
+        narrow.tool = "drop".into();
+        let list = render_list(&[wide, narrow]);
+        let rule_column: Vec<usize> = list
+            .lines()
+            .map(|line| {
+                let at = line.find("RULE").or_else(|| line.find("approve")).unwrap();
+                unicode_width::UnicodeWidthStr::width(&line[..at])
+            })
+            .collect();
+        assert!(
+            rule_column.windows(2).all(|w| w[0] == w[1]),
+            "RULE column starts at display columns {rule_column:?}:\n{list}"
+        );
     }
 }

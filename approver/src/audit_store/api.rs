@@ -29,7 +29,7 @@ pub fn router(store: Arc<AuditStore>) -> Router {
 }
 
 async fn ingest(State(store): State<Arc<AuditStore>>, body: String) -> Response {
-    let received_at = super::record::now_unix_seconds();
+    let received_at = crate::clock::now();
     let result = tokio::task::spawn_blocking(move || store.insert_batch(&body, received_at)).await;
     match result {
         Ok(Ok(outcome)) => {

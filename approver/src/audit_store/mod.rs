@@ -1,11 +1,10 @@
 //! The audit store of `warden serve`: the filter's records (`POST /v1/audit`, batched, idempotent on
-//! `record_id`) in the same SQLite file as the approvals, its own tables and migrations, and
-//! retention pruning. `warden sessions` and `warden review` read it ([`crate::review`]).
+//! `record_id`) in the same SQLite file as the approvals (tables created by the file's one migration
+//! list, [`crate::sqlite`]), and retention pruning. `warden sessions` and `warden review` read it ([`crate::review`]).
 
 pub mod api;
 pub mod record;
 pub mod retention;
-mod schema;
 pub mod store;
 
 use std::path::Path;
@@ -31,7 +30,7 @@ pub struct AuditArgs {
 /// # Errors
 /// When the database cannot be opened or migrated.
 pub fn start(db: &Path, args: &AuditArgs) -> anyhow::Result<axum::Router> {
-    let store = Arc::new(AuditStore::open(db, record::now_unix_seconds())?);
+    let store = Arc::new(AuditStore::open(db)?);
     if let Some(retention) = args.retention {
         retention::spawn(Arc::clone(&store), retention);
     }

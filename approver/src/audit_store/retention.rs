@@ -24,7 +24,7 @@ pub fn prune_once(store: &AuditStore, retention: Duration, now_ms: i64) -> anyho
     };
     eprintln!(
         "audit: retention {period}: pruned {pruned} record(s) older than {}",
-        super::record::rfc3339_ms(cutoff)
+        crate::clock::rfc3339_ms(cutoff)
     );
     Ok(pruned)
 }
@@ -36,7 +36,7 @@ pub fn spawn(store: Arc<AuditStore>, retention: Duration) {
         loop {
             every.tick().await;
             let store = Arc::clone(&store);
-            let now_ms = super::record::now_unix_seconds().saturating_mul(1000);
+            let now_ms = crate::clock::now_ms();
             let done =
                 tokio::task::spawn_blocking(move || prune_once(&store, retention, now_ms)).await;
             match done {
@@ -50,15 +50,14 @@ pub fn spawn(store: Arc<AuditStore>, retention: Duration) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::audit_store::record::unix_ms;
     use crate::audit_store::testing::record;
+    use crate::clock::unix_ms;
 
     #[test]
     fn retention_keeps_records_inside_the_period() {
         let dir = tempfile::tempdir().unwrap();
-        let store = AuditStore::open(&dir.path().join("w.db"), 0).unwrap();
+        let store = AuditStore::open(&dir.path().join("w.db")).unwrap();
         let batch = [
             record("a:0", "2025-01-01T00:00:00Z", None, "alice").to_string(),
             record("b:0", "2025-12-30T00:00:00Z", None, "alice").to_string(),

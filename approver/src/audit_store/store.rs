@@ -4,14 +4,12 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use anyhow::Context;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
 use warden_core::audit::AuditRecord;
 
 use super::record;
-use super::schema;
 
 /// What one batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -32,14 +30,13 @@ pub struct AuditStore {
 }
 
 impl AuditStore {
-    /// Opens (creating if needed) the database file at `path` in WAL mode and applies the audit
-    /// migrations.
+    /// Opens (creating if needed) the database file at `path` ([`crate::sqlite::open_durable`]:
+    /// WAL mode, schema migrated).
     ///
     /// # Errors
-    /// When the file cannot be opened or a migration fails.
-    pub fn open(path: &Path, now: i64) -> anyhow::Result<Self> {
-        let mut conn = crate::sqlite::open_durable(path, "audit")?;
-        schema::migrate(&mut conn, now).with_context(|| path.display().to_string())?;
+    /// When the file cannot be opened or migrated.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let conn = crate::sqlite::open_durable(path, "audit")?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -151,7 +148,6 @@ impl AuditStore {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn line(record_id: &str, time: &str, session: Option<&str>, sub: &str) -> String {
@@ -160,7 +156,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, AuditStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = AuditStore::open(&dir.path().join("w.db"), 0).unwrap();
+        let store = AuditStore::open(&dir.path().join("w.db")).unwrap();
         (dir, store)
     }
 
@@ -211,7 +207,7 @@ mod tests {
         ]
         .join("\n");
         store.insert_batch(&batch, 1).unwrap();
-        let cutoff = super::super::record::unix_ms("2025-06-01T00:00:00Z").unwrap();
+        let cutoff = crate::clock::unix_ms("2025-06-01T00:00:00Z").unwrap();
         assert_eq!(store.prune(cutoff).unwrap(), 1);
         let left = store.records_since(0).unwrap();
         assert_eq!(left.len(), 1);
@@ -236,18 +232,5 @@ mod tests {
             .map(|r| r.record_id)
             .collect();
         assert_eq!(ids, ["a:0", "b:0"]);
-    }
-
-    #[test]
-    fn reopening_applies_no_migration_twice() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("w.db");
-        AuditStore::open(&path, 0).unwrap();
-        let again = AuditStore::open(&path, 1).unwrap();
-        let n: i64 = again
-            .lock()
-            .query_row("SELECT COUNT(*) FROM audit_migrations", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 1);
     }
 }

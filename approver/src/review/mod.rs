@@ -108,14 +108,14 @@ fn open(db: &Path) -> anyhow::Result<(AuditStore, Vec<ApprovalRecord>)> {
         "{}: no such database; pass the --db that `warden serve` uses",
         db.display()
     );
-    let now = crate::serve::now();
-    let audit = AuditStore::open(db, now)?;
+    let now = crate::clock::now();
+    let audit = AuditStore::open(db)?;
     let approvals = Store::open(db)?.list(None, now)?;
     Ok((audit, approvals))
 }
 
 fn since_ms(since: Duration) -> (i64, i64) {
-    let now_ms = crate::serve::now().saturating_mul(1000);
+    let now_ms = crate::clock::now_ms();
     let back = i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
     (now_ms.saturating_sub(back), now_ms)
 }

@@ -123,10 +123,10 @@ pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::audit_store::record::{parse, unix_ms};
+    use crate::audit_store::record::parse;
     use crate::audit_store::testing::record;
+    use crate::clock::unix_ms;
     use warden_core::audit::AuditRecord;
 
     #[test]

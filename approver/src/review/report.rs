@@ -15,12 +15,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use warden_core::audit::{AuditDecision, AuditRecord};
-use warden_core::config::PluginConfig;
+use warden_core::engine::Environment;
 use warden_core::policy::Policy;
-use warden_core::Identity;
+use warden_core::{Engine, Identity};
 
-use crate::audit_store::record::{rfc3339_ms, unix_ms};
-use crate::serve::store::ApprovalRecord;
+use crate::clock::{rfc3339_ms, unix_ms};
+use crate::serve::store::{ApprovalRecord, ApprovalStatus};
 
 /// Access of one identity to one tool in the period.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -141,23 +141,17 @@ pub struct PolicyView {
 }
 
 impl PolicyView {
-    /// Compiles the plugin configuration `bytes` (JSON), as the filter would.
+    /// Loads the plugin configuration `bytes` (JSON) with the filter's loader ([`Engine::load`]; the
+    /// filter's secrets are not read: a review forwards nothing).
     ///
     /// # Errors
     /// The configuration's first problem, with its JSON path.
     pub fn from_json(bytes: &[u8]) -> anyhow::Result<Self> {
-        let config = PluginConfig::from_json(bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let policy =
-            Policy::from_config(&config.policy, "policy").map_err(|e| anyhow::anyhow!("{e}"))?;
-        let named_tools = config
-            .policy
-            .rules
-            .iter()
-            .filter_map(|r| r.matcher.tool.clone())
-            .filter(|t| !t.contains(['*', '?', '[']))
-            .collect();
+        let engine =
+            Engine::load(bytes, Environment::NotRead).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let named_tools = engine.policy.named_tools();
         Ok(Self {
-            policy,
+            policy: engine.policy,
             named_tools,
         })
     }
@@ -253,13 +247,11 @@ pub fn build(
         );
         row.email = row.email.take().or(approval.caller.email.clone());
         row.approvals_requested += 1;
-        match approval.status.as_str() {
-            "approved" | "consumed" | "revoked" => row.approvals_granted += 1,
-            "denied" => row.approvals_denied += 1,
-            _ => {}
-        }
+        row.approvals_granted += u64::from(approval.status.was_granted());
+        let denied = approval.status == ApprovalStatus::Denied;
+        row.approvals_denied += u64::from(denied);
         row.approvers.extend(approval.approvers.iter().cloned());
-        if approval.status == "denied" {
+        if denied {
             row.approvers.extend(approval.decided_by.clone());
         }
     }
@@ -342,7 +334,6 @@ fn unused_grants(view: &PolicyView, seen: &BTreeMap<(String, String), Seen>) -> 
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::audit_store::testing::record;
     use serde_json::json;
@@ -353,11 +344,17 @@ mod tests {
             .0
     }
 
-    const POLICY: &str = r#"{"issuers":[{"issuer":"https://idp","audiences":["a"],"jwks":{}}],
-        "policy":{"rules":[
-            {"id":"allow-support","match":{"groups":["support"],"tool":"echo"},"action":"allow"},
-            {"id":"allow-support-lookup","match":{"groups":["support"],"tool":"lookup"},"action":"allow"},
-            {"id":"deny-export","match":{"tool":"export"},"action":"deny"}]}}"#;
+    /// A configuration the filter accepts (the dev key set), with these rules.
+    fn policy() -> String {
+        let jwks = include_str!("../../../policies/dev/dev-jwks.json");
+        format!(
+            r#"{{"issuers":[{{"issuer":"https://idp","audiences":["a"],"jwks":{jwks}}}],
+            "policy":{{"rules":[
+            {{"id":"allow-support","match":{{"groups":["support"],"tool":"echo"}},"action":"allow"}},
+            {{"id":"allow-support-lookup","match":{{"groups":["support"],"tool":"lookup"}},"action":"allow"}},
+            {{"id":"deny-export","match":{{"tool":"export"}},"action":"deny"}}]}}}}"#
+        )
+    }
 
     fn records() -> Vec<AuditRecord> {
         let mut alice = record("a:0", "2026-01-01T10:00:00Z", Some("s1"), "alice");
@@ -484,18 +481,45 @@ mod tests {
         assert!(report.shared_credentials[0].clients.contains("pipeline"));
     }
 
+    /// `(sub, tool)` of the unused grants of the period, the policy being `policy`.
+    fn unused_grants_with(policy: &str) -> Vec<(String, String)> {
+        let (since, until) = period();
+        let view = PolicyView::from_json(policy.as_bytes()).unwrap();
+        let report = build(&records(), &[], Some(&view), since, until);
+        report
+            .unused_grants
+            .unwrap()
+            .into_iter()
+            .map(|u| (u.sub, u.tool))
+            .collect()
+    }
+
+    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+        expected
+            .iter()
+            .map(|(sub, tool)| ((*sub).to_owned(), (*tool).to_owned()))
+            .collect()
+    }
+
     #[test]
     fn tools_granted_by_policy_but_never_called_are_revocation_candidates() {
-        let (since, until) = period();
-        let view = PolicyView::from_json(POLICY.as_bytes()).unwrap();
-        let report = build(&records(), &[], Some(&view), since, until);
-        let unused: Vec<(&str, &str)> = report
-            .unused_grants
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|u| (u.sub.as_str(), u.tool.as_str()))
-            .collect();
-        assert_eq!(unused, [("alice", "lookup"), ("ci-bot", "lookup")]);
+        assert_eq!(
+            unused_grants_with(&policy()),
+            pairs(&[("alice", "lookup"), ("ci-bot", "lookup")])
+        );
+    }
+
+    #[test]
+    fn tools_named_by_brace_alternatives_are_revocation_candidates_one_by_one() {
+        let policy = policy().replace(r#""tool":"lookup""#, r#""tool":"{lookup,refund}""#);
+        assert_eq!(
+            unused_grants_with(&policy),
+            pairs(&[
+                ("alice", "lookup"),
+                ("alice", "refund"),
+                ("ci-bot", "lookup"),
+                ("ci-bot", "refund")
+            ])
+        );
     }
 }

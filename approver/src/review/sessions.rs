@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use warden_core::audit::AuditRecord;
 
-use crate::audit_store::record::{rfc3339_ms, unix_ms};
+use crate::clock::{rfc3339_ms, unix_ms};
 use crate::serve::store::ApprovalRecord;
 
 use super::table;
@@ -301,7 +301,6 @@ pub fn render_replay(summary: &SessionSummary, steps: &[ReplayStep]) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::audit_store::testing::record;
 

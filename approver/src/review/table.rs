@@ -1,5 +1,5 @@
-//! Plain-text tables for the terminal: columns padded to their widest cell, two spaces apart, every
-//! cell made [`terminal_safe`] (recorded values come from clients: tool names, session ids, errors).
+//! Plain-text tables for the terminal ([`comfy_table`]): columns padded to their widest cell in
+//! display width, two spaces apart, every cell made [`terminal_safe`] (recorded values come from clients: tool names, session ids, errors).
 
 /// `text` with control characters (C0, DEL, C1: ANSI escape sequences, newlines, carriage returns)
 /// and bidirectional formatting characters (U+200E, U+200F, U+202A..U+202E, U+2066..U+2069, which
@@ -20,27 +20,46 @@ pub fn terminal_safe(text: &str) -> String {
 
 /// Renders `rows` under `headers`, one line each, cells made [`terminal_safe`].
 pub fn render<R: AsRef<[String]>>(headers: &[&str], rows: &[R]) -> String {
-    let rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|row| row.as_ref().iter().map(|c| terminal_safe(c)).collect())
-        .collect();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
+    let mut table = plain_table();
+    table.set_header(headers.iter().copied());
+    print(table, rows.iter().map(AsRef::as_ref))
+}
+
+/// Renders `field value` lines (no header), the values made [`terminal_safe`].
+pub fn render_fields(fields: &[(&str, String)]) -> String {
+    print(
+        plain_table(),
+        fields
+            .iter()
+            .map(|(name, value)| [(*name).to_owned(), value.clone()]),
+    )
+}
+
+/// A [`comfy_table::Table`] without borders, its columns as wide as their widest cell in terminal
+/// columns (display width: a CJK character takes two) and two spaces apart, never wrapped.
+fn plain_table() -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table
+        .load_style(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+    table
+}
+
+/// `table` with `rows` added (cells made [`terminal_safe`]), one line per row, trailing spaces
+/// trimmed.
+fn print<R: AsRef<[String]>>(
+    mut table: comfy_table::Table,
+    rows: impl Iterator<Item = R>,
+) -> String {
+    for row in rows {
+        table.add_row(row.as_ref().iter().map(|cell| terminal_safe(cell)));
     }
-    let header: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
-    std::iter::once(&header)
-        .chain(&rows)
-        .map(|row| {
-            let cells: Vec<String> = row
-                .iter()
-                .zip(&widths)
-                .map(|(cell, width)| format!("{cell:<width$}"))
-                .collect();
-            format!("{}\n", cells.join("  ").trim_end())
-        })
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
+    table
+        .lines()
+        .map(|line| format!("{}\n", line.trim_end()))
         .collect()
 }
 
@@ -59,7 +78,6 @@ pub fn counts<'a>(counts: impl IntoIterator<Item = (&'a String, &'a u64)>) -> St
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

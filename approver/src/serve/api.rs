@@ -14,8 +14,9 @@ use warden_core::approval::{CheckRequest, CheckResponse, CHECK_PATH};
 use warden_core::Identity;
 
 use super::auth::{approver_from_headers, may_decide, require_approver};
-use super::store::{ApprovalRecord, CheckOutcome, DecideError, Verdict};
-use super::{inbox, now, rfc3339, AppState};
+use super::store::{ApprovalRecord, ApprovalStatus, ApproverAction, CheckOutcome, DecideError};
+use super::{inbox, AppState};
+use crate::clock::{now, rfc3339};
 
 /// An error answer: status and a JSON body `{"error": message}`.
 #[derive(Debug)]
@@ -141,7 +142,8 @@ async fn check(
 
 #[derive(Debug, Deserialize)]
 struct ListQuery {
-    status: Option<String>,
+    /// An unknown status is refused (400) by the query extractor.
+    status: Option<ApprovalStatus>,
 }
 
 /// `GET /v1/approvals[?status=S]`: the requests the approver may decide, newest first.
@@ -151,14 +153,14 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<ApprovalRecord>>, ApiError> {
     let approver = approver_from_headers(&state, &headers).await?;
-    Ok(Json(visible(&state, &approver, query.status.as_deref())?))
+    Ok(Json(visible(&state, &approver, query.status)?))
 }
 
 /// The requests in `status` (all when `None`) that `approver` may decide.
 pub fn visible(
     state: &AppState,
     approver: &Identity,
-    status: Option<&str>,
+    status: Option<ApprovalStatus>,
 ) -> Result<Vec<ApprovalRecord>, ApiError> {
     Ok(state
         .store
@@ -201,7 +203,7 @@ async fn approve(
     id: Path<String>,
     body: Option<Json<DecisionBody>>,
 ) -> Result<Json<ApprovalRecord>, ApiError> {
-    decide_route(state, headers, id, body, Verdict::Approve).await
+    decide_route(state, headers, id, body, ApproverAction::Approve).await
 }
 
 async fn deny(
@@ -210,7 +212,7 @@ async fn deny(
     id: Path<String>,
     body: Option<Json<DecisionBody>>,
 ) -> Result<Json<ApprovalRecord>, ApiError> {
-    decide_route(state, headers, id, body, Verdict::Deny).await
+    decide_route(state, headers, id, body, ApproverAction::Deny).await
 }
 
 async fn revoke(
@@ -219,7 +221,7 @@ async fn revoke(
     id: Path<String>,
     body: Option<Json<DecisionBody>>,
 ) -> Result<Json<ApprovalRecord>, ApiError> {
-    decide_route(state, headers, id, body, Verdict::Revoke).await
+    decide_route(state, headers, id, body, ApproverAction::Revoke).await
 }
 
 async fn decide_route(
@@ -227,11 +229,11 @@ async fn decide_route(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Option<Json<DecisionBody>>,
-    verdict: Verdict,
+    action: ApproverAction,
 ) -> Result<Json<ApprovalRecord>, ApiError> {
     let approver = approver_from_headers(&state, &headers).await?;
     let reason = body.and_then(|Json(b)| b.reason);
-    decide(&state, &approver, &id, verdict, reason.as_deref()).map(Json)
+    decide(&state, &approver, &id, action, reason.as_deref()).map(Json)
 }
 
 /// Applies an approver's decision: the approver must be in the rule's groups, a denial needs a
@@ -243,11 +245,11 @@ pub fn decide(
     state: &AppState,
     approver: &Identity,
     id: &str,
-    verdict: Verdict,
+    action: ApproverAction,
     reason: Option<&str>,
 ) -> Result<ApprovalRecord, ApiError> {
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-    if verdict == Verdict::Deny && reason.is_none() {
+    if action == ApproverAction::Deny && reason.is_none() {
         return Err(ApiError::bad_request(
             "a denial needs a reason; the agent's user reads it",
         ));
@@ -256,8 +258,8 @@ pub fn decide(
     require_approver(state, approver, &record)?;
     let updated = state
         .store
-        .decide(id, (&approver.iss, &approver.sub), verdict, reason, now())?;
+        .decide(id, (&approver.iss, &approver.sub), action, reason, now())?;
     state.decisions.send_modify(|n| *n += 1);
-    state.notifier.decision(&updated, &approver.sub, verdict);
+    state.notifier.decision(&updated, &approver.sub, action);
     Ok(updated)
 }

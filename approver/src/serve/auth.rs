@@ -14,15 +14,16 @@ use std::collections::HashSet;
 use anyhow::Context;
 use axum::http::HeaderMap;
 use serde_json::Value;
-use warden_core::config::{ApproversConfig, PluginConfig};
+use warden_core::config::ApproversConfig;
 use warden_core::jwt::{bearer_token, AuthError, VerifiedToken, Verifier};
-use warden_core::Identity;
+use warden_core::{Engine, Identity};
 
 use super::api::ApiError;
 use super::keys::RemoteKeySets;
 use super::login::InboxLogin;
 use super::store::ApprovalRecord;
-use super::{now, AppState};
+use super::AppState;
+use crate::clock::now;
 
 /// How approvers are authenticated: the approver and ID-token verifiers and the key sets they share.
 pub struct ApproverAuth {
@@ -36,13 +37,13 @@ pub struct ApproverAuth {
 }
 
 impl ApproverAuth {
-    /// Compiles the verifiers from `config`'s issuers with the approver audiences (and the inbox
+    /// Compiles the verifiers from the loaded configuration's issuers with the approver audiences (and the inbox
     /// `client_id` for ID tokens).
     ///
     /// # Errors
     /// When `config` has no `approvers` block (approver tokens need an audience of their own) or
     /// the issuers or the inbox client settings cannot be used.
-    pub fn from_config(config: &PluginConfig, http: reqwest::Client) -> anyhow::Result<Self> {
+    pub fn from_engine(config: &Engine, http: reqwest::Client) -> anyhow::Result<Self> {
         let approvers: &ApproversConfig = config.approvers.as_ref().context(
             "approvers: warden serve needs the \"approvers\" block: approver tokens are checked \
              against approvers.audiences, an audience no MCP token carries",

@@ -13,22 +13,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 use warden_core::Identity;
 
-use axum_extra::extract::cookie::SameSite;
+use axum_extra::extract::cookie::{CookieJar, SameSite};
 
 use super::api::{decide, visible, ApiError};
 use super::auth::verify;
 use super::login::{LOGIN_COOKIE, LOGIN_SECONDS};
-use super::session::{check_form, cookie, set_cookie, Session, SESSION_COOKIE};
-use super::store::{ApprovalRecord, Verdict};
-use super::{now, rfc3339, AppState};
+use super::session::{check_form, cookie, Session, SESSION_COOKIE};
+use super::store::{ApprovalRecord, ApprovalStatus, ApproverAction};
+use super::AppState;
+use crate::clock::{now, rfc3339};
 /// Longest session of the development sign-in (pasted token), in seconds.
 const DEV_SESSION_SECONDS: i64 = 8 * 3600;
 /// Decided requests shown under the pending ones.
@@ -124,7 +125,7 @@ fn signed_in_response(
     let token_end = i64::try_from(token_expires_at).unwrap_or(i64::MAX);
     let expires_at = now().saturating_add(lifetime).min(token_end);
     let id = state.sessions.open(approver, expires_at);
-    let session = set_cookie(
+    let session = cookie(
         SESSION_COOKIE,
         id,
         "/",
@@ -132,12 +133,13 @@ fn signed_in_response(
         secure,
         expires_at - now(),
     );
+    let jar = CookieJar::new().add(session);
     if !via_redirect {
-        return ([(header::SET_COOKIE, session)], Redirect::to("/inbox")).into_response();
+        return (jar, Redirect::to("/inbox")).into_response();
     }
     // The provider's redirect is a cross-site navigation: a SameSite=Strict cookie set here would not
     // be sent on a redirect chain that started there, so continue from a page of our own.
-    let clear = set_cookie(
+    let clear = cookie(
         LOGIN_COOKIE,
         String::new(),
         "/inbox/callback",
@@ -152,11 +154,7 @@ fn signed_in_response(
             body { p { "Signed in. " a #continue href="/inbox" { "Continue to the inbox" } } }
         }
     };
-    (
-        AppendHeaders([(header::SET_COOKIE, session), (header::SET_COOKIE, clear)]),
-        body,
-    )
-        .into_response()
+    (jar.add(clear), body).into_response()
 }
 
 fn age(seconds: i64) -> String {
@@ -206,7 +204,9 @@ fn pending_row(state: &AppState, record: &ApprovalRecord, t: i64, csrf: &str) ->
 }
 
 async fn inbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let Some(Session { approver, csrf, .. }) = state.sessions.current(&headers) else {
+    let Some(Session { approver, csrf, .. }) =
+        state.sessions.current(&CookieJar::from_headers(&headers))
+    else {
         return login_page(&state, StatusCode::OK, None);
     };
     let all = match visible(&state, &approver, None) {
@@ -214,7 +214,9 @@ async fn inbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
         Err(e) => return error_page(&e),
     };
     let t = now();
-    let (pending, decided): (Vec<_>, Vec<_>) = all.iter().partition(|r| r.status == "pending");
+    let (pending, decided): (Vec<_>, Vec<_>) = all
+        .iter()
+        .partition(|r| r.status == ApprovalStatus::Pending);
     let body = html! {
         div {
             "Signed in as " strong #approver { (approver.email.as_deref().unwrap_or(&approver.sub)) } " "
@@ -260,7 +262,7 @@ async fn start_login(State(state): State<Arc<AppState>>) -> Response {
     };
     match login.start().await {
         Ok((url, login_state)) => {
-            let cookie = set_cookie(
+            let login_cookie = cookie(
                 LOGIN_COOKIE,
                 login_state,
                 "/inbox/callback",
@@ -268,7 +270,7 @@ async fn start_login(State(state): State<Arc<AppState>>) -> Response {
                 login.secure(),
                 LOGIN_SECONDS,
             );
-            ([(header::SET_COOKIE, cookie)], Redirect::to(&url)).into_response()
+            (CookieJar::new().add(login_cookie), Redirect::to(&url)).into_response()
         }
         Err(e) => login_page(
             &state,
@@ -323,9 +325,10 @@ async fn callback(
             )
         }
     };
-    let cookie_state = cookie(&headers, LOGIN_COOKIE);
+    let jar = CookieJar::from_headers(&headers);
+    let cookie_state = jar.get(LOGIN_COOKIE).map(|c| c.value());
     match login
-        .finish(&state.approvers, login_state, code, cookie_state.as_deref())
+        .finish(&state.approvers, login_state, code, cookie_state)
         .await
     {
         Ok(verified) => signed_in_response(&state, verified.identity, verified.expires_at, true),
@@ -378,7 +381,7 @@ fn form_session(
 ) -> Result<Session, ApiError> {
     let session = state
         .sessions
-        .current(headers)
+        .current(&CookieJar::from_headers(headers))
         .ok_or_else(|| ApiError::unauthorized("not signed in"))?;
     let (_, origin) = public_origin(state);
     check_form(origin, headers, Some(&session.csrf), form.csrf.as_deref())?;
@@ -393,9 +396,10 @@ async fn logout(
     if let Err(e) = form_session(&state, &headers, &form) {
         return error_page(&e);
     }
-    state.sessions.close(&headers);
+    let jar = CookieJar::from_headers(&headers);
+    state.sessions.close(&jar);
     let (secure, _) = public_origin(&state);
-    let cookie = set_cookie(
+    let clear = cookie(
         SESSION_COOKIE,
         String::new(),
         "/",
@@ -403,7 +407,7 @@ async fn logout(
         secure,
         0,
     );
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/inbox")).into_response()
+    (jar.add(clear), Redirect::to("/inbox")).into_response()
 }
 
 async fn approve(
@@ -412,7 +416,7 @@ async fn approve(
     id: Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    act(state, headers, id, Verdict::Approve, form)
+    act(state, headers, id, ApproverAction::Approve, form)
 }
 
 async fn deny(
@@ -421,14 +425,14 @@ async fn deny(
     id: Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    act(state, headers, id, Verdict::Deny, form)
+    act(state, headers, id, ApproverAction::Deny, form)
 }
 
 fn act(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    verdict: Verdict,
+    action: ApproverAction,
     form: ActionForm,
 ) -> Response {
     let result = form_session(&state, &headers, &form).and_then(|session| {
@@ -436,7 +440,7 @@ fn act(
             &state,
             &session.approver,
             &id,
-            verdict,
+            action,
             form.reason.as_deref(),
         )
     });

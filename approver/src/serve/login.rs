@@ -34,8 +34,8 @@ use warden_core::jwt::{VerifiedToken, DISCOVERY_PATH};
 
 use super::auth::ApproverAuth;
 use super::keys::fetch_document;
-use super::now;
 use super::session::{insert_bounded, origin_of, random_secret, same_secret};
+use crate::clock::now;
 
 /// Cookie binding a sign-in in progress to the browser that started it (holds the `state`).
 pub const LOGIN_COOKIE: &str = "warden_login";

@@ -33,11 +33,10 @@ use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::Args;
-use warden_core::config::PluginConfig;
+use warden_core::engine::Environment;
 use warden_core::Engine;
 
 use self::auth::ApproverAuth;
@@ -105,25 +104,6 @@ impl AppState {
     }
 }
 
-/// Seconds since the Unix epoch.
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
-}
-
-/// RFC 3339 UTC text of Unix seconds `t`.
-pub fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
-}
-
 /// Runs the service until the process is stopped. Prints `internal API on http://ADDR`, then
 /// `listening on http://ADDR` once both listeners are bound.
 ///
@@ -135,9 +115,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let shown = args.config.display();
     let bytes =
         std::fs::read(&args.config).with_context(|| format!("{shown}: cannot read the file"))?;
-    let config = PluginConfig::from_json(&bytes).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
-    let engine = Engine::from_config(&config).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
-    let approvers = ApproverAuth::from_config(&config, reqwest::Client::new())
+    // The filter's secrets (upstream credential, its copy of the internal secret) are not read
+    // here: this service has its own internal secret and never forwards traffic.
+    let engine =
+        Engine::load(&bytes, Environment::NotRead).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    let approvers = ApproverAuth::from_engine(&engine, reqwest::Client::new())
         .with_context(|| shown.to_string())?;
     let secret = internal::InternalSecret::load(args.internal_secret_file.as_deref(), |name| {
         std::env::var(name).ok()

@@ -1,6 +1,9 @@
 //! Inbox sessions, their cookie, and the protection of every form (CSRF token and `Origin`).
 //!
 //! Decisions (README "Web inbox sign-in"):
+//! - Cookies are read and written with `axum-extra`'s plain [`CookieJar`]: a session cookie holds
+//!   only an unguessable id (the state is on the server), so a signed or private jar would add a key
+//!   to manage and nothing an attacker lacks; a forged id finds no session.
 //! - A session is a random 256-bit id in the cookie [`SESSION_COOKIE`] (`HttpOnly`,
 //!   `SameSite=Strict`, `Path=/`, `Secure` when the inbox's public URL is `https`); the approver's
 //!   identity stays on the server. It lasts `approvers.inbox.session_seconds` (8 h by default), and
@@ -16,13 +19,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use axum::http::{header, HeaderMap};
-use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use oauth2::CsrfToken;
 use sha2::{Digest, Sha256};
 use warden_core::Identity;
 
 use super::api::ApiError;
-use super::now;
+use crate::clock::now;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "warden_session";
@@ -72,13 +75,13 @@ impl Sessions {
     }
 
     /// The live session of the request's cookie, if any.
-    pub fn current(&self, headers: &HeaderMap) -> Option<Session> {
-        let id = cookie(headers, SESSION_COOKIE)?;
+    pub fn current(&self, jar: &CookieJar) -> Option<Session> {
+        let id = jar.get(SESSION_COOKIE)?.value();
         let mut sessions = self.sessions.lock().ok()?;
-        match sessions.get(&id) {
+        match sessions.get(id) {
             Some(session) if session.expires_at > now() => Some(session.clone()),
             Some(_) => {
-                sessions.remove(&id);
+                sessions.remove(id);
                 None
             }
             None => None,
@@ -86,11 +89,9 @@ impl Sessions {
     }
 
     /// Ends the request's session.
-    pub fn close(&self, headers: &HeaderMap) {
-        if let (Some(id), Ok(mut sessions)) =
-            (cookie(headers, SESSION_COOKIE), self.sessions.lock())
-        {
-            sessions.remove(&id);
+    pub fn close(&self, jar: &CookieJar) {
+        if let (Some(id), Ok(mut sessions)) = (jar.get(SESSION_COOKIE), self.sessions.lock()) {
+            sessions.remove(id.value());
         }
     }
 }
@@ -118,28 +119,16 @@ pub fn insert_bounded<V>(
     map.insert(key, value);
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| Cookie::parse(pair.trim().to_owned()).ok())
-        .find(|c| c.name() == name)
-        .map(|c| c.value().to_owned())
-}
-
-/// A `Set-Cookie` value: `HttpOnly`, `Secure` when `secure`, with `same_site`, `path` and
-/// `max_age_seconds` (0 deletes it).
-pub fn set_cookie(
+/// A cookie to add to the response's [`CookieJar`]: `HttpOnly`, `Secure` when `secure`, with
+/// `same_site`, `path` and `max_age_seconds` (0 deletes it).
+pub fn cookie(
     name: &str,
     value: String,
     path: &str,
     same_site: SameSite,
     secure: bool,
     max_age_seconds: i64,
-) -> String {
+) -> Cookie<'static> {
     Cookie::build((name.to_owned(), value))
         .http_only(true)
         .secure(secure)
@@ -147,7 +136,6 @@ pub fn set_cookie(
         .path(path.to_owned())
         .max_age(time::Duration::seconds(max_age_seconds.max(0)))
         .build()
-        .to_string()
 }
 
 /// Whether two secrets are equal, in time independent of where they differ (compares SHA-256

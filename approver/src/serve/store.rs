@@ -20,8 +20,8 @@ use warden_core::config::{ApprovalRuleConfig, GrantMode};
 pub struct ApprovalRecord {
     /// Request id (UUID v4).
     pub id: String,
-    /// `pending`, `approved`, `denied`, `expired`, `consumed` or `revoked`.
-    pub status: String,
+    /// Where the request is in its life.
+    pub status: ApprovalStatus,
     /// The call digest the request is bound to.
     pub call_digest: String,
     /// The plugin's `upstream`.
@@ -56,6 +56,80 @@ pub struct ApprovalRecord {
     pub window_until: Option<i64>,
 }
 
+/// The state of an approval request (stored and sent as its lowercase name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalStatus {
+    /// Waiting for approvers.
+    Pending,
+    /// Enough distinct approvers approved: a grant.
+    Approved,
+    /// An approver denied it.
+    Denied,
+    /// Nobody decided before `expires_at`.
+    Expired,
+    /// A `once` grant a call used.
+    Consumed,
+    /// An approved grant withdrawn.
+    Revoked,
+}
+
+impl ApprovalStatus {
+    /// Every status, in life order.
+    pub const ALL: [Self; 6] = [
+        Self::Pending,
+        Self::Approved,
+        Self::Denied,
+        Self::Expired,
+        Self::Consumed,
+        Self::Revoked,
+    ];
+
+    /// The lowercase name, as stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Expired => "expired",
+            Self::Consumed => "consumed",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// Whether the request was granted at some point (approved, then maybe used or revoked).
+    pub fn was_granted(self) -> bool {
+        matches!(self, Self::Approved | Self::Consumed | Self::Revoked)
+    }
+}
+
+impl std::fmt::Display for ApprovalStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ApprovalStatus {
+    type Err = String;
+
+    /// The status named `text` (lowercase).
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| format!("unknown approval status {text:?}"))
+    }
+}
+
+impl rusqlite::types::FromSql for ApprovalStatus {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|e: String| rusqlite::types::FromSqlError::Other(e.into()))
+    }
+}
+
 /// What a check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckOutcome {
@@ -72,9 +146,9 @@ pub enum CheckOutcome {
     },
 }
 
-/// A decision an approver makes.
+/// What an approver does to a request (core's policy decisions are another thing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum ApproverAction {
     /// Grant (counts one approval).
     Approve,
     /// Refuse with a reason.
@@ -95,7 +169,7 @@ pub enum DecideError {
         /// Request id.
         id: String,
         /// Its current state.
-        status: String,
+        status: ApprovalStatus,
         /// What can be done instead.
         hint: &'static str,
     },
@@ -112,53 +186,18 @@ pub struct Store {
     conn: Mutex<Connection>,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS requests (
-    id TEXT PRIMARY KEY,
-    call_digest TEXT NOT NULL,
-    upstream TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    caller_iss TEXT NOT NULL,
-    caller_sub TEXT NOT NULL,
-    caller_json TEXT NOT NULL,
-    tool TEXT NOT NULL,
-    arguments_json TEXT NOT NULL,
-    session_id TEXT,
-    status TEXT NOT NULL,
-    grant_mode TEXT NOT NULL,
-    window_seconds INTEGER,
-    approvals_needed INTEGER NOT NULL,
-    created_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    decided_at INTEGER,
-    decided_by TEXT,
-    reason TEXT,
-    window_until INTEGER
-);
-CREATE INDEX IF NOT EXISTS requests_digest ON requests (call_digest, status);
-CREATE INDEX IF NOT EXISTS requests_caller_tool ON requests (caller_iss, caller_sub, upstream, tool, status);
-CREATE TABLE IF NOT EXISTS approvals (
-    request_id TEXT NOT NULL REFERENCES requests (id),
-    approver_iss TEXT NOT NULL,
-    approver_sub TEXT NOT NULL,
-    approved_at INTEGER NOT NULL,
-    PRIMARY KEY (request_id, approver_iss, approver_sub)
-);
-";
-
 const COLUMNS: &str = "id, status, call_digest, upstream, rule, caller_json, tool, arguments_json, \
     session_id, grant_mode, approvals_needed, created_at, expires_at, decided_at, decided_by, reason, \
     window_until";
 
 impl Store {
-    /// Opens (creating if needed) the database file at `path` in WAL mode with `synchronous=FULL`.
+    /// Opens (creating if needed) the database file at `path` ([`crate::sqlite::open_durable`]:
+    /// WAL mode, `synchronous=FULL`, schema migrated).
     ///
     /// # Errors
-    /// When the file cannot be opened or the schema cannot be created.
+    /// When the file cannot be opened or migrated.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let conn = crate::sqlite::open_durable(path, "approval")?;
-        conn.execute_batch(SCHEMA)
-            .with_context(|| format!("cannot create the schema in {}", path.display()))?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -230,7 +269,7 @@ impl Store {
             (Some(id), _) => CheckOutcome::Approved(get(&tx, &id)?.context("grant vanished")?),
             (None, Some(id)) => {
                 let record = get(&tx, &id)?.context("request vanished")?;
-                if record.status == "denied" {
+                if record.status == ApprovalStatus::Denied {
                     CheckOutcome::Denied(record)
                 } else {
                     CheckOutcome::Pending {
@@ -252,7 +291,7 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Records `verdict` on request `id` by `approver` (`(iss, sub)`), needing `window_seconds` for
+    /// Records `action` on request `id` by `approver` (`(iss, sub)`), needing `window_seconds` for
     /// window grants. Returns the request after the change.
     ///
     /// # Errors
@@ -261,7 +300,7 @@ impl Store {
         &self,
         id: &str,
         approver: (&str, &str),
-        verdict: Verdict,
+        action: ApproverAction,
         reason: Option<&str>,
         now: i64,
     ) -> anyhow::Result<ApprovalRecord> {
@@ -272,12 +311,12 @@ impl Store {
         let record = get(&tx, id)?.ok_or_else(|| DecideError::NotFound(id.to_owned()))?;
         let conflict = |hint| DecideError::Conflict {
             id: id.to_owned(),
-            status: record.status.clone(),
+            status: record.status,
             hint,
         };
-        match verdict {
-            Verdict::Revoke => {
-                if record.status != "approved" {
+        match action {
+            ApproverAction::Revoke => {
+                if record.status != ApprovalStatus::Approved {
                     return Err(conflict("only an approved, unused grant can be revoked").into());
                 }
                 tx.execute(
@@ -286,14 +325,14 @@ impl Store {
                     params![id, now, sub, reason],
                 )?;
             }
-            Verdict::Approve | Verdict::Deny => {
-                if record.status != "pending" {
+            ApproverAction::Approve | ApproverAction::Deny => {
+                if record.status != ApprovalStatus::Pending {
                     return Err(conflict("only pending requests can be decided").into());
                 }
                 if record.caller.sub == sub && record.caller.iss == iss {
                     return Err(DecideError::SelfApproval(sub.to_owned()).into());
                 }
-                if verdict == Verdict::Deny {
+                if action == ApproverAction::Deny {
                     tx.execute(
                         "UPDATE requests SET status = 'denied', decided_at = ?2, decided_by = ?3, \
                          reason = ?4 WHERE id = ?1",
@@ -341,7 +380,11 @@ impl Store {
     ///
     /// # Errors
     /// On database errors.
-    pub fn list(&self, status: Option<&str>, now: i64) -> anyhow::Result<Vec<ApprovalRecord>> {
+    pub fn list(
+        &self,
+        status: Option<ApprovalStatus>,
+        now: i64,
+    ) -> anyhow::Result<Vec<ApprovalRecord>> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         expire(&tx, now)?;
@@ -349,7 +392,9 @@ impl Store {
             let mut statement = tx.prepare(
                 "SELECT id FROM requests WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at DESC, id",
             )?;
-            let rows = statement.query_map(params![status], |row| row.get(0))?;
+            let rows = statement.query_map(params![status.map(ApprovalStatus::as_str)], |row| {
+                row.get(0)
+            })?;
             rows.collect::<Result<_, _>>()?
         };
         let records = ids
@@ -415,7 +460,6 @@ fn get(conn: &Connection, id: &str) -> anyhow::Result<Option<ApprovalRecord>> {
                 Ok((
                     [
                         row.get::<_, String>(0)?,
-                        row.get(1)?,
                         row.get(2)?,
                         row.get(3)?,
                         row.get(4)?,
@@ -425,6 +469,7 @@ fn get(conn: &Connection, id: &str) -> anyhow::Result<Option<ApprovalRecord>> {
                         row.get(9)?,
                     ],
                     row.get::<_, Option<String>>(8)?,
+                    row.get::<_, ApprovalStatus>(1)?,
                     row.get::<_, u32>(10)?,
                     [row.get::<_, i64>(11)?, row.get(12)?],
                     [row.get::<_, Option<i64>>(13)?, row.get(16)?],
@@ -434,8 +479,9 @@ fn get(conn: &Connection, id: &str) -> anyhow::Result<Option<ApprovalRecord>> {
         )
         .optional()?;
     let Some((
-        [id, status, call_digest, upstream, rule, caller, tool, arguments, grant],
+        [id, call_digest, upstream, rule, caller, tool, arguments, grant],
         session_id,
+        status,
         approvals_needed,
         [created_at, expires_at],
         [decided_at, window_until],
@@ -479,7 +525,6 @@ fn get(conn: &Connection, id: &str) -> anyhow::Result<Option<ApprovalRecord>> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use serde_json::json;
 
@@ -536,7 +581,7 @@ mod tests {
             id
         );
         store
-            .decide(&id, ("iss", "bob"), Verdict::Approve, None, 12)
+            .decide(&id, ("iss", "bob"), ApproverAction::Approve, None, 12)
             .unwrap();
         assert!(matches!(
             store.check(&request("alice", "d2"), &r, 13).unwrap(),
@@ -548,7 +593,10 @@ mod tests {
         ));
         let again = pending_id(store.check(&request("alice", "d1"), &r, 14).unwrap());
         assert_ne!(again, id, "a consumed grant opens a new request");
-        assert_eq!(store.get(&id, 14).unwrap().unwrap().status, "consumed");
+        assert_eq!(
+            store.get(&id, 14).unwrap().unwrap().status,
+            ApprovalStatus::Consumed
+        );
     }
 
     #[test]
@@ -560,7 +608,7 @@ mod tests {
                 .unwrap(),
         );
         let err = store
-            .decide(&id, ("iss", "alice"), Verdict::Approve, None, 11)
+            .decide(&id, ("iss", "alice"), ApproverAction::Approve, None, 11)
             .unwrap_err();
         assert_eq!(
             err.downcast_ref::<DecideError>(),
@@ -568,23 +616,35 @@ mod tests {
         );
         // Same sub from another issuer is another person.
         let after = store
-            .decide(&id, ("other-iss", "alice"), Verdict::Approve, None, 11)
+            .decide(
+                &id,
+                ("other-iss", "alice"),
+                ApproverAction::Approve,
+                None,
+                11,
+            )
             .unwrap();
         assert_eq!(
-            (after.status.as_str(), after.approvers.len()),
-            ("pending", 1)
+            (after.status, after.approvers.len()),
+            (ApprovalStatus::Pending, 1)
         );
         let err = store
-            .decide(&id, ("other-iss", "alice"), Verdict::Approve, None, 12)
+            .decide(
+                &id,
+                ("other-iss", "alice"),
+                ApproverAction::Approve,
+                None,
+                12,
+            )
             .unwrap_err();
         assert!(matches!(
             err.downcast_ref::<DecideError>(),
             Some(DecideError::AlreadyApproved(_))
         ));
         let done = store
-            .decide(&id, ("iss", "carol"), Verdict::Approve, None, 13)
+            .decide(&id, ("iss", "carol"), ApproverAction::Approve, None, 13)
             .unwrap();
-        assert_eq!(done.status, "approved");
+        assert_eq!(done.status, ApprovalStatus::Approved);
         assert_eq!(done.approvers, ["alice", "carol"]);
     }
 
@@ -594,7 +654,7 @@ mod tests {
         let r = rule(GrantMode::Window, 1);
         let id = pending_id(store.check(&request("alice", "d1"), &r, 10).unwrap());
         store
-            .decide(&id, ("iss", "bob"), Verdict::Approve, None, 20)
+            .decide(&id, ("iss", "bob"), ApproverAction::Approve, None, 20)
             .unwrap();
         for (digest, now) in [("d1", 21), ("d1", 22), ("d9", 619)] {
             assert!(matches!(
@@ -618,10 +678,16 @@ mod tests {
         let r = rule(GrantMode::Window, 1);
         let id = pending_id(store.check(&request("alice", "d1"), &r, 10).unwrap());
         store
-            .decide(&id, ("iss", "bob"), Verdict::Approve, None, 11)
+            .decide(&id, ("iss", "bob"), ApproverAction::Approve, None, 11)
             .unwrap();
         store
-            .decide(&id, ("iss", "bob"), Verdict::Revoke, Some("done"), 12)
+            .decide(
+                &id,
+                ("iss", "bob"),
+                ApproverAction::Revoke,
+                Some("done"),
+                12,
+            )
             .unwrap();
         assert!(matches!(
             store.check(&request("alice", "d2"), &r, 13).unwrap(),
@@ -635,16 +701,19 @@ mod tests {
         let r = rule(GrantMode::Once, 1);
         let id = pending_id(store.check(&request("alice", "d1"), &r, 10).unwrap());
         store
-            .decide(&id, ("iss", "bob"), Verdict::Deny, Some("no"), 11)
+            .decide(&id, ("iss", "bob"), ApproverAction::Deny, Some("no"), 11)
             .unwrap();
         match store.check(&request("alice", "d1"), &r, 12).unwrap() {
             CheckOutcome::Denied(record) => assert_eq!(record.reason.as_deref(), Some("no")),
             other => panic!("{other:?}"),
         }
         let id2 = pending_id(store.check(&request("alice", "d2"), &r, 12).unwrap());
-        assert_eq!(store.get(&id2, 112).unwrap().unwrap().status, "expired");
+        assert_eq!(
+            store.get(&id2, 112).unwrap().unwrap().status,
+            ApprovalStatus::Expired
+        );
         let err = store
-            .decide(&id2, ("iss", "bob"), Verdict::Approve, None, 113)
+            .decide(&id2, ("iss", "bob"), ApproverAction::Approve, None, 113)
             .unwrap_err();
         assert!(err.to_string().contains("is expired"), "{err}");
     }
@@ -664,7 +733,7 @@ mod tests {
             id
         );
         store
-            .decide(&id, ("iss", "bob"), Verdict::Approve, None, 12)
+            .decide(&id, ("iss", "bob"), ApproverAction::Approve, None, 12)
             .unwrap();
         drop(store);
         let store = Store::open(&path).unwrap();

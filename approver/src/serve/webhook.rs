@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::store::{ApprovalRecord, Verdict};
+use super::store::{ApprovalRecord, ApprovalStatus, ApproverAction};
 
 /// Attempts per notification.
 pub const ATTEMPTS: u32 = 5;
@@ -52,12 +52,12 @@ impl Notifier {
     }
 
     /// Announces a decision by `approver`.
-    pub fn decision(&self, record: &ApprovalRecord, approver: &str, verdict: Verdict) {
-        let what = match (verdict, record.status.as_str()) {
-            (Verdict::Approve, "approved") => "approved",
-            (Verdict::Approve, _) => "approved (more approvals needed)",
-            (Verdict::Deny, _) => "denied",
-            (Verdict::Revoke, _) => "revoked",
+    pub fn decision(&self, record: &ApprovalRecord, approver: &str, action: ApproverAction) {
+        let what = match (action, record.status) {
+            (ApproverAction::Approve, ApprovalStatus::Approved) => "approved",
+            (ApproverAction::Approve, _) => "approved (more approvals needed)",
+            (ApproverAction::Deny, _) => "denied",
+            (ApproverAction::Revoke, _) => "revoked",
         };
         let reason = record
             .reason
@@ -128,7 +128,6 @@ async fn deliver(client: &reqwest::Client, url: &str, payload: &Value) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

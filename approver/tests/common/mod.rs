@@ -1,11 +1,11 @@
 //! Shared by the `warden serve` tests: the built binary started on a free port with a temporary
 //! database, dev tokens from `warden token`, and filter-style check requests.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+#![allow(dead_code)]
 
 pub mod idp;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -13,28 +13,13 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The workspace root.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use warden_testkit::paths::workspace_root;
 
 /// `policies/demo-approvals.json` with the approval block of rule `approve-delete-customer` changed by
 /// `block`.
 pub fn config(block: Value) -> Value {
-    let text = std::fs::read_to_string(repo_root().join("policies/demo-approvals.json")).unwrap();
+    let text =
+        std::fs::read_to_string(workspace_root().join("policies/demo-approvals.json")).unwrap();
     let mut config: Value = serde_json::from_str(&text).unwrap();
     let rule = config["policy"]["rules"]
         .as_array_mut()
@@ -98,7 +83,7 @@ pub fn token_for(sub: &str, groups: &str, aud: &str) -> String {
 /// `warden token ARGS…`, the printed token.
 pub fn warden_token(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_warden"))
-        .current_dir(repo_root())
+        .current_dir(workspace_root())
         .arg("token")
         .args(args)
         .env_remove("WARDEN_DEV_KEY")
@@ -288,7 +273,7 @@ pub fn audit_line(record_id: &str) -> String {
 /// Runs the built `warden` binary with `args` in the repository root.
 pub fn warden_cli(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_warden"))
-        .current_dir(repo_root())
+        .current_dir(workspace_root())
         .args(args)
         .env_remove("WARDEN_DEV_KEY")
         .output()

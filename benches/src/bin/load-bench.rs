@@ -3,21 +3,22 @@
 //! in `benches/results/<date>-<machine>.md` and `benches/results/latest.md`. Run by `just bench`.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context};
 use clap::Parser;
 use warden_benches::envoy::{Envoy, EnvoySpec};
-use warden_benches::fixtures::{demo_policy, dev_token, repo_root, DevAlg};
 use warden_benches::http;
 use warden_benches::loadgen::{script, Load, Sample};
 use warden_benches::payloads::{
     allowed_call, denied_call, sse_event, tool_result, tool_result_of_size, Pii,
 };
 use warden_benches::report::{markdown, RunInfo, Summary, WorkloadResult, CONFIGS};
-use warden_benches::template::render;
+use warden_testkit::envoy::{json_string, path_value, render};
+use warden_testkit::paths::{read_repo_file, workspace_root};
+use warden_testkit::process::free_port;
+use warden_testkit::tokens::{sign_dev_token, DevAlg};
 
 #[derive(Parser)]
 #[command(about = "Load bench: no filter vs Envoy's native chain vs Warden, one Envoy worker each")]
@@ -70,20 +71,6 @@ struct Ports {
     upstream: u16,
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn json_string(text: &str) -> String {
-    serde_json::Value::String(text.to_owned()).to_string()
-}
-
-fn path_string(path: &Path) -> anyhow::Result<String> {
-    path.to_str()
-        .map(json_string)
-        .with_context(|| format!("{} is not UTF-8", path.display()))
-}
-
 fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
@@ -107,9 +94,9 @@ fn render_upstream(dir: &Path, ports: &Ports) -> anyhow::Result<String> {
     for (placeholder, file, body) in bodies {
         let path = dir.join(file);
         std::fs::write(&path, body)?;
-        values.insert(placeholder, path_string(&path)?);
+        values.insert(placeholder, path_value(&path, "upstream body")?);
     }
-    let template = repo_root().join("envoy/bench/upstream.yaml");
+    let template = workspace_root().join("envoy/bench/upstream.yaml");
     render(&read(&template)?, &values).with_context(|| format!("rendering {}", template.display()))
 }
 
@@ -118,22 +105,31 @@ fn render_front(config: &str, dir: &Path, ports: &Ports, wasm: &Path) -> anyhow:
     let mut values = BTreeMap::from([("FRONT_PORT", ports.front.to_string())]);
     match config {
         "native" => {
-            let jwks = read(&repo_root().join("policies/dev/dev-jwks.json"))?;
+            let jwks = read(&workspace_root().join("policies/dev/dev-jwks.json"))?;
             values.insert("JWKS", json_string(&jwks));
         }
         "warden" => {
-            values.insert("PLUGIN_CONFIG", json_string(&demo_policy()?));
+            values.insert(
+                "PLUGIN_CONFIG",
+                json_string(&read_repo_file("policies/demo.json")?),
+            );
             values.insert(
                 "WASM_PATH",
-                path_string(&wasm.canonicalize().with_context(|| {
-                    format!("no filter module at {} (run `just build`)", wasm.display())
-                })?)?,
+                path_value(
+                    &wasm.canonicalize().with_context(|| {
+                        format!("no filter module at {} (run `just build`)", wasm.display())
+                    })?,
+                    "wasm",
+                )?,
             );
-            values.insert("AUDIT_LOG", path_string(&dir.join("audit.log"))?);
+            values.insert(
+                "AUDIT_LOG",
+                path_value(&dir.join("audit.log"), "audit log")?,
+            );
         }
         _ => {}
     }
-    let template = repo_root().join(format!("envoy/bench/{config}.yaml"));
+    let template = workspace_root().join(format!("envoy/bench/{config}.yaml"));
     let rendered = render(&read(&template)?, &values)
         .with_context(|| format!("rendering {}", template.display()))?;
     let path = dir.join(format!("{config}.yaml"));
@@ -219,7 +215,7 @@ fn main() -> anyhow::Result<()> {
         .tempdir()
         .context("cannot create a scratch directory")?;
     let run_dir = scratch.path();
-    let token = dev_token(DevAlg::Es256, "alice@example.com", &["support"], 3600)?;
+    let token = sign_dev_token(DevAlg::Es256, "alice@example.com", &["support"], 3600)?;
     let authorization = format!("Bearer {token}");
     let headers = [
         ("content-type", "application/json"),

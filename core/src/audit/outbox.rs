@@ -158,7 +158,6 @@ impl Outbox {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn config(batch_size: usize, flush_interval_ms: u64, max_pending: usize) -> AuditConfig {

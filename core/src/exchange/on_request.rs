@@ -77,7 +77,7 @@ impl Exchange {
                 .map(|(name, _)| Effect::RemoveRequestHeader(name.clone())),
         );
         // The gateway's own credential for the upstream, and the verified caller, if configured.
-        if let Some(credential) = &runtime.upstream_credential {
+        if let Some(credential) = &engine.secrets.upstream_credential {
             effects.push(Effect::SetRequestHeader(
                 credential.header.clone(),
                 credential.value.clone(),
@@ -327,7 +327,7 @@ impl Exchange {
             (":authority", hold.service.authority.clone()),
             ("content-type", "application/json".to_owned()),
         ];
-        if let Some(secret) = &env.runtime.approvals_secret {
+        if let Some(secret) = &env.runtime.engine.secrets.approvals {
             headers.push((INTERNAL_SECRET_HEADER, secret.clone()));
         }
         effects.push(Effect::Count(Counter::ApprovalChecks, 1));

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use crate::engine::Engine;
 use crate::identity::Identity;
-use crate::jwt::{bearer_token, AuthError, KeySet, TokenCache, UpstreamCredential, Verifier};
+use crate::jwt::{bearer_token, AuthError, KeySet, TokenCache, Verifier};
 
 /// Verified tokens kept per runtime (one per Envoy worker VM).
 pub const TOKEN_CACHE_CAPACITY: usize = 4096;
@@ -20,28 +20,18 @@ pub trait KeySource {
 
 /// Per-configuration state shared by the exchanges of one VM.
 pub struct Runtime {
-    /// The compiled configuration.
+    /// The compiled configuration, with the secrets [`Engine::load`] read.
     pub engine: Engine,
     /// Verified tokens, keyed by a hash of the token.
     pub tokens: RefCell<TokenCache>,
-    /// The header set on every forwarded request (`upstream_credential` + its secret), if configured.
-    pub upstream_credential: Option<UpstreamCredential>,
-    /// The secret of `warden serve`'s internal API sent with approval checks (`approvals.credential_env`).
-    pub approvals_secret: Option<String>,
 }
 
 impl Runtime {
     /// A runtime around `engine`, with an empty token cache of [`TOKEN_CACHE_CAPACITY`].
-    pub fn new(
-        engine: Engine,
-        upstream_credential: Option<UpstreamCredential>,
-        approvals_secret: Option<String>,
-    ) -> Self {
+    pub fn new(engine: Engine) -> Self {
         Self {
             engine,
             tokens: RefCell::new(TokenCache::new(TOKEN_CACHE_CAPACITY)),
-            upstream_credential,
-            approvals_secret,
         }
     }
 

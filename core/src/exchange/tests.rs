@@ -9,8 +9,8 @@ use jwt_simple::prelude::*;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::engine::Engine;
-use crate::jwt::{KeySet, UpstreamCredential, Verifier};
+use crate::engine::{Engine, Environment};
+use crate::jwt::{KeySet, Verifier};
 
 const DEV_ES256_PEM: &str = include_str!("../../../policies/dev/dev-signing-key-es256.pem");
 const ISS: &str = "https://dev-issuer.warden.local";
@@ -32,22 +32,28 @@ fn config() -> Value {
         serde_json::from_str(include_str!("../../../policies/demo-approvals.json")).unwrap();
     config["resource_metadata"] = json!({"resource": "https://mcp.example.com/mcp"});
     config["identity_headers"] = json!(true);
-    config["upstream_credential"] = json!({"header": "x-api-key", "env": "UNUSED"});
+    config["upstream_credential"] = json!({"header": "x-api-key", "env": "UPSTREAM_KEY"});
     config["limits"] = json!({"max_request_body_bytes": 256, "max_response_body_bytes": 512,
                               "max_sse_event_bytes": 256});
     config
 }
 
+/// The VM environment of the tests: the upstream credential and the internal secret.
+fn environment(name: &str) -> Option<String> {
+    match name {
+        "UPSTREAM_KEY" => Some("upstream-secret".into()),
+        "WARDEN_INTERNAL_SECRET" => Some("internal-secret".into()),
+        _ => None,
+    }
+}
+
 fn runtime_of(config: &Value) -> Runtime {
-    let engine = Engine::from_json(config.to_string().as_bytes()).unwrap();
-    Runtime::new(
-        engine,
-        Some(UpstreamCredential {
-            header: "x-api-key".into(),
-            value: "upstream-secret".into(),
-        }),
-        Some("internal-secret".into()),
+    let engine = Engine::load(
+        config.to_string().as_bytes(),
+        Environment::Read(&environment),
     )
+    .unwrap();
+    Runtime::new(engine)
 }
 
 fn runtime() -> Runtime {

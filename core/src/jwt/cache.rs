@@ -89,7 +89,6 @@ fn hash(token: &str) -> TokenHash {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use serde_json::json;
 
     use super::*;

@@ -91,7 +91,6 @@ fn string_list(claims: &Value, path: &str, split_spaces: bool) -> Result<Vec<Str
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use serde_json::json;
 
     use super::*;

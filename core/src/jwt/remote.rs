@@ -410,7 +410,6 @@ fn json_document(body: &[u8], what: &str) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use serde_json::json;
 
     use super::*;

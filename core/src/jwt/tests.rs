@@ -1,5 +1,4 @@
 //! Verifier tests: every refusal and every supported algorithm, with real signatures.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::OnceLock;
 

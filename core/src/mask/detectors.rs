@@ -201,7 +201,6 @@ fn valid_domain(domain: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn digit_spans(text: &str) -> Vec<(&str, DigitKind)> {

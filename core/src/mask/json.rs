@@ -215,7 +215,6 @@ fn is_plain_integer(raw: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::config::MaskingConfig;
     use serde_json::json;

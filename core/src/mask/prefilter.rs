@@ -111,7 +111,6 @@ pub(super) fn required_literal(pattern: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn built_ins() -> Triggers<'static> {

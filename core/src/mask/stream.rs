@@ -337,7 +337,6 @@ fn has_repeats(keys: &mut [&str]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     /// Upper-cases every string leaf and negates every number leaf, to see the splicing.

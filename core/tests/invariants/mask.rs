@@ -4,6 +4,7 @@
 //! the `json_mask` and `sse_rewrite` fuzz targets.
 
 use serde_json::{json, Value};
+use warden_core::engine::Environment;
 use warden_core::jsonrpc::parse_strict;
 use warden_core::response::{MaskedById, ResponsePlan};
 use warden_core::{Engine, Identity};
@@ -25,7 +26,7 @@ pub struct Fixture {
 
 /// Builds the [`Fixture`]; panics if the example configuration stops compiling.
 pub fn fixture() -> Fixture {
-    let engine = match Engine::from_json(CONFIG) {
+    let engine = match Engine::load(CONFIG, Environment::NotRead) {
         Ok(engine) => engine,
         Err(e) => panic!("policies/custom-detectors.json: {e}"),
     };

@@ -113,7 +113,6 @@ pub async fn list_received(State(log): State<ReceivedLog>) -> Json<Vec<Received>
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

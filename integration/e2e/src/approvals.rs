@@ -10,9 +10,11 @@ use anyhow::Context;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::paths::{workspace_root, Artifact};
-use crate::process::{free_port, poll_until, spawn_listening_server, ChildGuard, LOG_TAIL_LINES};
-use crate::stack::{launch_envoy, read_template, DemoServer};
+use crate::stack::{launch_envoy, read_template, DemoServer, EnvoyTemplate};
+use warden_testkit::paths::{workspace_root, Artifact};
+use warden_testkit::process::{
+    free_port, poll_until, spawn_listening_server, ChildGuard, LOG_TAIL_LINES,
+};
 
 /// The demo policy with `delete_customer` behind approval, relative to the workspace root.
 pub const APPROVALS_POLICY: &str = "policies/demo-approvals.json";
@@ -266,7 +268,9 @@ async fn start_envoy(
 ///
 /// # Errors
 /// When the template cannot be read.
-pub fn approvals_template(approvals_port: u16) -> anyhow::Result<String> {
-    Ok(read_template(APPROVALS_TEMPLATE)?
-        .replace("{{APPROVALS_PORT}}", &approvals_port.to_string()))
+pub fn approvals_template(approvals_port: u16) -> anyhow::Result<EnvoyTemplate> {
+    Ok(EnvoyTemplate {
+        approvals_port: Some(approvals_port),
+        ..read_template(APPROVALS_TEMPLATE)?
+    })
 }

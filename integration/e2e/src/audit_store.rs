@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::approvals::{approvals_plugin_config, approvals_template, ApprovalService};
-use crate::paths::Artifact;
-use crate::process::{ChildGuard, LOG_TAIL_LINES};
 use crate::stack::{launch_envoy, DemoServer, LaunchedEnvoy};
+use warden_testkit::paths::Artifact;
+use warden_testkit::process::{ChildGuard, LOG_TAIL_LINES};
 
 /// The demo approvals policy with an `audit` block shipping to `warden serve` (cluster
 /// `warden_approvals`): `batch_size`, `flush_interval_ms` 200, `max_pending`.

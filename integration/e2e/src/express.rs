@@ -9,9 +9,9 @@ use anyhow::bail;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::paths::workspace_root;
-use crate::process::{spawn_listening_server, ChildGuard};
 use crate::stack::STARTUP_TIMEOUT;
+use warden_testkit::paths::workspace_root;
+use warden_testkit::process::{spawn_listening_server, ChildGuard};
 
 /// Where the server and its `package.json` live, relative to the workspace root.
 pub const EXPRESS_DIR: &str = "integration/express-upstream";

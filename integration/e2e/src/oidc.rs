@@ -11,10 +11,10 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::paths::{workspace_root, Artifact};
-use crate::process::{free_port, poll_until, wait_for_line, ChildGuard, LOG_TAIL_LINES};
-use crate::render::{render_envoy_config, EnvoyConfigParams};
 use crate::stack::{demo_plugin_config, DemoServer};
+use warden_testkit::envoy::{render_envoy_config, EnvoyConfigParams};
+use warden_testkit::paths::{workspace_root, Artifact};
+use warden_testkit::process::{free_port, poll_until, wait_for_line, ChildGuard, LOG_TAIL_LINES};
 
 /// The Envoy cluster that reaches the provider (named in the plugin's `remote_jwks.cluster`).
 pub const OIDC_CLUSTER: &str = "oidc_provider";
@@ -254,6 +254,7 @@ impl OidcStack {
                 upstream_port: demo.port(),
                 admin_port,
                 audit_log: &dir.path().join("audit.log"),
+                approvals_port: None,
             },
         )?;
         let config = dir.path().join("envoy.yaml");

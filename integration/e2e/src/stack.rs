@@ -15,12 +15,13 @@ use serde::Deserialize;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::{
-    approvals::{INTERNAL_SECRET, INTERNAL_SECRET_ENV},
-    paths::{workspace_root, Artifact},
+use warden_testkit::{
+    envoy::{render_envoy_config, EnvoyConfigParams},
+    paths::{read_repo_file, workspace_root, Artifact},
     process::{poll_until, spawn_listening_server, ChildGuard, LOG_TAIL_LINES},
-    render::{render_envoy_config, EnvoyConfigParams},
 };
+
+use crate::approvals::{INTERNAL_SECRET, INTERNAL_SECRET_ENV};
 
 /// How long a process may take to become ready.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -119,27 +120,39 @@ pub struct Envoy {
     audit_log: PathBuf,
 }
 
-/// Reads an Envoy config template from the repository (`envoy/…`).
+/// An Envoy config template of the repository and the port of `warden serve`'s internal listener
+/// when the template has one (`envoy-approvals.yaml`).
+#[derive(Debug, Clone)]
+pub struct EnvoyTemplate {
+    /// The template text.
+    pub text: String,
+    /// The value of `{{APPROVALS_PORT}}`.
+    pub approvals_port: Option<u16>,
+}
+
+/// Reads an Envoy config template from the repository (`envoy/…`) without an approvals port.
 ///
 /// # Errors
 /// When the file cannot be read.
-pub fn read_template(relative_path: &str) -> anyhow::Result<String> {
-    let path = workspace_root().join(relative_path);
-    std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
+pub fn read_template(relative_path: &str) -> anyhow::Result<EnvoyTemplate> {
+    Ok(EnvoyTemplate {
+        text: read_repo_file(relative_path)?,
+        approvals_port: None,
+    })
 }
 
 /// Renders `template` for `plugin_config` in `dir` (listener and admin ports picked by the kernel, the
 /// access log at `dir/audit.log`) and starts Envoy on it with `concurrency` workers.
 fn spawn_envoy(
     dir: &Path,
-    template: &str,
+    template: &EnvoyTemplate,
     plugin_config: &Value,
     upstream_port: u16,
     concurrency: u32,
 ) -> anyhow::Result<ChildGuard> {
     let plugin_config_json = plugin_config.to_string();
     let rendered = render_envoy_config(
-        template,
+        &template.text,
         &EnvoyConfigParams {
             plugin_config_json: &plugin_config_json,
             wasm_path: &std::path::absolute(Artifact::FilterWasm.locate()?)?,
@@ -147,6 +160,7 @@ fn spawn_envoy(
             upstream_port,
             admin_port: 0,
             audit_log: &dir.join("audit.log"),
+            approvals_port: template.approvals_port,
         },
     )?;
     let config = dir.join("envoy.yaml");
@@ -182,7 +196,7 @@ pub struct LaunchedEnvoy {
 /// When a binary is missing, Envoy exits, or it is not ready within 30 s; the message carries its log.
 pub async fn launch_envoy(
     dir: &Path,
-    template: &str,
+    template: &EnvoyTemplate,
     plugin_config: &Value,
     upstream_port: u16,
     concurrency: u32,

@@ -12,7 +12,7 @@ use rmcp::ServiceError;
 use serde_json::{json, Value};
 use warden_e2e::approvals::{approvals_plugin_config, ApprovalStack};
 use warden_e2e::mcp::{connect, Endpoint};
-use warden_e2e::tokens::{approver_token, dev_token};
+use warden_testkit::tokens::{approver_token, dev_token};
 
 const TOOL: &str = "delete_customer";
 const RULE: &str = "approve-delete-customer";

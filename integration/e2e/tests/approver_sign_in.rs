@@ -15,9 +15,9 @@ use tempfile::TempDir;
 use warden_e2e::approvals::{approvals_plugin_config, approvals_template, ApprovalService};
 use warden_e2e::browser::Browser;
 use warden_e2e::oidc::{OidcProvider, INBOX_CLIENT_ID, INBOX_CLIENT_SECRET};
-use warden_e2e::process::free_port;
 use warden_e2e::stack::{launch_envoy, DemoServer};
-use warden_e2e::tokens::dev_token;
+use warden_testkit::process::free_port;
+use warden_testkit::tokens::dev_token;
 
 /// The demo approvals policy plus the provider as an issuer (keys fetched with `remote_jwks`; the
 /// filter's cluster is not needed: only `warden serve` verifies this issuer's tokens here) and the
@@ -174,7 +174,7 @@ async fn an_approver_signs_in_through_the_provider_and_releases_the_held_call() 
     assert_eq!(demo.calls_to("delete_customer").await.unwrap().len(), 1);
     let record: Value = reqwest::Client::new()
         .get(service.url(&format!("/v1/approvals/{id}")))
-        .bearer_auth(warden_e2e::tokens::approver_token("carol", &["approvers"]).unwrap())
+        .bearer_auth(warden_testkit::tokens::approver_token("carol", &["approvers"]).unwrap())
         .send()
         .await
         .unwrap()

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use warden_e2e::approvals::INTERNAL_SECRET;
 use warden_e2e::audit_store::{audit_plugin_config, AuditStack};
 use warden_e2e::mcp::Endpoint;
-use warden_e2e::process::poll_until;
-use warden_e2e::tokens::dev_token;
+use warden_testkit::process::poll_until;
+use warden_testkit::tokens::dev_token;
 
 /// Posts one `tools/call` to the stateless `/mcp-json` endpoint; returns the JSON-RPC answer.
 async fn call(stack: &AuditStack, token: &str, id: i64, tool: &str, arguments: Value) -> Value {

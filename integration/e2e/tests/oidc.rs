@@ -12,7 +12,7 @@ use rmcp::model::{CallToolRequestParams, JsonObject};
 use serde_json::{json, Value};
 use warden_e2e::mcp::connect;
 use warden_e2e::oidc::{token_kid, OidcStack};
-use warden_e2e::process::poll_until;
+use warden_testkit::process::poll_until;
 
 /// A `tools/call` of the demo server's `echo` tool, which the demo policy allows.
 fn echo_call(id: u64) -> String {

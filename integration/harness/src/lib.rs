@@ -3,7 +3,6 @@
 //! `warden-dev-es256`), MCP requests and responses, audit records. The behaviour itself is pinned in
 //! `tests/`.
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use jwt_simple::prelude::{
@@ -13,6 +12,7 @@ use proxy_wasm_host::{
     format_err, Action, CompiledModule, Host, HostConfig, HttpStream, Result, Vm,
 };
 use serde_json::{json, Value};
+use warden_testkit::paths::{read_repo_file, workspace_root, Artifact};
 
 /// Issuer of the dev tokens (`policies/demo.json`).
 pub const ISSUER: &str = "https://dev-issuer.warden.local";
@@ -23,23 +23,12 @@ pub const KID: &str = "warden-dev-es256";
 /// Root id (and plugin name) Envoy configures for Warden.
 pub const ROOT_ID: &str = "warden";
 
-/// The workspace root (two levels above this crate).
-pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
-}
-
 /// The release Warden module, compiled once per test binary. Error when missing: "run `just build`".
 pub fn warden_module() -> Result<CompiledModule> {
     static MODULE: OnceLock<std::result::Result<CompiledModule, String>> = OnceLock::new();
     MODULE
         .get_or_init(|| {
-            let path = target_dir().join("warden_filter.wasm");
+            let path = Artifact::FilterWasm.path();
             if !path.exists() {
                 return Err(format!(
                     "{} is missing: run `just build` (the release build of warden-filter, optimized by wasm-opt)",
@@ -54,8 +43,9 @@ pub fn warden_module() -> Result<CompiledModule> {
 
 /// Bytes of `policies/demo.json`.
 pub fn demo_configuration() -> Result<Vec<u8>> {
-    let path = workspace_root().join("policies/demo.json");
-    std::fs::read(&path).map_err(|e| format_err!("cannot read {}: {e}", path.display()))
+    read_repo_file("policies/demo.json")
+        .map(String::into_bytes)
+        .map_err(|e| format_err!("{e:#}"))
 }
 
 /// A host running Warden with `configuration` as plugin configuration (root id `warden`).

@@ -8,9 +8,9 @@ use std::time::Duration;
 use proxy_wasm_host::{HostConfig, HttpCallResponse, Vm};
 use serde_json::{json, Value};
 use warden_harness::{
-    audit_records, json_body, post_headers, send_request, tool_call, warden_module, workspace_root,
-    DevSigner,
+    audit_records, json_body, post_headers, send_request, tool_call, warden_module, DevSigner,
 };
+use warden_testkit::paths::read_repo_file;
 
 const CLUSTER: &str = "warden_approvals";
 const HOLD_SECONDS: u64 = 30;
@@ -19,7 +19,9 @@ const GRACE_MS: u64 = 5_000;
 const SECRET: &str = "harness-internal-secret-0123456789";
 
 fn approvals_host(environment: &[(&str, &str)]) -> proxy_wasm_host::Host {
-    let config = std::fs::read(workspace_root().join("policies/demo-approvals.json")).unwrap();
+    let config = read_repo_file("policies/demo-approvals.json")
+        .unwrap()
+        .into_bytes();
     let mut host_config = HostConfig::default()
         .with_root_id("warden")
         .with_plugin_configuration(&config)

@@ -1,5 +1,4 @@
 //! Plugin configuration handling through the release .wasm.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::Value;
 use warden_harness::{demo_configuration, warden_host};

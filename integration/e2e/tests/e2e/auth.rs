@@ -4,7 +4,9 @@ use serde_json::{json, Value};
 use warden_e2e::{
     mcp::Endpoint,
     stack::{demo_plugin_config, Stack},
-    tokens::{expired_dev_token, token_signed_by_unknown_key, with_tampered_signature},
+};
+use warden_testkit::tokens::{
+    expired_dev_token, token_signed_by_unknown_key, with_tampered_signature,
 };
 
 use crate::alice_token;

@@ -10,12 +10,13 @@ mod auth;
 mod config;
 mod masking;
 mod policy;
+mod python_sdk;
 mod request_decoding;
 mod trailers;
 
 use rmcp::model::{CallToolRequestParams, JsonObject};
 use serde_json::{json, Value};
-use warden_e2e::tokens::dev_token;
+use warden_testkit::tokens::dev_token;
 
 /// Values the demo server returns for customer "alice" (cus_001) and that must never leave Warden.
 const ALICE_PII: [&str; 3] = [

@@ -1,5 +1,5 @@
 //! Locating fixture modules built for wasm32-wasip1.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 

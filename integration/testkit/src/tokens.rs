@@ -1,14 +1,84 @@
-//! Bearer tokens for the tests: valid and expired dev tokens from `warden token` (signed with the
-//! committed dev key), and forgeries.
+//! Bearer tokens for tests and benches: dev tokens signed in process with the committed dev keys
+//! ([`sign_dev_token`]), valid and expired ones printed by `warden token` (the same keys), and
+//! forgeries. The dev keys are public on purpose (`policies/dev/README.md`): they sign test tokens
+//! only, never anything trusted.
 
 use std::process::Command;
 
 use anyhow::{bail, Context};
-use jwt_simple::prelude::{Claims, Duration, ECDSAP256KeyPairLike, ES256KeyPair};
+use jwt_simple::prelude::{
+    Claims, Duration, ECDSAP256KeyPairLike, ES256KeyPair, RS256KeyPair, RSAKeyPairLike,
+};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::paths::{workspace_root, Artifact};
+
+/// Issuer of the dev tokens, as configured in `policies/demo.json`.
+pub const DEV_ISSUER: &str = "https://dev-issuer.warden.local";
+/// Audience `policies/demo.json` accepts.
+pub const DEMO_AUDIENCE: &str = "warden-demo";
+
+/// Signature algorithm of a dev token (RFC 7518 §3.1), each with its dev key in `policies/dev/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevAlg {
+    /// ECDSA P-256 with SHA-256, key `dev-signing-key-es256.pem`, `kid` `warden-dev-es256`.
+    Es256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256, key `dev-signing-key-rs256.pem`, `kid` `warden-dev-rs256`.
+    Rs256,
+}
+
+impl DevAlg {
+    fn key_file(self) -> &'static str {
+        match self {
+            Self::Es256 => "dev-signing-key-es256.pem",
+            Self::Rs256 => "dev-signing-key-rs256.pem",
+        }
+    }
+
+    fn kid(self) -> &'static str {
+        match self {
+            Self::Es256 => "warden-dev-es256",
+            Self::Rs256 => "warden-dev-rs256",
+        }
+    }
+}
+
+/// A compact JWS (RFC 7515) JWT (RFC 7519) for `sub`, signed in process with the dev key of `alg`:
+/// `iss` [`DEV_ISSUER`], `aud` [`DEMO_AUDIENCE`], `groups`, `iat` now and `exp` `valid_for_seconds`
+/// later.
+///
+/// # Errors
+/// The dev key file is missing or not a PKCS#8 PEM key for `alg`, or signing fails.
+pub fn sign_dev_token(
+    alg: DevAlg,
+    sub: &str,
+    groups: &[&str],
+    valid_for_seconds: u64,
+) -> anyhow::Result<String> {
+    let key_path = workspace_root().join("policies/dev").join(alg.key_file());
+    let pem = std::fs::read_to_string(&key_path)
+        .with_context(|| format!("cannot read the dev key {}", key_path.display()))?;
+    let custom = GroupsClaim {
+        groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+    };
+    let claims = Claims::with_custom_claims(custom, Duration::from_secs(valid_for_seconds))
+        .with_issuer(DEV_ISSUER)
+        .with_audience(DEMO_AUDIENCE)
+        .with_subject(sub);
+    let bad_key = || format!("{} is not a PKCS#8 PEM key for {alg:?}", key_path.display());
+    match alg {
+        DevAlg::Es256 => ES256KeyPair::from_pem(&pem)
+            .with_context(bad_key)?
+            .with_key_id(alg.kid())
+            .sign(claims),
+        DevAlg::Rs256 => RS256KeyPair::from_pem(&pem)
+            .with_context(bad_key)?
+            .with_key_id(alg.kid())
+            .sign(claims),
+    }
+    .map_err(|e| anyhow::anyhow!("cannot sign a {alg:?} dev token: {e}"))
+}
 
 /// Runs `warden token --sub SUB [--groups G,..] [--expired]` in the workspace root (where it finds the
 /// dev key) and returns the printed compact JWS.
@@ -134,7 +204,6 @@ pub fn token_signed_by_unknown_key(plugin_config: &Value, sub: &str) -> anyhow::
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

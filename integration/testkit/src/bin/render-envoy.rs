@@ -1,10 +1,13 @@
-//! `render-envoy-config`: renders the Envoy config template (`envoy/envoy.yaml`) to stdout.
+//! `render-envoy`: renders a Warden Envoy config template (`envoy/envoy.yaml`,
+//! `envoy/envoy-approvals.yaml`) to stdout with [`warden_testkit::envoy`], the renderer the test
+//! suites use. `just up` runs it.
 //!
 //! ```text
-//! render-envoy-config --template envoy/envoy.yaml --plugin-config policies/demo.json \
+//! render-envoy --template envoy/envoy.yaml --plugin-config policies/demo.json \
 //!   --wasm target/warden_filter.wasm \
 //!   --listen-port 10000 --upstream-port 8081 --admin-port 9901 --audit-log audit.log > envoy.rendered.yaml
 //! ```
+//! `envoy/envoy-approvals.yaml` also needs `--approvals-port` (`warden serve`'s internal listener).
 //! Relative `--wasm` and `--audit-log` paths are made absolute (against the current directory) so the
 //! rendered file works from any directory.
 
@@ -12,7 +15,7 @@ use std::path::{self, PathBuf};
 
 use anyhow::Context;
 use clap::Parser;
-use warden_e2e::render::{render_envoy_config, EnvoyConfigParams};
+use warden_testkit::envoy::{render_envoy_config, EnvoyConfigParams};
 
 /// Command line.
 #[derive(Debug, Parser)]
@@ -39,6 +42,9 @@ struct Cli {
     /// Audit log file.
     #[arg(long)]
     audit_log: PathBuf,
+    /// Port of `warden serve`'s internal listener on 127.0.0.1 (`envoy-approvals.yaml` only).
+    #[arg(long)]
+    approvals_port: Option<u16>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -59,6 +65,7 @@ fn main() -> anyhow::Result<()> {
             upstream_port: cli.upstream_port,
             admin_port: cli.admin_port,
             audit_log: &audit_log,
+            approvals_port: cli.approvals_port,
         },
     )
     .with_context(|| {

@@ -1,12 +1,22 @@
-//! Where the end-to-end suite finds the programs it runs, relative to the workspace root.
+//! Where the suites find the repository's files and the programs they run, relative to the
+//! workspace root.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 
 /// The workspace root (two levels above this crate's manifest).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The text of the repository file at `relative_path` (`policies/demo.json`, `envoy/envoy.yaml`).
+///
+/// # Errors
+/// When the file cannot be read (the message names it).
+pub fn read_repo_file(relative_path: &str) -> anyhow::Result<String> {
+    let path = workspace_root().join(relative_path);
+    std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// Cargo's target directory: `$CARGO_TARGET_DIR` when set, else `<root>/target`.

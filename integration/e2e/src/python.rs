@@ -1,0 +1,119 @@
+//! An MCP server and client on the official Python SDK 2.x (`integration/python-sdk`, `mcp` pinned in its
+//! `requirements.txt`, installed into the workspace `.venv` by `just setup`). Both speak MCP 2026-07-28
+//! (stateless Streamable HTTP, `Mcp-Method`/`Mcp-Name` headers) when the other side does.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+use warden_testkit::paths::workspace_root;
+use warden_testkit::process::{spawn_listening_server, ChildGuard};
+
+use crate::express::Executed;
+use crate::stack::STARTUP_TIMEOUT;
+
+/// Where the scripts and `requirements.txt` live, relative to the workspace root.
+pub const PYTHON_SDK_DIR: &str = "integration/python-sdk";
+
+/// The Python interpreter: `$PYTHON_BIN`, else the workspace `.venv`'s.
+///
+/// # Errors
+/// When the SDK is not installed there (the message says how to install it).
+pub fn python() -> anyhow::Result<PathBuf> {
+    let python = std::env::var_os("PYTHON_BIN")
+        .map_or_else(|| workspace_root().join(".venv/bin/python"), PathBuf::from);
+    let status = Command::new(&python)
+        .args(["-c", "import mcp.server.mcpserver"])
+        .status()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    if !status.success() {
+        bail!(
+            "{} cannot import the MCP Python SDK 2.x; run `just setup` (pip install -r {PYTHON_SDK_DIR}/requirements.txt)",
+            python.display()
+        );
+    }
+    Ok(python)
+}
+
+/// The running Python SDK server (killed on drop); MCP endpoint `POST /mcp` (JSON responses).
+#[derive(Debug)]
+pub struct PythonUpstream {
+    /// The Python process.
+    pub process: ChildGuard,
+    port: u16,
+}
+
+impl PythonUpstream {
+    /// Starts the server on a free port, logging to `dir/python-upstream.log`.
+    ///
+    /// # Errors
+    /// When the SDK is missing or the server does not come up.
+    pub fn start(dir: &Path) -> anyhow::Result<Self> {
+        let mut command = Command::new(python()?);
+        command
+            .current_dir(workspace_root().join(PYTHON_SDK_DIR))
+            .args(["server.py", "0"]);
+        let (process, port) = spawn_listening_server(
+            "python-upstream",
+            command,
+            &dir.join("python-upstream.log"),
+            STARTUP_TIMEOUT,
+        )?;
+        Ok(Self { process, port })
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Every tool call the server executed, asked directly (not through Envoy).
+    ///
+    /// # Errors
+    /// When the server does not answer with the expected JSON.
+    pub async fn executed(&self) -> anyhow::Result<Vec<Executed>> {
+        let response = reqwest::get(format!("http://127.0.0.1:{}/_received", self.port)).await?;
+        if !response.status().is_success() {
+            bail!("GET /_received answered {}", response.status());
+        }
+        Ok(response.json().await?)
+    }
+}
+
+/// Runs the Python SDK client against `url` with `token`: `operations` is the JSON list `client.py`
+/// reads (`{"op": "list_tools"}`, `{"op": "call_tool", "tool", "arguments"}`); returns its output
+/// (`{"protocol_version", "results"}`).
+///
+/// # Errors
+/// When the client fails (its stderr is in the message) or prints no JSON.
+pub fn run_client(url: &str, token: &str, operations: &Value) -> anyhow::Result<Value> {
+    let mut child = Command::new(python()?)
+        .current_dir(workspace_root().join(PYTHON_SDK_DIR))
+        .args(["client.py", url, token])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start the Python SDK client")?;
+    child
+        .stdin
+        .take()
+        .context("no stdin")?
+        .write_all(operations.to_string().as_bytes())?;
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        bail!(
+            "the Python SDK client failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    serde_json::from_slice(&output.stdout).with_context(|| {
+        format!(
+            "the Python SDK client printed no JSON: {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
