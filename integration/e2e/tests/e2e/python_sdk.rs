@@ -55,7 +55,12 @@ async fn the_python_sdk_speaks_2026_07_28_through_warden_and_is_judged_and_maske
         "{executed:?}"
     );
     assert!(executed.iter().any(|call| call.tool == "search_customers"));
-    let records = envoy.audit_records().unwrap();
+    let records = envoy
+        .wait_for_audit("the search_customers record", |records| {
+            records.iter().any(|r| r["tool"] == "search_customers")
+        })
+        .await
+        .unwrap();
     let call = records
         .iter()
         .find(|r| r["tool"] == "search_customers")
