@@ -70,32 +70,6 @@ pub fn call_digest(
     }))
 }
 
-/// Who asked for the call, as the filter verified it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Caller {
-    /// `iss` of the caller's token; with `sub`, the identity bound into the digest.
-    pub iss: String,
-    /// `sub` of the caller's token; `(iss, sub)` may not approve its own call.
-    pub sub: String,
-    /// `email` claim, shown to approvers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// The caller's groups, shown to approvers.
-    #[serde(default)]
-    pub groups: Vec<String>,
-}
-
-impl From<&Identity> for Caller {
-    fn from(identity: &Identity) -> Self {
-        Self {
-            iss: identity.iss.clone(),
-            sub: identity.sub.clone(),
-            email: identity.email.clone(),
-            groups: identity.groups.clone(),
-        }
-    }
-}
-
 /// Body of `POST /v1/check` (filter → `warden serve`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,8 +81,9 @@ pub struct CheckRequest {
     /// Id of the `require_approval` rule; the service checks that its own policy decides the call
     /// with this rule and reads the rule's `approval` block from its own configuration.
     pub rule: String,
-    /// The verified caller.
-    pub caller: Caller,
+    /// The verified caller (without its claims, which travel in `claims`); `(iss, sub)` is bound into
+    /// the digest and may not approve its own call; email and groups are shown to approvers.
+    pub caller: Identity,
     /// The caller's verified token claims (a JSON object), from which the service re-derives the
     /// identity its policy evaluates; never stored.
     pub claims: Value,
@@ -281,7 +256,10 @@ impl Engine {
                 .mask_value(&set, &mut arguments, &mut Default::default());
         }
         let recorded = CheckRequest {
-            caller: Caller::from(&identity),
+            caller: Identity {
+                claims: Value::Null,
+                ..identity.clone()
+            },
             claims: Value::Null,
             arguments,
             ..request.clone()
@@ -459,11 +437,14 @@ mod tests {
                 call_digest: "d".into(),
                 upstream: "demo".into(),
                 rule: "hold-delete".into(),
-                caller: Caller {
+                caller: Identity {
                     iss: "i".into(),
                     sub: "alice".into(),
                     email: None,
                     groups: vec![],
+                    scopes: vec![],
+                    client_id: None,
+                    claims: Value::Null,
                 },
                 claims: json!({"iss": "i", "sub": "alice"}),
                 tool: "delete_customer".into(),

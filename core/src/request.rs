@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::approval::{call_digest, ApprovalHold, Caller, CheckRequest, DISPATCH_GRACE_MS};
+use crate::approval::{call_digest, ApprovalHold, CheckRequest, DISPATCH_GRACE_MS};
 use crate::audit::{AuditDecision, MessageAudit, RecordedError};
 use crate::config::RuleAction;
 use crate::digest::sha256_hex_of_canonical;
@@ -287,7 +287,10 @@ impl Engine {
                 ),
                 upstream: self.upstream.clone(),
                 rule: rule.to_owned(),
-                caller: Caller::from(identity),
+                caller: Identity {
+                    claims: Value::Null,
+                    ..identity.clone()
+                },
                 claims: identity.claims.clone(),
                 tool: tool.to_owned(),
                 arguments,

@@ -12,8 +12,9 @@ use std::sync::Mutex;
 use anyhow::Context;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
-use warden_core::approval::{Caller, CheckRequest};
+use warden_core::approval::CheckRequest;
 use warden_core::config::{ApprovalRuleConfig, GrantMode};
+use warden_core::Identity;
 
 /// One approval request, as listed and shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,7 +30,7 @@ pub struct ApprovalRecord {
     /// Id of the `require_approval` rule.
     pub rule: String,
     /// Who made the call.
-    pub caller: Caller,
+    pub caller: Identity,
     /// The tool called.
     pub tool: String,
     /// The call's arguments, masked with the rule's profile by this service.
@@ -545,11 +546,14 @@ mod tests {
             call_digest: digest.into(),
             upstream: "demo".into(),
             rule: "hold-delete".into(),
-            caller: Caller {
+            caller: Identity {
                 iss: "iss".into(),
                 sub: sub.into(),
                 email: None,
                 groups: vec![],
+                scopes: vec![],
+                client_id: None,
+                claims: serde_json::Value::Null,
             },
             claims: serde_json::Value::Null,
             tool: "delete_customer".into(),
