@@ -87,6 +87,65 @@ async fn held_check_returns_approved_as_soon_as_an_approver_decides() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_answers_held_checks_pending_at_once_keeps_the_request_and_exits_cleanly() {
+    let mut service = Service::start(&config(json!({"hold_seconds": 60})), None);
+    let ready = reqwest::get(service.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let bob = approver_token("bob", "approvers");
+    let started = Instant::now();
+    let held = {
+        let (url, body) = (
+            service.internal_url("/v1/check"),
+            check_body(
+                DEV_ISSUER,
+                "alice",
+                "approve-delete-customer",
+                "delete_customer",
+                json!({"customer_id": "cus_001"}),
+            ),
+        );
+        tokio::spawn(async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .header("x-warden-internal-secret", SECRET)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<serde_json::Value>().await.unwrap(),
+            )
+        })
+    };
+    let id = service.wait_for_pending(&bob).await;
+    let db = service.db();
+    let status = tokio::task::block_in_place(|| service.terminate(Duration::from_secs(10)));
+    let (code, answer) = held.await.unwrap();
+    assert_eq!(
+        (code, answer["status"].as_str()),
+        (200, Some("pending")),
+        "{answer}"
+    );
+    assert_eq!(answer["approval_id"], id.as_str());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "answered before the 60 s hold"
+    );
+    let status = status.expect("warden serve exits after SIGTERM");
+    assert!(status.success(), "{status:?}: {}", service.log());
+    assert!(service.log().contains("stopping"), "{}", service.log());
+    // Nothing lost: the request is still pending in the store, for the filter's retry.
+    let stored: String = rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row("SELECT status FROM requests WHERE id = ?1", [&id], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(stored, "pending");
+}
+
 #[tokio::test]
 async fn check_without_decision_answers_pending_after_the_hold() {
     let service = Service::start(&config(json!({"hold_seconds": 1})), None);

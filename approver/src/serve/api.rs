@@ -75,6 +75,7 @@ impl IntoResponse for ApiError {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
         .route("/v1/approvals", get(list))
         .route("/v1/approvals/{id}", get(show))
         .route("/v1/approvals/{id}/approve", post(approve))
@@ -82,6 +83,21 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/approvals/{id}/revoke", post(revoke))
         .merge(inbox::routes())
         .with_state(state)
+}
+
+/// `GET /readyz`: 200 `ready` while the store answers and the service is not stopping; 503 otherwise
+/// (Kubernetes then stops routing to this replica).
+async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {
+    if *state.stopping.borrow() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "stopping");
+    }
+    match state.store.ping() {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(error) => {
+            eprintln!("readyz: the approval store does not answer: {error:#}");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+        }
+    }
 }
 
 /// The filter's check route, served on the internal listener ([`super::internal`]).
@@ -93,7 +109,8 @@ pub fn internal_router(state: Arc<AppState>) -> Router {
 
 /// `POST /v1/check`: refuses (400, logged) a request that contradicts this service's configuration
 /// ([`warden_core::Engine::verify_check`]); answers at once on a grant or a denial, else holds until
-/// a decision arrives or the rule's hold time passes, then answers `pending`.
+/// a decision arrives or the rule's hold time passes (or the service is stopping), then answers
+/// `pending`.
 async fn check(
     State(state): State<Arc<AppState>>,
     Json(request): Json<CheckRequest>,
@@ -130,8 +147,11 @@ async fn check(
                 record
             }
         };
-        let woken = tokio::time::timeout_at(deadline, decisions.changed()).await;
-        if !matches!(woken, Ok(Ok(()))) {
+        let woken = tokio::select! {
+            woken = tokio::time::timeout_at(deadline, decisions.changed()) => matches!(woken, Ok(Ok(()))),
+            () = state.stopped() => false,
+        };
+        if !woken {
             return Ok(Json(CheckResponse::Pending {
                 approval_id: pending.id,
                 expires_at: rfc3339(pending.expires_at),

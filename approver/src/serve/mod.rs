@@ -16,6 +16,8 @@
 //! - `GET /inbox`: the server-rendered web inbox ([`inbox`]); approvers sign in through the identity
 //!   provider ([`login`]) and keep a server-side session ([`session`]).
 //! - Webhooks (Slack incoming-webhook JSON) on new requests and decisions ([`webhook`]).
+//! - `GET /healthz` (the process is up) and `GET /readyz` (the store answers and the service is not
+//!   stopping; 503 otherwise).
 //!
 //! State lives in one SQLite file ([`store`]); every change is committed before it is acknowledged.
 
@@ -87,6 +89,9 @@ pub struct AppState {
     pub approvers: ApproverAuth,
     /// The inbox sessions (in memory).
     pub sessions: Sessions,
+    /// Set once the process is asked to stop: held checks answer `pending` at once and `/readyz`
+    /// answers 503.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -100,12 +105,47 @@ impl AppState {
             notifier,
             approvers,
             sessions: Sessions::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Resolves once the process is stopping.
+    pub async fn stopped(&self) {
+        let mut stopping = self.stopping.subscribe();
+        // An error means the sender is gone, which also ends the service.
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+    }
+}
+
+/// Resolves on SIGTERM (what Kubernetes sends) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
     }
 }
 
 /// Runs the service until the process is stopped. Prints `internal API on http://ADDR`, then
 /// `listening on http://ADDR` once both listeners are bound.
+///
+/// On SIGTERM or SIGINT it shuts down gracefully: `/readyz` turns 503, held checks answer `pending` at
+/// once (the request stays in the store, so the filter's retry finds it on any replica or after a
+/// restart), requests in flight complete, and no new connection is accepted; then it exits 0.
 ///
 /// # Errors
 /// When the configuration is invalid or has no `approvers` block, the inbox client secret cannot be
@@ -144,10 +184,24 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         println!("listening on http://{}", listener.local_addr()?);
         let with_peer =
             |router: axum::Router| router.into_make_service_with_connect_info::<SocketAddr>();
+        let stopping = Arc::clone(&state);
+        tokio::spawn(async move {
+            stop_signal().await;
+            eprintln!(
+                "warden serve: stopping: held checks answer pending, requests in flight complete"
+            );
+            stopping.stopping.send_replace(true);
+        });
+        let (internal_stop, public_stop) = (Arc::clone(&state), Arc::clone(&state));
         tokio::try_join!(
-            axum::serve(internal_listener, with_peer(internal_routes)).into_future(),
-            axum::serve(listener, with_peer(api::router(state))).into_future(),
+            axum::serve(internal_listener, with_peer(internal_routes))
+                .with_graceful_shutdown(async move { internal_stop.stopped().await })
+                .into_future(),
+            axum::serve(listener, with_peer(api::router(state)))
+                .with_graceful_shutdown(async move { public_stop.stopped().await })
+                .into_future(),
         )?;
+        eprintln!("warden serve: stopped");
         Ok(())
     })
 }

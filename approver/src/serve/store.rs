@@ -204,6 +204,16 @@ impl Store {
         })
     }
 
+    /// Whether the database answers a trivial query (readiness).
+    ///
+    /// # Errors
+    /// The SQLite error.
+    pub fn ping(&self) -> anyhow::Result<()> {
+        self.lock()
+            .query_row("SELECT 1", [], |_| Ok(()))
+            .context("SELECT 1")
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a transaction open (rusqlite rolls back on drop).
         self.conn

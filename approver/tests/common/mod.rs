@@ -240,6 +240,24 @@ impl Service {
             .unwrap()
     }
 
+    /// Sends SIGTERM (what Kubernetes sends) and waits at most `within` for the process to exit;
+    /// returns its exit status, or `None` when it is still running.
+    pub fn terminate(&mut self, within: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Polls until one request is pending; returns its id.
     pub async fn wait_for_pending(&self, token: &str) -> String {
         for _ in 0..100 {
