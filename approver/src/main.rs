@@ -10,6 +10,7 @@
 mod approvals;
 mod audit_store;
 mod clock;
+mod metrics;
 mod policy;
 mod review;
 mod serve;

@@ -547,3 +547,71 @@ async fn equal_sub_from_two_issuers_is_two_people() {
         "{mine}"
     );
 }
+
+/// The value of the sample `name` in a Prometheus text exposition, if present.
+fn sample(exposition: &str, name: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        line.strip_prefix(name)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+#[tokio::test]
+async fn metrics_count_checks_by_answer_and_audit_records_by_result() {
+    let service = Service::start(&config(json!({"hold_seconds": 1})), None);
+    let (_, body) = service.check("alice", "cus_001").await;
+    assert_eq!(body["status"], "pending", "{body}");
+    let batch = format!(
+        "{}\n{}\n",
+        common::audit_line("r-1"),
+        common::audit_line("r-2")
+    );
+    for _ in 0..2 {
+        let response = reqwest::Client::new()
+            .post(service.internal_url("/v1/audit"))
+            .header("x-warden-internal-secret", SECRET)
+            .body(batch.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let response = reqwest::get(service.url("/metrics")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = response.text().await.unwrap();
+    assert_eq!(
+        sample(&text, r#"warden_checks_total{outcome="pending"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "warden_check_hold_seconds_count"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "warden_check_hold_seconds_sum").unwrap() >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"warden_audit_records_total{outcome="stored"}"#),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"warden_audit_records_total{outcome="duplicate"}"#),
+        Some(2.0),
+        "{text}"
+    );
+    assert!(
+        !text.contains("alice") && !text.contains("delete_customer"),
+        "no caller or tool in labels: {text}"
+    );
+}

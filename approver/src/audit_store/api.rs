@@ -16,6 +16,7 @@ use serde_json::json;
 use warden_core::audit::STORE_PATH;
 
 use super::store::AuditStore;
+use crate::metrics::METRICS;
 
 /// Largest batch body accepted, in bytes.
 pub const MAX_BATCH_BYTES: usize = 16 << 20;
@@ -36,6 +37,9 @@ async fn ingest(State(store): State<Arc<AuditStore>>, body: String) -> Response 
             for problem in &outcome.rejected {
                 eprintln!("audit: batch line refused: {problem}");
             }
+            METRICS.audit_records("stored", outcome.stored);
+            METRICS.audit_records("duplicate", outcome.duplicates);
+            METRICS.audit_records("rejected", outcome.rejected.len());
             (StatusCode::OK, Json(outcome)).into_response()
         }
         Ok(Err(e)) => {

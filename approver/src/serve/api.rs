@@ -17,6 +17,7 @@ use super::auth::{approver_from_headers, may_decide, require_approver};
 use super::store::{ApprovalRecord, ApprovalStatus, ApproverAction, CheckOutcome, DecideError};
 use super::{inbox, AppState};
 use crate::clock::{now, rfc3339};
+use crate::metrics::METRICS;
 
 /// An error answer: status and a JSON body `{"error": message}`.
 #[derive(Debug)]
@@ -76,6 +77,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .route("/v1/approvals", get(list))
         .route("/v1/approvals/{id}", get(show))
         .route("/v1/approvals/{id}/approve", post(approve))
@@ -100,6 +102,17 @@ async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str)
     }
 }
 
+/// `GET /metrics`: the Prometheus text exposition ([`crate::metrics`]).
+async fn metrics() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        METRICS.render(),
+    )
+}
+
 /// The filter's check route, served on the internal listener ([`super::internal`]).
 pub fn internal_router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -115,7 +128,22 @@ async fn check(
     State(state): State<Arc<AppState>>,
     Json(request): Json<CheckRequest>,
 ) -> Result<Json<CheckResponse>, ApiError> {
-    let (request, rule) = state.engine.verify_check(&request).map_err(|refusal| {
+    let started = tokio::time::Instant::now();
+    let answer = hold(&state, &request).await;
+    let outcome = match &answer {
+        Ok(CheckResponse::Approved { .. }) => "approved",
+        Ok(CheckResponse::Denied { .. }) => "denied",
+        Ok(CheckResponse::Pending { .. }) => "pending",
+        Err(_) => "refused",
+    };
+    METRICS.check(outcome, started.elapsed().as_secs_f64());
+    answer.map(Json)
+}
+
+/// The answer to one check: at once on a grant or a denial, else once a decision arrives, the hold
+/// passes or the service stops.
+async fn hold(state: &AppState, request: &CheckRequest) -> Result<CheckResponse, ApiError> {
+    let (request, rule) = state.engine.verify_check(request).map_err(|refusal| {
         eprintln!("check refused: {refusal}");
         ApiError::bad_request(refusal.to_string())
     })?;
@@ -126,19 +154,19 @@ async fn check(
         let outcome = state.store.check(&request, &rule, now())?;
         let pending = match outcome {
             CheckOutcome::Approved(record) => {
-                return Ok(Json(CheckResponse::Approved {
+                return Ok(CheckResponse::Approved {
                     approval_id: record.id,
                     approvers: record.approvers,
                     decided_at: record.decided_at.map(rfc3339),
-                }))
+                })
             }
             CheckOutcome::Denied(record) => {
-                return Ok(Json(CheckResponse::Denied {
+                return Ok(CheckResponse::Denied {
                     approval_id: record.id,
                     approver: record.decided_by.unwrap_or_default(),
                     reason: record.reason.unwrap_or_default(),
                     decided_at: record.decided_at.map(rfc3339),
-                }))
+                })
             }
             CheckOutcome::Pending { record, created } => {
                 if created {
@@ -152,10 +180,10 @@ async fn check(
             () = state.stopped() => false,
         };
         if !woken {
-            return Ok(Json(CheckResponse::Pending {
+            return Ok(CheckResponse::Pending {
                 approval_id: pending.id,
                 expires_at: rfc3339(pending.expires_at),
-            }));
+            });
         }
     }
 }
@@ -281,5 +309,6 @@ pub fn decide(
         .decide(id, (&approver.iss, &approver.sub), action, reason, now())?;
     state.decisions.send_modify(|n| *n += 1);
     state.notifier.decision(&updated, &approver.sub, action);
+    METRICS.decision(action.as_str());
     Ok(updated)
 }

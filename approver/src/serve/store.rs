@@ -158,6 +158,17 @@ pub enum ApproverAction {
     Revoke,
 }
 
+impl ApproverAction {
+    /// `approve`, `deny` or `revoke`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Deny => "deny",
+            Self::Revoke => "revoke",
+        }
+    }
+}
+
 /// Why a decision was refused; each maps to an HTTP status in the API.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecideError {

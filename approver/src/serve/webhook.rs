@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::store::{ApprovalRecord, ApprovalStatus, ApproverAction};
+use crate::metrics::METRICS;
 
 /// Attempts per notification.
 pub const ATTEMPTS: u32 = 5;
@@ -124,6 +125,7 @@ async fn deliver(client: &reqwest::Client, url: &str, payload: &Value) {
             backoff *= 2;
         }
     }
+    METRICS.webhook_failure();
 }
 
 #[cfg(test)]
