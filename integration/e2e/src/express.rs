@@ -67,12 +67,21 @@ impl ExpressUpstream {
     /// Every tool call the server executed, asked directly (not through Envoy).
     ///
     /// # Errors
-    /// When the server does not answer with the expected JSON.
+    /// As [`executed_at`].
     pub async fn executed(&self) -> anyhow::Result<Vec<Executed>> {
-        let response = reqwest::get(format!("http://127.0.0.1:{}/_received", self.port)).await?;
-        if !response.status().is_success() {
-            bail!("GET /_received answered {}", response.status());
-        }
-        Ok(response.json().await?)
+        executed_at(self.port).await
     }
+}
+
+/// Every tool call a recording test upstream on 127.0.0.1:`port` executed (its `GET /_received`, asked
+/// directly, not through Envoy).
+///
+/// # Errors
+/// When the server does not answer with the expected JSON.
+pub async fn executed_at(port: u16) -> anyhow::Result<Vec<Executed>> {
+    let response = reqwest::get(format!("http://127.0.0.1:{port}/_received")).await?;
+    if !response.status().is_success() {
+        bail!("GET /_received answered {}", response.status());
+    }
+    Ok(response.json().await?)
 }

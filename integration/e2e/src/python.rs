@@ -11,7 +11,7 @@ use serde_json::Value;
 use warden_testkit::paths::workspace_root;
 use warden_testkit::process::{spawn_listening_server, ChildGuard};
 
-use crate::express::Executed;
+use crate::express::{executed_at, Executed};
 use crate::stack::STARTUP_TIMEOUT;
 
 /// Where the scripts and `requirements.txt` live, relative to the workspace root.
@@ -72,13 +72,9 @@ impl PythonUpstream {
     /// Every tool call the server executed, asked directly (not through Envoy).
     ///
     /// # Errors
-    /// When the server does not answer with the expected JSON.
+    /// As [`executed_at`].
     pub async fn executed(&self) -> anyhow::Result<Vec<Executed>> {
-        let response = reqwest::get(format!("http://127.0.0.1:{}/_received", self.port)).await?;
-        if !response.status().is_success() {
-            bail!("GET /_received answered {}", response.status());
-        }
-        Ok(response.json().await?)
+        executed_at(self.port).await
     }
 }
 
