@@ -615,3 +615,39 @@ async fn metrics_count_checks_by_answer_and_audit_records_by_result() {
         "no caller or tool in labels: {text}"
     );
 }
+
+#[tokio::test]
+async fn log_format_json_writes_one_json_object_per_line() {
+    let service = Service::start_with(
+        &config(json!({"hold_seconds": 1})),
+        None,
+        "127.0.0.1:0",
+        &["--log-format", "json"],
+    );
+    // A check this service refuses (a rule it does not have) is logged as a warning.
+    let (status, _) = service
+        .post_check(&check_body(
+            DEV_ISSUER,
+            "alice",
+            "no-such-rule",
+            "delete_customer",
+            json!({"customer_id": "cus_001"}),
+        ))
+        .await;
+    assert_eq!(status, 400);
+    let log = service.log();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    let refused = lines
+        .iter()
+        .find(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("check refused"))
+        })
+        .unwrap_or_else(|| panic!("no refusal logged: {log}"));
+    assert_eq!(refused["level"], "WARN");
+    assert!(refused["timestamp"].is_string());
+}

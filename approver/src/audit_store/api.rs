@@ -35,7 +35,7 @@ async fn ingest(State(store): State<Arc<AuditStore>>, body: String) -> Response 
     match result {
         Ok(Ok(outcome)) => {
             for problem in &outcome.rejected {
-                eprintln!("audit: batch line refused: {problem}");
+                tracing::warn!("audit: batch line refused: {problem}");
             }
             METRICS.audit_records("stored", outcome.stored);
             METRICS.audit_records("duplicate", outcome.duplicates);
@@ -43,7 +43,7 @@ async fn ingest(State(store): State<Arc<AuditStore>>, body: String) -> Response 
             (StatusCode::OK, Json(outcome)).into_response()
         }
         Ok(Err(e)) => {
-            eprintln!("audit: cannot store a batch: {e:#}");
+            tracing::error!("audit: cannot store a batch: {e:#}");
             let body = json!({ "error": format!("cannot store the batch: {e:#}") });
             (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
         }

@@ -22,7 +22,7 @@ pub fn prune_once(store: &AuditStore, retention: Duration, now_ms: i64) -> anyho
         secs if secs % 86_400 == 0 => format!("{}d", secs / 86_400),
         _ => humantime::format_duration(retention).to_string(),
     };
-    eprintln!(
+    tracing::info!(
         "audit: retention {period}: pruned {pruned} record(s) older than {}",
         crate::clock::rfc3339_ms(cutoff)
     );
@@ -41,8 +41,8 @@ pub fn spawn(store: Arc<AuditStore>, retention: Duration) {
                 tokio::task::spawn_blocking(move || prune_once(&store, retention, now_ms)).await;
             match done {
                 Ok(Ok(_)) => {}
-                Ok(Err(e)) => eprintln!("audit: pruning failed: {e:#}"),
-                Err(e) => eprintln!("audit: pruning task failed: {e}"),
+                Ok(Err(e)) => tracing::error!("audit: pruning failed: {e:#}"),
+                Err(e) => tracing::error!("audit: pruning task failed: {e}"),
             }
         }
     });

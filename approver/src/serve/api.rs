@@ -96,7 +96,7 @@ async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str)
     match state.store.ping() {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(error) => {
-            eprintln!("readyz: the approval store does not answer: {error:#}");
+            tracing::error!("readyz: the approval store does not answer: {error:#}");
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
         }
     }
@@ -144,7 +144,7 @@ async fn check(
 /// passes or the service stops.
 async fn hold(state: &AppState, request: &CheckRequest) -> Result<CheckResponse, ApiError> {
     let (request, rule) = state.engine.verify_check(request).map_err(|refusal| {
-        eprintln!("check refused: {refusal}");
+        tracing::warn!("check refused: {refusal}");
         ApiError::bad_request(refusal.to_string())
     })?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(rule.hold_seconds);

@@ -110,7 +110,7 @@ async fn require_secret(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "an unknown peer".to_owned(), |c| c.0.to_string());
-    eprintln!(
+    tracing::warn!(
         "internal API: refused {} {} from {peer}: {refusal}",
         request.method(),
         request.uri().path()

@@ -99,7 +99,7 @@ impl RemoteKeySets {
         match self.fetch(&slot.remote).await {
             Ok((keys, skipped)) => {
                 for why in skipped {
-                    eprintln!("jwks {}: skipped a key: {why}", slot.remote.issuer());
+                    tracing::info!("jwks {}: skipped a key: {why}", slot.remote.issuer());
                 }
                 if let Ok(mut current) = slot.keys.write() {
                     *current = Some(Arc::new(keys));
@@ -109,7 +109,7 @@ impl RemoteKeySets {
                 true
             }
             Err(e) => {
-                eprintln!(
+                tracing::warn!(
                     "jwks {}: {} fetch failed: {e}",
                     slot.remote.issuer(),
                     reason.name()

@@ -73,6 +73,10 @@ pub struct ServeArgs {
     webhook_url: Option<String>,
     #[command(flatten)]
     audit: crate::audit_store::AuditArgs,
+    /// Log line format on stderr: `text` (one human-readable line per event) or `json` (one JSON
+    /// object per line: `timestamp`, `level`, `fields.message`, for log pipelines).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 /// What every handler shares.
@@ -117,6 +121,29 @@ impl AppState {
     }
 }
 
+/// How `warden serve` writes its log lines (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Sends the service's `tracing` events (INFO and above) to stderr in `format`. A second call (tests
+/// running the service in-process) keeps the first subscriber.
+fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .with_max_level(tracing::Level::INFO);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
 /// Resolves on SIGTERM (what Kubernetes sends) or SIGINT (Ctrl-C).
 async fn stop_signal() {
     let interrupt = tokio::signal::ctrl_c();
@@ -152,6 +179,7 @@ async fn stop_signal() {
 /// read, the internal secret is missing or too weak, the database cannot be opened or an address
 /// cannot be bound.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
     let shown = args.config.display();
     let bytes =
         std::fs::read(&args.config).with_context(|| format!("{shown}: cannot read the file"))?;
@@ -187,7 +215,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         let stopping = Arc::clone(&state);
         tokio::spawn(async move {
             stop_signal().await;
-            eprintln!(
+            tracing::info!(
                 "warden serve: stopping: held checks answer pending, requests in flight complete"
             );
             stopping.stopping.send_replace(true);
@@ -201,7 +229,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
                 .with_graceful_shutdown(async move { public_stop.stopped().await })
                 .into_future(),
         )?;
-        eprintln!("warden serve: stopped");
+        tracing::info!("warden serve: stopped");
         Ok(())
     })
 }

@@ -119,7 +119,9 @@ async fn deliver(client: &reqwest::Client, url: &str, payload: &Value) {
             Ok(response) => format!("HTTP {}", response.status()),
             Err(e) => e.to_string(),
         };
-        eprintln!("warden serve: webhook attempt {attempt}/{ATTEMPTS} to {url} failed: {problem}");
+        tracing::warn!(
+            "warden serve: webhook attempt {attempt}/{ATTEMPTS} to {url} failed: {problem}"
+        );
         if attempt < ATTEMPTS {
             tokio::time::sleep(backoff).await;
             backoff *= 2;

@@ -137,6 +137,11 @@ impl Service {
 
     /// [`Service::start`] listening on `listen`.
     pub fn start_on(config: &Value, webhook: Option<&str>, listen: &str) -> Self {
+        Self::start_with(config, webhook, listen, &[])
+    }
+
+    /// [`Service::start_on`] with `extra` arguments to `warden serve`.
+    pub fn start_with(config: &Value, webhook: Option<&str>, listen: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("config.json");
         std::fs::write(&config_path, config.to_string()).unwrap();
@@ -158,6 +163,7 @@ impl Service {
         if let Some(url) = webhook {
             command.args(["--webhook-url", url]);
         }
+        command.args(extra);
         let mut child = command.spawn().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut address = |prefix: &str| {
