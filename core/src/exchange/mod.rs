@@ -167,9 +167,9 @@ fn header_values<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str
 }
 
 /// The first value of header `name` (case-insensitive).
-fn header_value(headers: &[(String, String)], name: &str) -> Option<String> {
+fn header_value<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
     headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, value)| value.clone())
+        .map(|(_, value)| value.as_str())
 }

@@ -35,15 +35,16 @@ impl Exchange {
         let runtime = env.runtime;
         let engine = &runtime.engine;
         self.audit.start_unix_nanos = env.now_unix_nanos;
-        self.audit.http_method = header_value(headers, ":method");
-        self.audit.request_id = header_value(headers, "x-request-id");
-        self.audit.session_id = header_value(headers, "mcp-session-id");
-        self.audit.protocol_version = header_value(headers, "mcp-protocol-version");
+        self.audit.http_method = header_value(headers, ":method").map(str::to_owned);
+        self.audit.request_id = header_value(headers, "x-request-id").map(str::to_owned);
+        self.audit.session_id = header_value(headers, "mcp-session-id").map(str::to_owned);
+        self.audit.protocol_version =
+            header_value(headers, "mcp-protocol-version").map(str::to_owned);
         let mut effects = vec![Effect::Count(Counter::Requests, 1)];
         if let Some(path) =
             header_value(headers, ":path").filter(|p| ResourceServer::is_metadata_path(p))
         {
-            let reply = match engine.resource_server.metadata_document(&path) {
+            let reply = match engine.resource_server.metadata_document(path) {
                 Some(document) => LocalReply::json(200, document.as_bytes().to_vec())
                     .with_header("cache-control", "max-age=300")
                     .with_header("access-control-allow-origin", "*"),

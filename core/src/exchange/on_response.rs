@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use super::{header_values, Effect, Env, Exchange, Flow, LogLevel, ResponseBody, Step};
+use super::{
+    header_value, header_values, Effect, Env, Exchange, Flow, LogLevel, ResponseBody, Step,
+};
 use crate::jsonrpc::INTERNAL_ERROR;
 use crate::reply::LocalReply;
 use crate::sse::SseRewriter;
@@ -25,9 +27,7 @@ impl Exchange {
         if self.replied_locally || self.plan.is_none() {
             return Step::proceed();
         }
-        self.audit.status = header_values(headers, ":status")
-            .first()
-            .and_then(|s| s.parse().ok());
+        self.audit.status = header_value(headers, ":status").and_then(|s| s.parse().ok());
         if let Some(encoding) = header_values(headers, "content-encoding")
             .into_iter()
             .find(|e| !e.trim().eq_ignore_ascii_case("identity"))
@@ -44,8 +44,7 @@ impl Exchange {
         if end_of_stream {
             return Step::proceed();
         }
-        let event_stream = header_values(headers, "content-type")
-            .first()
+        let event_stream = header_value(headers, "content-type")
             .is_some_and(|t| t.to_ascii_lowercase().starts_with("text/event-stream"));
         self.response = if event_stream {
             ResponseBody::Stream(Box::new(SseRewriter::new(
