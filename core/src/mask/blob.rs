@@ -73,7 +73,13 @@ mod tests {
         ] {
             assert!(is_text_mime_type(mime), "{mime}");
         }
-        for mime in ["image/png", "application/octet-stream", "application/pdf", "text", ""] {
+        for mime in [
+            "image/png",
+            "application/octet-stream",
+            "application/pdf",
+            "text",
+            "",
+        ] {
             assert!(!is_text_mime_type(mime), "{mime}");
         }
     }

@@ -1,5 +1,5 @@
 //! The table of built-in detectors: name, pre-scan triggers, and the scanner each one runs.
-//! `docs/detectors.md` documents every row; its tests are in `tests.rs` (named after the rows).
+//! `docs/detectors.md` documents every row; its tests are in `rows.rs` (named after the rows).
 
 use super::detectors::{scan_digit_groups, scan_emails, DigitKind, DigitKinds};
 use super::personal::{

@@ -70,7 +70,9 @@ impl Masker {
             return false;
         };
         let index = match secrets::assigned(name.as_bytes(), text) {
-            Some(secrets::Assigned::AwsSecret) if set.contains(builtin::AWS_KEY) => builtin::AWS_KEY,
+            Some(secrets::Assigned::AwsSecret) if set.contains(builtin::AWS_KEY) => {
+                builtin::AWS_KEY
+            }
             Some(_) if set.contains(builtin::SECRET) => builtin::SECRET,
             _ => return false,
         };

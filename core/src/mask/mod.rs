@@ -14,6 +14,8 @@ mod json;
 mod personal;
 mod prefilter;
 mod render;
+#[cfg(test)]
+mod rows;
 mod secrets;
 pub(crate) mod stream;
 mod wallets;
@@ -376,13 +378,18 @@ impl Masker {
         let bytes = text.as_bytes();
         let fired = prefilter::fired(bytes, Self::wanted_triggers(set), false);
         if fired != 0 {
-            builtin::scan(bytes, fired, &|index| set.contains(index), &mut |start, end, detector| {
-                spans.push(Span {
-                    start,
-                    end,
-                    detector,
-                });
-            });
+            builtin::scan(
+                bytes,
+                fired,
+                &|index| set.contains(index),
+                &mut |start, end, detector| {
+                    spans.push(Span {
+                        start,
+                        end,
+                        detector,
+                    });
+                },
+            );
         }
         for &(detector, _) in &set.members {
             if let Some(pattern) = &self.detectors[detector].pattern {

@@ -149,7 +149,8 @@ fn phone_from(text: &[u8], start: usize) -> Option<usize> {
             (b'2'..=b'9').contains(&tail[0]) && (b'2'..=b'9').contains(&tail[3])
         }
     };
-    let is_nanp = nanp(&lens) || (lens.len() == 4 && lens[0] == 1 && first_digit == b'1' && nanp(&lens[1..]));
+    let is_nanp =
+        nanp(&lens) || (lens.len() == 4 && lens[0] == 1 && first_digit == b'1' && nanp(&lens[1..]));
     let trunk = first_digit == b'0'
         && (10..=11).contains(&digits)
         && (3..=5).contains(&lens.len())
@@ -164,10 +165,14 @@ fn phone_from(text: &[u8], start: usize) -> Option<usize> {
 pub(super) fn scan_ip_addresses(text: &[u8], found: Found<'_>) {
     let mut i = 0;
     while i < text.len() {
-        let v4 = text[i].is_ascii_digit()
-            && (i == 0 || !(is_word(text[i - 1]) || text[i - 1] == b'.'));
+        let v4 =
+            text[i].is_ascii_digit() && (i == 0 || !(is_word(text[i - 1]) || text[i - 1] == b'.'));
         let found_at = if v4 { ipv4_from(text, i) } else { None };
-        if let Some(end) = found_at.or_else(|| starts_address(text, i).then(|| ipv6_from(text, i)).flatten()) {
+        if let Some(end) = found_at.or_else(|| {
+            starts_address(text, i)
+                .then(|| ipv6_from(text, i))
+                .flatten()
+        }) {
             found(i, end);
             i = end;
             continue;
@@ -179,8 +184,7 @@ pub(super) fn scan_ip_addresses(text: &[u8], found: Found<'_>) {
 /// Whether a hex address (IPv6, MAC) may start at `i`: a hex digit not preceded by a letter, digit,
 /// `_`, `.`, `-`, or a `:` that follows a hex digit (the middle of a longer address).
 fn starts_address(text: &[u8], i: usize) -> bool {
-    let after_hex_colon =
-        i >= 2 && text[i - 1] == b':' && text[i - 2].is_ascii_hexdigit();
+    let after_hex_colon = i >= 2 && text[i - 1] == b':' && text[i - 2].is_ascii_hexdigit();
     text[i].is_ascii_hexdigit()
         && !after_hex_colon
         && (i == 0 || !(is_word(text[i - 1]) || matches!(text[i - 1], b'.' | b'-')))
@@ -200,7 +204,11 @@ fn ipv4_from(text: &[u8], start: usize) -> Option<usize> {
             .unwrap_or(text.len().min(at + 4));
         let digits = &text[at..end];
         let value: u32 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-        if digits.is_empty() || digits.len() > 3 || value > 255 || (digits.len() > 1 && digits[0] == b'0') {
+        if digits.is_empty()
+            || digits.len() > 3
+            || value > 255
+            || (digits.len() > 1 && digits[0] == b'0')
+        {
             return None;
         }
         at = end;
@@ -220,7 +228,10 @@ fn ipv6_from(text: &[u8], start: usize) -> Option<usize> {
     }
     let colons = memchr_iter(b':', candidate).count();
     let compressed = memchr::memmem::find(candidate, b"::").is_some();
-    let groups: Vec<&[u8]> = candidate.split(|&b| b == b':').filter(|g| !g.is_empty()).collect();
+    let groups: Vec<&[u8]> = candidate
+        .split(|&b| b == b':')
+        .filter(|g| !g.is_empty())
+        .collect();
     let shaped = if compressed {
         groups.len() >= 2 && groups.iter().any(|g| g.len() >= 3)
     } else {
@@ -254,12 +265,15 @@ fn mac_from(text: &[u8], start: usize) -> Option<usize> {
     for pair in 0..6 {
         let at = start + pair * 3;
         let hex = text.get(at..at + 2)?;
-        if !hex.iter().all(u8::is_ascii_hexdigit) || (pair < 5 && text.get(at + 2) != Some(&separator)) {
+        if !hex.iter().all(u8::is_ascii_hexdigit)
+            || (pair < 5 && text.get(at + 2) != Some(&separator))
+        {
             return None;
         }
     }
     let end = start + 17;
-    let continues = text.get(end) == Some(&separator) && text.get(end + 1).is_some_and(u8::is_ascii_hexdigit);
+    let continues =
+        text.get(end) == Some(&separator) && text.get(end + 1).is_some_and(u8::is_ascii_hexdigit);
     (ends_token(text, end) && !continues).then_some(end)
 }
 

@@ -192,7 +192,16 @@ fn at_special(bytes: &[u8], i: usize, byte: u8, run: &mut Runs) -> u32 {
             if i >= 4 && &bytes[i - 4..i - 1] == b"xox" {
                 fired |= Trigger::SLACK;
             }
-            let gitlab = [b"glpat-".as_slice(), b"gldt-", b"glrt-", b"glptt-", b"glcbt-", b"glft-", b"glimt-", b"gloas-"];
+            let gitlab = [
+                b"glpat-".as_slice(),
+                b"gldt-",
+                b"glrt-",
+                b"glptt-",
+                b"glcbt-",
+                b"glft-",
+                b"glimt-",
+                b"gloas-",
+            ];
             if gitlab.iter().any(|p| ends_with(p)) {
                 fired |= Trigger::GITLAB;
             }
@@ -200,9 +209,16 @@ fn at_special(bytes: &[u8], i: usize, byte: u8, run: &mut Runs) -> u32 {
         }
         b'_' => {
             let mut fired = 0;
-            if [b"ghp_".as_slice(), b"gho_", b"ghu_", b"ghs_", b"ghr_", b"github_pat_"]
-                .iter()
-                .any(|p| ends_with(p))
+            if [
+                b"ghp_".as_slice(),
+                b"gho_",
+                b"ghu_",
+                b"ghs_",
+                b"ghr_",
+                b"github_pat_",
+            ]
+            .iter()
+            .any(|p| ends_with(p))
             {
                 fired |= Trigger::GITHUB;
             }
@@ -222,10 +238,14 @@ fn at_special(bytes: &[u8], i: usize, byte: u8, run: &mut Runs) -> u32 {
             fired
         }
         b'J' if i >= 2 && &bytes[i - 2..i] == b"ey" => Trigger::JWT,
-        b'p' | b'P' if bytes.len() - i >= 8 && bytes[i..i + 8].eq_ignore_ascii_case(b"passport") => {
+        b'p' | b'P'
+            if bytes.len() - i >= 8 && bytes[i..i + 8].eq_ignore_ascii_case(b"passport") =>
+        {
             Trigger::PASSPORT
         }
-        b'x' | b'X' if before(1) == Some(b'0') && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit) => {
+        b'x' | b'X'
+            if before(1) == Some(b'0') && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit) =>
+        {
             Trigger::WALLET
         }
         _ => 0,

@@ -154,11 +154,19 @@ mod tests {
             "[REDACTED:US_SSN]"
         );
         assert_eq!(
-            rendered(Render::Partial { keep: 4 }, "CREDIT_CARD", "4111 1111 1111 1234"),
+            rendered(
+                Render::Partial { keep: 4 },
+                "CREDIT_CARD",
+                "4111 1111 1111 1234"
+            ),
             "[REDACTED:CREDIT_CARD]1234"
         );
         assert_eq!(
-            rendered(Render::Partial { keep: 4 }, "EMAIL_ADDRESS", "jane@example.com"),
+            rendered(
+                Render::Partial { keep: 4 },
+                "EMAIL_ADDRESS",
+                "jane@example.com"
+            ),
             "[REDACTED:EMAIL_ADDRESS]@example.com"
         );
         let hash = rendered(Render::Hash, "EMAIL_ADDRESS", "jane@example.com");
@@ -185,7 +193,10 @@ mod tests {
     #[test]
     fn hash_is_keyed_per_detector_and_ignores_separators_and_email_case() {
         let a = rendered(Render::Hash, "CREDIT_CARD", "4111 1111 1111 1111");
-        assert_eq!(a, rendered(Render::Hash, "CREDIT_CARD", "4111-1111-1111-1111"));
+        assert_eq!(
+            a,
+            rendered(Render::Hash, "CREDIT_CARD", "4111-1111-1111-1111")
+        );
         assert_ne!(a, rendered(Render::Hash, "CREDIT_CARD", "5555555555554444"));
         assert_eq!(
             rendered(Render::Hash, "EMAIL_ADDRESS", "Jane@Example.com"),

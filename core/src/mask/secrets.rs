@@ -271,7 +271,9 @@ fn is_placeholder(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
     value.chars().count() < 4
         || ["null", "none", "true", "false", "undefined"].contains(&lower.as_str())
-        || value.bytes().all(|b| matches!(b, b'*' | b'x' | b'X' | b'.'))
+        || value
+            .bytes()
+            .all(|b| matches!(b, b'*' | b'x' | b'X' | b'.'))
         || value.starts_with("[REDACTED:")
         || value.starts_with("[HASH:")
         || value.starts_with("${")
@@ -340,12 +342,16 @@ fn value_after(text: &[u8], from: usize) -> Option<(usize, usize)> {
         return Some((start, start + len)).filter(|_| len > 0);
     }
     for scheme in [b"Bearer ".as_slice(), b"Basic "] {
-        if text[start..].len() > scheme.len() && text[start..start + scheme.len()].eq_ignore_ascii_case(scheme) {
+        if text[start..].len() > scheme.len()
+            && text[start..start + scheme.len()].eq_ignore_ascii_case(scheme)
+        {
             start += scheme.len();
         }
     }
     let end = (start..text.len())
-        .find(|&j| text[j].is_ascii_whitespace() || matches!(text[j], b',' | b';' | b'&' | b'"' | b'\''))
+        .find(|&j| {
+            text[j].is_ascii_whitespace() || matches!(text[j], b',' | b';' | b'&' | b'"' | b'\'')
+        })
         .unwrap_or(text.len());
     (end > start).then_some((start, end))
 }
@@ -353,10 +359,9 @@ fn value_after(text: &[u8], from: usize) -> Option<(usize, usize)> {
 /// Whether `name` (any case) ends like a name whose value is a secret: one of [`SECRET_NAMES`] or
 /// [`AWS_SECRET_NAMES`].
 pub(super) fn is_secret_name(name: &[u8]) -> bool {
-    SECRET_NAMES
-        .iter()
-        .chain(AWS_SECRET_NAMES.iter())
-        .any(|n| name.len() >= n.len() && name[name.len() - n.len()..].eq_ignore_ascii_case(n.as_bytes()))
+    SECRET_NAMES.iter().chain(AWS_SECRET_NAMES.iter()).any(|n| {
+        name.len() >= n.len() && name[name.len() - n.len()..].eq_ignore_ascii_case(n.as_bytes())
+    })
 }
 
 /// The pre-scan's test before an `=` or `:`: whether `text` ends, after up to three quotes,

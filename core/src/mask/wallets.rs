@@ -43,7 +43,6 @@ fn base58check_address(token: &[u8]) -> bool {
 }
 
 fn segwit(token: &[u8]) -> bool {
-    std::str::from_utf8(token).is_ok_and(|s| {
-        bech32::segwit::decode(s).is_ok_and(|(hrp, _, _)| hrp == bech32::hrp::BC)
-    })
+    std::str::from_utf8(token)
+        .is_ok_and(|s| bech32::segwit::decode(s).is_ok_and(|(hrp, _, _)| hrp == bech32::hrp::BC))
 }
