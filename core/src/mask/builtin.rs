@@ -124,12 +124,12 @@ pub(super) fn scan(
             _ => {}
         });
     }
-    for index in 0..BUILT_INS.len() {
+    for (index, built_in) in BUILT_INS.iter().enumerate() {
         if !runs(index) {
             continue;
         }
         let mut at = |start, end| found(start, end, index);
-        match BUILT_INS[index].name {
+        match built_in.name {
             super::IBAN_CODE => scan_ibans(text, &mut at),
             super::UK_NINO => scan_ninos(text, &mut at),
             super::US_PASSPORT => scan_us_passports(text, &mut at),
