@@ -138,7 +138,16 @@ pub struct Masker {
     profiles: BTreeMap<String, DetectorSet>,
     default: DetectorSet,
     /// Key of the `hash` rendering (empty when no profile renders `hash`).
-    hash_key: Vec<u8>,
+    hash_key: HashKey,
+}
+
+/// The `hash` rendering's key; its `Debug` never shows it.
+struct HashKey(Vec<u8>);
+
+impl std::fmt::Debug for HashKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HashKey({} bytes)", self.0.len())
+    }
 }
 
 /// A match: byte span in the scanned text and the index of its detector.
@@ -258,8 +267,8 @@ impl Masker {
             profiles.insert(profile.clone(), DetectorSet { members });
         }
         let hash_key = match hash_user {
-            Some(profile) => hash_key(config, &at("hash_key_env"), &profile, env)?,
-            None => Vec::new(),
+            Some(profile) => HashKey(hash_key(config, &at("hash_key_env"), &profile, env)?),
+            None => HashKey(Vec::new()),
         };
         let default = match &config.default_profile {
             Some(name) => profiles.get(name).cloned().ok_or_else(|| {
@@ -323,7 +332,7 @@ impl Masker {
             render,
             &self.detectors[index].name,
             value,
-            &self.hash_key,
+            &self.hash_key.0,
             out,
         );
     }

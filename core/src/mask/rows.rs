@@ -21,7 +21,14 @@ fn masked(text: &str) -> String {
 
 fn assert_masks(name: &str, positives: &[&str], look_alikes: &[&str]) {
     let tag = format!("[REDACTED:{name}]");
+    let m = all();
+    let set = m.profile(None).unwrap();
     for value in positives {
+        let as_json = serde_json::Value::from(format!("x {value} y")).to_string();
+        assert!(
+            m.may_match(&set, value.as_bytes()) && m.may_match(&set, as_json.as_bytes()),
+            "{name}: the pre-scan must not rule out {value:?}"
+        );
         let out = masked(&format!("x {value} y"));
         assert_eq!(out, format!("x {tag} y"), "{name} should mask {value:?}");
     }
@@ -471,4 +478,44 @@ fn refuses_render_override_for_a_detector_outside_the_profile_and_unknown_modes(
         err.to_string().contains("unknown variant `scramble`"),
         "{err}"
     );
+}
+
+#[test]
+fn the_pre_scan_fires_for_every_secret_assignment_the_scanner_masks() {
+    let m = all();
+    let set = m.profile(None).unwrap();
+    for text in [
+        "password=hunter22",
+        "\"Api_Key\" : \"abcd1234\"",
+        "client_secret: 'abcd1234'",
+        "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    ] {
+        assert!(masked(text) != text, "{text}");
+        let as_json = serde_json::Value::from(text).to_string();
+        assert!(m.may_match(&set, as_json.as_bytes()), "{as_json}");
+    }
+}
+
+#[test]
+fn debug_output_never_shows_the_hash_key() {
+    let m = Masker::from_config_with_env(
+        &config(json!({"hash_key_env": "WARDEN_MASK_KEY",
+            "profiles": {"p": {"detectors": ["US_SSN"], "render": {"mode": "hash"}}}})),
+        "masking",
+        &env,
+    )
+    .unwrap();
+    let debug = format!("{m:?}");
+    assert!(!debug.contains("a-key-of-at-least-16-bytes"), "{debug}");
+    assert!(debug.contains("HashKey(26 bytes)"), "{debug}");
+}
+
+#[test]
+fn the_pre_scan_never_skips_a_base64_blob() {
+    let m = all();
+    let set = m.profile(None).unwrap();
+    // base64("mail"): no other trigger in the body.
+    let body = br#"{"contents":[{"uri":"file:///r","mimeType":"text/plain","blob":"bWFpbA=="}]}"#;
+    assert!(m.may_match(&set, body));
+    assert!(m.may_match(&set, br#"{\"blob\":\"bWFpbA==\"}"#));
 }

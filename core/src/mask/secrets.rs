@@ -309,11 +309,15 @@ pub(super) fn scan_assignments(text: &[u8], found: &mut dyn FnMut(usize, usize, 
     }
 }
 
-/// The name ending right before the separator at `at` (after closing quotes, backslashes of
-/// escaped quotes and spaces): letters, digits, `_`, `-`, `.`.
+/// Most quotes, backslashes (of escaped quotes) and spaces skipped between a name and its `=`/`:`.
+const MAX_SKIPPED: usize = 3;
+
+/// The name ending right before the separator at `at` (after up to [`MAX_SKIPPED`] closing quotes,
+/// backslashes and spaces): at most [`MAX_NAME`] letters, digits, `_`, `-`, `.`.
 fn name_before(text: &[u8], at: usize) -> Option<&[u8]> {
     let mut end = at;
-    while end > 0 && at - end < 4 && matches!(text[end - 1], b'"' | b'\'' | b'\\' | b' ') {
+    while end > 0 && at - end < MAX_SKIPPED && matches!(text[end - 1], b'"' | b'\'' | b'\\' | b' ')
+    {
         end -= 1;
     }
     let mut start = end;
@@ -364,19 +368,15 @@ pub(super) fn is_secret_name(name: &[u8]) -> bool {
     })
 }
 
-/// The pre-scan's test before an `=` or `:`: whether `text` ends, after up to three quotes,
-/// backslashes or spaces, like a secret name. The last two letters are checked first (cheap: most
-/// names end differently).
+/// The pre-scan's test before an `=` or `:`: whether `text` ends, after what [`name_before`] skips,
+/// like a secret name. The last two letters are checked first (cheap: most names end differently).
 pub(super) fn ends_like_secret_name(text: &[u8]) -> bool {
-    let mut end = text.len();
-    while end > 0 && text.len() - end < 3 && matches!(text[end - 1], b'"' | b'\'' | b'\\' | b' ') {
-        end -= 1;
-    }
-    let name = &text[..end];
+    let Some(name) = name_before(text, text.len()) else {
+        return false;
+    };
     let [.., a, b] = name else {
         return false;
     };
     let tail = [a.to_ascii_lowercase(), b.to_ascii_lowercase()];
-    matches!(&tail, b"rd" | b"wd" | b"se" | b"et" | b"en" | b"ey" | b"on")
-        && is_secret_name(&name[name.len().saturating_sub(MAX_NAME)..])
+    matches!(&tail, b"rd" | b"wd" | b"se" | b"et" | b"en" | b"ey" | b"on") && is_secret_name(name)
 }
