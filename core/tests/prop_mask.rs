@@ -15,6 +15,31 @@ use serde_json::{Map, Value};
 
 thread_local! {
     static FIXTURE: mask::Fixture = mask::fixture();
+    static EVERY_DETECTOR: mask::Fixture = every_detector();
+}
+
+/// The shared fixture's configuration without its `default_profile`: every built-in and custom
+/// detector runs.
+fn every_detector() -> mask::Fixture {
+    let mut config: Value =
+        serde_json::from_str(include_str!("../../policies/custom-detectors.json")).unwrap();
+    config["masking"]
+        .as_object_mut()
+        .unwrap()
+        .remove("default_profile");
+    let engine = warden_core::Engine::from_json(config.to_string().as_bytes()).unwrap();
+    let plan = engine.unknown_call_response_plan();
+    let reference_plan = warden_core::response::ResponsePlan {
+        detectors: plan.detectors.clone(),
+        tools_list_ids: vec![serde_json::json!({"warden-oracle": "an id no test message uses"})],
+    };
+    let base = mask::fixture();
+    mask::Fixture {
+        engine,
+        identity: base.identity,
+        plan,
+        reference_plan,
+    }
 }
 
 /// Text made of pieces the detectors match, pieces that nearly match, and noise that forces escapes.
@@ -146,6 +171,16 @@ proptest! {
     }
 
     #[test]
+    fn masking_json_bodies_with_every_detector_the_reference_path_agrees_with(body in body()) {
+        EVERY_DETECTOR.with(|fx| mask::check_json_body(fx, body.as_bytes()));
+    }
+
+    #[test]
+    fn masking_event_data_with_every_detector_the_reference_path_agrees_with(data in body()) {
+        EVERY_DETECTOR.with(|fx| mask::check_event_data(fx, &data));
+    }
+
+    #[test]
     fn masking_free_text_or_bare_values_agrees_with_the_reference_path(text in text()) {
         FIXTURE.with(|fx| {
             mask::check_json_body(fx, text.as_bytes());
@@ -180,9 +215,10 @@ fn a_text_blob_alone_is_masked_on_the_fast_path() {
 /// A secret-named member: the streaming path hands it to the `Value` path, which masks it whole.
 #[test]
 fn a_secret_named_member_is_masked_whole_on_the_fast_path() {
+    // Every detector: the shared fixture's default profile has no SECRET_ASSIGNMENT.
     use warden_core::response::MaskedById;
     let body = r#"{"jsonrpc":"2.0","id":1,"result":{"db":{"password":"hunter22"}}}"#;
-    FIXTURE.with(|fx| {
+    EVERY_DETECTOR.with(|fx| {
         let mut counts = MaskedById::new();
         let masked = fx
             .engine
