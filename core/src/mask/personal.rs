@@ -12,26 +12,40 @@ use super::detectors::{ends_token, is_word, starts_token};
 /// Callback receiving one match's byte span.
 pub(super) type Found<'f> = &'f mut dyn FnMut(usize, usize);
 
+/// Tries `match_at(i)` at every byte offset `i` of `text` left to right, reporting each match and
+/// resuming after it.
+pub(super) fn scan_from(
+    text: &[u8],
+    found: Found<'_>,
+    mut match_at: impl FnMut(usize) -> Option<usize>,
+) {
+    let mut i = 0;
+    while i < text.len() {
+        match match_at(i) {
+            Some(end) => {
+                found(i, end);
+                i = end.max(i + 1);
+            }
+            None => i += 1,
+        }
+    }
+}
+
 /// IBANs (ISO 13616): two capital letters, two check digits and the BBAN, compact
 /// (`DE89370400440532013000`) or in groups of four joined by single spaces (`DE89 3704 ...`). The
 /// candidate must pass `iban_validate`: the country's length and BBAN format, and mod-97 = 1.
 pub(super) fn scan_ibans(text: &[u8], found: Found<'_>) {
-    let mut i = 0;
-    while i + 4 <= text.len() {
-        let candidate = text[i].is_ascii_uppercase()
+    let candidate = |i: usize| {
+        text.len() - i >= 4
+            && text[i].is_ascii_uppercase()
             && text[i + 1].is_ascii_uppercase()
             && text[i + 2].is_ascii_digit()
             && text[i + 3].is_ascii_digit()
-            && starts_token(text, i);
-        if candidate {
-            if let Some(end) = iban_from(text, i) {
-                found(i, end);
-                i = end;
-                continue;
-            }
-        }
-        i += 1;
-    }
+            && starts_token(text, i)
+    };
+    scan_from(text, found, |i| {
+        candidate(i).then(|| iban_from(text, i)).flatten()
+    });
 }
 
 fn is_iban_char(byte: u8) -> bool {
@@ -86,20 +100,14 @@ fn valid_iban(compact: &[u8]) -> bool {
 /// (`020 7946 0958`, `01 23 45 67 89`: a leading `0`, 10–11 digits in 3–5 groups of 2–4). Bare
 /// digit runs are never phone numbers.
 pub(super) fn scan_phones(text: &[u8], found: Found<'_>) {
-    let mut i = 0;
-    while i < text.len() {
+    let candidate = |i: usize| {
         let byte = text[i];
-        let start_ok = (byte == b'+' || byte == b'(' || byte.is_ascii_digit())
-            && (i == 0 || !(is_word(text[i - 1]) || matches!(text[i - 1], b'+' | b'.' | b'-')));
-        if start_ok {
-            if let Some(end) = phone_from(text, i) {
-                found(i, end);
-                i = end;
-                continue;
-            }
-        }
-        i += 1;
-    }
+        (byte == b'+' || byte == b'(' || byte.is_ascii_digit())
+            && (i == 0 || !(is_word(text[i - 1]) || matches!(text[i - 1], b'+' | b'.' | b'-')))
+    };
+    scan_from(text, found, |i| {
+        candidate(i).then(|| phone_from(text, i)).flatten()
+    });
 }
 
 /// Reads digit groups from `at` joined by one `-`, `.` or space, a group possibly parenthesized
@@ -163,22 +171,15 @@ fn phone_from(text: &[u8], start: usize) -> Option<usize> {
 /// (RFC 4291 §2.2 text, parsed by `std::net::Ipv6Addr`; the compressed form needs at least two
 /// groups, one of them three or more hex digits, so `::1` and `a::b` stay).
 pub(super) fn scan_ip_addresses(text: &[u8], found: Found<'_>) {
-    let mut i = 0;
-    while i < text.len() {
+    scan_from(text, found, |i| {
         let v4 =
             text[i].is_ascii_digit() && (i == 0 || !(is_word(text[i - 1]) || text[i - 1] == b'.'));
-        let found_at = if v4 { ipv4_from(text, i) } else { None };
-        if let Some(end) = found_at.or_else(|| {
+        v4.then(|| ipv4_from(text, i)).flatten().or_else(|| {
             starts_address(text, i)
                 .then(|| ipv6_from(text, i))
                 .flatten()
-        }) {
-            found(i, end);
-            i = end;
-            continue;
-        }
-        i += 1;
-    }
+        })
+    });
 }
 
 /// Whether a hex address (IPv6, MAC) may start at `i`: a hex digit not preceded by a letter, digit,
@@ -244,17 +245,9 @@ fn ipv6_from(text: &[u8], start: usize) -> Option<usize> {
 /// MAC addresses (IEEE 802 MAC-48 as six hex pairs joined by one repeated `:` or `-`,
 /// `00:1A:2B:3C:4D:5E`), not inside a longer run of such pairs.
 pub(super) fn scan_mac_addresses(text: &[u8], found: Found<'_>) {
-    let mut i = 0;
-    while i + 17 <= text.len() {
-        if starts_address(text, i) {
-            if let Some(end) = mac_from(text, i) {
-                found(i, end);
-                i = end;
-                continue;
-            }
-        }
-        i += 1;
-    }
+    scan_from(text, found, |i| {
+        starts_address(text, i).then(|| mac_from(text, i)).flatten()
+    });
 }
 
 fn mac_from(text: &[u8], start: usize) -> Option<usize> {
@@ -281,17 +274,11 @@ fn mac_from(text: &[u8], start: usize) -> Option<usize> {
 /// second not D F I O Q U V, and not BG GB KN NK NT TN ZZ), six digits and a suffix A–D, compact
 /// (`AB123456C`) or spaced in pairs (`AB 12 34 56 C`).
 pub(super) fn scan_ninos(text: &[u8], found: Found<'_>) {
-    let mut i = 0;
-    while i + 9 <= text.len() {
-        if text[i].is_ascii_uppercase() && starts_token(text, i) {
-            if let Some(end) = nino_from(text, i) {
-                found(i, end);
-                i = end;
-                continue;
-            }
-        }
-        i += 1;
-    }
+    scan_from(text, found, |i| {
+        (text[i].is_ascii_uppercase() && starts_token(text, i))
+            .then(|| nino_from(text, i))
+            .flatten()
+    });
 }
 
 fn nino_from(text: &[u8], start: usize) -> Option<usize> {

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use memchr::memmem;
 
 use super::detectors::is_word;
-use super::personal::Found;
+use super::personal::{scan_from, Found};
 
 /// A vendor token family: prefixes and what may follow them.
 pub(super) struct TokenFormat {
@@ -108,19 +108,11 @@ pub(super) const OPENAI: TokenFormat = TokenFormat {
 /// `_` or `-`), a body of allowed bytes within the length bounds, and nothing of the body's kind
 /// right after it (trailing dots are sentence punctuation, not part of the token).
 pub(super) fn scan_tokens(text: &[u8], formats: &[TokenFormat], found: Found<'_>) {
-    let mut i = 0;
-    'outer: while i < text.len() {
-        if i == 0 || !url_safe(text[i - 1]) {
-            for format in formats {
-                if let Some(end) = token_at(text, i, format) {
-                    found(i, end);
-                    i = end;
-                    continue 'outer;
-                }
-            }
-        }
-        i += 1;
-    }
+    scan_from(text, found, |i| {
+        (i == 0 || !url_safe(text[i - 1]))
+            .then(|| formats.iter().find_map(|format| token_at(text, i, format)))
+            .flatten()
+    });
 }
 
 fn token_at(text: &[u8], start: usize, format: &TokenFormat) -> Option<usize> {
