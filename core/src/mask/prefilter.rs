@@ -58,9 +58,9 @@ impl Trigger {
 }
 
 /// Fewest digits a card number, an SSN or an ITIN has (3 + 2 + 4).
-const FEWEST_DIGITS: u32 = 9;
+const FEWEST_DIGITS: usize = 9;
 /// Fewest digits of a national phone number with separators.
-const FEWEST_PHONE_DIGITS: u32 = 10;
+const FEWEST_PHONE_DIGITS: usize = 10;
 
 /// Bytes that may fire a trigger; every other byte is skipped with one table lookup.
 static SPECIAL: [bool; 256] = {
@@ -122,12 +122,25 @@ pub(super) fn fired(bytes: &[u8], wanted: u32, first: bool) -> u32 {
         return 0;
     }
     let mut fired = 0u32;
-    let mut run = Runs::default();
-    for (i, &byte) in bytes.iter().enumerate() {
+    let mut runs = Runs::default();
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
         if !SPECIAL[usize::from(byte)] {
+            i += 1;
             continue;
         }
-        fired |= wanted & at_special(bytes, i, byte, &mut run);
+        if byte.is_ascii_digit() {
+            let end = bytes[i..]
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .map_or(bytes.len(), |len| i + len);
+            fired |= wanted & at_digit_group(bytes, i, end, &mut runs);
+            i = end;
+        } else {
+            fired |= wanted & at_special(bytes, i, byte);
+            i += 1;
+        }
         if fired != 0 && (first || fired == wanted) {
             break;
         }
@@ -135,33 +148,37 @@ pub(super) fn fired(bytes: &[u8], wanted: u32, first: bool) -> u32 {
     fired
 }
 
-/// Digit runs carried from one digit to the next.
+/// Digit runs carried from one group of digits to the next.
 #[derive(Default)]
 struct Runs {
     /// Digits of the current sequence joined by single spaces or dashes.
-    digits: u32,
+    digits: usize,
     /// Digits of the current sequence joined by up to two of ` -.()`.
-    phone: u32,
-    /// Dots joining groups of at most 3 digits, and the current group's length.
-    dots: u32,
-    group: u32,
+    phone: usize,
+    /// Dots joining groups of at most 3 digits.
+    dots: usize,
+    /// Length of the previous group.
+    group: usize,
 }
 
-fn digit(bytes: &[u8], i: usize) -> bool {
-    bytes.get(i).is_some_and(u8::is_ascii_digit)
+fn digit(bytes: &[u8], i: Option<usize>) -> bool {
+    i.and_then(|i| bytes.get(i)).is_some_and(u8::is_ascii_digit)
 }
 
 fn token_char(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-')
 }
 
-/// The triggers the byte at `i` fires.
-fn at_special(bytes: &[u8], i: usize, byte: u8, run: &mut Runs) -> u32 {
-    let before = |n: usize| i.checked_sub(n).map(|j| bytes[j]);
+/// Whether the `[i - n]` byte satisfies `test` (false before the start).
+fn before(bytes: &[u8], i: usize, n: usize, test: impl Fn(u8) -> bool) -> bool {
+    i.checked_sub(n).is_some_and(|j| test(bytes[j]))
+}
+
+/// The triggers the non-digit special byte at `i` fires.
+fn at_special(bytes: &[u8], i: usize, byte: u8) -> u32 {
     let ends_with = |literal: &[u8]| bytes[..=i].ends_with(literal);
     let starts_with = |literal: &[u8]| bytes[i..].starts_with(literal);
     match byte {
-        b'0'..=b'9' => at_digit(bytes, i, byte, run),
         b'@' => Trigger::AT,
         b'+' => match bytes.get(i + 1) {
             Some(b'0'..=b'9' | b'(') => Trigger::PHONE,
@@ -170,7 +187,11 @@ fn at_special(bytes: &[u8], i: usize, byte: u8, run: &mut Runs) -> u32 {
         b'\\' if bytes.get(i + 1) == Some(&b'u') => Trigger::ALL,
         b':' | b'=' => {
             let mut fired = 0;
-            if byte == b':' && (bytes.get(i + 1) == Some(&b':') || hex_groups_from(bytes, i)) {
+            if byte == b':'
+                && (bytes.get(i + 1) == Some(&b':')
+                    || (before(bytes, i, 1, |b| b.is_ascii_hexdigit())
+                        && hex_groups_from(bytes, i)))
+            {
                 fired |= Trigger::HEX_SEP;
             }
             if ends_like_secret_name(&bytes[..i]) {
@@ -180,62 +201,55 @@ fn at_special(bytes: &[u8], i: usize, byte: u8, run: &mut Runs) -> u32 {
         }
         b'-' => {
             let mut fired = 0;
-            if hex_groups_from(bytes, i) {
+            if before(bytes, i, 1, |b| b.is_ascii_hexdigit()) && hex_groups_from(bytes, i) {
                 fired |= Trigger::HEX_SEP;
             }
-            if starts_with(b"-----BEGIN ") {
+            if bytes.get(i + 1) == Some(&b'-') && starts_with(b"-----BEGIN ") {
                 fired |= Trigger::PEM;
             }
-            if ends_with(b"sk-") {
-                fired |= Trigger::SK;
-            }
-            if i >= 4 && &bytes[i - 4..i - 1] == b"xox" {
-                fired |= Trigger::SLACK;
-            }
-            let gitlab = [
-                b"glpat-".as_slice(),
-                b"gldt-",
-                b"glrt-",
-                b"glptt-",
-                b"glcbt-",
-                b"glft-",
-                b"glimt-",
-                b"gloas-",
-            ];
-            if gitlab.iter().any(|p| ends_with(p)) {
-                fired |= Trigger::GITLAB;
-            }
-            fired
-        }
-        b'_' => {
-            let mut fired = 0;
-            if [
-                b"ghp_".as_slice(),
-                b"gho_",
-                b"ghu_",
-                b"ghs_",
-                b"ghr_",
-                b"github_pat_",
-            ]
-            .iter()
-            .any(|p| ends_with(p))
-            {
-                fired |= Trigger::GITHUB;
-            }
-            if ends_with(b"sk_live_") || ends_with(b"rk_live_") {
-                fired |= Trigger::STRIPE;
+            match i.checked_sub(1).map(|j| bytes[j]) {
+                Some(b'k') if ends_with(b"sk-") => fired |= Trigger::SK,
+                Some(b'a' | b'b' | b'e' | b'p' | b'r' | b's')
+                    if i >= 4 && &bytes[i - 4..i - 1] == b"xox" =>
+                {
+                    fired |= Trigger::SLACK;
+                }
+                Some(b't' | b's')
+                    if [
+                        b"glpat-".as_slice(),
+                        b"gldt-",
+                        b"glrt-",
+                        b"glptt-",
+                        b"glcbt-",
+                        b"glft-",
+                        b"glimt-",
+                        b"gloas-",
+                    ]
+                    .iter()
+                    .any(|p| ends_with(p)) =>
+                {
+                    fired |= Trigger::GITLAB;
+                }
+                _ => {}
             }
             fired
         }
+        b'_' => match i.checked_sub(1).map(|j| bytes[j]) {
+            Some(b'p' | b'o' | b'u' | b's' | b'r') if i >= 3 && &bytes[i - 3..i - 1] == b"gh" => {
+                Trigger::GITHUB
+            }
+            Some(b't') if ends_with(b"github_pat_") => Trigger::GITHUB,
+            Some(b'e') if ends_with(b"sk_live_") || ends_with(b"rk_live_") => Trigger::STRIPE,
+            _ => 0,
+        },
         b'A' => {
-            let mut fired = 0;
             if starts_with(b"AKIA") || starts_with(b"ASIA") {
-                fired |= Trigger::AWS;
+                Trigger::AWS
+            } else if starts_with(b"AIza") {
+                Trigger::GOOGLE
+            } else {
+                0
             }
-            if starts_with(b"AIza") {
-                fired |= Trigger::GOOGLE;
-            }
-            fired
         }
         b'J' if i >= 2 && &bytes[i - 2..i] == b"ey" => Trigger::JWT,
         b'p' | b'P'
@@ -244,7 +258,8 @@ fn at_special(bytes: &[u8], i: usize, byte: u8, run: &mut Runs) -> u32 {
             Trigger::PASSPORT
         }
         b'x' | b'X'
-            if before(1) == Some(b'0') && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit) =>
+            if before(bytes, i, 1, |b| b == b'0')
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit) =>
         {
             Trigger::WALLET
         }
@@ -252,64 +267,53 @@ fn at_special(bytes: &[u8], i: usize, byte: u8, run: &mut Runs) -> u32 {
     }
 }
 
-fn at_digit(bytes: &[u8], i: usize, byte: u8, run: &mut Runs) -> u32 {
-    let before = |n: usize| i.checked_sub(n).map(|j| bytes[j]);
-    let previous_digit = digit(bytes, i.wrapping_sub(1)) && i > 0;
+/// The triggers the maximal digit group `bytes[start..end]` fires, carrying `runs` from the group
+/// before.
+fn at_digit_group(bytes: &[u8], start: usize, end: usize, runs: &mut Runs) -> u32 {
+    let len = end - start;
     let mut fired = 0;
     // Card, SSN, ITIN, NHS: groups joined by one space or dash.
-    run.digits = if previous_digit
-        || (matches!(before(1), Some(b' ' | b'-')) && i >= 2 && digit(bytes, i - 2))
-    {
-        run.digits + 1
-    } else {
-        1
-    };
-    if run.digits >= FEWEST_DIGITS || matches!(bytes.get(i + 1), Some(b'e' | b'E')) {
+    let joined =
+        before(bytes, start, 1, |b| matches!(b, b' ' | b'-')) && digit(bytes, start.checked_sub(2));
+    runs.digits = if joined { runs.digits + len } else { len };
+    if runs.digits >= FEWEST_DIGITS || matches!(bytes.get(end), Some(b'e' | b'E')) {
         fired |= Trigger::DIGITS;
     }
     // Phone numbers: up to two separators of ` -.()` between groups.
-    let phone_sep = |b: Option<u8>| matches!(b, Some(b' ' | b'-' | b'.' | b'(' | b')'));
-    run.phone = if previous_digit
-        || (phone_sep(before(1))
-            && ((i >= 2 && digit(bytes, i - 2))
-                || (phone_sep(before(2)) && i >= 3 && digit(bytes, i - 3))))
-    {
-        run.phone + 1
-    } else {
-        1
-    };
-    if run.phone >= FEWEST_PHONE_DIGITS {
+    let phone_sep = |b: u8| matches!(b, b' ' | b'-' | b'.' | b'(' | b')');
+    let phone_joined = before(bytes, start, 1, phone_sep)
+        && (digit(bytes, start.checked_sub(2))
+            || (before(bytes, start, 2, phone_sep) && digit(bytes, start.checked_sub(3))));
+    runs.phone = if phone_joined { runs.phone + len } else { len };
+    if runs.phone >= FEWEST_PHONE_DIGITS {
         fired |= Trigger::PHONE;
     }
     // IPv4: dot-joined groups of at most 3 digits.
-    if previous_digit {
-        run.group += 1;
-    } else {
-        run.dots = if before(1) == Some(b'.') && i >= 2 && digit(bytes, i - 2) && run.group <= 3 {
-            run.dots + 1
-        } else {
-            0
-        };
-        run.group = 1;
-    }
-    if run.dots >= 3 && run.group <= 3 {
+    let dotted = before(bytes, start, 1, |b| b == b'.')
+        && digit(bytes, start.checked_sub(2))
+        && runs.group <= 3;
+    runs.dots = if dotted { runs.dots + 1 } else { 0 };
+    runs.group = len;
+    if runs.dots >= 3 && len <= 3 {
         fired |= Trigger::IPV4;
     }
     // IBAN, NINO: two capitals then a digit, maybe after one space.
-    let upper = |n: usize| before(n).is_some_and(|b| b.is_ascii_uppercase());
-    if (upper(1) && upper(2)) || (before(1) == Some(b' ') && upper(2) && upper(3)) {
+    let upper = |n: usize| before(bytes, start, n, |b| b.is_ascii_uppercase());
+    if (upper(1) && upper(2)) || (before(bytes, start, 1, |b| b == b' ') && upper(2) && upper(3)) {
         fired |= Trigger::UPPER_DIGIT;
     }
     // Wallets: a base58 token starting with 1 or 3, or `bc1`.
-    let token_start = before(1).is_none_or(|b| !token_char(b));
-    if matches!(byte, b'1' | b'3')
-        && token_start
-        && bytes.len() - i >= 26
-        && bytes[i + 1..i + 26].iter().all(u8::is_ascii_alphanumeric)
+    let first = bytes[start];
+    if matches!(first, b'1' | b'3')
+        && !before(bytes, start, 1, token_char)
+        && bytes.len() - start >= 26
+        && bytes[start + 1..start + 26]
+            .iter()
+            .all(u8::is_ascii_alphanumeric)
     {
         fired |= Trigger::WALLET;
     }
-    if byte == b'1' && i >= 2 && bytes[i - 2..i].eq_ignore_ascii_case(b"bc") {
+    if first == b'1' && start >= 2 && bytes[start - 2..start].eq_ignore_ascii_case(b"bc") {
         fired |= Trigger::WALLET;
     }
     fired

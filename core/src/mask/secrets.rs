@@ -363,12 +363,16 @@ pub(super) fn is_secret_name(name: &[u8]) -> bool {
 /// The pre-scan's test before an `=` or `:`: whether `text` ends, after what [`name_before`] skips,
 /// like a secret name. The last two letters are checked first (cheap: most names end differently).
 pub(super) fn ends_like_secret_name(text: &[u8]) -> bool {
-    let Some(name) = name_before(text, text.len()) else {
-        return false;
-    };
-    let [.., a, b] = name else {
+    let skipped = text
+        .iter()
+        .rev()
+        .take(MAX_SKIPPED)
+        .take_while(|&&b| matches!(b, b'"' | b'\'' | b'\\' | b' '))
+        .count();
+    let Some([a, b]) = text[..text.len() - skipped].last_chunk::<2>() else {
         return false;
     };
     let tail = [a.to_ascii_lowercase(), b.to_ascii_lowercase()];
-    matches!(&tail, b"rd" | b"wd" | b"se" | b"et" | b"en" | b"ey" | b"on") && is_secret_name(name)
+    matches!(&tail, b"rd" | b"wd" | b"se" | b"et" | b"en" | b"ey" | b"on")
+        && name_before(text, text.len()).is_some_and(is_secret_name)
 }
