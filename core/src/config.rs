@@ -515,9 +515,15 @@ pub struct MaskingConfig {
     #[serde(default)]
     #[schemars(extend("default" = {}))]
     pub profiles: BTreeMap<String, MaskProfileConfig>,
-    /// Profile (a key of `profiles`) applied when a rule names none. When absent: every built-in and custom detector.
+    /// Profile (a key of `profiles`) applied when a rule names none. When absent: every built-in and
+    /// custom detector, rendered `redact`.
     #[serde(default)]
     pub default_profile: Option<String>,
+    /// Name of the VM environment variable holding the key of the `hash` rendering (HMAC-SHA-256,
+    /// at least 16 bytes). Required when a profile renders a detector `hash`; the key must be set
+    /// when the configuration loads.
+    #[serde(default)]
+    pub hash_key_env: Option<String>,
 }
 
 /// An operator-defined detector.
@@ -532,13 +538,45 @@ pub struct CustomDetectorConfig {
     pub pattern: String,
 }
 
-/// A masking profile: which detectors run.
+/// A masking profile: which detectors run, and how their matches are rendered.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MaskProfileConfig {
-    /// Detector names, built-in (`CREDIT_CARD`, `US_SSN`, `EMAIL_ADDRESS`) or custom. An empty list
-    /// masks nothing.
+    /// Detector names, built-in (see `docs/detectors.md`) or custom. An empty list masks nothing.
     pub detectors: Vec<String>,
+    /// How the matches of this profile's detectors are rendered (default `redact`).
+    #[serde(default)]
+    pub render: RenderConfig,
+    /// Per-detector renderings overriding `render`, keyed by a detector name of `detectors`.
+    #[serde(default)]
+    pub render_detectors: BTreeMap<String, RenderConfig>,
+}
+
+/// How a masked value is rendered (see `docs/detectors.md`, "Rendering").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenderConfig {
+    /// The rendering mode.
+    #[serde(default)]
+    pub mode: RenderMode,
+    /// `partial` only: how many trailing characters to keep (default 4; never more than half of
+    /// the value's characters). The e-mail detector keeps its `@domain` instead.
+    #[serde(default)]
+    pub keep: Option<u8>,
+}
+
+/// The rendering modes of a masked value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RenderMode {
+    /// `[REDACTED:<NAME>]`.
+    #[default]
+    Redact,
+    /// `[REDACTED:<NAME>]` followed by the value's last characters (or an e-mail's `@domain`).
+    Partial,
+    /// `[HASH:<NAME>:<8 hex>]`: the first 4 bytes of HMAC-SHA-256 over the normalized value,
+    /// keyed with the `masking.hash_key_env` key.
+    Hash,
 }
 
 /// Bounds on what the filter buffers, in bytes.

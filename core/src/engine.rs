@@ -11,7 +11,8 @@ use crate::mask::Masker;
 use crate::policy::Policy;
 
 /// Where [`Engine::load`] reads the environment variables a configuration names
-/// (`upstream_credential.env`, `approvals.credential_env`, `audit.credential_env`).
+/// (`upstream_credential.env`, `approvals.credential_env`, `audit.credential_env`,
+/// `masking.hash_key_env`).
 #[derive(Clone, Copy)]
 pub enum Environment<'a> {
     /// Read each variable with this function; a variable that is unset, empty or holds control
@@ -24,6 +25,10 @@ pub enum Environment<'a> {
     /// [`Engine::secrets`] is empty, so the upstream credential never has to reach those processes.
     NotRead,
 }
+
+/// The `hash` rendering's key in engines built with [`Environment::NotRead`] (`warden serve`,
+/// `warden review`, which never mask traffic): long enough to pass the key check, never a secret.
+const UNREAD_HASH_KEY: &str = "environment-not-read-placeholder";
 
 /// The secrets a configuration names, read from the [`Environment`] at load.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,7 +86,7 @@ impl Engine {
     /// empty or holds control characters.
     pub fn load(bytes: &[u8], environment: Environment<'_>) -> Result<Self, ConfigError> {
         let config = PluginConfig::from_json(bytes)?;
-        let mut engine = Self::compile(&config)?;
+        let mut engine = Self::compile(&config, environment)?;
         engine.secrets = engine.read_secrets(environment)?;
         Ok(engine)
     }
@@ -92,11 +97,18 @@ impl Engine {
         Self::load(bytes, Environment::NotRead)
     }
 
-    /// Compiles an already parsed configuration (secrets not read yet).
-    fn compile(config: &PluginConfig) -> Result<Self, ConfigError> {
+    /// Compiles an already parsed configuration (secrets not read yet). The masker's `hash` key
+    /// (`masking.hash_key_env`) is read from `environment`; with [`Environment::NotRead`] a fixed
+    /// placeholder key stands in, since such engines never mask traffic.
+    fn compile(config: &PluginConfig, environment: Environment<'_>) -> Result<Self, ConfigError> {
         let verifier = Verifier::from_config(&config.issuers, "issuers")?;
         let resource_server = ResourceServer::from_config(config)?;
-        let masker = Masker::from_config(&config.masking, "masking")?;
+        let unread = |_: &str| Some(UNREAD_HASH_KEY.to_owned());
+        let env: &dyn Fn(&str) -> Option<String> = match environment {
+            Environment::Read(env) => env,
+            Environment::NotRead => &unread,
+        };
+        let masker = Masker::from_config_with_env(&config.masking, "masking", env)?;
         let policy = Policy::from_config(&config.policy, "policy")?;
         if let Some((_, profile, path)) = policy
             .mask_references()

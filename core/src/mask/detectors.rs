@@ -1,6 +1,7 @@
-//! The built-in detectors: hand-written single-pass scanners over the bytes of a string.
+//! The digit-group detectors (cards, SSNs, ITINs, NHS numbers) and e-mail addresses: hand-written
+//! single-pass scanners over the bytes of a string, and helpers the other scanners share.
 //!
-//! All three look for ASCII only (ASCII digits, ASCII e-mail characters), so every span they report
+//! They look for ASCII only (ASCII digits, ASCII e-mail characters), so every span they report
 //! starts and ends on a UTF-8 character boundary of the `&str` they scan, whatever surrounds it.
 
 use memchr::memchr_iter;
@@ -12,13 +13,26 @@ pub(super) enum DigitKind {
     CreditCard,
     /// A US Social Security Number.
     UsSsn,
+    /// A US Individual Taxpayer Identification Number.
+    UsItin,
+    /// A UK NHS number.
+    UkNhs,
+}
+
+/// Which digit-based detectors [`scan_digit_groups`] looks for.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct DigitKinds {
+    pub cards: bool,
+    pub ssns: bool,
+    pub itins: bool,
+    pub nhs: bool,
 }
 
 /// Fewest and most digits of a payment card number (ISO/IEC 7812-1 PANs are 8–19 digits; the
 /// 13–19 range covers the major networks and keeps shorter numbers out).
 const CARD_DIGITS: std::ops::RangeInclusive<usize> = 13..=19;
 
-/// Reports payment card numbers and SSNs as `found(start, end, kind)` byte spans.
+/// Reports payment card numbers, SSNs, ITINs and NHS numbers as `found(start, end, kind)` byte spans.
 ///
 /// A *group* is a maximal run of ASCII digits; groups joined by one space or dash form a sequence.
 /// - `CreditCard`: the longest run of consecutive groups of a sequence, starting at some group, with
@@ -27,27 +41,87 @@ const CARD_DIGITS: std::ops::RangeInclusive<usize> = 13..=19;
 /// - `UsSsn`: three consecutive groups of 3, 2 and 4 digits joined by the same separator (`-` or a
 ///   space: undelimited 9-digit numbers are too common to mask), with area not 000, 666 or 9xx,
 ///   group not 00 and serial not 0000 (SSA's rules for issued numbers).
+/// - `UsItin`: the same shape with area 9xx and group 50–65, 70–88, 90–92 or 94–99 (IRS ranges).
+/// - `UkNhs`: three groups of 3, 3 and 4 digits joined by the same separator whose tenth digit is
+///   the NHS modulus-11 check digit (weights 10..2; a remainder giving check 10 is never issued).
 pub(super) fn scan_digit_groups(
     text: &[u8],
-    cards: bool,
-    ssns: bool,
+    kinds: DigitKinds,
     found: &mut impl FnMut(usize, usize, DigitKind),
 ) {
     let mut at = 0;
     while let Some(offset) = text[at..].iter().position(u8::is_ascii_digit) {
         let start = at + offset;
-        if cards {
+        if kinds.cards {
             if let Some(end) = longest_card_from(text, start) {
                 found(start, end, DigitKind::CreditCard);
             }
         }
-        if ssns {
-            if let Some(end) = ssn_from(text, start) {
-                found(start, end, DigitKind::UsSsn);
+        if kinds.ssns || kinds.itins {
+            if let Some((end, kind)) = ssn_shape_from(text, start) {
+                if (kind == DigitKind::UsSsn && kinds.ssns)
+                    || (kind == DigitKind::UsItin && kinds.itins)
+                {
+                    found(start, end, kind);
+                }
+            }
+        }
+        if kinds.nhs {
+            if let Some(end) = nhs_from(text, start) {
+                found(start, end, DigitKind::UkNhs);
             }
         }
         at = digit_run_end(text, start);
     }
+}
+
+/// Whether the byte before `start` leaves `start` at the beginning of a token (not after a letter,
+/// digit or `_`).
+pub(super) fn starts_token(text: &[u8], start: usize) -> bool {
+    start == 0 || !is_word(text[start - 1])
+}
+
+/// Whether `end` ends a token (no letter, digit or `_` follows).
+pub(super) fn ends_token(text: &[u8], end: usize) -> bool {
+    text.get(end).is_none_or(|&b| !is_word(b))
+}
+
+/// ASCII letter, digit or `_`.
+pub(super) fn is_word(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_'
+}
+
+/// Groups of the given lengths joined by one repeated separator (`-` or a space) starting at
+/// `start`, not inside a longer digit run: the end of the last group.
+fn grouped_digits(text: &[u8], start: usize, groups: &[usize]) -> Option<usize> {
+    let mut separator = None;
+    let mut at = start;
+    for (i, &len) in groups.iter().enumerate() {
+        if i > 0 {
+            let sep = *text.get(at)?;
+            if !matches!(sep, b'-' | b' ') || *separator.get_or_insert(sep) != sep {
+                return None;
+            }
+            at += 1;
+        }
+        if digit_run_end(text, at) != at + len {
+            return None;
+        }
+        at += len;
+    }
+    Some(at)
+}
+
+fn nhs_from(text: &[u8], start: usize) -> Option<usize> {
+    let end = grouped_digits(text, start, &[3, 3, 4])?;
+    let mut digits = text[start..end].iter().filter(|b| b.is_ascii_digit());
+    let mut sum = 0u32;
+    for weight in (2..=10).rev() {
+        sum += weight * u32::from(digits.next()? - b'0');
+    }
+    let check = (11 - sum % 11) % 11;
+    let last = u32::from(digits.next()? - b'0');
+    (check != 10 && check == last).then_some(end)
 }
 
 fn digit_run_end(text: &[u8], start: usize) -> usize {
@@ -112,27 +186,20 @@ fn luhn_valid(digits: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
-fn ssn_from(text: &[u8], start: usize) -> Option<usize> {
-    let area_end = start + 3;
-    let separator = *text.get(area_end)?;
-    if digit_run_end(text, start) != area_end || !matches!(separator, b'-' | b' ') {
-        return None;
+/// An SSN-shaped span (`AAA-GG-SSSS`, same separator twice) from `start`: its end and whether it is
+/// an issuable SSN or an ITIN; `None` for neither.
+fn ssn_shape_from(text: &[u8], start: usize) -> Option<(usize, DigitKind)> {
+    let end = grouped_digits(text, start, &[3, 2, 4])?;
+    let area = &text[start..start + 3];
+    let group = &text[start + 4..start + 6];
+    let serial = &text[start + 7..end];
+    if area[0] == b'9' {
+        let group = (group[0] - b'0') * 10 + (group[1] - b'0');
+        let itin = matches!(group, 50..=65 | 70..=88 | 90..=92 | 94..=99);
+        return itin.then_some((end, DigitKind::UsItin));
     }
-    let group_end = area_end + 3;
-    if digit_run_end(text, area_end + 1) != group_end || text.get(group_end) != Some(&separator) {
-        return None;
-    }
-    let serial_end = group_end + 5;
-    if digit_run_end(text, group_end + 1) != serial_end {
-        return None;
-    }
-    let area = &text[start..area_end];
-    let issued = area != b"000"
-        && area != b"666"
-        && area[0] != b'9'
-        && &text[area_end + 1..group_end] != b"00"
-        && &text[group_end + 1..serial_end] != b"0000";
-    issued.then_some(serial_end)
+    let issued = area != b"000" && area != b"666" && group != b"00" && serial != b"0000";
+    issued.then_some((end, DigitKind::UsSsn))
 }
 
 /// Reports e-mail addresses as `found(start, end)` byte spans.
@@ -205,7 +272,13 @@ mod tests {
 
     fn digit_spans(text: &str) -> Vec<(&str, DigitKind)> {
         let mut spans = Vec::new();
-        scan_digit_groups(text.as_bytes(), true, true, &mut |s, e, k| {
+        let kinds = DigitKinds {
+            cards: true,
+            ssns: true,
+            itins: true,
+            nhs: true,
+        };
+        scan_digit_groups(text.as_bytes(), kinds, &mut |s, e, k| {
             spans.push((&text[s..e], k))
         });
         spans

@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::stream::{JsonWalker, Leaf, LeafResult, Unsupported};
-use super::{DetectorSet, MaskCounts, Masker};
+use super::{builtin, secrets, DetectorSet, MaskCounts, Masker};
 use crate::jsonrpc::parse_strict;
 
 impl Masker {
@@ -45,13 +45,42 @@ impl Masker {
                 self.mask_value(set, item, counts) | changed
             }),
             Value::Object(members) => {
-                let values_changed = members.values_mut().fold(false, |changed, item| {
-                    self.mask_value(set, item, counts) | changed
-                });
-                self.mask_member_names(set, members, counts) | values_changed
+                let mut changed = self.mask_text_blob(set, members, counts);
+                for (name, item) in members.iter_mut() {
+                    changed |= self.mask_secret_member(set, name, item, counts)
+                        || self.mask_value(set, item, counts);
+                }
+                self.mask_member_names(set, members, counts) | changed
             }
             Value::Null | Value::Bool(_) => false,
         }
+    }
+
+    /// Masks the whole string `value` of a member whose `name` makes it a secret (see
+    /// `secrets::assigned`): `AWS_ACCESS_KEY` for an AWS secret access key, else
+    /// `SECRET_ASSIGNMENT`, when the set has that detector. Returns whether it did.
+    fn mask_secret_member(
+        &self,
+        set: &DetectorSet,
+        name: &str,
+        value: &mut Value,
+        counts: &mut MaskCounts,
+    ) -> bool {
+        let Value::String(text) = value else {
+            return false;
+        };
+        let index = match secrets::assigned(name.as_bytes(), text) {
+            Some(secrets::Assigned::AwsSecret) if set.contains(builtin::AWS_KEY) => {
+                builtin::AWS_KEY
+            }
+            Some(_) if set.contains(builtin::SECRET) => builtin::SECRET,
+            _ => return false,
+        };
+        let mut masked = String::new();
+        self.render(set, index, text, &mut masked);
+        *text = masked;
+        self.count(index, counts);
+        true
     }
 
     /// Masks the member names of one object in place, keeping member order. A masked name that would
@@ -124,8 +153,15 @@ impl Masker {
             }
             // A member name a detector matches is renamed by the `Value` path, which sees the
             // whole object (and keeps renamed names unique).
+            // So are text blobs and the values of secret-named members (the `Value` path sees the
+            // member's siblings and name).
             Leaf::Key(name) => {
-                if self.may_match(set, name.as_bytes()) && self.matches(set, name) {
+                let secret_name = (set.contains(builtin::SECRET) || set.contains(builtin::AWS_KEY))
+                    && secrets::is_secret_name(name.as_bytes());
+                if name == "blob"
+                    || secret_name
+                    || (self.may_match(set, name.as_bytes()) && self.matches(set, name))
+                {
                     return Err(Unsupported);
                 }
                 return Ok(None);
@@ -167,7 +203,7 @@ impl Masker {
         }
     }
 
-    fn mask_string_leaf(
+    pub(super) fn mask_string_leaf(
         &self,
         set: &DetectorSet,
         text: &str,

@@ -1,16 +1,24 @@
 //! Masking: detectors of sensitive values and the rewriting of strings and JSON values.
 //!
-//! Three built-in detectors ([`CREDIT_CARD`], [`US_SSN`], [`EMAIL_ADDRESS`]; see the scanners in
-//! `detectors.rs` for exactly what each matches) and operator-defined regex detectors
-//! (`masking.detectors`, regex-lite syntax). A match is replaced by `[REDACTED:<NAME>]`. When matches
-//! of the detectors of a set overlap, the leftmost wins, then the longest, then the detector listed
-//! first (built-ins in the order above, then custom ones in configuration order); a replaced span is
-//! never scanned again.
+//! Twenty-three built-in detectors (personal identifiers and secrets; `docs/detectors.md` lists what
+//! each matches and validates, `builtin.rs` their order) and operator-defined regex detectors
+//! (`masking.detectors`, regex-lite syntax). A match is rendered per profile and detector (`redact`
+//! `[REDACTED:<NAME>]`, `partial`, `hash`; see `render.rs`). When matches of the detectors of a set
+//! overlap, the leftmost wins, then the longest, then the detector listed first (built-ins in table
+//! order, then custom ones in configuration order); a replaced span is never scanned again.
 
+mod blob;
+mod builtin;
 mod detectors;
 mod json;
+mod personal;
 mod prefilter;
+mod render;
+#[cfg(test)]
+mod rows;
+mod secrets;
 pub(crate) mod stream;
+mod wallets;
 
 use std::collections::BTreeMap;
 
@@ -18,36 +26,81 @@ use regex_lite::Regex;
 
 use crate::config::MaskingConfig;
 use crate::error::ConfigError;
-use detectors::DigitKind;
+use builtin::BUILT_INS;
+use render::Render;
 
-/// Name of the built-in payment card number detector (13–19 digits, Luhn-valid).
+/// Payment card numbers: 13–19 digits, Luhn-valid.
 pub const CREDIT_CARD: &str = "CREDIT_CARD";
-/// Name of the built-in US Social Security Number detector (`AAA-GG-SSSS` or `AAA GG SSSS`).
+/// US Social Security Numbers (`AAA-GG-SSSS` or `AAA GG SSSS`, issuable ranges).
 pub const US_SSN: &str = "US_SSN";
-/// Name of the built-in e-mail address detector (dot-atom `local@domain.tld`).
+/// E-mail addresses (dot-atom `local@domain.tld`).
 pub const EMAIL_ADDRESS: &str = "EMAIL_ADDRESS";
+/// US Individual Taxpayer Identification Numbers (`9XX-GG-SSSS`, IRS group ranges).
+pub const US_ITIN: &str = "US_ITIN";
+/// UK NHS numbers (3-3-4 digits, modulus 11).
+pub const UK_NHS: &str = "UK_NHS";
+/// IBANs (ISO 13616 country length and format, mod-97).
+pub const IBAN_CODE: &str = "IBAN_CODE";
+/// UK National Insurance numbers.
+pub const UK_NINO: &str = "UK_NINO";
+/// US passport numbers, near the word "passport".
+pub const US_PASSPORT: &str = "US_PASSPORT";
+/// Bitcoin (Base58Check, bech32/bech32m) and Ethereum addresses.
+pub const CRYPTO_WALLET: &str = "CRYPTO_WALLET";
+/// IPv4 and IPv6 addresses.
+pub const IP_ADDRESS: &str = "IP_ADDRESS";
+/// MAC-48 addresses.
+pub const MAC_ADDRESS: &str = "MAC_ADDRESS";
+/// Phone numbers (E.164, national formats with separators).
+pub const PHONE_NUMBER: &str = "PHONE_NUMBER";
+/// PEM private key blocks.
+pub const PRIVATE_KEY: &str = "PRIVATE_KEY";
+/// JSON Web Tokens (JWS compact serialization).
+pub const JWT: &str = "JWT";
+/// AWS access key ids and secret access keys next to their variable name.
+pub const AWS_ACCESS_KEY: &str = "AWS_ACCESS_KEY";
+/// GitHub tokens.
+pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
+/// GitLab tokens.
+pub const GITLAB_TOKEN: &str = "GITLAB_TOKEN";
+/// Slack tokens.
+pub const SLACK_TOKEN: &str = "SLACK_TOKEN";
+/// Stripe live secret and restricted keys.
+pub const STRIPE_KEY: &str = "STRIPE_KEY";
+/// Google API keys.
+pub const GOOGLE_API_KEY: &str = "GOOGLE_API_KEY";
+/// Anthropic API keys.
+pub const ANTHROPIC_API_KEY: &str = "ANTHROPIC_API_KEY";
+/// OpenAI API keys.
+pub const OPENAI_API_KEY: &str = "OPENAI_API_KEY";
+/// Values assigned to secret-looking names (`password=…`, `"api_key": "…"`).
+pub const SECRET_ASSIGNMENT: &str = "SECRET_ASSIGNMENT";
 
-const BUILT_IN: [&str; 3] = [CREDIT_CARD, US_SSN, EMAIL_ADDRESS];
-const CARD_INDEX: usize = 0;
-const SSN_INDEX: usize = 1;
-const EMAIL_INDEX: usize = 2;
+/// Fewest bytes of the `hash` rendering's key.
+const MIN_HASH_KEY_BYTES: usize = 16;
 
 /// Masked values per detector name, e.g. `{"CREDIT_CARD": 2}`.
 pub type MaskCounts = BTreeMap<String, u64>;
 
-/// A set of detectors of one [`Masker`] (a profile, or the union of several).
+/// A set of detectors of one [`Masker`] (a profile, or the union of several), each with its
+/// rendering.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DetectorSet {
-    /// Indices into the masker's detectors, ascending, without repeats.
-    members: Vec<usize>,
+    /// Indices into the masker's detectors, ascending, without repeats, with their rendering.
+    members: Vec<(usize, Render)>,
 }
 
 impl DetectorSet {
-    /// Adds the detectors of `other` (of the same [`Masker`]) to this set.
+    /// Adds the detectors of `other` (of the same [`Masker`]) to this set; a detector in both keeps
+    /// the rendering that reveals less (`redact`, then `hash`, then `partial` keeping fewer
+    /// characters).
     pub fn union(&mut self, other: &DetectorSet) {
-        self.members.extend_from_slice(&other.members);
-        self.members.sort_unstable();
-        self.members.dedup();
+        for &(index, render) in &other.members {
+            match self.members.binary_search_by_key(&index, |&(i, _)| i) {
+                Ok(at) => self.members[at].1 = self.members[at].1.stricter(render),
+                Err(at) => self.members.insert(at, (index, render)),
+            }
+        }
     }
 
     /// Whether the set has no detector (masking with it changes nothing).
@@ -55,8 +108,15 @@ impl DetectorSet {
         self.members.is_empty()
     }
 
+    fn render_of(&self, index: usize) -> Option<Render> {
+        self.members
+            .binary_search_by_key(&index, |&(i, _)| i)
+            .ok()
+            .map(|at| self.members[at].1)
+    }
+
     fn contains(&self, index: usize) -> bool {
-        self.members.binary_search(&index).is_ok()
+        self.render_of(index).is_some()
     }
 }
 
@@ -64,8 +124,6 @@ impl DetectorSet {
 #[derive(Debug)]
 struct Detector {
     name: String,
-    /// `[REDACTED:<name>]`.
-    replacement: String,
     /// `None` for the built-ins (scanned by hand), the compiled pattern for a custom detector.
     pattern: Option<Regex>,
     /// The literal every match of `pattern` starts with, when one can be derived (see
@@ -73,12 +131,23 @@ struct Detector {
     literal: Option<String>,
 }
 
-/// The compiled `masking` configuration: detectors and named profiles.
+/// The compiled `masking` configuration: detectors, named profiles and the `hash` key.
 #[derive(Debug)]
 pub struct Masker {
     detectors: Vec<Detector>,
     profiles: BTreeMap<String, DetectorSet>,
     default: DetectorSet,
+    /// Key of the `hash` rendering (empty when no profile renders `hash`).
+    hash_key: HashKey,
+}
+
+/// The `hash` rendering's key; its `Debug` never shows it.
+struct HashKey(Vec<u8>);
+
+impl std::fmt::Debug for HashKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HashKey({} bytes)", self.0.len())
+    }
 }
 
 /// A match: byte span in the scanned text and the index of its detector.
@@ -90,16 +159,32 @@ struct Span {
 }
 
 impl Masker {
+    /// [`Masker::from_config_with_env`] without a VM environment: a profile rendering `hash` is
+    /// refused (its key cannot be read).
+    ///
+    /// # Errors
+    /// As [`Masker::from_config_with_env`].
+    pub fn from_config(config: &MaskingConfig, path: &str) -> Result<Masker, ConfigError> {
+        Self::from_config_with_env(config, path, &|_| None)
+    }
+
     /// Compiles the built-in and custom detectors and the profiles; `path` is the JSON path of
-    /// `config` in the plugin configuration (`"masking"`), used in errors.
+    /// `config` in the plugin configuration (`"masking"`), used in errors; `env` reads a variable of
+    /// the VM environment (for the `hash` key named by `masking.hash_key_env`).
     ///
     /// # Errors
     /// A [`ConfigError`] located at the offending value: a custom name that is not `UPPER_SNAKE_CASE`,
     /// repeats another or a built-in name (`masking.detectors[1].name: ...`); an invalid pattern or one
     /// that matches the empty string (`masking.detectors[0].pattern: ...`); a profile naming an unknown
-    /// detector (`masking.profiles.pii.detectors[2]: unknown detector "X"`); an unknown
-    /// `default_profile`.
-    pub fn from_config(config: &MaskingConfig, path: &str) -> Result<Masker, ConfigError> {
+    /// detector (`masking.profiles.pii.detectors[2]: unknown detector "X"`); a per-detector rendering
+    /// for a detector the profile does not run (`masking.profiles.pii.render_detectors.X`); a `hash`
+    /// rendering without `hash_key_env`, or whose variable is unset or shorter than 16 bytes
+    /// (`masking.hash_key_env`); an unknown `default_profile`.
+    pub fn from_config_with_env(
+        config: &MaskingConfig,
+        path: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Masker, ConfigError> {
         let at = |member: &str| {
             if path.is_empty() {
                 member.to_owned()
@@ -107,9 +192,9 @@ impl Masker {
                 format!("{path}.{member}")
             }
         };
-        let mut detectors: Vec<Detector> = BUILT_IN
+        let mut detectors: Vec<Detector> = BUILT_INS
             .iter()
-            .map(|name| Detector::new(name, None))
+            .map(|built_in| Detector::new(built_in.name, None))
             .collect();
         for (i, custom) in config.detectors.iter().enumerate() {
             let name_path = at(&format!("detectors[{i}].name"));
@@ -122,7 +207,7 @@ impl Masker {
                     ),
                 ));
             }
-            if BUILT_IN.contains(&custom.name.as_str()) {
+            if BUILT_INS.iter().any(|b| b.name == custom.name) {
                 return Err(ConfigError::new(
                     name_path,
                     format!(
@@ -149,36 +234,55 @@ impl Masker {
             detectors.push(Detector::new(&custom.name, Some(regex)));
         }
         let mut profiles = BTreeMap::new();
+        let mut hash_user = None;
         for (profile, profile_config) in &config.profiles {
+            let position = |name: &str| detectors.iter().position(|d| d.name == name);
+            let render = Render::from_config(&profile_config.render);
             let mut members = Vec::with_capacity(profile_config.detectors.len());
             for (i, name) in profile_config.detectors.iter().enumerate() {
-                let index = detectors
-                    .iter()
-                    .position(|d| &d.name == name)
+                let index = position(name).ok_or_else(|| {
+                    ConfigError::new(
+                        at(&format!("profiles.{profile}.detectors[{i}]")),
+                        format!("unknown detector {name:?}"),
+                    )
+                })?;
+                members.push((index, render));
+            }
+            members.sort_unstable_by_key(|&(i, _)| i);
+            members.dedup_by_key(|&mut (i, _)| i);
+            for (name, render_config) in &profile_config.render_detectors {
+                let member = position(name)
+                    .and_then(|index| members.iter_mut().find(|(i, _)| *i == index))
                     .ok_or_else(|| {
                         ConfigError::new(
-                            at(&format!("profiles.{profile}.detectors[{i}]")),
-                            format!("unknown detector {name:?}"),
+                            at(&format!("profiles.{profile}.render_detectors.{name}")),
+                            format!("{name:?} is not a detector of this profile's `detectors`"),
                         )
                     })?;
-                members.push(index);
+                member.1 = Render::from_config(render_config);
             }
-            members.sort_unstable();
-            members.dedup();
+            if members.iter().any(|&(_, r)| r == Render::Hash) {
+                hash_user.get_or_insert_with(|| profile.clone());
+            }
             profiles.insert(profile.clone(), DetectorSet { members });
         }
+        let hash_key = match hash_user {
+            Some(profile) => HashKey(hash_key(config, &at("hash_key_env"), &profile, env)?),
+            None => HashKey(Vec::new()),
+        };
         let default = match &config.default_profile {
             Some(name) => profiles.get(name).cloned().ok_or_else(|| {
                 ConfigError::new(at("default_profile"), format!("unknown profile {name:?}"))
             })?,
             None => DetectorSet {
-                members: (0..detectors.len()).collect(),
+                members: (0..detectors.len()).map(|i| (i, Render::Redact)).collect(),
             },
         };
         Ok(Masker {
             detectors,
             profiles,
             default,
+            hash_key,
         })
     }
 
@@ -196,8 +300,9 @@ impl Masker {
         self.profiles.contains_key(name)
     }
 
-    /// Masks the matches of `set`'s detectors in `text`, adding one to `counts[detector name]` per
-    /// replaced match. `None` (and no allocation) when nothing matched.
+    /// Masks the matches of `set`'s detectors in `text`, rendering each as the set says and adding
+    /// one to `counts[detector name]` per replaced match. `None` (and no allocation) when nothing
+    /// matched.
     pub fn mask_str(
         &self,
         set: &DetectorSet,
@@ -211,19 +316,43 @@ impl Masker {
         let mut masked = String::with_capacity(text.len());
         let mut copied = 0;
         for span in spans {
-            let detector = &self.detectors[span.detector];
             masked.push_str(&text[copied..span.start]);
-            masked.push_str(&detector.replacement);
+            self.render(set, span.detector, &text[span.start..span.end], &mut masked);
             copied = span.end;
-            match counts.get_mut(&detector.name) {
-                Some(count) => *count += 1,
-                None => {
-                    counts.insert(detector.name.clone(), 1);
-                }
-            }
+            self.count(span.detector, counts);
         }
         masked.push_str(&text[copied..]);
         Some(masked)
+    }
+
+    /// Writes the rendering of `value`, a match of detector `index` of `set`, to `out`.
+    fn render(&self, set: &DetectorSet, index: usize, value: &str, out: &mut String) {
+        let render = set.render_of(index).unwrap_or(Render::Redact);
+        render::render(
+            render,
+            &self.detectors[index].name,
+            value,
+            &self.hash_key.0,
+            out,
+        );
+    }
+
+    fn count(&self, index: usize, counts: &mut MaskCounts) {
+        let name = &self.detectors[index].name;
+        match counts.get_mut(name) {
+            Some(count) => *count += 1,
+            None => {
+                counts.insert(name.clone(), 1);
+            }
+        }
+    }
+
+    /// The pre-scan triggers of the built-ins of `set`.
+    fn wanted_triggers(set: &DetectorSet) -> u32 {
+        set.members
+            .iter()
+            .filter_map(|&(index, _)| BUILT_INS.get(index))
+            .fold(0, |bits, built_in| bits | built_in.trigger)
     }
 
     /// Whether a detector of `set` may match in the text `bytes` decode to (as a JSON text, a JSON
@@ -231,11 +360,11 @@ impl Masker {
     /// `prefilter.rs` for the (conservative) rules.
     pub fn may_match(&self, set: &DetectorSet, bytes: &[u8]) -> bool {
         let mut triggers = prefilter::Triggers {
-            digits: set.contains(CARD_INDEX) || set.contains(SSN_INDEX),
-            at_sign: set.contains(EMAIL_INDEX),
+            wanted: Self::wanted_triggers(set),
+            any_detector: !set.is_empty(),
             ..prefilter::Triggers::default()
         };
-        for &index in &set.members {
+        for &(index, _) in &set.members {
             let detector = &self.detectors[index];
             if detector.pattern.is_some() {
                 match &detector.literal {
@@ -247,39 +376,31 @@ impl Masker {
         triggers.may_match(bytes)
     }
 
-    /// The non-overlapping matches to replace, in text order.
     /// Whether a detector of `set` matches somewhere in `text` (nothing is counted).
     fn matches(&self, set: &DetectorSet, text: &str) -> bool {
         !self.find(set, text).is_empty()
     }
 
+    /// The non-overlapping matches to replace, in text order.
     fn find(&self, set: &DetectorSet, text: &str) -> Vec<Span> {
         let mut spans = Vec::new();
         let bytes = text.as_bytes();
-        let (cards, ssns) = (set.contains(CARD_INDEX), set.contains(SSN_INDEX));
-        if cards || ssns {
-            detectors::scan_digit_groups(bytes, cards, ssns, &mut |start, end, kind| {
-                let detector = match kind {
-                    DigitKind::CreditCard => CARD_INDEX,
-                    DigitKind::UsSsn => SSN_INDEX,
-                };
-                spans.push(Span {
-                    start,
-                    end,
-                    detector,
-                });
-            });
+        let fired = prefilter::fired(bytes, Self::wanted_triggers(set), false);
+        if fired != 0 {
+            builtin::scan(
+                bytes,
+                fired,
+                &|index| set.contains(index),
+                &mut |start, end, detector| {
+                    spans.push(Span {
+                        start,
+                        end,
+                        detector,
+                    });
+                },
+            );
         }
-        if set.contains(EMAIL_INDEX) {
-            detectors::scan_emails(bytes, &mut |start, end| {
-                spans.push(Span {
-                    start,
-                    end,
-                    detector: EMAIL_INDEX,
-                });
-            });
-        }
-        for &detector in &set.members {
+        for &(detector, _) in &set.members {
             if let Some(pattern) = &self.detectors[detector].pattern {
                 spans.extend(pattern.find_iter(text).map(|m| Span {
                     start: m.start(),
@@ -293,6 +414,41 @@ impl Masker {
         }
         spans
     }
+}
+
+/// The `hash` key: the value of the variable `masking.hash_key_env` names.
+fn hash_key(
+    config: &MaskingConfig,
+    path: &str,
+    profile: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<u8>, ConfigError> {
+    let Some(variable) = &config.hash_key_env else {
+        return Err(ConfigError::new(
+            path,
+            format!(
+                "profile {profile:?} renders `hash`: name the VM environment variable holding the \
+                 HMAC key here"
+            ),
+        ));
+    };
+    let key = env(variable).ok_or_else(|| {
+        ConfigError::new(
+            path,
+            format!("environment variable {variable:?} (the `hash` key) is not set"),
+        )
+    })?;
+    if key.len() < MIN_HASH_KEY_BYTES {
+        return Err(ConfigError::new(
+            path,
+            format!(
+                "environment variable {variable:?} holds {} bytes; the `hash` key needs at least \
+                 {MIN_HASH_KEY_BYTES}",
+                key.len()
+            ),
+        ));
+    }
+    Ok(key.into_bytes())
 }
 
 /// Keeps, left to right, the leftmost then longest then first-listed span, dropping those it overlaps.
@@ -317,7 +473,6 @@ impl Detector {
     fn new(name: &str, pattern: Option<Regex>) -> Self {
         Self {
             name: name.to_owned(),
-            replacement: format!("[REDACTED:{name}]"),
             literal: pattern
                 .as_ref()
                 .and_then(|p| prefilter::required_literal(p.as_str())),

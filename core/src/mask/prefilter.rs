@@ -1,53 +1,109 @@
 //! A cheap scan of raw bytes (a JSON body, an SSE event's data, an escaped string leaf) that proves
 //! no detector of a set can match anything the client will decode from them, so parsing and
-//! rewriting can be skipped.
+//! rewriting can be skipped; and, on a string about to be scanned, which built-in scanners can
+//! match at all (each built-in runs only when one of its triggers fired).
 //!
-//! It answers "may match" (conservatively) when the bytes hold:
-//! - a `\u` escape (it could spell any character, an `@` or a digit included);
-//! - for the card and SSN detectors: a run of at least 9 ASCII digits in groups joined by single
-//!   spaces or dashes (an SSN has 9, a card 13 to 19), or a digit followed by an exponent marker
+//! One pass over the bytes; only the bytes of [`SPECIAL`] do any work. Triggers ([`Trigger`]):
+//! - a `\u` escape (it could spell any character): every detector may match;
+//! - `DIGITS`: a run of at least 9 ASCII digits in groups joined by single spaces or dashes (an SSN
+//!   or ITIN has 9, an NHS number 10, a card 13 to 19), or a digit followed by an exponent marker
 //!   (`4.1111111e15` is a number leaf whose decimal text, `4111111100000000.0`, is masked);
-//! - for the e-mail detector: an `@`;
+//! - `AT`: an `@`; `PHONE`: a `+` before a digit or `(`, or 10 digits in groups joined by up to two
+//!   of ` -.()`; `IPV4`: four dot-joined groups of at most 3 digits; `HEX_SEP`: `::` or six hex
+//!   groups of 1–4 digits joined by one repeated `:` or `-`; `UPPER_DIGIT`: two capitals then a
+//!   digit, maybe after a space (IBAN, NINO); `PASSPORT`: the word "passport" in any case;
+//!   `WALLET`: `1`/`3` starting a token of 26+ letters and digits, `bc1`, `0x` before a hex digit;
+//! - literals of the secret formats (`AKIA`, `ASIA`, `ghp_`…, `github_pat_`, `gl…-`, `xox?-`,
+//!   `sk_live_`, `rk_live_`, `AIza`, `sk-`, `-----BEGIN `, `eyJ`), and `ASSIGN`: `=` or `:` after a
+//!   name ending like a secret's (`password`, `token`, `api_key`…; see `secrets.rs`);
+//! - `BLOB`: `blob` followed by a quote (a base64 resource blob, decoded before masking);
 //! - for a custom detector: the literal every match of its pattern starts with (see
 //!   [`required_literal`]), or always when no literal can be derived.
 //!
 //! Why this is exact enough: outside `\u` escapes, JSON escapes only spell `"`, `\`, `/` and control
-//! characters, none of which a detector needs, so every digit, space, dash, `@` and letter of the
-//! decoded text is in the raw bytes as itself; number leaves are masked as their decimal text, which
-//! differs from the raw number only by exponent expansion (caught above), integers beyond 64 bits
-//! (20 digits or more, caught by the digit run) and float rounding (which never lengthens a group of
-//! digits).
+//! characters, none of which a trigger needs except as a quote or space skipped before `:`, so every
+//! digit, separator, `@` and letter of the decoded text is in the raw bytes as itself; number leaves
+//! are masked as their decimal text, which differs from the raw number only by exponent expansion
+//! (caught above), integers beyond 64 bits (20 digits or more, caught by the digit run) and float
+//! rounding (which never lengthens a group of digits).
 
-use memchr::{memchr, memchr_iter};
+use memchr::{memchr_iter, memmem};
 
-/// Fewest digits a card number or an SSN has (an SSN: 3 + 2 + 4).
+use super::secrets::ends_like_secret_name;
+
+/// Trigger bits (see the module documentation).
+pub(super) struct Trigger;
+
+impl Trigger {
+    pub const DIGITS: u32 = 1;
+    pub const AT: u32 = 1 << 1;
+    pub const PHONE: u32 = 1 << 2;
+    pub const IPV4: u32 = 1 << 3;
+    pub const HEX_SEP: u32 = 1 << 4;
+    pub const UPPER_DIGIT: u32 = 1 << 5;
+    pub const PASSPORT: u32 = 1 << 6;
+    pub const WALLET: u32 = 1 << 7;
+    pub const AWS: u32 = 1 << 8;
+    pub const GITHUB: u32 = 1 << 9;
+    pub const GITLAB: u32 = 1 << 10;
+    pub const SLACK: u32 = 1 << 11;
+    pub const STRIPE: u32 = 1 << 12;
+    pub const GOOGLE: u32 = 1 << 13;
+    pub const SK: u32 = 1 << 14;
+    pub const PEM: u32 = 1 << 15;
+    pub const JWT: u32 = 1 << 16;
+    pub const ASSIGN: u32 = 1 << 17;
+    /// A `\u` escape: fires every trigger.
+    pub const ALL: u32 = u32::MAX;
+}
+
+/// Fewest digits a card number, an SSN or an ITIN has (3 + 2 + 4).
 const FEWEST_DIGITS: usize = 9;
+/// Fewest digits of a national phone number with separators.
+const FEWEST_PHONE_DIGITS: usize = 10;
+
+/// Bytes that may fire a trigger; every other byte is skipped with one table lookup.
+static SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let bytes = b"0123456789@+\\:=-_AJpPxX";
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 /// Which triggers to look for; built from a detector set.
 #[derive(Debug, Default)]
 pub(super) struct Triggers<'m> {
-    /// The card or SSN detector is in the set.
-    pub digits: bool,
-    /// The e-mail detector is in the set.
-    pub at_sign: bool,
+    /// Trigger bits of the built-in detectors in the set.
+    pub wanted: u32,
     /// Literals of the custom detectors in the set.
     pub literals: Vec<&'m str>,
     /// A custom detector without a derivable literal is in the set: anything may match.
     pub opaque: bool,
+    /// The set has a detector: a `\\u` escape (which could spell anything) or a base64 resource
+    /// blob (decoded before masking) may match.
+    pub any_detector: bool,
 }
 
 impl Triggers<'_> {
     /// Whether a detector may match in the text `bytes` decode to (`false` proves it cannot).
     pub fn may_match(&self, bytes: &[u8]) -> bool {
         self.opaque
-            || contains(bytes, b"\\u")
-            || (self.at_sign && memchr(b'@', bytes).is_some())
-            || (self.digits && has_long_digit_sequence_or_exponent(bytes))
+            || fired(bytes, self.wanted, true) != 0
+            || (self.any_detector && (contains(bytes, b"\\u") || has_blob_member(bytes)))
             || self
                 .literals
                 .iter()
                 .any(|literal| contains(bytes, literal.as_bytes()))
     }
+}
+
+/// `blob` followed by a quote or a backslash (an escaped quote).
+fn has_blob_member(bytes: &[u8]) -> bool {
+    memmem::find_iter(bytes, b"blob").any(|at| matches!(bytes.get(at + 4), Some(b'"' | b'\\')))
 }
 
 /// Whether `needle` (not empty) occurs in `bytes`. Needles are short: a `memchr` on the first byte
@@ -59,30 +115,243 @@ fn contains(bytes: &[u8], needle: &[u8]) -> bool {
     memchr_iter(first, bytes).any(|at| bytes[at + 1..].starts_with(rest))
 }
 
-/// A run of [`FEWEST_DIGITS`] digits in groups joined by one space or dash, or a digit followed by
-/// `e`/`E`.
-fn has_long_digit_sequence_or_exponent(bytes: &[u8]) -> bool {
-    let mut digits = 0;
-    let mut previous = 0u8;
-    for (i, &byte) in bytes.iter().enumerate() {
+/// The triggers of `wanted` that fire in `bytes` (all bits when a `\u` escape is present). With
+/// `first`, stops at the first one that fires.
+pub(super) fn fired(bytes: &[u8], wanted: u32, first: bool) -> u32 {
+    if wanted == 0 {
+        return 0;
+    }
+    let mut fired = 0u32;
+    let mut runs = Runs::default();
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if !SPECIAL[usize::from(byte)] {
+            i += 1;
+            continue;
+        }
         if byte.is_ascii_digit() {
-            digits += 1;
-            if digits >= FEWEST_DIGITS {
-                return true;
-            }
-        } else if matches!(byte, b'e' | b'E') && previous.is_ascii_digit() {
-            return true;
+            let end = bytes[i..]
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .map_or(bytes.len(), |len| i + len);
+            fired |= wanted & at_digit_group(bytes, i, end, &mut runs);
+            i = end;
         } else {
-            let joins = matches!(byte, b' ' | b'-')
-                && previous.is_ascii_digit()
-                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
-            if !joins {
-                digits = 0;
+            fired |= wanted & at_special(bytes, i, byte);
+            i += 1;
+        }
+        if fired != 0 && (first || fired == wanted) {
+            break;
+        }
+    }
+    fired
+}
+
+/// Digit runs carried from one group of digits to the next.
+#[derive(Default)]
+struct Runs {
+    /// Digits of the current sequence joined by single spaces or dashes.
+    digits: usize,
+    /// Digits of the current sequence joined by up to two of ` -.()`.
+    phone: usize,
+    /// Dots joining groups of at most 3 digits.
+    dots: usize,
+    /// Length of the previous group.
+    group: usize,
+}
+
+fn digit(bytes: &[u8], i: Option<usize>) -> bool {
+    i.and_then(|i| bytes.get(i)).is_some_and(u8::is_ascii_digit)
+}
+
+fn token_char(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-')
+}
+
+/// Whether the `[i - n]` byte satisfies `test` (false before the start).
+fn before(bytes: &[u8], i: usize, n: usize, test: impl Fn(u8) -> bool) -> bool {
+    i.checked_sub(n).is_some_and(|j| test(bytes[j]))
+}
+
+/// The triggers the non-digit special byte at `i` fires.
+fn at_special(bytes: &[u8], i: usize, byte: u8) -> u32 {
+    let ends_with = |literal: &[u8]| bytes[..=i].ends_with(literal);
+    let starts_with = |literal: &[u8]| bytes[i..].starts_with(literal);
+    match byte {
+        b'@' => Trigger::AT,
+        b'+' => match bytes.get(i + 1) {
+            Some(b'0'..=b'9' | b'(') => Trigger::PHONE,
+            _ => 0,
+        },
+        b'\\' if bytes.get(i + 1) == Some(&b'u') => Trigger::ALL,
+        b':' | b'=' => {
+            let mut fired = 0;
+            if byte == b':'
+                && (bytes.get(i + 1) == Some(&b':')
+                    || (before(bytes, i, 1, |b| b.is_ascii_hexdigit())
+                        && hex_groups_from(bytes, i)))
+            {
+                fired |= Trigger::HEX_SEP;
+            }
+            if ends_like_secret_name(&bytes[..i]) {
+                fired |= Trigger::ASSIGN;
+            }
+            fired
+        }
+        b'-' => {
+            let mut fired = 0;
+            if before(bytes, i, 1, |b| b.is_ascii_hexdigit()) && hex_groups_from(bytes, i) {
+                fired |= Trigger::HEX_SEP;
+            }
+            if bytes.get(i + 1) == Some(&b'-') && starts_with(b"-----BEGIN ") {
+                fired |= Trigger::PEM;
+            }
+            match i.checked_sub(1).map(|j| bytes[j]) {
+                Some(b'k') if ends_with(b"sk-") => fired |= Trigger::SK,
+                Some(b'a' | b'b' | b'e' | b'p' | b'r' | b's')
+                    if i >= 4 && &bytes[i - 4..i - 1] == b"xox" =>
+                {
+                    fired |= Trigger::SLACK;
+                }
+                Some(b't' | b's')
+                    if [
+                        b"glpat-".as_slice(),
+                        b"gldt-",
+                        b"glrt-",
+                        b"glptt-",
+                        b"glcbt-",
+                        b"glft-",
+                        b"glimt-",
+                        b"gloas-",
+                    ]
+                    .iter()
+                    .any(|p| ends_with(p)) =>
+                {
+                    fired |= Trigger::GITLAB;
+                }
+                _ => {}
+            }
+            fired
+        }
+        b'_' => match i.checked_sub(1).map(|j| bytes[j]) {
+            Some(b'p' | b'o' | b'u' | b's' | b'r') if i >= 3 && &bytes[i - 3..i - 1] == b"gh" => {
+                Trigger::GITHUB
+            }
+            Some(b't') if ends_with(b"github_pat_") => Trigger::GITHUB,
+            Some(b'e') if ends_with(b"sk_live_") || ends_with(b"rk_live_") => Trigger::STRIPE,
+            _ => 0,
+        },
+        b'A' => {
+            if starts_with(b"AKIA") || starts_with(b"ASIA") {
+                Trigger::AWS
+            } else if starts_with(b"AIza") {
+                Trigger::GOOGLE
+            } else {
+                0
             }
         }
-        previous = byte;
+        b'J' if i >= 2 && &bytes[i - 2..i] == b"ey" => Trigger::JWT,
+        b'p' | b'P'
+            if bytes.len() - i >= 8 && bytes[i..i + 8].eq_ignore_ascii_case(b"passport") =>
+        {
+            Trigger::PASSPORT
+        }
+        b'x' | b'X'
+            if before(bytes, i, 1, |b| b == b'0')
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit) =>
+        {
+            Trigger::WALLET
+        }
+        _ => 0,
     }
-    false
+}
+
+/// The triggers the maximal digit group `bytes[start..end]` fires, carrying `runs` from the group
+/// before.
+fn at_digit_group(bytes: &[u8], start: usize, end: usize, runs: &mut Runs) -> u32 {
+    let len = end - start;
+    let mut fired = 0;
+    // Card, SSN, ITIN, NHS: groups joined by one space or dash.
+    let joined =
+        before(bytes, start, 1, |b| matches!(b, b' ' | b'-')) && digit(bytes, start.checked_sub(2));
+    runs.digits = if joined { runs.digits + len } else { len };
+    if runs.digits >= FEWEST_DIGITS || matches!(bytes.get(end), Some(b'e' | b'E')) {
+        fired |= Trigger::DIGITS;
+    }
+    // Phone numbers: up to two separators of ` -.()` between groups.
+    let phone_sep = |b: u8| matches!(b, b' ' | b'-' | b'.' | b'(' | b')');
+    let phone_joined = before(bytes, start, 1, phone_sep)
+        && (digit(bytes, start.checked_sub(2))
+            || (before(bytes, start, 2, phone_sep) && digit(bytes, start.checked_sub(3))));
+    runs.phone = if phone_joined { runs.phone + len } else { len };
+    if runs.phone >= FEWEST_PHONE_DIGITS {
+        fired |= Trigger::PHONE;
+    }
+    // IPv4: dot-joined groups of at most 3 digits.
+    let dotted = before(bytes, start, 1, |b| b == b'.')
+        && digit(bytes, start.checked_sub(2))
+        && runs.group <= 3;
+    runs.dots = if dotted { runs.dots + 1 } else { 0 };
+    runs.group = len;
+    if runs.dots >= 3 && len <= 3 {
+        fired |= Trigger::IPV4;
+    }
+    // IBAN, NINO: two capitals then a digit, maybe after one space.
+    let upper = |n: usize| before(bytes, start, n, |b| b.is_ascii_uppercase());
+    if (upper(1) && upper(2)) || (before(bytes, start, 1, |b| b == b' ') && upper(2) && upper(3)) {
+        fired |= Trigger::UPPER_DIGIT;
+    }
+    // Wallets: a base58 token starting with 1 or 3, or `bc1`.
+    let first = bytes[start];
+    if matches!(first, b'1' | b'3')
+        && !before(bytes, start, 1, token_char)
+        && bytes.len() - start >= 26
+        && bytes[start + 1..start + 26]
+            .iter()
+            .all(u8::is_ascii_alphanumeric)
+    {
+        fired |= Trigger::WALLET;
+    }
+    if first == b'1' && start >= 2 && bytes[start - 2..start].eq_ignore_ascii_case(b"bc") {
+        fired |= Trigger::WALLET;
+    }
+    fired
+}
+
+/// From the separator at `at` (`:` or `-`) after a hex group of 1–4 digits: whether five separators
+/// of the same kind join six such groups (MAC, full IPv6).
+fn hex_groups_from(bytes: &[u8], at: usize) -> bool {
+    let separator = bytes[at];
+    let group_before = bytes[..at]
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_hexdigit())
+        .count();
+    if !(1..=4).contains(&group_before) {
+        return false;
+    }
+    let mut seps = 1;
+    let mut j = at + 1;
+    loop {
+        let len = bytes[j.min(bytes.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .take(5)
+            .count();
+        if !(1..=4).contains(&len) {
+            return false;
+        }
+        j += len;
+        if seps >= 5 {
+            return true;
+        }
+        if bytes.get(j) != Some(&separator) {
+            return false;
+        }
+        seps += 1;
+        j += 1;
+    }
 }
 
 /// The literal text every match of `pattern` (regex-lite syntax) starts with, when one can be read
@@ -113,10 +382,10 @@ pub(super) fn required_literal(pattern: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The triggers of the three original built-ins (cards and SSNs, e-mail).
     fn built_ins() -> Triggers<'static> {
         Triggers {
-            digits: true,
-            at_sign: true,
+            wanted: Trigger::DIGITS | Trigger::AT,
             ..Triggers::default()
         }
     }
@@ -158,7 +427,7 @@ mod tests {
     #[test]
     fn detectors_outside_the_set_are_not_looked_for() {
         let emails_only = Triggers {
-            at_sign: true,
+            wanted: Trigger::AT,
             ..Triggers::default()
         };
         assert!(!emails_only.may_match(b"4111111111111111"));
