@@ -48,6 +48,9 @@ pub fn demo_configuration() -> Result<Vec<u8>> {
         .map_err(|e| format_err!("{e:#}"))
 }
 
+/// How long before the real clock the tokens of [`DevSigner`] are issued.
+const BACKDATE_SECONDS: u64 = 600;
+
 /// A host running Warden with `configuration` as plugin configuration (root id `warden`).
 pub fn warden_host(configuration: &[u8]) -> Result<Host> {
     let config = HostConfig::default()
@@ -81,14 +84,23 @@ impl DevSigner {
         })
     }
 
+    /// Claims issued [`BACKDATE_SECONDS`] before the real clock and expiring `valid_for_secs` after
+    /// it. Backdated because the emulator's fake clock starts when the host is created: on a loaded
+    /// machine, compiling the `.wasm` can take longer than the issuer's clock skew, and a token
+    /// minted afterwards would otherwise be refused as issued in the future.
     fn claims(sub: &str, groups: &[&str], valid_for_secs: u64) -> JWTClaims<Value> {
-        Claims::with_custom_claims(
+        let mut claims = Claims::with_custom_claims(
             json!({ "groups": groups }),
             JwtDuration::from_secs(valid_for_secs),
         )
         .with_issuer(ISSUER)
         .with_audience(AUDIENCE)
-        .with_subject(sub)
+        .with_subject(sub);
+        let issued = jwt_simple::prelude::Clock::now_since_epoch()
+            - UnixTimeStamp::from_secs(BACKDATE_SECONDS);
+        claims.issued_at = Some(issued);
+        claims.invalid_before = Some(issued);
+        claims
     }
 
     fn sign(&self, claims: JWTClaims<Value>) -> Result<String> {
