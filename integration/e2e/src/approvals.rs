@@ -28,6 +28,11 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 pub const INTERNAL_SECRET: &str = "e2e-internal-secret-0123456789abcdef";
 /// The environment variable holding it (`approvals.credential_env` and `audit.credential_env`).
 pub const INTERNAL_SECRET_ENV: &str = "WARDEN_INTERNAL_SECRET";
+/// The key of the `hash` rendering in the suite, given to every Envoy the suite starts in
+/// [`MASK_HASH_KEY_ENV`] (`envoy/envoy.yaml` passes it into the Wasm VM).
+pub const MASK_HASH_KEY: &str = "e2e-mask-hash-key-0123456789abcdef";
+/// The environment variable holding it (`masking.hash_key_env`).
+pub const MASK_HASH_KEY_ENV: &str = "WARDEN_MASK_HASH_KEY";
 
 /// `policies/demo-approvals.json`, parsed.
 ///

@@ -21,7 +21,7 @@ use warden_testkit::{
     process::{poll_until, spawn_listening_server, ChildGuard, LOG_TAIL_LINES},
 };
 
-use crate::approvals::{INTERNAL_SECRET, INTERNAL_SECRET_ENV};
+use crate::approvals::{INTERNAL_SECRET, INTERNAL_SECRET_ENV, MASK_HASH_KEY, MASK_HASH_KEY_ENV};
 
 /// How long a process may take to become ready.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -174,7 +174,9 @@ fn spawn_envoy(
         .args(["--use-dynamic-base-id", "-l", "info", "--concurrency"])
         .arg(concurrency.to_string())
         // Templates with the approvals cluster pass it into the Wasm VM (`host_env_keys`).
-        .env(INTERNAL_SECRET_ENV, INTERNAL_SECRET);
+        .env(INTERNAL_SECRET_ENV, INTERNAL_SECRET)
+        // `envoy/envoy.yaml` passes the `hash` rendering's key into the Wasm VM.
+        .env(MASK_HASH_KEY_ENV, MASK_HASH_KEY);
     ChildGuard::spawn("envoy", command, &dir.join("envoy.log"), false)
 }
 

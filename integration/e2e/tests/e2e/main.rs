@@ -11,6 +11,7 @@ mod config;
 mod masking;
 mod policy;
 mod python_sdk;
+mod renderings;
 mod request_decoding;
 mod trailers;
 
