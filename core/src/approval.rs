@@ -463,6 +463,7 @@ mod tests {
             plan: ResponsePlan {
                 detectors: None,
                 tools_list_ids: vec![],
+                record_results: Default::default(),
             },
         }
     }

@@ -5,6 +5,7 @@
 //! state `wasm.warden_audit` (records of one HTTP request joined by `\n`).
 
 pub mod outbox;
+pub mod payload;
 mod record;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use time::OffsetDateTime;
 use crate::digest::lower_hex;
 use crate::identity::Identity;
 use crate::mask::MaskCounts;
+use payload::{CapturedResults, RecordedPayload};
 
 pub use record::{ApprovalAudit, AuditDecision, AuditRecord, RecordedError, SCHEMA_VERSION};
 
@@ -43,6 +45,10 @@ pub struct MessageAudit {
     pub jsonrpc_error: Option<RecordedError>,
     /// The approval behind a held call.
     pub approval: Option<ApprovalAudit>,
+    /// The recorded (masked) arguments, when the deciding rule records them (`record.arguments`).
+    pub payload: Option<RecordedPayload>,
+    /// Whether the deciding rule records the result (`record.result`).
+    pub records_result: bool,
 }
 
 /// Facts about the HTTP exchange shared by every record of one request.
@@ -59,6 +65,8 @@ pub struct ExchangeAudit {
     pub request_id: Option<String>,
     /// `Mcp-Session-Id` header.
     pub session_id: Option<String>,
+    /// Results recorded for rules with `record.result`, keyed like `masked_by_id`.
+    pub results: CapturedResults,
     /// `MCP-Protocol-Version` header.
     pub protocol_version: Option<String>,
     /// The verified caller.
@@ -138,6 +146,7 @@ pub fn render_records(
         duration_ms,
         upstream: upstream.to_owned(),
         store_dropped: None,
+        payload: None,
     };
     if messages.is_empty() {
         let mut masked = MaskCounts::new();
@@ -164,7 +173,9 @@ pub fn render_records(
                     *masked.entry(detector).or_default() += n;
                 }
             }
+            let payload = recorded_payload(exchange, m);
             let record = AuditRecord {
+                payload,
                 record_id: record_id(exchange, index),
                 method: m.method.clone(),
                 tool: m.tool.clone(),
@@ -181,6 +192,23 @@ pub fn render_records(
         })
         .collect();
     lines.join("\n")
+}
+
+/// The payload of `message`'s record: its recorded arguments and, when its rule records results,
+/// the result captured under its id (`None` when the rule records nothing, or nothing was captured).
+fn recorded_payload(exchange: &ExchangeAudit, message: &MessageAudit) -> Option<RecordedPayload> {
+    let mut payload = message.payload.clone().unwrap_or_default();
+    if message.records_result {
+        if let Some(result) = message
+            .jsonrpc_id
+            .as_ref()
+            .and_then(|id| exchange.results.get(&id.to_string()))
+        {
+            payload.result = Some(result.text.clone());
+            payload.result_truncated = result.truncated;
+        }
+    }
+    (payload != RecordedPayload::default()).then_some(payload)
 }
 
 #[cfg(test)]
@@ -236,6 +264,8 @@ mod tests {
             rule: None,
             jsonrpc_error: None,
             approval: None,
+            payload: None,
+            records_result: false,
         };
         let out = render_records(
             &ex,

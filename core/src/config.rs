@@ -267,6 +267,35 @@ pub struct RuleConfig {
     #[serde(default)]
     #[schemars(inner(pattern(r"^[\x21\x23-\x5B\x5D-\x7E]+$")))]
     pub required_scopes: Vec<String>,
+    /// Opt-in payload recording for the requests this rule forwards: their arguments (masked with
+    /// the rule's profile) and results (as the client received them, masked) travel with their
+    /// audit records (member `payload`), cut at `max_bytes`. Never the clear values.
+    #[serde(default)]
+    pub record: Option<RecordConfig>,
+}
+
+/// Largest `record.max_bytes`: what one audit record may carry per recorded part.
+pub const MAX_RECORD_BYTES: usize = 65_536;
+
+/// A rule's `record` block: which parts of a call travel with its audit record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordConfig {
+    /// Record the call's `params.arguments`, masked with the rule's masking profile.
+    #[serde(default)]
+    pub arguments: bool,
+    /// Record the response's `result` (or `error`) as sent to the client, after masking.
+    #[serde(default)]
+    pub result: bool,
+    /// Bytes kept of each recorded part (compact JSON text); longer parts are cut at a UTF-8
+    /// character boundary and flagged `*_truncated`. 1 to 65,536 (`MAX_RECORD_BYTES`), default 4,096.
+    #[serde(default = "default_record_max_bytes")]
+    #[schemars(range(min = 1, max = MAX_RECORD_BYTES))]
+    pub max_bytes: usize,
+}
+
+fn default_record_max_bytes() -> usize {
+    4096
 }
 
 /// The conditions of a rule. Every present condition must hold.

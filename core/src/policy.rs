@@ -45,7 +45,7 @@ use serde_json::Value;
 
 use crate::config::{
     ApprovalRuleConfig, ArgumentMatch, ClaimMatch, GrantMode, JsonType, MatchConfig, PolicyConfig,
-    RuleAction, RuleConfig, SubjectConfig, MAX_HOLD_SECONDS,
+    RecordConfig, RuleAction, RuleConfig, SubjectConfig, MAX_HOLD_SECONDS, MAX_RECORD_BYTES,
 };
 use crate::error::ConfigError;
 use crate::identity::Identity;
@@ -74,6 +74,8 @@ pub struct Decision {
     pub rule: Option<String>,
     /// Masking profile named by the deciding rule; `None` means the configured default profile.
     pub mask_profile: Option<String>,
+    /// What the deciding rule records with the audit record (its `record` block).
+    pub record: Option<RecordConfig>,
 }
 
 /// The compiled, validated access policy. Build it with [`Policy::from_config`].
@@ -103,6 +105,8 @@ struct Rule {
     approval: Option<ApprovalRuleConfig>,
     /// Scopes a matching call needs (`required_scopes`).
     required_scopes: Vec<String>,
+    /// What a decided call records (`record`), validated.
+    record: Option<RecordConfig>,
 }
 
 /// Which JSON-RPC methods a rule applies to.
@@ -189,11 +193,13 @@ impl Policy {
                 action: rule.action,
                 rule: Some(rule.id.clone()),
                 mask_profile: rule.mask.clone(),
+                record: rule.record,
             },
             None => Decision {
                 action: self.unmatched(call.method),
                 rule: None,
                 mask_profile: None,
+                record: None,
             },
         }
     }
@@ -326,9 +332,11 @@ impl Rule {
             .collect::<Result<_, _>>()?;
         let approval = check_approval(config, &path)?;
         let required_scopes = check_required_scopes(config, &path)?;
+        let record = check_record(config.record, &path)?;
         Ok(Rule {
             approval,
             required_scopes,
+            record,
             id: config.id.clone(),
             action: config.action,
             mask: config.mask.clone(),
@@ -754,6 +762,30 @@ fn check_json_pointer(pointer: &str, path: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// A rule's `record` block: it must record something, and `max_bytes` is 1 to [`MAX_RECORD_BYTES`].
+fn check_record(
+    record: Option<RecordConfig>,
+    path: &str,
+) -> Result<Option<RecordConfig>, ConfigError> {
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    let record_path = member(path, "record");
+    if !record.arguments && !record.result {
+        return Err(ConfigError::new(
+            record_path,
+            "records nothing: set \"arguments\": true, \"result\": true, or both (or remove the block)",
+        ));
+    }
+    if !(1..=MAX_RECORD_BYTES).contains(&record.max_bytes) {
+        return Err(ConfigError::new(
+            member(&record_path, "max_bytes"),
+            format!("must be 1 to {MAX_RECORD_BYTES} bytes"),
+        ));
+    }
+    Ok(Some(record))
+}
+
 /// Validates `required_scopes`: scope tokens (RFC 6749 §3.3: printable ASCII without space, `"` or `\`),
 /// and only on rules that can let a call through (on a `deny` rule they would never be asked for).
 fn check_required_scopes(config: &RuleConfig, path: &str) -> Result<Vec<String>, ConfigError> {
@@ -846,6 +878,41 @@ mod tests {
             {"id": "a", "match": {"tool": "x"}, "action": "allow", "required_scopes": ["ok", "two words"]}]}));
         assert!(
             e.starts_with("policy.rules[0].required_scopes[1]: \"two words\" is not a scope token"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn record_reaches_the_decision_and_an_empty_or_oversized_one_is_refused() {
+        let p = policy(json!({"rules": [
+            {"id": "r", "match": {"tool": "x"}, "action": "allow", "record": {"result": true}}]}));
+        let decision = p.decide(
+            &caller("a", &[], &[], Value::Null),
+            &Call {
+                method: "tools/call",
+                tool: Some("x"),
+                arguments: None,
+            },
+        );
+        assert_eq!(
+            decision.record,
+            Some(RecordConfig {
+                arguments: false,
+                result: true,
+                max_bytes: 4096
+            })
+        );
+        let e = error(json!({"rules": [
+            {"id": "r", "match": {"tool": "x"}, "action": "allow", "record": {}}]}));
+        assert!(
+            e.starts_with("policy.rules[0].record: records nothing"),
+            "{e}"
+        );
+        let e = error(json!({"rules": [
+            {"id": "r", "match": {"tool": "x"}, "action": "allow",
+             "record": {"arguments": true, "max_bytes": 65537}}]}));
+        assert!(
+            e.starts_with("policy.rules[0].record.max_bytes: must be 1 to 65536"),
             "{e}"
         );
     }
@@ -1308,6 +1375,7 @@ mod tests {
                 action: RuleAction::Allow,
                 rule: Some("allow-all".to_owned()),
                 mask_profile: Some("strict".to_owned()),
+                record: None,
             }
         );
     }

@@ -4,13 +4,14 @@
 use serde_json::{json, Value};
 
 use crate::approval::{call_digest, ApprovalHold, CheckRequest, DISPATCH_GRACE_MS};
+use crate::audit::payload::{Capped, RecordedPayload};
 use crate::audit::{AuditDecision, MessageAudit, RecordedError};
 use crate::config::RuleAction;
 use crate::digest::sha256_hex_of_canonical;
 use crate::engine::Engine;
 use crate::identity::Identity;
 use crate::jsonrpc::{self, Message, Payload, POLICY_DENIED};
-use crate::mask::DetectorSet;
+use crate::mask::{DetectorSet, MaskCounts};
 use crate::mirrored_headers::{HeaderMismatch, MirroredHeaders};
 use crate::policy::{Call, Decision};
 use crate::reply::LocalReply;
@@ -111,6 +112,7 @@ impl Engine {
             .zip(&decisions)
             .map(|(m, d)| message_audit(m, d))
             .collect();
+        self.record_arguments(&messages, &decisions, &mut audits);
         let Some((denying, denied_message)) = denial else {
             let plan = self.response_plan(&messages, &decisions);
             let disposition = match (messages.first(), decisions.first()) {
@@ -318,12 +320,47 @@ impl Engine {
                 action: RuleAction::Allow,
                 rule: None,
                 mask_profile: None,
+                record: None,
             },
         }
     }
 
-    /// The response plan for forwarded messages: the union of their rules' masking profiles, and the
-    /// ids whose results are `tools/list` listings to filter.
+    /// Records, on the audit entries of messages whose deciding rule has a `record` block, whether
+    /// the result is recorded and the arguments masked with the rule's profile (cut at
+    /// `record.max_bytes`). Arguments are recorded whatever the outcome: what was refused is evidence
+    /// too. Nothing is recorded when the profile cannot be found (never the clear arguments).
+    fn record_arguments(
+        &self,
+        messages: &[Message],
+        decisions: &[Decision],
+        audits: &mut [MessageAudit],
+    ) {
+        for ((message, decision), audit) in messages.iter().zip(decisions).zip(audits) {
+            let Some(record) = decision.record else {
+                continue;
+            };
+            audit.records_result = record.result;
+            let (true, Some(arguments), Some(set)) = (
+                record.arguments,
+                message.arguments(),
+                self.masker.profile(decision.mask_profile.as_deref()),
+            ) else {
+                continue;
+            };
+            let mut masked = arguments.clone();
+            self.masker
+                .mask_value(&set, &mut masked, &mut MaskCounts::new());
+            let capped = Capped::new(masked.to_string(), record.max_bytes);
+            audit.payload = Some(RecordedPayload {
+                arguments: Some(capped.text),
+                arguments_truncated: capped.truncated,
+                ..RecordedPayload::default()
+            });
+        }
+    }
+
+    /// The response plan for forwarded messages: the union of their rules' masking profiles, the
+    /// ids whose results are `tools/list` listings to filter, and those whose results are recorded.
     fn response_plan(&self, messages: &[Message], decisions: &[Decision]) -> ResponsePlan {
         let mut detectors: Option<DetectorSet> = None;
         for d in decisions {
@@ -341,9 +378,20 @@ impl Engine {
                 _ => None,
             })
             .collect();
+        let record_results = messages
+            .iter()
+            .zip(decisions)
+            .filter_map(|(m, d)| match (m, d.record) {
+                (Message::Request { id, .. }, Some(record)) if record.result => {
+                    Some((id.to_string(), record.max_bytes))
+                }
+                _ => None,
+            })
+            .collect();
         ResponsePlan {
             detectors: detectors.or_else(|| self.masker.profile(None)),
             tools_list_ids,
+            record_results,
         }
     }
 }
@@ -402,6 +450,8 @@ fn unjudged_audit(message: &Message) -> MessageAudit {
         rule: None,
         jsonrpc_error: None,
         approval: None,
+        payload: None,
+        records_result: false,
     }
 }
 

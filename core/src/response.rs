@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::audit::payload::ResultCaps;
 use crate::engine::Engine;
 use crate::identity::Identity;
 use crate::mask::stream::{JsonWalker, Unsupported};
@@ -25,6 +26,9 @@ pub struct ResponsePlan {
     pub detectors: Option<DetectorSet>,
     /// JSON-RPC ids of the `tools/list` requests whose results are filtered per caller.
     pub tools_list_ids: Vec<Value>,
+    /// Requests whose results are recorded (their rule's `record.result`): the JSON text of the
+    /// id, and the cap in bytes.
+    pub record_results: ResultCaps,
 }
 
 /// Values masked per detector, keyed by the JSON text of the JSON-RPC id of the message they were in
@@ -59,6 +63,7 @@ impl Engine {
         ResponsePlan {
             detectors,
             tools_list_ids: Vec::new(),
+            record_results: ResultCaps::new(),
         }
     }
 
@@ -323,22 +328,27 @@ mod tests {
             ResponsePlan {
                 detectors: Some(everything),
                 tools_list_ids: Vec::new(),
+                record_results: Default::default(),
             },
             ResponsePlan {
                 detectors: subset(json!(["CREDIT_CARD", "US_SSN", "EMAIL_ADDRESS"])),
                 tools_list_ids: Vec::new(),
+                record_results: Default::default(),
             },
             ResponsePlan {
                 detectors: subset(json!(["EMAIL_ADDRESS"])),
                 tools_list_ids: Vec::new(),
+                record_results: Default::default(),
             },
             ResponsePlan {
                 detectors: subset(json!(["API_KEY"])),
                 tools_list_ids: Vec::new(),
+                record_results: Default::default(),
             },
             ResponsePlan {
                 detectors: None,
                 tools_list_ids: Vec::new(),
+                record_results: Default::default(),
             },
         ]
     }

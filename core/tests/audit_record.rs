@@ -62,6 +62,8 @@ fn held_and_notification() -> String {
             decided_at: Some("2025-11-21T18:34:00Z".into()),
             expires_at: None,
         }),
+        payload: None,
+        records_result: false,
     };
     let notification = MessageAudit {
         method: Some("notifications/initialized".into()),
@@ -72,6 +74,8 @@ fn held_and_notification() -> String {
         rule: None,
         jsonrpc_error: None,
         approval: None,
+        payload: None,
+        records_result: false,
     };
     render_records(
         &ex,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use warden_core::audit::outbox::limit_exchange;
+use warden_core::audit::payload::{Capped, RecordedPayload};
 use warden_core::audit::{
     render_records, AuditDecision, ExchangeAudit, MessageAudit, RecordKey, RecordedError,
 };
@@ -93,7 +94,19 @@ fn allowed_masked_and_denied_records_of_a_batch_match_the_schema() {
         rule: Some("allow-support-tools".into()),
         jsonrpc_error: None,
         approval: None,
+        payload: Some(RecordedPayload {
+            arguments: Some(r#"{"query":"[REDACTED:EMAIL_ADDRESS]"}"#.into()),
+            ..RecordedPayload::default()
+        }),
+        records_result: true,
     };
+    ex.results.insert(
+        "1".into(),
+        Capped {
+            text: r#"{"content":[{"type":"te"#.into(),
+            truncated: true,
+        },
+    );
     let denied = MessageAudit {
         tool: Some("delete_customer".into()),
         jsonrpc_id: Some(json!("two")),
@@ -111,6 +124,8 @@ fn allowed_masked_and_denied_records_of_a_batch_match_the_schema() {
         jsonrpc_id: None,
         arguments_digest: None,
         rule: None,
+        payload: None,
+        records_result: false,
         ..allowed.clone()
     };
     let records = assert_valid(&render_records(
@@ -122,7 +137,9 @@ fn allowed_masked_and_denied_records_of_a_batch_match_the_schema() {
     ));
     assert_eq!(records.len(), 3);
     assert_eq!(records[0]["masked"]["CREDIT_CARD"], 2);
+    assert_eq!(records[0]["payload"]["result_truncated"], true);
     assert_eq!(records[1]["jsonrpc_error"]["code"], -32003);
+    assert!(records[2].get("payload").is_none());
 }
 
 #[test]
@@ -147,6 +164,8 @@ fn approved_and_pending_records_match_the_schema() {
         rule: Some("approve-delete-customer".into()),
         jsonrpc_error: None,
         approval: Some(approval),
+        payload: None,
+        records_result: false,
     };
     let records = assert_valid(&render_records(
         &ex,
@@ -191,6 +210,8 @@ fn capped_exchange_counts_what_it_left_out_in_a_record_that_matches_the_schema()
         rule: None,
         jsonrpc_error: None,
         approval: None,
+        payload: None,
+        records_result: false,
     };
     let messages: Vec<MessageAudit> = (0..5).map(message).collect();
     let rendered = render_records(&ex, &messages, AuditDecision::Allow, 0, "mcp");

@@ -36,6 +36,7 @@ fn every_detector() -> mask::Fixture {
     let reference_plan = warden_core::response::ResponsePlan {
         detectors: plan.detectors.clone(),
         tools_list_ids: vec![serde_json::json!({"warden-oracle": "an id no test message uses"})],
+        record_results: Default::default(),
     };
     let base = mask::fixture();
     mask::Fixture {

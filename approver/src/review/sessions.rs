@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use warden_core::audit::payload::RecordedPayload;
 use warden_core::audit::AuditRecord;
 
 use crate::clock::{rfc3339_ms, unix_ms};
@@ -197,6 +198,9 @@ pub struct ReplayStep {
     pub kind: &'static str,
     /// One line describing it.
     pub text: String,
+    /// The masked arguments and result the deciding rule recorded (`record`), for calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<RecordedPayload>,
 }
 
 fn describe(record: &AuditRecord) -> String {
@@ -240,6 +244,7 @@ pub fn replay(session: &Session, approvals: &[ApprovalRecord]) -> Vec<ReplayStep
                 time: record.time.clone(),
                 kind,
                 text: describe(record),
+                payload: record.payload.clone(),
             },
         ));
     }
@@ -254,6 +259,7 @@ pub fn replay(session: &Session, approvals: &[ApprovalRecord]) -> Vec<ReplayStep
                     "approval {} requested for {} (rule {}), now {}",
                     approval.id, approval.tool, approval.rule, approval.status
                 ),
+                payload: None,
             },
         ));
         if let Some(decided) = approval.decided_at {
@@ -269,12 +275,31 @@ pub fn replay(session: &Session, approvals: &[ApprovalRecord]) -> Vec<ReplayStep
                     time: rfc3339_ms(decided * 1000),
                     kind: "approval_decided",
                     text: format!("approval {} {} by {by}", approval.id, approval.status),
+                    payload: None,
                 },
             ));
         }
     }
     steps.sort_by_key(|(t, order, _)| (*t, *order));
     steps.into_iter().map(|(_, _, step)| step).collect()
+}
+
+/// The indented lines showing a recorded payload under its step (`arguments`, `result`; cut parts
+/// end with `… (truncated)`).
+fn payload_lines(payload: &RecordedPayload) -> Vec<String> {
+    let part = |name: &str, text: &Option<String>, truncated: bool| {
+        text.as_ref().map(|text| {
+            let cut = if truncated { "… (truncated)" } else { "" };
+            format!("{:>27}{name}: {text}{cut}", "")
+        })
+    };
+    [
+        part("arguments", &payload.arguments, payload.arguments_truncated),
+        part("result", &payload.result, payload.result_truncated),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// `warden sessions show` as text, every line made [`table::terminal_safe`].
@@ -290,9 +315,10 @@ pub fn render_replay(summary: &SessionSummary, steps: &[ReplayStep]) -> String {
         summary.denials,
         summary.approvals
     );
-    let lines = steps
-        .iter()
-        .map(|step| format!("{}  {:<18}  {}", step.time, step.kind, step.text));
+    let lines = steps.iter().flat_map(|step| {
+        std::iter::once(format!("{}  {:<18}  {}", step.time, step.kind, step.text))
+            .chain(step.payload.iter().flat_map(payload_lines))
+    });
     std::iter::once(header)
         .chain(lines)
         .map(|line| table::terminal_safe(&line) + "\n")
@@ -418,5 +444,33 @@ mod tests {
             "{texts:?}"
         );
         assert!(texts[2].contains("masked CREDIT_CARD=2"), "{texts:?}");
+    }
+
+    #[test]
+    fn replay_shows_the_recorded_payload_under_its_call() {
+        let mut call = record("a:0", "2026-01-01T10:00:00Z", Some("s"), "alice");
+        call["payload"] = serde_json::json!({
+            "arguments": "{\"query\":\"[REDACTED:EMAIL_ADDRESS]\"}",
+            "result": "{\"content\":[{\"type\":\"text\",\"text\":\"a\u{1b}[2J",
+            "result_truncated": true,
+        });
+        let session = &group(&[parsed(call)])[0];
+        let steps = replay(session, &[]);
+        assert!(steps[0].payload.is_some());
+        let out = render_replay(&summarize(session, &[]), &steps);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        assert!(
+            lines[2]
+                .trim_start()
+                .starts_with("arguments: {\"query\":\"[REDACTED:EMAIL_ADDRESS]\"}"),
+            "{out}"
+        );
+        assert!(
+            lines[3].trim_start().starts_with("result: {\"content\""),
+            "{out}"
+        );
+        assert!(lines[3].ends_with("… (truncated)"), "{out}");
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
     }
 }

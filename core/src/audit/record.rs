@@ -3,7 +3,7 @@
 //! (`docs/audit-record.v1.schema.json`) is generated from it ([`crate::schema::audit_record`]).
 //!
 //! The JSON layout is a contract with every record already written: members in declaration order,
-//! optional members written as `null` (except `identity.email`, `identity.client_id` and
+//! optional members written as `null` (except `identity.email`, `identity.client_id`, `payload` and
 //! `store_dropped`, which are left out when absent). Reading is lenient where old or hand-made records
 //! may lack a member (it reads as `null`, `0`, `{}` or `""`) and ignores unknown members, so newer
 //! filters can add fields; it is strict on `decision`, which must be one of [`AuditDecision`].
@@ -13,6 +13,8 @@ use std::fmt;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use super::payload::RecordedPayload;
 
 use crate::identity::Identity;
 use crate::mask::MaskCounts;
@@ -185,6 +187,10 @@ pub struct AuditRecord {
     /// The configured name of the protected MCP server (`upstream` in the plugin configuration).
     #[serde(default)]
     pub upstream: String,
+    /// Optional: the masked arguments and result of a call whose rule records them (`record`); left
+    /// out when the rule records nothing. See `RecordedPayload`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<RecordedPayload>,
     /// Optional, only on the first record (index 0) of an exchange as shipped to the audit store: how
     /// many records of the same exchange were not queued for the store because of the filter's
     /// per-exchange cap (`audit.max_records_per_exchange`); also counted in `warden.audit.dropped`.
@@ -210,15 +216,20 @@ fn jsonrpc_id_schema(_: &mut SchemaGenerator) -> Schema {
     schemars::json_schema!({ "type": ["string", "number", "null"] })
 }
 
-/// Every member the filter always writes is required, `null` or not: all but `store_dropped`
-/// ([`super::outbox::STORE_DROPPED_FIELD`]).
+/// Every member the filter always writes is required, `null` or not: all but `payload` (only with a
+/// rule's `record`) and `store_dropped` ([`super::outbox::STORE_DROPPED_FIELD`]).
 fn require_every_written_member(schema: &mut Schema) {
     let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
         return;
     };
     let required: Vec<Value> = properties
         .keys()
-        .filter(|name| name.as_str() != super::outbox::STORE_DROPPED_FIELD)
+        .filter(|name| {
+            !matches!(
+                name.as_str(),
+                "payload" | super::outbox::STORE_DROPPED_FIELD
+            )
+        })
         .map(|name| Value::from(name.as_str()))
         .collect();
     schema.insert("required".to_owned(), Value::Array(required));

@@ -6,6 +6,7 @@ use serde_json::json;
 use super::{
     header_value, header_values, Effect, Env, Exchange, Flow, LogLevel, ResponseBody, Step,
 };
+use crate::audit::payload::capture_results;
 use crate::jsonrpc::INTERNAL_ERROR;
 use crate::reply::LocalReply;
 use crate::sse::SseRewriter;
@@ -188,6 +189,7 @@ impl Exchange {
         ) {
             Ok(Some(rewritten)) => {
                 self.audit.bytes_out = rewritten.len() as u64;
+                capture_results(&rewritten, &plan.record_results, &mut self.audit.results);
                 vec![Effect::ReplaceResponseBody {
                     len: size,
                     body: rewritten,
@@ -195,6 +197,7 @@ impl Exchange {
             }
             Ok(None) => {
                 self.audit.bytes_out = body.len() as u64;
+                capture_results(&body, &plan.record_results, &mut self.audit.results);
                 Vec::new()
             }
             Err(e) => self.withhold_buffered_body(size, &e.to_string()),
@@ -220,7 +223,13 @@ impl Exchange {
         let chunk = read(size);
         let engine = &env.runtime.engine;
         let masked = &mut self.audit.masked_by_id;
-        let mut rewrite = |data: &str| engine.rewrite_event_data(plan, identity, data, masked);
+        let results = &mut self.audit.results;
+        let mut rewrite = |data: &str| {
+            let rewritten = engine.rewrite_event_data(plan, identity, data, masked);
+            let sent = rewritten.as_deref().unwrap_or(data);
+            capture_results(sent.as_bytes(), &plan.record_results, results);
+            rewritten
+        };
         let out = if chunk.len() == size {
             rewriter
                 .push(&chunk, &mut rewrite)

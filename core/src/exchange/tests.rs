@@ -770,3 +770,61 @@ fn a_2026_07_28_request_with_matching_headers_is_judged_as_usual() {
     let step = drive.request_body(call(1, "echo", json!({})).to_string().as_bytes(), true);
     assert_eq!(step, Step::proceed());
 }
+
+/// The demo policy with `record` on the rule allowing `echo` (max 40 bytes per part).
+fn recording_runtime() -> Runtime {
+    let mut config = config();
+    let rule = config["policy"]["rules"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["id"] == "allow-support-tools")
+        .unwrap();
+    rule["record"] = json!({"arguments": true, "result": true, "max_bytes": 40});
+    runtime_of(&config)
+}
+
+#[test]
+fn a_recording_rule_puts_masked_arguments_and_the_masked_capped_result_in_the_record() {
+    let runtime = recording_runtime();
+    for content_type in ["application/json", "text/event-stream"] {
+        let mut drive = Drive::new(&runtime);
+        let step = drive.post(
+            &bearer("alice", &["support"]),
+            &call(1, "echo", json!({"text": format!("card {CARD}")})),
+        );
+        assert_eq!(step.flow, Flow::Continue);
+        drive.response_headers(content_type, &[]);
+        let body = result_with(&format!("card {CARD} and more text after it"));
+        let body = if content_type == "text/event-stream" {
+            format!("data: {body}\n\n")
+        } else {
+            body
+        };
+        drive.response_body(body.as_bytes(), true);
+        let records = drive.records();
+        let payload = &records[0]["payload"];
+        assert_eq!(
+            payload["arguments"], "{\"text\":\"card [REDACTED:CREDIT_CARD]\"}",
+            "{content_type}: {payload}"
+        );
+        let result = payload["result"].as_str().unwrap();
+        assert!(
+            result.len() <= 40 && result.starts_with("{\"content\":[{\"type\":\"text\",\"text\":"),
+            "{content_type}: {payload}"
+        );
+        assert_eq!(payload["result_truncated"], true, "{payload}");
+        assert!(payload.get("arguments_truncated").is_none(), "{payload}");
+        assert!(!records[0].to_string().contains(CARD), "{records:?}");
+    }
+}
+
+#[test]
+fn without_record_no_payload_is_written() {
+    let runtime = runtime();
+    let mut drive = forwarded(&runtime);
+    drive.response_headers("application/json", &[]);
+    drive.response_body(result_with("hello").as_bytes(), true);
+    let records = drive.records();
+    assert!(records[0].get("payload").is_none(), "{records:?}");
+}

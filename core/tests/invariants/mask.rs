@@ -34,6 +34,7 @@ pub fn fixture() -> Fixture {
     let reference_plan = ResponsePlan {
         detectors: plan.detectors.clone(),
         tools_list_ids: vec![json!({"warden-oracle": "an id no test message uses"})],
+        record_results: Default::default(),
     };
     let identity = Identity {
         iss: "https://dev-issuer.warden.local".to_owned(),

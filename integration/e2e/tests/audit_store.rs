@@ -124,6 +124,104 @@ async fn scripted_session_is_replayed_in_order_and_the_report_counts_every_call(
     );
 }
 
+/// A rule with `record` (issue 12): the masked arguments and the masked, size-capped result travel
+/// with the audit record to the access log and the store, and `warden sessions show` replays them.
+/// The clear values never appear in either.
+#[tokio::test]
+async fn recorded_payload_is_masked_capped_and_replayed_by_sessions_show() {
+    let mut config = audit_plugin_config(10, 1000).unwrap();
+    let rule = config["policy"]["rules"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["id"] == "allow-support-tools")
+        .unwrap();
+    rule["record"] = json!({"arguments": true, "result": true, "max_bytes": 300});
+    let stack = AuditStack::start(&config).await.unwrap();
+    let alice = dev_token("alice", &["support"]).unwrap();
+    let clear_email = "someone.else@example.net";
+    let answer = call(
+        &stack,
+        &alice,
+        1,
+        "search_customers",
+        json!({"query": clear_email}),
+    )
+    .await;
+    assert!(answer["result"].is_object(), "{answer}");
+    let everyone = call(&stack, &alice, 2, "search_customers", json!({"query": ""})).await;
+    assert!(everyone.to_string().contains("[REDACTED:"), "{everyone}");
+
+    // Envoy flushes its access log on a timer: wait for both records.
+    let log = poll_until(
+        "both records in the access log",
+        Duration::from_secs(15),
+        || {
+            let log = stack.access_log();
+            async move {
+                let log = log?;
+                let both = log
+                    .iter()
+                    .filter(|r| r["tool"] == "search_customers")
+                    .count()
+                    == 2;
+                Ok(both.then_some(log))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    let recorded: Vec<&Value> = log
+        .iter()
+        .filter(|r| r["tool"] == "search_customers")
+        .collect();
+    let by_id =
+        |id: i64| recorded.iter().find(|r| r["jsonrpc_id"] == id).unwrap()["payload"].clone();
+    let first = by_id(1);
+    assert_eq!(
+        first["arguments"], "{\"query\":\"[REDACTED:EMAIL_ADDRESS]\"}",
+        "{first}"
+    );
+    let second = by_id(2);
+    let result = second["result"].as_str().unwrap();
+    assert!(
+        result.len() <= 300 && second["result_truncated"] == true,
+        "{second}"
+    );
+    assert!(result.contains("[REDACTED:"), "{second}");
+    for clear in [clear_email].iter().chain(crate_pii()) {
+        assert!(
+            !log.iter().any(|r| r.to_string().contains(clear)),
+            "{clear} in the access log"
+        );
+    }
+
+    let list = sessions_until(&stack, |l| l.iter().any(|s| s["calls"] == 2)).await;
+    let id = list.iter().find(|s| s["caller"] == "alice").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown: Value =
+        serde_json::from_str(&stack.warden(&["sessions", "show", &id, "--json"]).unwrap()).unwrap();
+    assert_eq!(shown["steps"][0]["payload"], first, "{shown}");
+    let text = stack.warden(&["sessions", "show", &id]).unwrap();
+    assert!(
+        text.contains("arguments: {\"query\":\"[REDACTED:EMAIL_ADDRESS]\"}"),
+        "{text}"
+    );
+    assert!(text.contains("… (truncated)"), "{text}");
+    assert!(!text.contains(clear_email), "{text}");
+}
+
+/// Values the demo server returns in clear from `search_customers` with an empty query.
+fn crate_pii() -> &'static [&'static str] {
+    &[
+        "4111 1111 1111 1111",
+        "123-45-6789",
+        "alice.johnson@example.com",
+    ]
+}
+
 #[tokio::test]
 async fn store_outage_keeps_the_access_log_complete_and_counts_what_was_dropped() {
     let mut stack = AuditStack::start(&audit_plugin_config(1, 2).unwrap())
