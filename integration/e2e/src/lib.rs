@@ -9,6 +9,7 @@
 //! - [`oidc`]: a real OpenID provider (`oidc-provider`) whose keys Warden fetches through Envoy;
 //! - [`browser`]: a cookie-keeping HTTP client that walks the provider's sign-in pages;
 //! - [`python`]: an MCP server and client on the official Python SDK 2.x (MCP 2026-07-28);
+//! - [`otlp`]: a real OTLP/gRPC logs receiver and the stack shipping audit records to it (`envoy-otlp.yaml`);
 //!
 //! Paths, child processes, free ports, dev tokens and the Envoy-config renderer come from
 //! `warden-testkit`, shared with the harness, the benches and `just up`.
@@ -19,5 +20,6 @@ pub mod browser;
 pub mod express;
 pub mod mcp;
 pub mod oidc;
+pub mod otlp;
 pub mod python;
 pub mod stack;

@@ -255,6 +255,7 @@ impl OidcStack {
                 admin_port,
                 audit_log: &dir.path().join("audit.log"),
                 approvals_port: None,
+                otlp_port: None,
             },
         )?;
         let config = dir.path().join("envoy.yaml");

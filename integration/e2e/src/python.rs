@@ -22,15 +22,32 @@ pub const PYTHON_SDK_DIR: &str = "integration/python-sdk";
 /// # Errors
 /// When the SDK is not installed there (the message says how to install it).
 pub fn python() -> anyhow::Result<PathBuf> {
+    python_importing(
+        "mcp.server.mcpserver",
+        "the MCP Python SDK 2.x",
+        PYTHON_SDK_DIR,
+    )
+}
+
+/// The Python interpreter (`$PYTHON_BIN`, else the workspace `.venv`'s), checked to import `module`
+/// (`what`, installed from `requirements_dir/requirements.txt` by `just setup`).
+///
+/// # Errors
+/// When it cannot run or cannot import `module` (the message says how to install it).
+pub fn python_importing(
+    module: &str,
+    what: &str,
+    requirements_dir: &str,
+) -> anyhow::Result<PathBuf> {
     let python = std::env::var_os("PYTHON_BIN")
         .map_or_else(|| workspace_root().join(".venv/bin/python"), PathBuf::from);
     let status = Command::new(&python)
-        .args(["-c", "import mcp.server.mcpserver"])
+        .args(["-c", &format!("import {module}")])
         .status()
         .with_context(|| format!("cannot run {}", python.display()))?;
     if !status.success() {
         bail!(
-            "{} cannot import the MCP Python SDK 2.x; run `just setup` (pip install -r {PYTHON_SDK_DIR}/requirements.txt)",
+            "{} cannot import {what}; run `just setup` (pip install -r {requirements_dir}/requirements.txt)",
             python.display()
         );
     }

@@ -128,9 +128,11 @@ pub struct EnvoyTemplate {
     pub text: String,
     /// The value of `{{APPROVALS_PORT}}`.
     pub approvals_port: Option<u16>,
+    /// The value of `{{OTLP_PORT}}` (`envoy-otlp.yaml`).
+    pub otlp_port: Option<u16>,
 }
 
-/// Reads an Envoy config template from the repository (`envoy/…`) without an approvals port.
+/// Reads an Envoy config template from the repository (`envoy/…`) without an approvals or OTLP port.
 ///
 /// # Errors
 /// When the file cannot be read.
@@ -138,6 +140,7 @@ pub fn read_template(relative_path: &str) -> anyhow::Result<EnvoyTemplate> {
     Ok(EnvoyTemplate {
         text: read_repo_file(relative_path)?,
         approvals_port: None,
+        otlp_port: None,
     })
 }
 
@@ -161,6 +164,7 @@ fn spawn_envoy(
             admin_port: 0,
             audit_log: &dir.join("audit.log"),
             approvals_port: template.approvals_port,
+            otlp_port: template.otlp_port,
         },
     )?;
     let config = dir.join("envoy.yaml");
@@ -242,18 +246,30 @@ impl Envoy {
         plugin_config: &Value,
         upstream_port: u16,
     ) -> anyhow::Result<Self> {
-        let LaunchedEnvoy {
-            process,
-            admin,
-            listen_port,
-        } = launch_envoy(
+        Self::start_from(
             dir,
             &read_template("envoy/envoy.yaml")?,
             plugin_config,
             upstream_port,
-            1,
         )
-        .await?;
+        .await
+    }
+
+    /// As [`Envoy::start`], from `template` (one worker).
+    ///
+    /// # Errors
+    /// As [`Envoy::start`].
+    pub async fn start_from(
+        dir: &Path,
+        template: &EnvoyTemplate,
+        plugin_config: &Value,
+        upstream_port: u16,
+    ) -> anyhow::Result<Self> {
+        let LaunchedEnvoy {
+            process,
+            admin,
+            listen_port,
+        } = launch_envoy(dir, template, plugin_config, upstream_port, 1).await?;
         Ok(Self {
             process,
             admin,
@@ -296,6 +312,19 @@ impl Envoy {
                 Ok((name.to_owned(), value))
             })
             .collect()
+    }
+
+    /// The admin `/stats/prometheus` text (Prometheus exposition format 0.0.4), where `stats_tags`
+    /// turn name segments into labels.
+    ///
+    /// # Errors
+    /// When the admin interface does not answer with a success.
+    pub async fn prometheus_stats(&self) -> anyhow::Result<String> {
+        let response = reqwest::get(format!("{}/stats/prometheus", self.admin)).await?;
+        if !response.status().is_success() {
+            bail!("GET /stats/prometheus answered {}", response.status());
+        }
+        Ok(response.text().await?)
     }
 
     /// Every audit record written so far: each non-empty line of the audit log, parsed.
@@ -411,9 +440,21 @@ impl Stack {
     /// # Errors
     /// When a binary is missing (the message says how to build it) or a process does not come up.
     pub async fn start_with(plugin_config: &Value) -> anyhow::Result<Self> {
+        Self::start_from(&read_template("envoy/envoy.yaml")?, plugin_config).await
+    }
+
+    /// Starts the stack with Envoy rendered from `template` and `plugin_config`, in a fresh temporary
+    /// directory.
+    ///
+    /// # Errors
+    /// As [`Stack::start_with`].
+    pub async fn start_from(
+        template: &EnvoyTemplate,
+        plugin_config: &Value,
+    ) -> anyhow::Result<Self> {
         let dir = TempDir::with_prefix("warden-e2e-")?;
         let demo = DemoServer::start(dir.path())?;
-        let envoy = Envoy::start(dir.path(), plugin_config, demo.port()).await?;
+        let envoy = Envoy::start_from(dir.path(), template, plugin_config, demo.port()).await?;
         Ok(Self {
             demo,
             envoy,

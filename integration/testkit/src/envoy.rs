@@ -1,5 +1,5 @@
 //! The one renderer of the Envoy config templates of `envoy/` (`envoy.yaml`, `envoy-approvals.yaml`,
-//! `bench/*.yaml`): `{{NAME}}` placeholders replaced by values, strictly both ways (a placeholder
+//! `envoy-otlp.yaml`, `bench/*.yaml`): `{{NAME}}` placeholders replaced by values, strictly both ways (a placeholder
 //! without a value and a value without a placeholder are errors, so template and caller cannot drift).
 //!
 //! Integers are inserted as they are; strings (paths, the plugin JSON) are inserted JSON-encoded
@@ -9,7 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// The values of the Warden templates (`envoy/envoy.yaml`, `envoy/envoy-approvals.yaml`).
+/// The values of the Warden templates (`envoy/envoy.yaml`, `envoy/envoy-approvals.yaml`,
+/// `envoy/envoy-otlp.yaml`).
 #[derive(Debug, Clone)]
 pub struct EnvoyConfigParams<'a> {
     /// The plugin configuration, JSON text (goes into the Wasm filter's `StringValue` `configuration`).
@@ -27,6 +28,10 @@ pub struct EnvoyConfigParams<'a> {
     /// Port of `warden serve`'s internal listener (`{{APPROVALS_PORT}}`, the template
     /// `envoy-approvals.yaml` only).
     pub approvals_port: Option<u16>,
+    /// Port of the OTLP/gRPC logs collector on 127.0.0.1 (`{{OTLP_PORT}}`, the template
+    /// `envoy-otlp.yaml` only): cluster `otlp_collector`, which receives every audit record through
+    /// Envoy's OpenTelemetry access logger.
+    pub otlp_port: Option<u16>,
 }
 
 /// Why a template could not be rendered.
@@ -83,6 +88,9 @@ pub fn render_envoy_config(
     ]);
     if let Some(port) = params.approvals_port {
         values.insert("APPROVALS_PORT", port.to_string());
+    }
+    if let Some(port) = params.otlp_port {
+        values.insert("OTLP_PORT", port.to_string());
     }
     render(template, &values)
 }
@@ -156,6 +164,7 @@ mod tests {
             admin_port: 0,
             audit_log: Path::new("/tmp/audit.log"),
             approvals_port: None,
+            otlp_port: None,
         }
     }
 
@@ -231,6 +240,70 @@ mod tests {
             err,
             RenderError::MissingPlaceholder("APPROVALS_PORT".into())
         );
+    }
+
+    #[test]
+    fn otlp_template_needs_the_otlp_port_and_the_plain_one_refuses_it() {
+        let otlp = crate::paths::read_repo_file("envoy/envoy-otlp.yaml").unwrap();
+        let err = render_envoy_config(&otlp, &params("{}")).unwrap_err();
+        assert!(
+            matches!(&err, RenderError::UnknownPlaceholder { name, .. } if name == "OTLP_PORT"),
+            "{err}"
+        );
+        let with_port = EnvoyConfigParams {
+            otlp_port: Some(4317),
+            ..params("{}")
+        };
+        let out = render_envoy_config(&otlp, &with_port).unwrap();
+        assert!(!out.contains("{{"), "{out}");
+        assert!(out.contains("port_value: 4317"), "{out}");
+        let err = render_envoy_config(TEMPLATE, &with_port).unwrap_err();
+        assert_eq!(err, RenderError::MissingPlaceholder("OTLP_PORT".into()));
+    }
+
+    #[test]
+    fn otlp_template_names_every_audit_decision_of_the_record_schema() {
+        // `warden.decision` is built by testing for each decision value in turn: a value the schema
+        // gained and the template lacks would vanish from the attribute.
+        let otlp = crate::paths::read_repo_file("envoy/envoy-otlp.yaml").unwrap();
+        let schema: serde_json::Value = serde_json::from_str(
+            &crate::paths::read_repo_file("docs/audit-record.v1.schema.json").unwrap(),
+        )
+        .unwrap();
+        let decisions: Vec<&str> = schema
+            .pointer("/$defs/AuditDecision")
+            .map(|d| {
+                let mut found = Vec::new();
+                collect_enum_strings(d, &mut found);
+                found
+            })
+            .unwrap_or_default();
+        assert!(decisions.len() >= 6, "AuditDecision values: {decisions:?}");
+        for decision in decisions {
+            let test = format!(r#"contains('"decision":"{decision}"') ? '{decision},'"#);
+            assert!(otlp.contains(&test), "envoy-otlp.yaml lacks {test}");
+        }
+    }
+
+    /// Every string of `enum`/`const` keywords under `schema` (a JSON Schema fragment).
+    fn collect_enum_strings<'a>(schema: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match schema {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    match (key.as_str(), value) {
+                        ("enum", serde_json::Value::Array(values)) => {
+                            out.extend(values.iter().filter_map(serde_json::Value::as_str));
+                        }
+                        ("const", serde_json::Value::String(value)) => out.push(value),
+                        _ => collect_enum_strings(value, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(values) => {
+                values.iter().for_each(|v| collect_enum_strings(v, out));
+            }
+            _ => {}
+        }
     }
 
     #[test]

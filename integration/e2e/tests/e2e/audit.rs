@@ -1,15 +1,9 @@
 //! One audit record per MCP message, written through Envoy's access log, and the Warden stats.
 
-use rmcp::ServiceError;
 use serde_json::{json, Value};
-use warden_e2e::{
-    mcp::{connect, Endpoint},
-    stack::Stack,
-};
+use warden_e2e::{mcp::Endpoint, stack::Stack};
 
-use crate::{
-    alice_token, call, delete_alice, ALICE_PII, ALLOW_RULE, DELETED_TOOL, DELETE_RULE, DENIED_CODE,
-};
+use crate::{masked_call_then_denied_call, ALLOW_RULE, DELETED_TOOL, DELETE_RULE, DENIED_CODE};
 
 fn records_for<'a>(records: &'a [Value], tool: &str) -> Vec<&'a Value> {
     records.iter().filter(|r| r["tool"] == tool).collect()
@@ -41,19 +35,7 @@ fn assert_common_fields(record: &Value) {
 #[tokio::test]
 async fn audit_log_has_one_record_per_message_with_decision_rule_and_masked_counts() {
     let stack = Stack::start().await.unwrap();
-    let token = alice_token();
-    let client = connect(&stack.envoy.url(Endpoint::Json.path()), Some(&token))
-        .await
-        .unwrap();
-    let found = client
-        .call_tool(call("search_customers", json!({"query": "alice"})))
-        .await
-        .unwrap();
-    assert!(!format!("{found:?}").contains(ALICE_PII[0]));
-    assert!(matches!(
-        client.call_tool(delete_alice()).await,
-        Err(ServiceError::McpError(_))
-    ));
+    let client = masked_call_then_denied_call(&stack.envoy.url(Endpoint::Json.path())).await;
 
     let records = stack
         .envoy

@@ -13,10 +13,14 @@ mod policy;
 mod python_sdk;
 mod renderings;
 mod request_decoding;
+mod siem;
+mod stats_tags;
 mod trailers;
 
 use rmcp::model::{CallToolRequestParams, JsonObject};
+use rmcp::ServiceError;
 use serde_json::{json, Value};
+use warden_e2e::mcp::{connect, McpClient};
 use warden_testkit::tokens::dev_token;
 
 /// Values the demo server returns for customer "alice" (cus_001) and that must never leave Warden.
@@ -62,4 +66,21 @@ fn call(tool: &'static str, arguments: Value) -> CallToolRequestParams {
 /// `delete_customer {customer_id: cus_001}`.
 fn delete_alice() -> CallToolRequestParams {
     call("delete_customer", json!({"customer_id": "cus_001"}))
+}
+
+/// Connects to `url` as alice and makes an allowed call whose result is masked
+/// (`search_customers {query: alice}`, checked free of her card number) and a denied one
+/// ([`delete_alice`], checked to be a JSON-RPC error); returns the open client.
+async fn masked_call_then_denied_call(url: &str) -> McpClient {
+    let client = connect(url, Some(&alice_token())).await.unwrap();
+    let found = client
+        .call_tool(call("search_customers", json!({"query": "alice"})))
+        .await
+        .unwrap();
+    assert!(!format!("{found:?}").contains(ALICE_PII[0]), "{found:?}");
+    assert!(matches!(
+        client.call_tool(delete_alice()).await,
+        Err(ServiceError::McpError(_))
+    ));
+    client
 }

@@ -1,5 +1,5 @@
 //! `render-envoy`: renders a Warden Envoy config template (`envoy/envoy.yaml`,
-//! `envoy/envoy-approvals.yaml`) to stdout with [`warden_testkit::envoy`], the renderer the test
+//! `envoy/envoy-approvals.yaml`, `envoy/envoy-otlp.yaml`) to stdout with [`warden_testkit::envoy`], the renderer the test
 //! suites use. `just up` runs it.
 //!
 //! ```text
@@ -7,7 +7,8 @@
 //!   --wasm target/warden_filter.wasm \
 //!   --listen-port 10000 --upstream-port 8081 --admin-port 9901 --audit-log audit.log > envoy.rendered.yaml
 //! ```
-//! `envoy/envoy-approvals.yaml` also needs `--approvals-port` (`warden serve`'s internal listener).
+//! `envoy/envoy-approvals.yaml` also needs `--approvals-port` (`warden serve`'s internal listener),
+//! `envoy/envoy-otlp.yaml` `--otlp-port` (the OTLP/gRPC collector).
 //! Relative `--wasm` and `--audit-log` paths are made absolute (against the current directory) so the
 //! rendered file works from any directory.
 
@@ -45,6 +46,9 @@ struct Cli {
     /// Port of `warden serve`'s internal listener on 127.0.0.1 (`envoy-approvals.yaml` only).
     #[arg(long)]
     approvals_port: Option<u16>,
+    /// Port of the OTLP/gRPC logs collector on 127.0.0.1 (`envoy-otlp.yaml` only).
+    #[arg(long)]
+    otlp_port: Option<u16>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -66,6 +70,7 @@ fn main() -> anyhow::Result<()> {
             admin_port: cli.admin_port,
             audit_log: &audit_log,
             approvals_port: cli.approvals_port,
+            otlp_port: cli.otlp_port,
         },
     )
     .with_context(|| {
