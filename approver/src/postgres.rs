@@ -19,6 +19,7 @@
 //! local TLS-terminating proxy). A URL with `sslmode=require` is refused at start-up.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -29,7 +30,7 @@ use tokio_postgres::{AsyncMessage, NoTls};
 pub const CHANNEL: &str = "warden_decisions";
 
 /// Key of the advisory lock held while migrating (`pg_advisory_xact_lock`): "warden" in ASCII.
-pub const MIGRATION_LOCK: i64 = 0x0077_6172_6465_6e;
+pub const MIGRATION_LOCK: i64 = 0x7761_7264_656e;
 
 /// How often held checks re-read the store even without a notification (the safety net for
 /// notifications missed while the listening session was down).
@@ -107,7 +108,8 @@ CREATE INDEX audit_records_caller ON audit_records (iss, sub, time_ms);
 #[derive(Clone)]
 pub struct Postgres {
     pool: Pool,
-    config: tokio_postgres::Config,
+    /// For the `LISTEN` session, which is not pooled.
+    config: Arc<tokio_postgres::Config>,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -150,7 +152,10 @@ impl Postgres {
             })
             .build()
             .context("cannot build the PostgreSQL connection pool")?;
-        let db = Self { pool, config };
+        let db = Self {
+            pool,
+            config: Arc::new(config),
+        };
         let mut client = db.client().await?;
         migrate(&mut client).await?;
         Ok(db)
@@ -189,7 +194,7 @@ impl Postgres {
     /// called with the approval id of each notification, and with `None` after each (re)connection
     /// and every [`RECHECK_EVERY`]. The session reconnects after a second when it drops.
     pub fn listen(&self, wake: impl Fn(Option<&str>) + Send + Sync + 'static) {
-        let config = self.config.clone();
+        let config = Arc::clone(&self.config);
         tokio::spawn(async move {
             loop {
                 if let Err(e) = listen_once(&config, &wake).await {
@@ -289,16 +294,25 @@ const _: () = assert!(MIGRATIONS.len() == crate::sqlite::MIGRATION_COUNT);
 mod tests {
     use super::*;
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn replicas_starting_together_migrate_once_and_a_newer_schema_is_refused() {
         let server = warden_testkit::postgres::TestPostgres::start().unwrap();
-        let url = server.url("postgres");
-        let starts = (0..6).map(|_| {
-            let url = url.clone();
-            tokio::spawn(async move { Postgres::connect(&url).await })
-        });
-        for start in starts {
-            start.await.unwrap().unwrap();
+        let mut url = String::new();
+        for round in 0..3 {
+            url = server.create_database(&format!("start{round}")).unwrap();
+            let go = std::sync::Arc::new(tokio::sync::Barrier::new(8));
+            let starts: Vec<_> = (0..8)
+                .map(|_| {
+                    let (url, go) = (url.clone(), std::sync::Arc::clone(&go));
+                    tokio::spawn(async move {
+                        go.wait().await;
+                        Postgres::connect(&url).await
+                    })
+                })
+                .collect();
+            for start in starts {
+                start.await.unwrap().unwrap();
+            }
         }
         let db = Postgres::connect(&url).await.unwrap();
         let client = db.client().await.unwrap();

@@ -45,15 +45,9 @@ async fn approve(service: &Service, id: &str) -> u16 {
 
 /// The requests in `status`, as bob sees them on `service`.
 async fn listed(service: &Service, status: &str) -> Vec<Value> {
-    reqwest::Client::new()
-        .get(service.url(&format!("/v1/approvals?status={status}")))
-        .bearer_auth(approver_token("bob", "approvers"))
-        .send()
+    service
+        .listed(&approver_token("bob", "approvers"), status)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

@@ -254,8 +254,13 @@ impl Service {
 
     /// The pending requests, as `token` sees them.
     pub async fn pending(&self, token: &str) -> Vec<Value> {
+        self.listed(token, "pending").await
+    }
+
+    /// The requests in `status`, as `token` sees them.
+    pub async fn listed(&self, token: &str, status: &str) -> Vec<Value> {
         reqwest::Client::new()
-            .get(self.url("/v1/approvals?status=pending"))
+            .get(self.url(&format!("/v1/approvals?status={status}")))
             .bearer_auth(token)
             .send()
             .await

@@ -351,6 +351,18 @@ impl RequestRow {
     }
 }
 
+/// The outcome of a check that found the open (`pending`) or `denied` request `record` for its call.
+fn found(record: ApprovalRecord) -> CheckOutcome {
+    if record.status == ApprovalStatus::Denied {
+        CheckOutcome::Denied(record)
+    } else {
+        CheckOutcome::Pending {
+            record,
+            created: false,
+        }
+    }
+}
+
 /// The stored name of a grant mode (`grant_mode` column).
 fn grant_name(grant: GrantMode) -> &'static str {
     match grant {
@@ -362,10 +374,8 @@ fn grant_name(grant: GrantMode) -> &'static str {
 /// What a decision writes, once [`plan`] allowed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
-    /// Mark the approved grant `revoked`.
-    Revoke,
-    /// Mark the pending request `denied`.
-    Deny,
+    /// Close the request in `status` (`denied` or `revoked`), recording who and why.
+    Close(ApprovalStatus),
     /// Add one approval (refused as [`DecideError::AlreadyApproved`] when this approver has one);
     /// `completes` when it is the last one needed, making the request `approved`.
     Approve {
@@ -394,14 +404,14 @@ fn plan(
         ApproverAction::Revoke if record.status != ApprovalStatus::Approved => {
             Err(conflict("only an approved, unused grant can be revoked"))
         }
-        ApproverAction::Revoke => Ok(Step::Revoke),
+        ApproverAction::Revoke => Ok(Step::Close(ApprovalStatus::Revoked)),
         _ if record.status != ApprovalStatus::Pending => {
             Err(conflict("only pending requests can be decided"))
         }
         _ if record.caller.sub == sub && record.caller.iss == iss => {
             Err(DecideError::SelfApproval(sub.to_owned()))
         }
-        ApproverAction::Deny => Ok(Step::Deny),
+        ApproverAction::Deny => Ok(Step::Close(ApprovalStatus::Denied)),
         ApproverAction::Approve => Ok(Step::Approve {
             completes: record.approvers.len() + 1 >= record.approvals_needed as usize,
         }),

@@ -18,8 +18,8 @@ use warden_core::approval::CheckRequest;
 use warden_core::config::ApprovalRuleConfig;
 
 use super::{
-    grant_name, plan, ApprovalRecord, ApprovalStatus, ApproverAction, CheckOutcome, DecideError,
-    RequestRow, Step, COLUMNS,
+    found, grant_name, plan, ApprovalRecord, ApprovalStatus, ApproverAction, CheckOutcome,
+    DecideError, RequestRow, Step, COLUMNS,
 };
 use crate::postgres::{Postgres, CHANNEL};
 
@@ -107,15 +107,7 @@ impl PgStore {
             }
             (None, Some(row)) => {
                 let id: String = row.try_get(0)?;
-                let record = get(&tx, &id).await?.context("request vanished")?;
-                if record.status == ApprovalStatus::Denied {
-                    CheckOutcome::Denied(record)
-                } else {
-                    CheckOutcome::Pending {
-                        record,
-                        created: false,
-                    }
-                }
+                found(get(&tx, &id).await?.context("request vanished")?)
             }
             (None, None) => {
                 let id = uuid::Uuid::new_v4().to_string();
@@ -153,19 +145,11 @@ impl PgStore {
             .await?
             .ok_or_else(|| DecideError::NotFound(id.to_owned()))?;
         match plan(&record, approver, action)? {
-            Step::Revoke => {
+            Step::Close(status) => {
                 tx.execute(
-                    "UPDATE requests SET status = 'revoked', decided_at = $2, decided_by = $3, \
+                    "UPDATE requests SET status = $5, decided_at = $2, decided_by = $3, \
                      reason = $4 WHERE id = $1",
-                    &[&id, &now, &sub, &reason],
-                )
-                .await?;
-            }
-            Step::Deny => {
-                tx.execute(
-                    "UPDATE requests SET status = 'denied', decided_at = $2, decided_by = $3, \
-                     reason = $4 WHERE id = $1",
-                    &[&id, &now, &sub, &reason],
+                    &[&id, &now, &sub, &reason, &status.as_str()],
                 )
                 .await?;
             }
@@ -334,4 +318,44 @@ fn request_row(row: &Row) -> Result<RequestRow, tokio_postgres::Error> {
         reason: row.try_get(15)?,
         window_until: row.try_get(16)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use warden_core::config::GrantMode;
+
+    use super::*;
+    use crate::serve::store::testing::{pending_id, request, rule};
+
+    #[tokio::test]
+    async fn a_decision_notifies_every_listening_replica_with_the_approval_id() {
+        let server = warden_testkit::postgres::TestPostgres::start().unwrap();
+        let db = Postgres::connect(&server.url("postgres")).await.unwrap();
+        let (sender, mut woken) = tokio::sync::mpsc::unbounded_channel();
+        db.listen(move |id| {
+            let _ = sender.send(id.map(str::to_owned));
+        });
+        // The first wake-up (without an id) comes once the session is listening.
+        let first = tokio::time::timeout(Duration::from_secs(10), woken.recv()).await;
+        assert_eq!(first.unwrap(), Some(None));
+        let store = PgStore::new(db);
+        let r = rule(GrantMode::Once, 1);
+        let id = pending_id(store.check(&request("alice", "d1"), &r, 10).await.unwrap());
+        store
+            .decide(&id, ("iss", "bob"), ApproverAction::Approve, None, 11)
+            .await
+            .unwrap();
+        let notified = tokio::time::timeout(Duration::from_secs(3), async {
+            loop {
+                if let Some(Some(notified)) = woken.recv().await {
+                    return notified;
+                }
+            }
+        })
+        .await
+        .expect("no notification within 3 s of the decision");
+        assert_eq!(notified, id);
+    }
 }

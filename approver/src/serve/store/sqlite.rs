@@ -10,8 +10,8 @@ use warden_core::approval::CheckRequest;
 use warden_core::config::ApprovalRuleConfig;
 
 use super::{
-    grant_name, plan, ApprovalRecord, ApprovalStatus, ApproverAction, CheckOutcome, DecideError,
-    RequestRow, Step, COLUMNS,
+    found, grant_name, plan, ApprovalRecord, ApprovalStatus, ApproverAction, CheckOutcome,
+    DecideError, RequestRow, Step, COLUMNS,
 };
 
 /// The SQLite-backed store.
@@ -106,17 +106,7 @@ impl SqliteStore {
             .optional()?;
         let outcome = match (window, open) {
             (Some(id), _) => CheckOutcome::Approved(get(&tx, &id)?.context("grant vanished")?),
-            (None, Some(id)) => {
-                let record = get(&tx, &id)?.context("request vanished")?;
-                if record.status == ApprovalStatus::Denied {
-                    CheckOutcome::Denied(record)
-                } else {
-                    CheckOutcome::Pending {
-                        record,
-                        created: false,
-                    }
-                }
-            }
+            (None, Some(id)) => found(get(&tx, &id)?.context("request vanished")?),
             (None, None) => {
                 let id = uuid::Uuid::new_v4().to_string();
                 insert(&tx, &id, request, rule, now)?;
@@ -149,18 +139,11 @@ impl SqliteStore {
         expire(&tx, now)?;
         let record = get(&tx, id)?.ok_or_else(|| DecideError::NotFound(id.to_owned()))?;
         match plan(&record, approver, action)? {
-            Step::Revoke => {
+            Step::Close(status) => {
                 tx.execute(
-                    "UPDATE requests SET status = 'revoked', decided_at = ?2, decided_by = ?3, \
+                    "UPDATE requests SET status = ?5, decided_at = ?2, decided_by = ?3, \
                      reason = ?4 WHERE id = ?1",
-                    params![id, now, sub, reason],
-                )?;
-            }
-            Step::Deny => {
-                tx.execute(
-                    "UPDATE requests SET status = 'denied', decided_at = ?2, decided_by = ?3, \
-                     reason = ?4 WHERE id = ?1",
-                    params![id, now, sub, reason],
+                    params![id, now, sub, reason, status.as_str()],
                 )?;
             }
             Step::Approve { completes } => {
