@@ -10,8 +10,10 @@
 mod approvals;
 mod audit_store;
 mod clock;
+mod database;
 mod metrics;
 mod policy;
+mod postgres;
 mod review;
 mod serve;
 mod sqlite;

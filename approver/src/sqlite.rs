@@ -76,6 +76,9 @@ CREATE INDEX IF NOT EXISTS audit_records_caller ON audit_records (iss, sub, time
     "DROP TABLE IF EXISTS audit_migrations;",
 ];
 
+/// How many migrations [`MIGRATIONS`] holds (PostgreSQL's list, [`crate::postgres`], has as many).
+pub const MIGRATION_COUNT: usize = MIGRATIONS.len();
+
 /// Opens (creating if needed) the database at `path` for `what` (named in errors): WAL journal mode
 /// (refused if SQLite will not use it), `synchronous=FULL` so a commit is on disk before it is
 /// acknowledged, foreign keys enforced, a 5 s busy timeout for the other connections to the file,

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use warden_core::audit::STORE_PATH;
 
-use super::store::AuditStore;
+use super::AuditStore;
 use crate::metrics::METRICS;
 
 /// Largest batch body accepted, in bytes.
@@ -31,9 +31,8 @@ pub fn router(store: Arc<AuditStore>) -> Router {
 
 async fn ingest(State(store): State<Arc<AuditStore>>, body: String) -> Response {
     let received_at = crate::clock::now();
-    let result = tokio::task::spawn_blocking(move || store.insert_batch(&body, received_at)).await;
-    match result {
-        Ok(Ok(outcome)) => {
+    match store.insert_batch(body, received_at).await {
+        Ok(outcome) => {
             for problem in &outcome.rejected {
                 tracing::warn!("audit: batch line refused: {problem}");
             }
@@ -42,13 +41,9 @@ async fn ingest(State(store): State<Arc<AuditStore>>, body: String) -> Response 
             METRICS.audit_records("rejected", outcome.rejected.len());
             (StatusCode::OK, Json(outcome)).into_response()
         }
-        Ok(Err(e)) => {
+        Err(e) => {
             tracing::error!("audit: cannot store a batch: {e:#}");
             let body = json!({ "error": format!("cannot store the batch: {e:#}") });
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
-        }
-        Err(e) => {
-            let body = json!({ "error": format!("the store task failed: {e}") });
             (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
         }
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::store::AuditStore;
+use super::AuditStore;
 
 /// How often pruning runs.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -14,10 +14,14 @@ pub const PRUNE_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 ///
 /// # Errors
 /// On database errors.
-pub fn prune_once(store: &AuditStore, retention: Duration, now_ms: i64) -> anyhow::Result<usize> {
+pub async fn prune_once(
+    store: &AuditStore,
+    retention: Duration,
+    now_ms: i64,
+) -> anyhow::Result<usize> {
     let keep_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
     let cutoff = now_ms.saturating_sub(keep_ms);
-    let pruned = store.prune(cutoff)?;
+    let pruned = store.prune(cutoff).await?;
     let period = match retention.as_secs() {
         secs if secs % 86_400 == 0 => format!("{}d", secs / 86_400),
         _ => humantime::format_duration(retention).to_string(),
@@ -35,14 +39,9 @@ pub fn spawn(store: Arc<AuditStore>, retention: Duration) {
         let mut every = tokio::time::interval(PRUNE_EVERY);
         loop {
             every.tick().await;
-            let store = Arc::clone(&store);
             let now_ms = crate::clock::now_ms();
-            let done =
-                tokio::task::spawn_blocking(move || prune_once(&store, retention, now_ms)).await;
-            match done {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!("audit: pruning failed: {e:#}"),
-                Err(e) => tracing::error!("audit: pruning task failed: {e}"),
+            if let Err(e) = prune_once(&store, retention, now_ms).await {
+                tracing::error!("audit: pruning failed: {e:#}");
             }
         }
     });
@@ -52,21 +51,25 @@ pub fn spawn(store: Arc<AuditStore>, retention: Duration) {
 mod tests {
     use super::*;
     use crate::audit_store::testing::record;
+    use crate::audit_store::SqliteAuditStore;
     use crate::clock::unix_ms;
 
-    #[test]
-    fn retention_keeps_records_inside_the_period() {
+    #[tokio::test]
+    async fn retention_keeps_records_inside_the_period() {
         let dir = tempfile::tempdir().unwrap();
-        let store = AuditStore::open(&dir.path().join("w.db")).unwrap();
+        let sqlite = Arc::new(SqliteAuditStore::open(&dir.path().join("w.db")).unwrap());
+        let store = AuditStore::Sqlite(Arc::clone(&sqlite));
         let batch = [
             record("a:0", "2025-01-01T00:00:00Z", None, "alice").to_string(),
             record("b:0", "2025-12-30T00:00:00Z", None, "alice").to_string(),
         ]
         .join("\n");
-        store.insert_batch(&batch, 0).unwrap();
+        store.insert_batch(batch, 0).await.unwrap();
         let now = unix_ms("2026-01-01T00:00:00Z").unwrap();
-        let pruned = prune_once(&store, humantime::parse_duration("30d").unwrap(), now).unwrap();
+        let pruned = prune_once(&store, humantime::parse_duration("30d").unwrap(), now)
+            .await
+            .unwrap();
         assert_eq!(pruned, 1);
-        assert_eq!(store.records_since(0).unwrap()[0].record_id, "b:0");
+        assert_eq!(sqlite.records_since(0).unwrap()[0].record_id, "b:0");
     }
 }

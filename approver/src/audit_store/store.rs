@@ -1,35 +1,20 @@
-//! [`AuditStore`]: audit records in the SQLite file `warden serve` opens (WAL, `synchronous=FULL`), one
+//! [`SqliteAuditStore`]: audit records in the SQLite file `warden serve` opens (WAL, `synchronous=FULL`), one
 //! row per record keyed by `record_id`, so a batch delivered twice is stored once.
 
 use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection};
-use serde::Serialize;
-
 use warden_core::audit::AuditRecord;
 
-use super::record;
+use super::{record, BatchOutcome};
 
-/// What one batch did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct BatchOutcome {
-    /// Non-empty lines received.
-    pub received: usize,
-    /// Records stored now.
-    pub stored: usize,
-    /// Records already stored (a retried delivery).
-    pub duplicates: usize,
-    /// Lines that are not audit records: `line N: problem` (1-based).
-    pub rejected: Vec<String>,
-}
-
-/// The audit store.
-pub struct AuditStore {
+/// The SQLite-backed audit store.
+pub struct SqliteAuditStore {
     conn: Mutex<Connection>,
 }
 
-impl AuditStore {
+impl SqliteAuditStore {
     /// Opens (creating if needed) the database file at `path` ([`crate::sqlite::open_durable`]:
     /// WAL mode, schema migrated).
     ///
@@ -54,7 +39,8 @@ impl AuditStore {
     /// # Errors
     /// On database errors (nothing of the batch is stored).
     pub fn insert_batch(&self, body: &str, received_at: i64) -> anyhow::Result<BatchOutcome> {
-        let mut outcome = BatchOutcome::default();
+        let batch = record::parse_batch(body);
+        let mut stored = 0;
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         {
@@ -63,21 +49,9 @@ impl AuditStore {
                  method, tool, decision, rule, record_json, received_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
-            for (index, line) in body.lines().enumerate() {
-                let line = line.trim();
-                if line.is_empty() {
-                    continue;
-                }
-                outcome.received += 1;
-                let (record, time_ms) = match record::parse(line) {
-                    Ok(parsed) => parsed,
-                    Err(e) => {
-                        outcome.rejected.push(format!("line {}: {e:#}", index + 1));
-                        continue;
-                    }
-                };
+            for (record, time_ms, line) in &batch.records {
                 let identity = record.identity.as_ref();
-                let inserted = insert.execute(params![
+                stored += insert.execute(params![
                     record.record_id,
                     time_ms,
                     record.session_id,
@@ -90,15 +64,10 @@ impl AuditStore {
                     line,
                     received_at,
                 ])?;
-                if inserted == 1 {
-                    outcome.stored += 1;
-                } else {
-                    outcome.duplicates += 1;
-                }
             }
         }
         tx.commit()?;
-        Ok(outcome)
+        Ok(batch.outcome(stored))
     }
 
     /// Deletes records that started before `before_ms` (Unix milliseconds). Returns how many.
@@ -154,9 +123,9 @@ mod tests {
         super::super::testing::record(record_id, time, session, sub).to_string()
     }
 
-    fn store() -> (tempfile::TempDir, AuditStore) {
+    fn store() -> (tempfile::TempDir, SqliteAuditStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = AuditStore::open(&dir.path().join("w.db")).unwrap();
+        let store = SqliteAuditStore::open(&dir.path().join("w.db")).unwrap();
         (dir, store)
     }
 

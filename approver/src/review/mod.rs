@@ -13,8 +13,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::audit_store::AuditStore;
-use crate::serve::store::{ApprovalRecord, Store};
+use crate::audit_store::SqliteAuditStore;
+use crate::serve::store::{ApprovalRecord, SqliteStore};
 
 /// Where the evidence is.
 #[derive(Debug, Args)]
@@ -102,15 +102,15 @@ enum Format {
     Html,
 }
 
-fn open(db: &Path) -> anyhow::Result<(AuditStore, Vec<ApprovalRecord>)> {
+fn open(db: &Path) -> anyhow::Result<(SqliteAuditStore, Vec<ApprovalRecord>)> {
     anyhow::ensure!(
         db.exists(),
         "{}: no such database; pass the --db that `warden serve` uses",
         db.display()
     );
     let now = crate::clock::now();
-    let audit = AuditStore::open(db)?;
-    let approvals = Store::open(db)?.list(None, now)?;
+    let audit = SqliteAuditStore::open(db)?;
+    let approvals = SqliteStore::open(db)?.list(None, now)?;
     Ok((audit, approvals))
 }
 

@@ -93,7 +93,7 @@ async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str)
     if *state.stopping.borrow() {
         return (StatusCode::SERVICE_UNAVAILABLE, "stopping");
     }
-    match state.store.ping() {
+    match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(error) => {
             tracing::error!("readyz: the approval store does not answer: {error:#}");
@@ -151,7 +151,7 @@ async fn hold(state: &AppState, request: &CheckRequest) -> Result<CheckResponse,
     let mut decisions = state.decisions.subscribe();
     loop {
         decisions.mark_unchanged();
-        let outcome = state.store.check(&request, &rule, now())?;
+        let outcome = state.store.check(&request, &rule, now()).await?;
         let pending = match outcome {
             CheckOutcome::Approved(record) => {
                 return Ok(CheckResponse::Approved {
@@ -201,18 +201,19 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<ApprovalRecord>>, ApiError> {
     let approver = approver_from_headers(&state, &headers).await?;
-    Ok(Json(visible(&state, &approver, query.status)?))
+    Ok(Json(visible(&state, &approver, query.status).await?))
 }
 
 /// The requests in `status` (all when `None`) that `approver` may decide.
-pub fn visible(
+pub async fn visible(
     state: &AppState,
     approver: &Identity,
     status: Option<ApprovalStatus>,
 ) -> Result<Vec<ApprovalRecord>, ApiError> {
     Ok(state
         .store
-        .list(status, now())?
+        .list(status, now())
+        .await?
         .into_iter()
         .filter(|record| may_decide(state, approver, record))
         .collect())
@@ -225,15 +226,16 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<ApprovalRecord>, ApiError> {
     let approver = approver_from_headers(&state, &headers).await?;
-    let record = find(&state, &id)?;
+    let record = find(&state, &id).await?;
     require_approver(&state, &approver, &record)?;
     Ok(Json(record))
 }
 
-fn find(state: &AppState, id: &str) -> Result<ApprovalRecord, ApiError> {
+async fn find(state: &AppState, id: &str) -> Result<ApprovalRecord, ApiError> {
     state
         .store
-        .get(id, now())?
+        .get(id, now())
+        .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no approval request {id}")))
 }
 
@@ -281,7 +283,9 @@ async fn decide_route(
 ) -> Result<Json<ApprovalRecord>, ApiError> {
     let approver = approver_from_headers(&state, &headers).await?;
     let reason = body.and_then(|Json(b)| b.reason);
-    decide(&state, &approver, &id, action, reason.as_deref()).map(Json)
+    decide(&state, &approver, &id, action, reason.as_deref())
+        .await
+        .map(Json)
 }
 
 /// Applies an approver's decision: the approver must be in the rule's groups, a denial needs a
@@ -289,7 +293,7 @@ async fn decide_route(
 ///
 /// # Errors
 /// 400 (deny without reason), 403 (groups, self-approval), 404, 409 (not pending, already approved).
-pub fn decide(
+pub async fn decide(
     state: &AppState,
     approver: &Identity,
     id: &str,
@@ -302,11 +306,12 @@ pub fn decide(
             "a denial needs a reason; the agent's user reads it",
         ));
     }
-    let record = find(state, id)?;
+    let record = find(state, id).await?;
     require_approver(state, approver, &record)?;
     let updated = state
         .store
-        .decide(id, (&approver.iss, &approver.sub), action, reason, now())?;
+        .decide(id, (&approver.iss, &approver.sub), action, reason, now())
+        .await?;
     state.decisions.send_modify(|n| *n += 1);
     state.notifier.decision(&updated, &approver.sub, action);
     METRICS.decision(action.as_str());

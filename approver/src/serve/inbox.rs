@@ -209,7 +209,7 @@ async fn inbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
     else {
         return login_page(&state, StatusCode::OK, None);
     };
-    let all = match visible(&state, &approver, None) {
+    let all = match visible(&state, &approver, None).await {
         Ok(all) => all,
         Err(e) => return error_page(&e),
     };
@@ -416,7 +416,7 @@ async fn approve(
     id: Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    act(state, headers, id, ApproverAction::Approve, form)
+    act(state, headers, id, ApproverAction::Approve, form).await
 }
 
 async fn deny(
@@ -425,25 +425,29 @@ async fn deny(
     id: Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    act(state, headers, id, ApproverAction::Deny, form)
+    act(state, headers, id, ApproverAction::Deny, form).await
 }
 
-fn act(
+async fn act(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
     action: ApproverAction,
     form: ActionForm,
 ) -> Response {
-    let result = form_session(&state, &headers, &form).and_then(|session| {
-        decide(
-            &state,
-            &session.approver,
-            &id,
-            action,
-            form.reason.as_deref(),
-        )
-    });
+    let result = match form_session(&state, &headers, &form) {
+        Ok(session) => {
+            decide(
+                &state,
+                &session.approver,
+                &id,
+                action,
+                form.reason.as_deref(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
     match result {
         Ok(_) => Redirect::to("/inbox").into_response(),
         Err(e) => error_page(&e),

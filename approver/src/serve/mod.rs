@@ -19,7 +19,10 @@
 //! - `GET /healthz` (the process is up) and `GET /readyz` (the store answers and the service is not
 //!   stopping; 503 otherwise).
 //!
-//! State lives in one SQLite file ([`store`]); every change is committed before it is acknowledged.
+//! State lives in one SQLite file or in PostgreSQL ([`store`], [`crate::database`]); every change is
+//! committed before it is acknowledged. With PostgreSQL, several replicas share the database: a
+//! decision on any replica wakes the checks held on every replica (`LISTEN/NOTIFY`,
+//! [`crate::postgres`]), and `/readyz` answers 503 while the database is unreachable.
 
 mod api;
 mod auth;
@@ -45,6 +48,8 @@ use self::auth::ApproverAuth;
 use self::session::Sessions;
 use self::store::Store;
 use self::webhook::Notifier;
+use crate::database::Database;
+use crate::postgres::Postgres;
 
 /// Options of `warden serve`.
 #[derive(Debug, Args)]
@@ -52,9 +57,19 @@ pub struct ServeArgs {
     /// The plugin configuration (JSON) the filter runs with: issuers and `require_approval` rules.
     #[arg(long)]
     config: PathBuf,
-    /// SQLite database file (created when missing).
+    /// SQLite database file (created when missing); the default store, for one replica.
     #[arg(long, default_value = "warden-approvals.db")]
     db: PathBuf,
+    /// PostgreSQL database instead of the SQLite file, for several replicas sharing one database:
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (or libpq's `key=value` form; no TLS). The
+    /// schema is migrated at start-up. Refused together with an explicit `--db`.
+    #[arg(
+        long,
+        env = "WARDEN_DATABASE_URL",
+        hide_env_values = true,
+        conflicts_with = "db"
+    )]
+    database_url: Option<String>,
     /// Address of the approvers' listener: REST API and web inbox (`127.0.0.1:0` picks a free port;
     /// the chosen address is printed as `listening on http://ADDR`).
     #[arg(long, default_value = "127.0.0.1:8787")]
@@ -176,8 +191,8 @@ async fn stop_signal() {
 ///
 /// # Errors
 /// When the configuration is invalid or has no `approvers` block, the inbox client secret cannot be
-/// read, the internal secret is missing or too weak, the database cannot be opened or an address
-/// cannot be bound.
+/// read, the internal secret is missing or too weak, the database cannot be opened (PostgreSQL: not
+/// reached within 5 s) or migrated, or an address cannot be bound.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
     let shown = args.config.display();
@@ -192,18 +207,27 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let secret = internal::InternalSecret::load(args.internal_secret_file.as_deref(), |name| {
         std::env::var(name).ok()
     })?;
-    let store = Store::open(&args.db)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
+        let database = match &args.database_url {
+            Some(url) => Database::Postgres(Postgres::connect(url).await?),
+            None => Database::Sqlite(args.db.clone()),
+        };
+        let store = Store::open(&database)?;
         let notifier = Notifier::start(args.webhook_url.clone());
         let state = Arc::new(AppState::new(engine, store, notifier, approvers));
+        if let Database::Postgres(db) = &database {
+            // Decisions made on other replicas (and the periodic re-read) wake the held checks.
+            let woken = Arc::clone(&state);
+            db.listen(move |_id| woken.decisions.send_modify(|n| *n = n.wrapping_add(1)));
+        }
         let internal_listener = tokio::net::TcpListener::bind(args.internal_listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.internal_listen))?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let audit = crate::audit_store::start(&args.db, &args.audit)?;
+        let audit = crate::audit_store::start(&database, &args.audit)?;
         let internal_routes = internal::protect(
             api::internal_router(Arc::clone(&state)).merge(audit),
             secret,

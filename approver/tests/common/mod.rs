@@ -142,6 +142,22 @@ impl Service {
 
     /// [`Service::start_on`] with `extra` arguments to `warden serve`.
     pub fn start_with(config: &Value, webhook: Option<&str>, listen: &str, extra: &[&str]) -> Self {
+        Self::spawn(config, webhook, listen, None, extra)
+    }
+
+    /// [`Service::start`] on the PostgreSQL database at `database_url` (`--database-url`) instead
+    /// of an SQLite file: one replica of several sharing that database.
+    pub fn start_on_postgres(config: &Value, database_url: &str) -> Self {
+        Self::spawn(config, None, "127.0.0.1:0", Some(database_url), &[])
+    }
+
+    fn spawn(
+        config: &Value,
+        webhook: Option<&str>,
+        listen: &str,
+        database_url: Option<&str>,
+        extra: &[&str],
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("config.json");
         std::fs::write(&config_path, config.to_string()).unwrap();
@@ -152,14 +168,17 @@ impl Service {
             .arg("serve")
             .arg("--config")
             .arg(&config_path)
-            .arg("--db")
-            .arg(dir.path().join("approvals.db"))
             .args(["--listen", listen, "--internal-listen", "127.0.0.1:0"])
             .arg("--internal-secret-file")
             .arg(&secret_path)
             .env_remove("WARDEN_INTERNAL_SECRET")
+            .env_remove("WARDEN_DATABASE_URL")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap());
+        match database_url {
+            Some(url) => command.args(["--database-url", url]),
+            None => command.arg("--db").arg(dir.path().join("approvals.db")),
+        };
         if let Some(url) = webhook {
             command.args(["--webhook-url", url]);
         }
@@ -235,8 +254,13 @@ impl Service {
 
     /// The pending requests, as `token` sees them.
     pub async fn pending(&self, token: &str) -> Vec<Value> {
+        self.listed(token, "pending").await
+    }
+
+    /// The requests in `status`, as `token` sees them.
+    pub async fn listed(&self, token: &str, status: &str) -> Vec<Value> {
         reqwest::Client::new()
-            .get(self.url("/v1/approvals?status=pending"))
+            .get(self.url(&format!("/v1/approvals?status={status}")))
             .bearer_auth(token)
             .send()
             .await
@@ -262,6 +286,25 @@ impl Service {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         None
+    }
+
+    /// Kills the process with SIGKILL (no shutdown at all, as a crashed node) and reaps it.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Posts a JSON Lines audit `batch` to the internal `/v1/audit` with the secret; returns the HTTP
+    /// status and JSON body.
+    pub async fn post_audit(&self, batch: &str) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(self.internal_url("/v1/audit"))
+            .header("x-warden-internal-secret", SECRET)
+            .body(batch.to_owned())
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
     }
 
     /// Polls until one request is pending; returns its id.

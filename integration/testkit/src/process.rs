@@ -54,6 +54,11 @@ impl ChildGuard {
         })
     }
 
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The child's piped stdout (once), when started with `capture_stdout`.
     pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
         self.child.stdout.take()
