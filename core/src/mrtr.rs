@@ -220,6 +220,22 @@ pub fn warden_state(params: Option<&Value>) -> Result<Option<&str>, StateRefusal
     Ok(Some(state))
 }
 
+/// Key of the client's capabilities in a 2026-07-28 request's `params._meta`.
+pub const CLIENT_CAPABILITIES_META_KEY: &str = "io.modelcontextprotocol/clientCapabilities";
+
+/// Whether the request's `params._meta` declares URL-mode elicitation
+/// (`{"io.modelcontextprotocol/clientCapabilities": {"elicitation": {"url": {}}}}`): only such a
+/// client is answered with an `input_required` URL elicitation; others get the "pending" error,
+/// which names the approval and the inbox in words.
+pub fn accepts_url_elicitation(params: Option<&Value>) -> bool {
+    params
+        .and_then(|p| p.get("_meta"))
+        .and_then(|m| m.get(CLIENT_CAPABILITIES_META_KEY))
+        .and_then(|c| c.get("elicitation"))
+        .and_then(|e| e.get("url"))
+        .is_some_and(Value::is_object)
+}
+
 /// The request `message` (one JSON-RPC request object) without the MRTR members Warden issued:
 /// `params.requestState` and `params.inputResponses` (which [`warden_state`] allowed to answer
 /// only Warden). Everything else is kept as parsed, member order included.
@@ -402,6 +418,18 @@ mod tests {
             warden_state(Some(&mixed)),
             Err(StateRefusal::Mixed("confirm".into()))
         );
+    }
+
+    #[test]
+    fn only_clients_declaring_url_elicitation_get_input_required() {
+        let capable =
+            json!({"_meta": {CLIENT_CAPABILITIES_META_KEY: {"elicitation": {"url": {}}}}});
+        assert!(accepts_url_elicitation(Some(&capable)));
+        let form_only =
+            json!({"_meta": {CLIENT_CAPABILITIES_META_KEY: {"elicitation": {"form": {}}}}});
+        assert!(!accepts_url_elicitation(Some(&form_only)));
+        assert!(!accepts_url_elicitation(Some(&json!({"name": "t"}))));
+        assert!(!accepts_url_elicitation(None));
     }
 
     #[test]

@@ -8,8 +8,8 @@ use super::{Env, Exchange};
 use crate::approval::ApprovalHold;
 use crate::jsonrpc::{parse_strict, INVALID_PARAMS};
 use crate::mrtr::{
-    approval_url, input_required_result, open, strip_warden_fields, warden_state, ApprovalState,
-    StateRefusal,
+    accepts_url_elicitation, approval_url, input_required_result, open, strip_warden_fields,
+    warden_state, ApprovalState, StateRefusal,
 };
 use crate::reply::LocalReply;
 
@@ -32,7 +32,9 @@ impl MrtrRound {
 
 impl Exchange {
     /// Whether held `body` is answered the MRTR way: only for a 2026-07-28 request when
-    /// `approvals.mrtr` and its key are configured (`Ok(None)` otherwise: today's flow).
+    /// `approvals.mrtr` and its key are configured, and when it is a retry carrying Warden's
+    /// `requestState` or its client declares URL-mode elicitation (`Ok(None)` otherwise: today's
+    /// flow).
     ///
     /// # Errors
     /// The refusal of a retry whose Warden `requestState` does not hold for this caller and call, or
@@ -50,7 +52,9 @@ impl Exchange {
         }
         // The body was parsed strictly to be judged; it parses again the same way.
         let message = parse_strict(body).unwrap_or(Value::Null);
-        let retry_body = match warden_state(message.get("params"))? {
+        let params = message.get("params");
+        let retry_body = match warden_state(params)? {
+            None if !accepts_url_elicitation(params) => return Ok(None),
             None => None,
             Some(state) => {
                 let key = engine.secrets.mrtr_state_key.as_deref().unwrap_or_default();

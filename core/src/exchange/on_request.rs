@@ -100,7 +100,8 @@ impl Exchange {
                 &header_values(headers, MCP_METHOD),
                 &header_values(headers, MCP_NAME),
                 self.audit.protocol_version.as_deref(),
-            );
+            )
+            .with_params(headers);
             if let Err(refusal) = check_body_encoding(
                 &header_values(headers, "content-type"),
                 &header_values(headers, "content-encoding"),

@@ -65,8 +65,14 @@ fn token(sub: &str) -> String {
     DevSigner::load().unwrap().token(sub, &["support"]).unwrap()
 }
 
+/// `delete_customer(customer)` from a client declaring URL-mode elicitation (2026-07-28 `_meta`).
 fn delete_call(id: i64, customer: &str) -> Value {
-    tool_call(id, "delete_customer", json!({"customer_id": customer}))
+    let mut call = tool_call(id, "delete_customer", json!({"customer_id": customer}));
+    call["params"]["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}, "url": {}}},
+    });
+    call
 }
 
 /// `call` retried with Warden's `state` and the answer to its elicitation.
@@ -218,13 +224,23 @@ fn a_pending_call_of_a_2026_07_28_client_is_answered_with_an_input_required_url_
 }
 
 #[test]
-fn older_clients_and_configurations_without_mrtr_keep_the_pending_error() {
+fn older_clients_clients_without_url_elicitation_and_configurations_without_mrtr_keep_the_pending_error(
+) {
     let (_host, mut vm) = mrtr_vm();
     let id = send(&mut vm, "alice", OLDER, &delete_call(3, "cus_001"));
     answer(&mut vm, pending("ap-1"));
     let reply = local_answer(&vm, id);
     assert_eq!(reply["error"]["code"], -32003, "{reply}");
     assert_eq!(reply["error"]["data"]["status"], "pending");
+
+    // A 2026-07-28 client that cannot open URLs could not act on an elicitation.
+    let mut form_only = delete_call(3, "cus_001");
+    form_only["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] =
+        json!({"elicitation": {"form": {}}});
+    let id = send(&mut vm, "alice", MODERN, &form_only);
+    answer(&mut vm, pending("ap-1"));
+    let reply = local_answer(&vm, id);
+    assert_eq!(reply["error"]["data"]["status"], "pending", "{reply}");
 
     let host = host(&config(None), &[("WARDEN_INTERNAL_SECRET", SECRET)]);
     let mut vm = host.start_vm().unwrap();
@@ -248,10 +264,11 @@ fn an_approved_retry_reaches_the_upstream_without_the_mrtr_members_warden_issued
     assert!(vm.stream_state(id).unwrap().local_response.is_none());
     assert_eq!(request.continue_calls, 1, "resumed");
     let forwarded = json_body(&request.forwarded).unwrap();
+    let mut expected = delete_call(103, "cus_001");
+    expected["id"] = json!(103);
     assert_eq!(
-        forwarded,
-        json!({"jsonrpc": "2.0", "id": 103, "method": "tools/call",
-               "params": {"name": "delete_customer", "arguments": {"customer_id": "cus_001"}}}),
+        forwarded, expected,
+        "the call without requestState and inputResponses"
     );
     assert_eq!(
         request.header("content-length"),
