@@ -1,8 +1,11 @@
-//! End-to-end approvals for MCP 2026-07-28 clients (SEP-2322 MRTR, `approvals.mrtr`): the official
-//! Python SDK 2.x client calls a held tool through a real Envoy with `warden_filter.wasm`, gets an
-//! `input_required` result with a URL-mode elicitation pointing at the approval, an approver approves
-//! it with `warden approvals approve` (warden serve's API), and the SDK's own retry (carrying Warden's
-//! `requestState`) completes the call on the Python SDK server, which never sees Warden's MRTR members.
+//! End-to-end MCP 2026-07-28 with the official Python SDK 2.x client and server through a real Envoy
+//! with `warden_filter.wasm`:
+//! - approvals (SEP-2322 MRTR, `approvals.mrtr`): the client calls a held tool, gets an `input_required`
+//!   result with a URL-mode elicitation pointing at the approval, an approver approves it with `warden
+//!   approvals approve` (warden serve's API), and the SDK's own retry (carrying Warden's `requestState`)
+//!   completes the call on the server, which never sees Warden's MRTR members;
+//! - `Mcp-Param-*` (SEP-2243): the SDK mirrors an `x-mcp-header` argument into its header, Warden checks
+//!   it against the body and lets it through to the server, which checks it too.
 //!
 //! Needs `cargo build -p warden` and the release `.wasm` (`just e2e` builds them), and the Python SDK in
 //! `.venv` (`just setup`).
@@ -12,7 +15,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 use warden_e2e::approvals::{approvals_plugin_config, approvals_template, ApprovalService};
 use warden_e2e::python::{run_client_answering, PythonUpstream};
-use warden_e2e::stack::launch_envoy;
+use warden_e2e::stack::{demo_plugin_config, launch_envoy, Envoy};
 use warden_testkit::process::free_port;
 use warden_testkit::tokens::{approver_token, dev_token};
 
@@ -124,4 +127,48 @@ async fn the_python_sdk_completes_a_held_call_by_retrying_once_an_approver_appro
     .unwrap();
     assert_eq!(approved["protocol_version"], "2026-07-28", "{approved}");
     drop(envoy);
+}
+
+#[tokio::test]
+async fn mcp_param_headers_the_python_sdk_mirrors_pass_warden_and_reach_the_server() {
+    let dir = TempDir::with_prefix("warden-e2e-mcp-param-").unwrap();
+    let upstream = PythonUpstream::start(dir.path()).unwrap();
+    let envoy = Envoy::start(dir.path(), &demo_plugin_config().unwrap(), upstream.port())
+        .await
+        .unwrap();
+    let url = envoy.url("/mcp");
+    let token = dev_token("alice", &["support"]).unwrap();
+    // The listing teaches the client which arguments to mirror; the second value needs the
+    // =?base64?…?= form.
+    let operations = json!([
+        {"op": "list_tools"},
+        {"op": "call_tool", "tool": "echo", "arguments": {"text": "plain"}},
+        {"op": "call_tool", "tool": "echo", "arguments": {"text": " héllo, wörld "}},
+    ]);
+    let seen = tokio::task::spawn_blocking(move || {
+        run_client_answering(&url, &token, &operations, |_| Ok(false))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(seen["protocol_version"], "2026-07-28", "{seen}");
+    assert_eq!(seen["results"][1]["text"], "plain", "{seen}");
+    assert_eq!(seen["results"][2]["text"], " héllo, wörld ", "{seen}");
+    let headers: Vec<Value> = reqwest::get(format!(
+        "http://127.0.0.1:{}/_param_headers",
+        upstream.port()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        headers,
+        vec![
+            json!({"mcp-param-text": "plain"}),
+            json!({"mcp-param-text": "=?base64?IGjDqWxsbywgd8O2cmxkIA==?="}),
+        ],
+        "what the server received"
+    );
 }
