@@ -13,27 +13,19 @@
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
-use warden_e2e::approvals::{approvals_plugin_config, approvals_template, ApprovalService};
+use warden_e2e::approvals::{approvals_config_with, approvals_template, ApprovalService};
 use warden_e2e::python::{run_client_answering, PythonUpstream};
 use warden_e2e::stack::{demo_plugin_config, launch_envoy, Envoy};
 use warden_testkit::process::free_port;
 use warden_testkit::tokens::{approver_token, dev_token};
 
-const RULE: &str = "approve-delete-customer";
 /// The VM environment variable holding the `requestState` key (`approvals.mrtr.state_key_env`).
 const STATE_KEY_ENV: &str = "WARDEN_MRTR_STATE_KEY";
 const STATE_KEY: &str = "e2e-mrtr-state-key-0123456789abcdef0123";
 
 /// The demo approvals policy with a 1 s hold and `approvals.mrtr` pointing at `inbox_base_url`.
 fn config(inbox_base_url: &str) -> Value {
-    let mut config = approvals_plugin_config().unwrap();
-    let rule = config["policy"]["rules"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|r| r["id"] == RULE)
-        .expect("demo-approvals.json has the approval rule");
-    rule["approval"]["hold_seconds"] = json!(1);
+    let mut config = approvals_config_with(&json!({"hold_seconds": 1})).unwrap();
     config["approvals"]["mrtr"] =
         json!({"inbox_base_url": inbox_base_url, "state_key_env": STATE_KEY_ENV});
     config

@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use proxy_wasm_host::{HostConfig, HttpCallResponse, Vm};
+use proxy_wasm_host::{HttpCallResponse, Vm};
 use serde_json::{json, Value};
 use warden_harness::{
-    audit_records, json_body, post_headers, send_request, tool_call, warden_module, DevSigner,
+    finished_record, json_body, post_headers, send_request, tool_call, warden_host_with, DevSigner,
 };
 use warden_testkit::paths::read_repo_file;
 
@@ -39,14 +39,7 @@ fn mrtr_block() -> Value {
 }
 
 fn host(config: &[u8], environment: &[(&str, &str)]) -> proxy_wasm_host::Host {
-    let mut host_config = HostConfig::default()
-        .with_root_id("warden")
-        .with_plugin_configuration(config)
-        .with_clusters(&[CLUSTER]);
-    for (name, value) in environment {
-        host_config = host_config.with_env(name, value);
-    }
-    proxy_wasm_host::Host::new(&warden_module().unwrap(), host_config).unwrap()
+    warden_host_with(config, &[CLUSTER], environment).unwrap()
 }
 
 fn mrtr_vm() -> (proxy_wasm_host::Host, Vm) {
@@ -149,19 +142,7 @@ fn local_answer(vm: &Vm, id: u32) -> Value {
 }
 
 fn record_of(vm: &mut Vm, id: u32) -> Value {
-    let mut stream = vm.stream(id).unwrap();
-    if stream.local_response().is_none() {
-        stream
-            .response_headers(
-                &[(":status", "200"), ("content-type", "application/json")],
-                true,
-            )
-            .unwrap();
-    }
-    stream.finish().unwrap();
-    let records = audit_records(&stream).unwrap();
-    assert_eq!(records.len(), 1, "{records:?}");
-    records[0].clone()
+    finished_record(vm, id).unwrap()
 }
 
 /// Calls `delete_customer(customer)` as `sub` (2026-07-28) and has the service answer "pending
