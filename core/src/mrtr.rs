@@ -24,9 +24,10 @@
 //! call ([`open`]).
 //!
 //! # Whose state is it
-//! A `requestState` starting with [`STATE_PREFIX`] is Warden's and never reaches the server; any other
-//! value is the server's own MRTR state and passes through untouched, the call being judged (and held)
-//! as any other. A client cannot make a server's state pass for Warden's (it has no valid MAC and is
+//! A `requestState` starting with [`STATE_PREFIX`] is Warden's: on a held call of a 2026-07-28 client it
+//! is checked and removed before the call is released (on a call no rule holds it grants nothing and
+//! goes on unchanged). Any other value is the server's own MRTR state and passes through untouched, the
+//! call being judged (and held) as any other. A client cannot make a server's state pass for Warden's (it has no valid MAC and is
 //! refused) nor hide Warden's from Warden (the prefix is looked at before anything else); a server whose
 //! states happen to start with the prefix gets its retries refused (fail closed).
 //!
