@@ -458,6 +458,7 @@ mod tests {
                 inbox_url: "http://127.0.0.1:8787/inbox".into(),
                 fail_mode,
                 credential_env: crate::config::DEFAULT_CREDENTIAL_ENV.into(),
+                mrtr: None,
             },
             jsonrpc_id: json!(7),
             plan: ResponsePlan {

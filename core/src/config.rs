@@ -518,6 +518,65 @@ pub struct ApprovalsConfig {
     #[serde(default = "default_credential_env")]
     #[schemars(length(min = 1), pattern(r"^[^=]+$"))]
     pub credential_env: String,
+    /// Approvals for MCP 2026-07-28 clients as Multi Round-Trip Requests (SEP-2322): a call still
+    /// pending when its hold ends is answered with an `input_required` result (a URL-mode
+    /// elicitation pointing at the approval, and a `requestState` sealed by Warden) that the client
+    /// retries once an approver decided. Without it, 2026-07-28 clients get the same "pending"
+    /// JSON-RPC error as older ones. See [`crate::mrtr`].
+    #[serde(default)]
+    pub mrtr: Option<MrtrApprovalsConfig>,
+}
+
+/// The `approvals.mrtr` block: how held calls of MCP 2026-07-28 clients are answered (SEP-2322).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MrtrApprovalsConfig {
+    /// Public base URL of `warden serve`'s web inbox as approvers reach it, an absolute `http` or
+    /// `https` URL (`https://approvals.example.com`); the elicitation sends the user to
+    /// `<inbox_base_url>/inbox#approval-<id>`. Refused at load when not an absolute http(s) URL.
+    #[schemars(length(min = 1))]
+    pub inbox_base_url: String,
+    /// Environment variable of the Wasm VM (Envoy `vm_config.environment_variables`, Istio
+    /// `vmConfig.env`) holding the HMAC-SHA-256 key that seals `requestState`, at least 32 bytes;
+    /// the configuration is refused at load when it is unset, empty or shorter. Every Envoy in front
+    /// of the same upstream must hold the same key (a retry may reach another one).
+    #[serde(default = "default_mrtr_state_key_env")]
+    #[schemars(length(min = 1), pattern(r"^[^=]+$"))]
+    pub state_key_env: String,
+}
+
+impl MrtrApprovalsConfig {
+    /// Checks the inbox URL and the variable's name.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] at `approvals.mrtr.inbox_base_url` or `approvals.mrtr.state_key_env`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let path = "approvals.mrtr.inbox_base_url";
+        let uri: http::Uri = self.inbox_base_url.parse().map_err(|e| {
+            ConfigError::new(path, format!("{:?} is not a URL: {e}", self.inbox_base_url))
+        })?;
+        let absolute_http = matches!(uri.scheme_str(), Some("http" | "https"))
+            && uri.authority().is_some_and(|a| !a.host().is_empty())
+            && uri.query().is_none()
+            && !self.inbox_base_url.contains('#');
+        if !absolute_http {
+            return Err(ConfigError::new(
+                path,
+                format!(
+                    "{:?} is not an absolute http(s) URL without query or fragment (e.g. https://approvals.example.com)",
+                    self.inbox_base_url
+                ),
+            ));
+        }
+        check_env_name(&self.state_key_env, "approvals.mrtr.state_key_env")
+    }
+}
+
+/// Default of `approvals.mrtr.state_key_env`.
+pub const DEFAULT_MRTR_STATE_KEY_ENV: &str = "WARDEN_MRTR_STATE_KEY";
+
+fn default_mrtr_state_key_env() -> String {
+    DEFAULT_MRTR_STATE_KEY_ENV.to_owned()
 }
 
 /// Behaviour when the approval service cannot be asked.
@@ -668,6 +727,11 @@ impl PluginConfig {
         config.check_approvals_block()?;
         if let Some(approvals) = &config.approvals {
             check_env_name(&approvals.credential_env, "approvals.credential_env")?;
+            approvals
+                .mrtr
+                .as_ref()
+                .map(MrtrApprovalsConfig::validate)
+                .transpose()?;
         }
         config
             .approvers

@@ -42,6 +42,10 @@ pub struct Secrets {
     pub approvals: Option<String>,
     /// The same for audit shipping (`audit.credential_env`).
     pub audit: Option<String>,
+    /// The key sealing MRTR `requestState` (`approvals.mrtr.state_key_env`, at least
+    /// [`crate::mrtr::MIN_STATE_KEY_BYTES`] bytes; `None` without `approvals.mrtr`, or with
+    /// [`Environment::NotRead`]).
+    pub mrtr_state_key: Option<String>,
 }
 
 /// Everything the filter needs to judge requests and rewrite responses, built once per configuration
@@ -156,10 +160,17 @@ impl Engine {
             n.map(|(name, path)| secret_from_env(env, name, path))
                 .transpose()
         });
+        let mrtr_state_key = self
+            .approvals
+            .as_ref()
+            .and_then(|a| a.mrtr.as_ref())
+            .map(|m| crate::mrtr::state_key_from_env(env, &m.state_key_env))
+            .transpose()?;
         Ok(Secrets {
             upstream_credential: self.resource_server.upstream_credential(env)?,
             approvals: approvals?,
             audit: audit?,
+            mrtr_state_key,
         })
     }
 }

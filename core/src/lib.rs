@@ -38,6 +38,7 @@ pub mod jwt;
 pub mod mask;
 pub mod metric;
 pub mod mirrored_headers;
+pub mod mrtr;
 pub mod policy;
 pub mod reply;
 pub mod request;

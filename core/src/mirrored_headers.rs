@@ -15,6 +15,25 @@
 //! Values are compared exactly (method names and names are case-sensitive). A value written as
 //! `=?base64?…?=` (markers case-sensitive) is the standard Base64 (RFC 4648 §4) of the UTF-8 name; one that
 //! does not decode to UTF-8 is refused.
+//!
+//! # `Mcp-Param-*`
+//! A client mirrors each `tools/call` argument whose `inputSchema` property carries `x-mcp-header: T`
+//! into `Mcp-Param-T` (SEP-2243 "custom headers"): strings as they are, integers in decimal, booleans
+//! as `true`/`false`, each in the `=?base64?…?=` form when not plain visible ASCII; `null` or absent
+//! arguments send no header. Warden does not know the tool's schema when the request arrives, so it
+//! ties `Mcp-Param-T` to the **top-level argument whose name equals `T` case-insensitively, `-` and `_`
+//! counting as the same character** (`Mcp-Param-Region` ↔ `region`, `Mcp-Param-Tenant-Id` ↔
+//! `tenant_id`), the naming the specification's examples and the SDKs use. Every `Mcp-Param-*`
+//! header, whatever the protocol version, must:
+//! - appear once, on a `tools/call`, and name exactly one argument that is present and not `null`
+//!   (otherwise it has no counterpart: an annotation on a nested property, or one named unlike its
+//!   property, cannot be checked and is refused — fail closed);
+//! - carry that argument's value: a string equal to it, an integer equal to it (decimal, `42.0`
+//!   accepted as the specification's numeric comparison allows), `true`/`false` for a boolean, a
+//!   number equal as a double; an object or array has no header form.
+//!
+//! An argument without its header is not refused: only the schema says which arguments are mirrored,
+//! and the server (which has it) checks that side.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -26,6 +45,8 @@ use crate::jsonrpc::{Message, Payload};
 pub const MCP_METHOD: &str = "mcp-method";
 /// `Mcp-Name`.
 pub const MCP_NAME: &str = "mcp-name";
+/// Prefix of the headers mirroring tool arguments (`Mcp-Param-<Name>`, lower case).
+pub const MCP_PARAM_PREFIX: &str = "mcp-param-";
 /// The first `MCP-Protocol-Version` whose requests must carry the headers.
 pub const FIRST_VERSION_REQUIRING: &str = "2026-07-28";
 
@@ -45,15 +66,18 @@ pub fn name_member(method: &str) -> Option<&'static str> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{header}: {problem}")]
 pub struct HeaderMismatch {
-    /// `mcp-method` or `mcp-name`.
-    pub header: &'static str,
+    /// `mcp-method`, `mcp-name` or `mcp-param-<name>` (lower case, as received).
+    pub header: String,
     /// What is wrong, naming the values.
     pub problem: String,
 }
 
 impl HeaderMismatch {
-    fn new(header: &'static str, problem: String) -> Self {
-        Self { header, problem }
+    fn new(header: &str, problem: String) -> Self {
+        Self {
+            header: header.to_owned(),
+            problem,
+        }
     }
 }
 
@@ -64,6 +88,8 @@ pub struct MirroredHeaders {
     pub method: Vec<String>,
     /// Every `Mcp-Name` value, in order.
     pub name: Vec<String>,
+    /// Every `Mcp-Param-*` header, in order: (name in lower case, value).
+    pub params: Vec<(String, String)>,
     /// Whether the protocol version makes them mandatory on requests.
     pub required: bool,
 }
@@ -80,8 +106,23 @@ impl MirroredHeaders {
         Self {
             method: method.iter().map(|v| (*v).to_owned()).collect(),
             name: name.iter().map(|v| (*v).to_owned()).collect(),
+            params: Vec::new(),
             required,
         }
+    }
+
+    /// These headers plus the request's `Mcp-Param-*` headers, picked from all of its `headers`
+    /// (names case-insensitive).
+    pub fn with_params(mut self, headers: &[(String, String)]) -> Self {
+        self.params = headers
+            .iter()
+            .filter(|(n, _)| {
+                n.get(..MCP_PARAM_PREFIX.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(MCP_PARAM_PREFIX))
+            })
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+            .collect();
+        self
     }
 
     /// Checks the headers against the parsed body.
@@ -89,6 +130,86 @@ impl MirroredHeaders {
     /// # Errors
     /// The first [`HeaderMismatch`], as described in the module documentation.
     pub fn check(&self, payload: &Payload) -> Result<(), HeaderMismatch> {
+        self.check_method_and_name(payload)?;
+        self.check_params(payload)
+    }
+
+    /// The `Mcp-Param-*` checks of the module documentation.
+    fn check_params(&self, payload: &Payload) -> Result<(), HeaderMismatch> {
+        let Some((first, _)) = self.params.first() else {
+            return Ok(());
+        };
+        let arguments = match payload {
+            Payload::Single(message) if message.method() == Some("tools/call") => {
+                message.arguments().and_then(Value::as_object)
+            }
+            _ => {
+                return Err(without_counterpart(
+                    first,
+                    "only a single tools/call carries arguments",
+                ))
+            }
+        };
+        for (i, (header, value)) in self.params.iter().enumerate() {
+            if self.params[..i].iter().any(|(n, _)| n == header) {
+                continue;
+            }
+            let values: Vec<String> = self
+                .params
+                .iter()
+                .filter(|(n, _)| n == header)
+                .map(|(_, v)| v.clone())
+                .collect();
+            single(header, &values)?;
+            let token = &header[MCP_PARAM_PREFIX.len()..];
+            let same = |name: &str| {
+                name.len() == token.len()
+                    && name.bytes().zip(token.bytes()).all(|(a, b)| {
+                        a.eq_ignore_ascii_case(&b)
+                            || (matches!(a, b'-' | b'_') && matches!(b, b'-' | b'_'))
+                    })
+            };
+            let mut candidates = arguments
+                .into_iter()
+                .flatten()
+                .filter(|(name, v)| same(name) && !v.is_null());
+            let (argument, body) = match (candidates.next(), candidates.next()) {
+                (Some(found), None) => found,
+                (None, _) => {
+                    return Err(without_counterpart(
+                        header,
+                        &format!("the call has no argument named like {token:?} (case-insensitive, - and _ alike) that is not null"),
+                    ))
+                }
+                (Some((a, _)), Some((b, _))) => {
+                    return Err(HeaderMismatch::new(
+                        header,
+                        format!("names both arguments {a:?} and {b:?}"),
+                    ))
+                }
+            };
+            let Some(decoded) = decode(value.trim()) else {
+                return Err(HeaderMismatch::new(
+                    header,
+                    format!(
+                        "{value:?} is not valid =?base64?…?= text (RFC 4648 §4 Base64 of UTF-8)"
+                    ),
+                ));
+            };
+            if !mirrors(body, &decoded) {
+                return Err(HeaderMismatch::new(
+                    header,
+                    format!(
+                        "the header says {decoded:?} but the body's arguments.{argument} is {body}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `Mcp-Method` and `Mcp-Name` checks of the module documentation.
+    fn check_method_and_name(&self, payload: &Payload) -> Result<(), HeaderMismatch> {
         let method = single(MCP_METHOD, &self.method)?;
         let name = single(MCP_NAME, &self.name)?;
         let message = match payload {
@@ -165,10 +286,7 @@ impl MirroredHeaders {
 ///
 /// # Errors
 /// When the header is repeated.
-fn single<'v>(
-    header: &'static str,
-    values: &'v [String],
-) -> Result<Option<&'v str>, HeaderMismatch> {
+fn single<'v>(header: &str, values: &'v [String]) -> Result<Option<&'v str>, HeaderMismatch> {
     match values {
         [] => Ok(None),
         [one] => Ok(Some(one.trim())),
@@ -179,7 +297,33 @@ fn single<'v>(
     }
 }
 
-fn without_counterpart(header: &'static str, why: &str) -> HeaderMismatch {
+/// Whether header text `decoded` is the header form of argument `value` (see the module
+/// documentation).
+fn mirrors(value: &Value, decoded: &str) -> bool {
+    match value {
+        Value::String(s) => s == decoded,
+        Value::Bool(b) => decoded == if *b { "true" } else { "false" },
+        Value::Number(n) => {
+            if let Some(int) = n.as_i64().map(i128::from).or(n.as_u64().map(i128::from)) {
+                let whole = decoded
+                    .split_once('.')
+                    .filter(|(_, fraction)| {
+                        !fraction.is_empty() && fraction.bytes().all(|b| b == b'0')
+                    })
+                    .map_or(decoded, |(whole, _)| whole);
+                let digits = whole.strip_prefix('-').unwrap_or(whole);
+                !digits.is_empty()
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && whole.parse::<i128>().is_ok_and(|h| h == int)
+            } else {
+                decoded.parse::<f64>().ok() == n.as_f64()
+            }
+        }
+        Value::Null | Value::Array(_) | Value::Object(_) => false,
+    }
+}
+
+fn without_counterpart(header: &str, why: &str) -> HeaderMismatch {
     HeaderMismatch::new(
         header,
         format!("present without its counterpart in the body: {why}"),
@@ -410,5 +554,83 @@ mod tests {
             check(&["tools/call"], &[&upper], MODERN, tool_call(&upper)),
             Ok(())
         );
+    }
+    fn check_params(params: &[(&str, &str)], arguments: Value) -> Result<(), HeaderMismatch> {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                          "params": {"name": "t", "arguments": arguments}});
+        let payload = parse_payload(body.to_string().as_bytes()).unwrap();
+        let headers: Vec<(String, String)> = params
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        MirroredHeaders::new(&["tools/call"], &["t"], MODERN)
+            .with_params(&headers)
+            .check(&payload)
+    }
+
+    #[test]
+    fn param_headers_mirroring_their_arguments_pass() {
+        let arguments = json!({"region": "us-west1", "tenant_id": "tênant", "limit": 42,
+                               "exact": false, "ratio": 0.5, "other": {"x": 1}});
+        let tenant = format!("=?base64?{}?=", STANDARD.encode("tênant"));
+        assert_eq!(
+            check_params(
+                &[
+                    ("Mcp-Param-Region", "us-west1"),
+                    ("mcp-param-TENANT-ID", &tenant),
+                    ("mcp-param-limit", "42"),
+                    ("mcp-param-exact", "false"),
+                    ("mcp-param-ratio", "0.5"),
+                ],
+                arguments.clone()
+            ),
+            Ok(())
+        );
+        // The specification's numeric comparison: 42.0 is 42.
+        assert_eq!(
+            check_params(&[("mcp-param-limit", "42.0")], arguments.clone()),
+            Ok(())
+        );
+        // Arguments without a header are the server's to check (it has the schema).
+        assert_eq!(check_params(&[], arguments), Ok(()));
+    }
+
+    #[test]
+    fn param_headers_that_differ_or_have_no_counterpart_are_refused() {
+        let arguments = json!({"region": "us-west1", "limit": 42, "exact": false,
+                               "gone": null, "other": {"x": 1}, "a_b": "1", "a-b": "1"});
+        for (header, value) in [
+            ("mcp-param-region", "eu-west1"),
+            ("mcp-param-region", "US-WEST1"),
+            ("mcp-param-region", " =?base64?!!?="),
+            ("mcp-param-limit", "42.5"),
+            ("mcp-param-limit", "+42"),
+            ("mcp-param-limit", "4.2e1"),
+            ("mcp-param-exact", "False"),
+            ("mcp-param-exact", "0"),
+            ("mcp-param-gone", "x"),
+            ("mcp-param-missing", "x"),
+            ("mcp-param-other", "{\"x\":1}"),
+            ("mcp-param-a-b", "1"),
+        ] {
+            let e = check_params(&[(header, value)], arguments.clone()).unwrap_err();
+            assert_eq!(e.header, header, "{header}: {value}: {e}");
+        }
+        let e = check_params(
+            &[
+                ("mcp-param-region", "us-west1"),
+                ("mcp-param-region", "us-west1"),
+            ],
+            arguments.clone(),
+        )
+        .unwrap_err();
+        assert!(e.problem.contains("2 times"), "{e}");
+        // On anything but a single tools/call, no argument can be mirrored.
+        let list = parse_payload(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).unwrap();
+        let e = MirroredHeaders::new(&[], &[], OLDER)
+            .with_params(&[("mcp-param-region".into(), "x".into())])
+            .check(&list)
+            .unwrap_err();
+        assert_eq!(e.header, "mcp-param-region");
     }
 }

@@ -70,6 +70,12 @@ impl WardenHttp {
                 Effect::SetRequestHeader(name, value) => {
                     self.set_http_request_header(&name, Some(&value));
                 }
+                Effect::ReplaceRequestBody { len, body } => {
+                    // The headers are still held, so the upstream sees the new, explicit length.
+                    self.set_http_request_body(0, len, &body);
+                    self.remove_http_request_header("transfer-encoding");
+                    self.set_http_request_header("content-length", Some(&body.len().to_string()));
+                }
                 Effect::RemoveResponseHeader(name) => self.remove_http_response_header(name),
                 Effect::ReplaceResponseBody { len, body } => {
                     self.set_http_response_body(0, len, &body);

@@ -52,6 +52,16 @@ pub enum Effect {
     RemoveRequestHeader(String),
     /// Set a request header (lower-case name; replaces any value).
     SetRequestHeader(String, String),
+    /// Replace the first `len` bytes of the request body the host holds (the whole buffered body of a
+    /// held request) with `body`, and make the request's length explicit: `content-length` set to
+    /// `body`'s length, `transfer-encoding` removed (the headers are still held). Only a held request
+    /// that is then resumed is rewritten.
+    ReplaceRequestBody {
+        /// Bytes replaced, from the start of the held body.
+        len: usize,
+        /// What takes their place.
+        body: Vec<u8>,
+    },
     /// Remove every response header named so.
     RemoveResponseHeader(&'static str),
     /// Replace the first `len` bytes of the response body the host holds (everything buffered so far,

@@ -16,6 +16,7 @@
 //!   an over-limit JSON body is replaced by a JSON-RPC error, an SSE stream that fails to parse is cut.
 
 mod effect;
+mod mrtr_round;
 mod on_request;
 mod on_response;
 mod runtime;
@@ -33,6 +34,7 @@ use crate::mirrored_headers::MirroredHeaders;
 use crate::reply::LocalReply;
 use crate::response::ResponsePlan;
 use crate::sse::SseRewriter;
+use mrtr_round::MrtrRound;
 
 /// What one callback of an exchange needs besides what the host delivered: the shared runtime, the
 /// key sets, and the host's clock.
@@ -91,6 +93,8 @@ pub struct Exchange {
     response: ResponseBody,
     /// The call held while `warden serve` is asked whether it was approved.
     approval: Option<Box<ApprovalHold>>,
+    /// How the held call is answered for a MCP 2026-07-28 client (`None`: today's flow).
+    mrtr: Option<MrtrRound>,
 }
 
 impl Exchange {
@@ -110,6 +114,7 @@ impl Exchange {
             plan: None,
             response: ResponseBody::Untouched,
             approval: None,
+            mrtr: None,
         }
     }
 

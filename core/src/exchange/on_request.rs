@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::mrtr_round::{state_refusal, MrtrRound};
 use super::{
     header_value, header_values, Effect, Env, Exchange, Flow, LogLevel, RequestBody, Step,
 };
@@ -10,10 +11,11 @@ use crate::approval::{ApprovalHold, Resolution, CHECK_PATH, INTERNAL_SECRET_HEAD
 use crate::audit::{AuditDecision, RecordedError};
 use crate::body_encoding::{body_on_method_refusal, check_body_encoding, FORWARDED_CONTENT_TYPE};
 use crate::exchange::CheckCall;
-use crate::jsonrpc::{INVALID_REQUEST, POLICY_DENIED};
+use crate::jsonrpc::{INVALID_PARAMS, INVALID_REQUEST, POLICY_DENIED};
 use crate::jwt::{AuthError, ResourceServer, IDENTITY_HEADER_PREFIX};
 use crate::metric::Counter;
 use crate::mirrored_headers::{MirroredHeaders, MCP_METHOD, MCP_NAME};
+use crate::mrtr::StateRefusal;
 use crate::reply::LocalReply;
 use crate::request::Disposition;
 
@@ -98,7 +100,8 @@ impl Exchange {
                 &header_values(headers, MCP_METHOD),
                 &header_values(headers, MCP_NAME),
                 self.audit.protocol_version.as_deref(),
-            );
+            )
+            .with_params(headers);
             if let Err(refusal) = check_body_encoding(
                 &header_values(headers, "content-type"),
                 &header_values(headers, "content-encoding"),
@@ -221,9 +224,10 @@ impl Exchange {
         let Some(hold) = self.approval.take() else {
             return Step::proceed();
         };
+        let round = self.mrtr.take();
         match hold.resolve(answer) {
             Resolution::Forward { approval } => {
-                let effects = vec![
+                let mut effects = vec![
                     Effect::Log(
                         LogLevel::Info,
                         format!(
@@ -246,6 +250,11 @@ impl Exchange {
                     audit.approval = approval.clone();
                 }
                 self.plan = Some(hold.plan);
+                // A retry carrying Warden's requestState goes on without the MRTR members Warden issued.
+                if let Some((len, body)) = round.and_then(MrtrRound::replacement) {
+                    self.audit.bytes_in = body.len() as u64;
+                    effects.push(Effect::ReplaceRequestBody { len, body });
+                }
                 Step {
                     effects,
                     flow: Flow::Continue,
@@ -257,13 +266,30 @@ impl Exchange {
                 decision,
                 approval,
             } => {
+                // A 2026-07-28 client learns of a pending approval through an MRTR input_required result.
+                let input_required = match (&round, decision, &approval) {
+                    (Some(_), AuditDecision::ApprovalPending, Some(pending)) => {
+                        Self::input_required_reply(
+                            env,
+                            &hold,
+                            &pending.id,
+                            pending.expires_at.as_deref(),
+                        )
+                    }
+                    _ => None,
+                };
+                let recorded_error = input_required.is_none().then(|| RecordedError {
+                    code: POLICY_DENIED,
+                    message: message.clone(),
+                });
                 for audit in &mut self.messages {
                     audit.decision = decision;
                     audit.approval = approval.clone();
-                    audit.jsonrpc_error = Some(RecordedError {
-                        code: POLICY_DENIED,
-                        message: message.clone(),
-                    });
+                    audit.jsonrpc_error = recorded_error.clone();
+                }
+                if let Some(reply) = input_required {
+                    let effects = vec![Effect::Count(Counter::ApprovalsRefused, 1)];
+                    return self.reply(env, effects, reply);
                 }
                 let effects = vec![
                     Effect::Count(Counter::ApprovalsRefused, 1),
@@ -310,7 +336,13 @@ impl Exchange {
                 }
             }
             Disposition::Respond(reply) => self.reply(env, effects, reply),
-            Disposition::Hold(hold) => self.hold(env, effects, hold),
+            Disposition::Hold(hold) => match self.mrtr_round(env, body, &hold) {
+                Ok(round) => {
+                    self.mrtr = round;
+                    self.hold(env, effects, hold)
+                }
+                Err(refusal) => self.refuse_request_state(env, effects, &hold, &refusal),
+            },
         }
     }
 
@@ -343,6 +375,31 @@ impl Exchange {
             effects,
             flow: Flow::Pause,
         }
+    }
+
+    /// Refuses a held call whose Warden `requestState` does not hold (audit decision `deny`);
+    /// `warden serve` is not asked.
+    fn refuse_request_state(
+        &mut self,
+        env: &Env<'_>,
+        mut effects: Vec<Effect>,
+        hold: &ApprovalHold,
+        refusal: &StateRefusal,
+    ) -> Step {
+        let (reply, message) = state_refusal(hold, refusal);
+        effects.push(Effect::Log(
+            LogLevel::Info,
+            format!("warden: {} {message}", hold.check.caller.sub),
+        ));
+        effects.push(Effect::Count(Counter::Denied, 1));
+        for audit in &mut self.messages {
+            audit.decision = AuditDecision::Deny;
+            audit.jsonrpc_error = Some(RecordedError {
+                code: INVALID_PARAMS,
+                message: message.clone(),
+            });
+        }
+        self.reply(env, effects, reply)
     }
 
     /// Refuses the request as a whole before any message was read (audit decision `invalid`).

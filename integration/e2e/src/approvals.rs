@@ -45,6 +45,26 @@ pub fn approvals_plugin_config() -> anyhow::Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
+/// The id of the `require_approval` rule of [`APPROVALS_POLICY`].
+pub const APPROVAL_RULE: &str = "approve-delete-customer";
+
+/// [`approvals_plugin_config`] with the members of `block` (a JSON object) set in the `approval` block
+/// of rule [`APPROVAL_RULE`].
+///
+/// # Errors
+/// As [`approvals_plugin_config`], or when the rule is missing.
+pub fn approvals_config_with(block: &Value) -> anyhow::Result<Value> {
+    let mut config = approvals_plugin_config()?;
+    let rule = config["policy"]["rules"]
+        .as_array_mut()
+        .and_then(|rules| rules.iter_mut().find(|r| r["id"] == APPROVAL_RULE))
+        .with_context(|| format!("{APPROVALS_POLICY} has no rule {APPROVAL_RULE}"))?;
+    for (key, value) in block.as_object().into_iter().flatten() {
+        rule["approval"][key] = value.clone();
+    }
+    Ok(config)
+}
+
 /// A running `warden serve`.
 #[derive(Debug)]
 pub struct ApprovalService {

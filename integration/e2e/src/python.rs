@@ -2,7 +2,7 @@
 //! `requirements.txt`, installed into the workspace `.venv` by `just setup`). Both speak MCP 2026-07-28
 //! (stateless Streamable HTTP, `Mcp-Method`/`Mcp-Name` headers) when the other side does.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -102,6 +102,21 @@ impl PythonUpstream {
 /// # Errors
 /// When the client fails (its stderr is in the message) or prints no JSON.
 pub fn run_client(url: &str, token: &str, operations: &Value) -> anyhow::Result<Value> {
+    run_client_answering(url, token, operations, |_| Ok(false))
+}
+
+/// [`run_client`] for a client that is asked to elicit: each elicitation it shows
+/// (`{"mode", "message", "url"}`) is passed to `answer`, which accepts it (`true`) or declines it;
+/// the client then carries on (the SDK retries an `input_required` call with the answer).
+///
+/// # Errors
+/// As [`run_client`], or `answer`'s error.
+pub fn run_client_answering(
+    url: &str,
+    token: &str,
+    operations: &Value,
+    mut answer: impl FnMut(&Value) -> anyhow::Result<bool>,
+) -> anyhow::Result<Value> {
     let mut child = Command::new(python()?)
         .current_dir(workspace_root().join(PYTHON_SDK_DIR))
         .args(["client.py", url, token])
@@ -110,11 +125,30 @@ pub fn run_client(url: &str, token: &str, operations: &Value) -> anyhow::Result<
         .stderr(Stdio::piped())
         .spawn()
         .context("cannot start the Python SDK client")?;
-    child
-        .stdin
-        .take()
-        .context("no stdin")?
-        .write_all(operations.to_string().as_bytes())?;
+    let mut stdin = child.stdin.take().context("no stdin")?;
+    writeln!(stdin, "{operations}")?;
+    stdin.flush()?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut last = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        let shown = serde_json::from_str::<Value>(&line)
+            .ok()
+            .and_then(|v| v.get("elicitation").cloned());
+        match shown {
+            Some(elicitation) => {
+                let reply = if answer(&elicitation)? {
+                    "accept"
+                } else {
+                    "decline"
+                };
+                writeln!(stdin, "{reply}")?;
+                stdin.flush()?;
+            }
+            None => last = line,
+        }
+    }
+    drop(stdin);
     let output = child.wait_with_output()?;
     if !output.status.success() {
         bail!(
@@ -123,10 +157,6 @@ pub fn run_client(url: &str, token: &str, operations: &Value) -> anyhow::Result<
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    serde_json::from_slice(&output.stdout).with_context(|| {
-        format!(
-            "the Python SDK client printed no JSON: {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    serde_json::from_str(&last)
+        .with_context(|| format!("the Python SDK client printed no JSON: {last}"))
 }

@@ -10,28 +10,17 @@ use std::time::{Duration, Instant};
 use rmcp::model::{CallToolRequestParams, JsonObject};
 use rmcp::ServiceError;
 use serde_json::{json, Value};
-use warden_e2e::approvals::{approvals_plugin_config, ApprovalStack};
+use warden_e2e::approvals::{approvals_config_with, ApprovalStack, APPROVAL_RULE};
 use warden_e2e::mcp::{connect, Endpoint};
 use warden_testkit::tokens::{approver_token, dev_token};
 
 const TOOL: &str = "delete_customer";
-const RULE: &str = "approve-delete-customer";
+const RULE: &str = APPROVAL_RULE;
 const DENIED_CODE: i64 = -32003;
 
 /// The demo approvals policy with the approval block of rule [`RULE`] changed by `block`.
 fn config(block: Value) -> Value {
-    let mut config = approvals_plugin_config().unwrap();
-    let rule = config["policy"]["rules"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|r| r["id"] == RULE)
-        .expect("demo-approvals.json has the approval rule");
-    let approval = &mut rule["approval"];
-    for (key, value) in block.as_object().unwrap() {
-        approval[key] = value.clone();
-    }
-    config
+    approvals_config_with(&block).unwrap()
 }
 
 fn alice() -> String {

@@ -59,6 +59,23 @@ pub fn warden_host(configuration: &[u8]) -> Result<Host> {
     Host::new(&warden_module()?, config)
 }
 
+/// A host running Warden with `configuration`, the Envoy `clusters` it may call, and the Wasm VM's
+/// `environment` (`vm_config.environment_variables`).
+pub fn warden_host_with(
+    configuration: &[u8],
+    clusters: &[&str],
+    environment: &[(&str, &str)],
+) -> Result<Host> {
+    let config = environment.iter().fold(
+        HostConfig::default()
+            .with_root_id(ROOT_ID)
+            .with_plugin_configuration(configuration)
+            .with_clusters(clusters),
+        |config, (name, value)| config.with_env(name, value),
+    );
+    Host::new(&warden_module()?, config)
+}
+
 /// A host with the demo configuration and one started, configured VM.
 pub fn demo() -> Result<(Host, Vm)> {
     let host = warden_host(&demo_configuration()?)?;
@@ -218,6 +235,23 @@ pub fn audit_records(stream: &HttpStream<'_>) -> Result<Vec<Value>> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).map_err(|e| format_err!("audit record {l:?}: {e}")))
         .collect()
+}
+
+/// Finishes stream `id` of `vm` (answering `200 application/json` with no body first when the request
+/// was forwarded rather than answered locally) and returns its one audit record.
+pub fn finished_record(vm: &mut Vm, id: u32) -> Result<Value> {
+    let mut stream = vm.stream(id)?;
+    if stream.local_response().is_none() {
+        stream.response_headers(
+            &[(":status", "200"), ("content-type", "application/json")],
+            true,
+        )?;
+    }
+    stream.finish()?;
+    match audit_records(&stream)?.as_slice() {
+        [record] => Ok(record.clone()),
+        records => Err(format_err!("expected one audit record, got {records:?}")),
+    }
 }
 
 /// Parses a body as JSON, naming it in the error.

@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use proxy_wasm_host::{HostConfig, HttpCallResponse, Vm};
+use proxy_wasm_host::{HttpCallResponse, Vm};
 use serde_json::{json, Value};
 use warden_harness::{
-    audit_records, json_body, post_headers, send_request, tool_call, warden_module, DevSigner,
+    finished_record, json_body, post_headers, send_request, tool_call, warden_host_with, DevSigner,
 };
 use warden_testkit::paths::read_repo_file;
 
@@ -19,17 +19,8 @@ const GRACE_MS: u64 = 5_000;
 const SECRET: &str = "harness-internal-secret-0123456789";
 
 fn approvals_host(environment: &[(&str, &str)]) -> proxy_wasm_host::Host {
-    let config = read_repo_file("policies/demo-approvals.json")
-        .unwrap()
-        .into_bytes();
-    let mut host_config = HostConfig::default()
-        .with_root_id("warden")
-        .with_plugin_configuration(&config)
-        .with_clusters(&[CLUSTER]);
-    for (name, value) in environment {
-        host_config = host_config.with_env(name, value);
-    }
-    proxy_wasm_host::Host::new(&warden_module().unwrap(), host_config).unwrap()
+    let config = read_repo_file("policies/demo-approvals.json").unwrap();
+    warden_host_with(config.as_bytes(), &[CLUSTER], environment).unwrap()
 }
 
 fn approvals_vm() -> (proxy_wasm_host::Host, Vm) {
@@ -99,19 +90,7 @@ fn local_error(vm: &Vm, id: u32) -> Value {
 }
 
 fn record_of(vm: &mut Vm, id: u32) -> Value {
-    let mut stream = vm.stream(id).unwrap();
-    if stream.local_response().is_none() {
-        stream
-            .response_headers(
-                &[(":status", "200"), ("content-type", "application/json")],
-                true,
-            )
-            .unwrap();
-    }
-    stream.finish().unwrap();
-    let records = audit_records(&stream).unwrap();
-    assert_eq!(records.len(), 1, "{records:?}");
-    records[0].clone()
+    finished_record(vm, id).unwrap()
 }
 
 #[test]

@@ -151,3 +151,102 @@ fn matching_headers_including_base64_names_are_forwarded() {
     let (local, _, _) = send(&headers("2025-11-25", &[]), &search());
     assert!(local.is_none(), "{local:?}");
 }
+
+/// `search_customers` with `query: "acme"` and more arguments.
+fn search_with(arguments: Value) -> Value {
+    let mut body = search();
+    for (k, v) in arguments.as_object().unwrap() {
+        body["params"]["arguments"][k] = v.clone();
+    }
+    body
+}
+
+#[test]
+fn a_param_header_that_differs_from_its_argument_or_has_none_is_refused() {
+    let call = [
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "search_customers"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut all = call.to_vec();
+        all.extend_from_slice(extra);
+        all
+    };
+    let cases: [Case; 7] = [
+        (
+            "value differs",
+            with(&[("mcp-param-query", "other")]),
+            search(),
+            "mcp-param-query",
+        ),
+        (
+            "no such argument",
+            with(&[("mcp-param-region", "us-west1")]),
+            search(),
+            "mcp-param-region",
+        ),
+        (
+            "argument is null",
+            with(&[("mcp-param-region", "us-west1")]),
+            search_with(json!({"region": null})),
+            "mcp-param-region",
+        ),
+        (
+            "integer differs",
+            with(&[("mcp-param-limit", "10")]),
+            search_with(json!({"limit": 1000})),
+            "mcp-param-limit",
+        ),
+        (
+            "an object has no header form",
+            with(&[("mcp-param-filter", "{}")]),
+            search_with(json!({"filter": {}})),
+            "mcp-param-filter",
+        ),
+        (
+            "base64 that decodes to another value",
+            with(&[("mcp-param-query", "=?base64?b3RoZXI=?=")]),
+            search(),
+            "mcp-param-query",
+        ),
+        (
+            "repeated",
+            with(&[("mcp-param-query", "acme"), ("mcp-param-query", "acme")]),
+            search(),
+            "mcp-param-query",
+        ),
+    ];
+    for (case, extra, body, header) in cases {
+        assert_refused(&headers("2026-07-28", &extra), &body, header, case);
+    }
+    // A param header on a method without arguments has no counterpart either.
+    assert_refused(
+        &headers(
+            "2026-07-28",
+            &[("mcp-method", "tools/list"), ("mcp-param-query", "acme")],
+        ),
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        "mcp-param-query",
+        "tools/list",
+    );
+}
+
+#[test]
+fn param_headers_that_mirror_their_arguments_are_forwarded() {
+    let h = headers(
+        "2026-07-28",
+        &[
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "search_customers"),
+            ("mcp-param-query", "acme"),
+            ("mcp-param-tenant-id", "=?base64?IHTDqW5hbnQg?="),
+            ("mcp-param-limit", "10"),
+            ("mcp-param-exact", "true"),
+        ],
+    );
+    let body = search_with(json!({"tenant_id": " ténant ", "limit": 10, "exact": true}));
+    let (local, request, records) = send(&h, &body);
+    assert!(local.is_none(), "{local:?}");
+    assert_eq!(request.forwarded, body.to_string().into_bytes());
+    assert_eq!(records[0]["decision"], "allow");
+}
