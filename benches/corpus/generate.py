@@ -127,8 +127,14 @@ def luhn_valid(number):
 
 
 def nhs_number(rng, valid=True):
+    """A UK NHS number `NNN NNN NNNN`; with `valid=False`, one failing mod 11 that is not phone-shaped
+    either: a 3-3-4 number with a NANP area code and exchange (first digits 2-9) is a US phone number
+    as written, and one starting with 0 a trunk-prefixed national number, so the first digit is 1 or
+    the fourth is 0 or 1."""
     while True:
         digits = [rng.randrange(10) for _ in range(9)]
+        if not valid and (digits[0] == 0 or (digits[0] > 1 and digits[3] > 1)):
+            continue
         total = sum(d * (10 - i) for i, d in enumerate(digits))
         check = 11 - total % 11
         if check == 11:
@@ -353,7 +359,7 @@ def secrets(corpus, fakers, rng, per_kind):
     b64 = string.ascii_letters + string.digits + "+/"
     aws_contexts = [
         "aws_secret_access_key = {v}",
-        '{{"AccessKeyId": "AKIA{id}", "SecretAccessKey": "{v}"}}',
+        '{{"UserName": "deploy-bot", "SecretAccessKey": "{v}"}}',
         "export AWS_SECRET_ACCESS_KEY={v}",
         "secret_access_key: {v}",
     ]
@@ -365,7 +371,7 @@ def secrets(corpus, fakers, rng, per_kind):
                        "")
         else:
             value = rand_str(rng, b64, 40)
-            template = rng.choice(aws_contexts).replace("{id}", rand_str(rng, upper_digits, 16))
+            template = rng.choice(aws_contexts)
             before, after = template.split("{v}", 1)
             corpus.add_raw("secret", "aws-secret-key", "AWS_ACCESS_KEY", value,
                            before.replace("{{", "{"), after.replace("}}", "}"))
@@ -418,7 +424,7 @@ def secrets(corpus, fakers, rng, per_kind):
         "{field}: {v}\n",
         '{{"{field}": "{v}", "user": "{name}"}}',
         "DB_{FIELD}={v} ./migrate",
-        "connecting with {field} '{v}' to the primary",
+        "[database]\n{field} = \"{v}\"\n",
     ]
     fields = ["password", "db_password", "secret", "client_secret", "api_key", "passphrase",
               "auth_token"]
@@ -466,7 +472,7 @@ def look_alikes(corpus, fakers, rng, per_kind):
         iban = fakers[rng.choice(["de_DE", "fr_FR", "nl_NL", "es_ES", "en_GB"])].iban()
         check = (int(iban[2:4]) + rng.randrange(1, 97)) % 97
         add("iban-mod97-fail", iban[:2] + f"{max(check, 2):02d}" + iban[4:], "iban")
-        add("nhs-mod11-fail", nhs_number(rng, valid=False), "nhs_number")
+        add("nhs-mod11-fail", nhs_number(rng, valid=False), "nhs_number")  # not NANP-shaped
         add("ssn-invalid-area", rng.choice(["000", "666"]) + f"-{rng.randrange(1, 100):02d}-"
             f"{rng.randrange(1, 10000):04d}", "ssn")
         add("eth-tx-hash", "0x" + rng.randbytes(32).hex(), "tx")
