@@ -64,7 +64,7 @@ fn tokens(masked: &str) -> anyhow::Result<Vec<Token<'_>>> {
             "marker with a bad name {name:?} in {masked:?}"
         );
         if at > 0 {
-            out.push(Token::Literal(rest[..at].as_bytes()));
+            out.push(Token::Literal(&rest.as_bytes()[..at]));
         }
         out.push(Token::Marker(name));
         rest = &after[close + 1..];
@@ -90,21 +90,19 @@ pub fn from_masked(input: &str, masked: &str) -> anyhow::Result<Outcome> {
     let mut forward = vec![vec![false; n + 1]; tokens.len() + 1];
     forward[0][0] = true;
     for (j, token) in tokens.iter().enumerate() {
-        for s in 0..=n {
-            if !forward[j][s] {
-                continue;
-            }
-            match token {
-                Token::Literal(lit) => {
-                    if matches_at(lit, s) {
+        match token {
+            Token::Literal(lit) => {
+                for s in 0..=n {
+                    if forward[j][s] && matches_at(lit, s) {
                         forward[j + 1][s + lit.len()] = true;
                     }
                 }
-                Token::Marker(_) => {
-                    for e in s + 1..=n {
-                        forward[j + 1][e] = true;
+            }
+            Token::Marker(_) => {
+                if let Some(first) = forward[j].iter().position(|&f| f) {
+                    for slot in &mut forward[j + 1][first + 1..] {
+                        *slot = true;
                     }
-                    break;
                 }
             }
         }
