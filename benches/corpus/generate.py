@@ -423,7 +423,7 @@ def secrets(corpus, fakers, rng, per_kind):
         "{field}={v}\n",
         "{field}: {v}\n",
         '{{"{field}": "{v}", "user": "{name}"}}',
-        "DB_{FIELD}={v} ./migrate",
+        "{ENV}={v} ./migrate",
         "[database]\n{field} = \"{v}\"\n",
     ]
     fields = ["password", "db_password", "secret", "client_secret", "api_key", "passphrase",
@@ -431,7 +431,8 @@ def secrets(corpus, fakers, rng, per_kind):
     for _ in range(per_kind):
         field = rng.choice(fields)
         value = us.password(length=rng.choice([10, 14, 20]), special_chars=rng.random() < 0.5)
-        template = rng.choice(assignment_contexts).replace("{FIELD}", field.upper())
+        env = field.upper() if field.startswith("db_") else "DB_" + field.upper()
+        template = rng.choice(assignment_contexts).replace("{ENV}", env)
         before, after = template.split("{v}", 1)
         fill = {"field": field, "name": us.name()}
         corpus.add_raw("secret", "assignment", "SECRET_ASSIGNMENT", value,
