@@ -214,6 +214,25 @@ bench: build
     @command -v taskset >/dev/null || { echo "error: taskset (util-linux) is missing"; exit 1; }
     target/debug/load-bench --envoy "{{envoy}}" --wasm "{{wasm}}" --out-dir benches/results
 
+# Own venv benches/.venv-corpus (faker, presidio-analyzer, spacy: benches/corpus/requirements.txt), regenerates
+# benches/corpus/corpus.jsonl, runs Presidio's pattern recognizers and Warden's detectors over it (about 1 min).
+# Precision/recall of the detectors vs Presidio -> benches/results/detectors-precision-recall.{md,json}.
+bench-detectors:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    venv=benches/.venv-corpus
+    test -x "$venv/bin/python" || { echo "==> creating $venv"; python3 -m venv "$venv"; }
+    cmp -s benches/corpus/requirements.txt "$venv/requirements.installed" || { echo "==> installing benches/corpus/requirements.txt into $venv"; "$venv/bin/pip" install --quiet --disable-pip-version-check -r benches/corpus/requirements.txt && cp benches/corpus/requirements.txt "$venv/requirements.installed"; }
+    echo "==> generating benches/corpus/corpus.jsonl"
+    "$venv/bin/python" benches/corpus/generate.py
+    echo "==> Presidio (pattern recognizers, spaCy blank model) over the corpus"
+    "$venv/bin/python" benches/corpus/presidio.py
+    echo "==> Warden's detectors over the corpus, and the table"
+    cargo run --locked --release --quiet -p warden-benches --bin detector-corpus -- \
+      --presidio benches/results/presidio-detections.json \
+      --markdown benches/results/detectors-precision-recall.md --json benches/results/detectors-precision-recall.json
+    echo "==> benches/results/detectors-precision-recall.md"
+
 # Installs nightly and cargo-fuzz when missing. Seeds: fuzz/seeds/TARGET (and policies/ for config_load);
 # generated corpus: fuzz/corpus/TARGET; crashes: fuzz/artifacts/TARGET; final stats: fuzz/fuzz-0.log.
 # Fuzz TARGET (jsonrpc_parse sse_rewrite json_mask jwt_parse config_load): one job, `seconds`, nice 19.

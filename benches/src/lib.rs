@@ -5,6 +5,8 @@
 //! - [`envoy`], [`http`], [`loadgen`], [`report`]: the load bench (`load-bench`, run by `just bench`):
 //!   renders `envoy/bench/*.yaml` (with `warden_testkit::envoy`), starts the Envoys, checks each
 //!   answers as its config says, drives `wrk`, and writes the Markdown report.
+//! - [`corpus`]: the detector corpus (`benches/corpus/`) and the precision/recall scoring of
+//!   Warden's detectors and Presidio's over it (`detector-corpus`, run by `just bench-detectors`).
 //!
 //! The demo policy, dev keys and tokens, free ports and the template renderer come from
 //! `warden-testkit`.
@@ -12,6 +14,7 @@
 //! The criterion benches (`benches/core_hot_paths.rs`) and the load bench share the payloads, so
 //! both measure the same bytes.
 
+pub mod corpus;
 pub mod envoy;
 pub mod http;
 pub mod loadgen;
