@@ -139,9 +139,14 @@ fn next_group(text: &[u8], end: usize) -> Option<usize> {
     }
 }
 
+/// The longest card number from `start`: 13–19 digits passing Luhn, plain or grouped as cards are
+/// printed ([`card_grouping`]). Digits glued to letters count too (`x4111111111111111`): a card
+/// inside a token still leaks.
 fn longest_card_from(text: &[u8], start: usize) -> Option<usize> {
     let mut digits = [0u8; 19];
+    let mut groups = [0usize; 19];
     let mut count = 0;
+    let mut group_count = 0;
     let mut group = start;
     let mut best = None;
     loop {
@@ -153,13 +158,30 @@ fn longest_card_from(text: &[u8], start: usize) -> Option<usize> {
             digits[count] = byte - b'0';
             count += 1;
         }
-        if CARD_DIGITS.contains(&count) && luhn_valid(&digits[..count]) {
+        groups[group_count] = end - group;
+        group_count += 1;
+        if CARD_DIGITS.contains(&count)
+            && card_grouping(&groups[..group_count])
+            && luhn_valid(&digits[..count])
+        {
             best = Some(end);
         }
         match next_group(text, end) {
             Some(next) => group = next,
             None => return best,
         }
+    }
+}
+
+/// Whether digit groups of these lengths are laid out as card numbers are printed: one group, or
+/// groups of 4 with a last group of 1–4 (16–19 digits as 4-4-4-4[-3]), or 4-6-5 / 4-6-4 (American
+/// Express, Diners Club). ISBNs (978-0-306-40615-7) and other identifiers grouped otherwise are not
+/// cards even when their digits pass Luhn.
+fn card_grouping(groups: &[usize]) -> bool {
+    match groups {
+        [_] | [4, 6, 5] | [4, 6, 4] => true,
+        [init @ .., last] => init.iter().all(|&g| g == 4) && (1..=4).contains(last),
+        [] => false,
     }
 }
 

@@ -46,7 +46,13 @@ fn row_credit_card() {
             "5555-5555-5555-4444",
             "378282246310005",
         ],
-        &["4111 1111 1111 1112", "order 20261130123456"],
+        &[
+            "4111 1111 1111 1112",
+            "order 20261130123456",
+            // ISBN-13s whose digits happen to pass Luhn: not grouped like a card.
+            "978-0-649-68541-7",
+            "isbn=978-0-234-17368-8",
+        ],
     );
 }
 
@@ -316,6 +322,33 @@ fn row_secret_assignment() {
         masked("Authorization: Bearer opaque-token-value"),
         "Authorization: Bearer [REDACTED:SECRET_ASSIGNMENT]"
     );
+    // `&`, `,` and `;` end an unquoted value only when the next field follows (a query string or a
+    // connection string); otherwise they are part of the secret.
+    for (text, out) in [
+        (
+            "DB_PASSWORD=PI&$RQzvjJl7aM ./migrate",
+            "DB_PASSWORD=[REDACTED:SECRET_ASSIGNMENT] ./migrate",
+        ),
+        (
+            "password: X_nJ*t0rq@&8Oy",
+            "password: [REDACTED:SECRET_ASSIGNMENT]",
+        ),
+        ("secret: 7R6+07Zvm&", "secret: [REDACTED:SECRET_ASSIGNMENT]"),
+        (
+            "https://h/login?password=hunter22&user=bob",
+            "https://h/login?password=[REDACTED:SECRET_ASSIGNMENT]&user=bob",
+        ),
+        (
+            "Password=s3cr3t!;Server=db",
+            "Password=[REDACTED:SECRET_ASSIGNMENT];Server=db",
+        ),
+        (
+            "password=hunter22, then",
+            "password=[REDACTED:SECRET_ASSIGNMENT], then",
+        ),
+    ] {
+        assert_eq!(masked(text), out);
+    }
     for survivor in [
         "password: null",
         "max_tokens: 4096",

@@ -345,11 +345,31 @@ fn value_after(text: &[u8], from: usize) -> Option<(usize, usize)> {
         }
     }
     let end = (start..text.len())
-        .find(|&j| {
-            text[j].is_ascii_whitespace() || matches!(text[j], b',' | b';' | b'&' | b'"' | b'\'')
+        .find(|&j| match text[j] {
+            b'"' | b'\'' => true,
+            b if b.is_ascii_whitespace() => true,
+            // Punctuation after the value (`password=x, then`).
+            b',' | b';' => {
+                text.get(j + 1).is_none_or(u8::is_ascii_whitespace) || next_field(text, j + 1)
+            }
+            b'&' => next_field(text, j + 1),
+            _ => false,
         })
         .unwrap_or(text.len());
     (end > start).then_some((start, end))
+}
+
+/// Whether another `name=` / `name:` field starts at `at` (after a `&`, `,` or `;` that then ends
+/// the value before it, as in a query or connection string); otherwise the separator is part of
+/// the secret.
+fn next_field(text: &[u8], at: usize) -> bool {
+    let rest = &text[at.min(text.len())..];
+    let rest = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
+    let name = rest
+        .iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        .count();
+    name > 0 && matches!(rest.get(name), Some(b'=' | b':'))
 }
 
 /// Whether `name` (any case) ends like a name whose value is a secret: one of [`SECRET_NAMES`] or
