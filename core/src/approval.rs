@@ -464,6 +464,7 @@ mod tests {
                 detectors: None,
                 tools_list_ids: vec![],
                 record_results: Default::default(),
+                pinning: None,
             },
         }
     }

@@ -98,6 +98,7 @@ impl WardenHttp {
                     }
                 }
                 Effect::SendReply(reply) => self.send(&reply),
+                Effect::ObserveTools(observations) => shared.pins.observe(&observations),
             }
         }
         flow

@@ -7,6 +7,7 @@ use warden_core::{ConfigError, Engine};
 use crate::audit_queue::AuditQueue;
 use crate::jwks::KeyCache;
 use crate::metrics::Metrics;
+use crate::pins::SharedPins;
 
 /// One loaded configuration, with the host-side state around it.
 pub struct Shared {
@@ -18,6 +19,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// The shared queue of records for the audit store (`None`: no `audit` block).
     pub audit: Option<AuditQueue>,
+    /// The pin state of tool-definition pinning in shared data (the runtime reads its own handle).
+    pub pins: SharedPins,
 }
 
 impl Shared {
@@ -30,8 +33,12 @@ impl Shared {
         let env = |name: &str| std::env::var(name).ok();
         let engine = Engine::load(bytes, Environment::Read(&env))?;
         let audit = engine.audit.as_ref().and_then(AuditQueue::register);
+        let pins = SharedPins::new(&engine.upstream);
+        let mut runtime = Runtime::new(engine);
+        runtime.pins = Box::new(SharedPins::new(&runtime.engine.upstream));
         Ok(Self {
-            runtime: Runtime::new(engine),
+            runtime,
+            pins,
             keys: KeyCache::default(),
             metrics: Metrics::default(),
             audit,
