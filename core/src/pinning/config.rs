@@ -34,6 +34,11 @@ pub struct PinningConfig {
     #[serde(default = "default_refresh_seconds")]
     #[schemars(range(min = 1))]
     pub refresh_seconds: u64,
+    /// Groups whose members may (re-)pin tools in `warden serve` (`warden tools pins approve`); empty
+    /// (the default): any approver (a token for one of `approvers.audiences`, which no agent token
+    /// carries).
+    #[serde(default)]
+    pub approver_groups: Vec<String>,
 }
 
 /// What happens to a tool without a pin.

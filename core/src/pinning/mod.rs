@@ -17,6 +17,7 @@
 //! report to `warden serve`. `notifications/tools/list_changed` is passed on untouched.
 
 mod config;
+pub mod wire;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
