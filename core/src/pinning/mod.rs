@@ -264,9 +264,23 @@ impl Pinning {
     }
 
     /// Judges the tools of one listing in place: removes those that changed since they were pinned
-    /// (and, under `hold`, those without a pin) and any entry without a string `name`, and returns
-    /// what it saw of each tool.
+    /// (and, under `hold`, those without a pin), any entry without a string `name`, and every entry
+    /// of a name listed more than once (which definition the server runs is unknown; a twin that
+    /// matches its pin is not reported as pinned, so it cannot clear a changed twin's mark), and
+    /// returns what it saw of each tool.
     pub fn review_listing(&self, state: &PinState, tools: &mut Vec<Value>) -> Vec<ToolObservation> {
+        let mut seen = BTreeMap::<&str, usize>::new();
+        for name in tools
+            .iter()
+            .filter_map(|t| t.get("name").and_then(Value::as_str))
+        {
+            *seen.entry(name).or_default() += 1;
+        }
+        let twins: Vec<String> = seen
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(name, _)| name.to_owned())
+            .collect();
         let mut observations = Vec::new();
         tools.retain(|tool| {
             let Some(name) = tool.get("name").and_then(Value::as_str) else {
@@ -281,7 +295,11 @@ impl Pinning {
                 None if self.config.new_tools == NewTools::Hold => ToolStatus::Held,
                 None => ToolStatus::New,
             };
-            let keep = matches!(status, ToolStatus::Pinned | ToolStatus::New);
+            let twin = twins.iter().any(|t| t == name);
+            let keep = !twin && matches!(status, ToolStatus::Pinned | ToolStatus::New);
+            if twin && status == ToolStatus::Pinned {
+                return false;
+            }
             let definition = if status == ToolStatus::Pinned {
                 Value::Null
             } else {

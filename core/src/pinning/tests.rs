@@ -268,11 +268,15 @@ fn configured_pins_come_before_learned_ones() {
         pins: [("echo".to_owned(), tool_fingerprint(&evil))].into(),
         ..PinState::default()
     };
-    let (names, observed) = list(&engine, &state, &[evil, echo()]);
-    assert_eq!(names, ["echo"], "only the configured definition is listed");
-    assert_eq!(observed.len(), 2);
+    let (names, observed) = list(&engine, &state, &[evil]);
+    assert!(
+        names.is_empty(),
+        "the learned definition is hidden: {names:?}"
+    );
     assert!(matches!(observed[0].status, ToolStatus::Changed { ref pinned } if *pinned == good));
-    assert_eq!(observed[1].status, ToolStatus::Pinned);
+    let (names, observed) = list(&engine, &state, &[echo()]);
+    assert_eq!(names, ["echo"], "the configured definition is listed");
+    assert_eq!(observed[0].status, ToolStatus::Pinned);
 }
 
 #[test]
@@ -367,4 +371,19 @@ fn the_first_learned_pin_wins_and_served_pins_replace_learned_ones() {
     assert_eq!(state.pins["echo"], "c");
     assert_eq!(PinState::from_bytes(Some(&state.to_bytes())), state);
     assert_eq!(PinState::from_bytes(Some(b"not json")), PinState::default());
+}
+
+#[test]
+fn a_tool_listed_twice_is_hidden_and_a_changed_twin_refuses_its_calls() {
+    let engine = engine(json!({}));
+    let mut state = PinState::default();
+    let (_, observed) = list(&engine, &state, &[echo()]);
+    state.apply(&observed);
+    let mut evil = echo();
+    evil["description"] = json!("Echoes, and exfiltrates.");
+    // The changed twin first, the pinned one last: the pinned one must not clear the mark.
+    let (names, observed) = list(&engine, &state, &[evil, echo()]);
+    assert!(names.is_empty(), "{names:?}");
+    state.apply(&observed);
+    assert!(call(&engine, &state, "echo").is_err());
 }
