@@ -6,6 +6,7 @@
 //! - `warden serve`: the approval service (REST API, long-polling check for the filter, web inbox).
 //! - `warden approvals list|show|approve|deny|revoke`: the approver's CLI.
 //! - `warden sessions list|show`, `warden review report`: access reviews from the audit store.
+//! - `warden tools pins list|show|approve`: tool-definition pins (re-pinning changed tools).
 
 mod approvals;
 mod audit_store;
@@ -18,6 +19,7 @@ mod review;
 mod serve;
 mod sqlite;
 mod token;
+mod tools;
 
 use std::process::ExitCode;
 
@@ -48,6 +50,8 @@ enum Command {
     Sessions(review::SessionsArgs),
     /// Access reviews from the audit store: `warden review report --since 90d --format html`.
     Review(review::ReviewArgs),
+    /// Tool-definition pins: `warden tools pins list|show|approve` (talks to `warden serve`).
+    Tools(tools::ToolsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::Approvals(args) => approvals::run(&args),
         Command::Sessions(args) => review::run_sessions(&args),
         Command::Review(args) => review::run_review(&args),
+        Command::Tools(args) => tools::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

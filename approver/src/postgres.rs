@@ -46,7 +46,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const POOL_SIZE: usize = 16;
 
 /// The schema, in order; see the module documentation.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     // 1: approval requests (`serve::store`).
     "
 CREATE TABLE requests (
@@ -102,6 +102,30 @@ CREATE INDEX audit_records_caller ON audit_records (iss, sub, time_ms);
 ",
     // 3: in SQLite, dropping the audit store's former migration table; nothing to do here.
     "SELECT 1;",
+    // 4: tool-definition pins and (re-)pin requests (`serve::store::pins`).
+    "
+CREATE TABLE tool_pins (
+    upstream TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    definition_json TEXT NOT NULL,
+    pinned_at BIGINT NOT NULL,
+    pinned_by TEXT,
+    PRIMARY KEY (upstream, tool)
+);
+CREATE TABLE tool_pin_changes (
+    upstream TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    previous TEXT,
+    definition_json TEXT NOT NULL,
+    seen_at BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    decided_by TEXT,
+    decided_at BIGINT,
+    PRIMARY KEY (upstream, tool, fingerprint)
+);
+",
 ];
 
 /// A connection pool to one PostgreSQL database whose schema is current.

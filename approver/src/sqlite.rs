@@ -18,7 +18,7 @@ use rusqlite::{Connection, TransactionBehavior};
 /// The file's schema, in order. 1 and 2 use `IF NOT EXISTS` so that files written before this list
 /// existed (approval tables created at every start, audit tables by the audit store's own
 /// `audit_migrations` table) are upgraded in place; 3 drops that table.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     // 1: approval requests (`serve::store`).
     "
 CREATE TABLE IF NOT EXISTS requests (
@@ -74,6 +74,30 @@ CREATE INDEX IF NOT EXISTS audit_records_caller ON audit_records (iss, sub, time
 ",
     // 3: the audit store's former migration table.
     "DROP TABLE IF EXISTS audit_migrations;",
+    // 4: tool-definition pins and (re-)pin requests (`serve::store::pins`).
+    "
+CREATE TABLE tool_pins (
+    upstream TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    definition_json TEXT NOT NULL,
+    pinned_at INTEGER NOT NULL,
+    pinned_by TEXT,
+    PRIMARY KEY (upstream, tool)
+);
+CREATE TABLE tool_pin_changes (
+    upstream TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    previous TEXT,
+    definition_json TEXT NOT NULL,
+    seen_at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    decided_by TEXT,
+    decided_at INTEGER,
+    PRIMARY KEY (upstream, tool, fingerprint)
+);
+",
 ];
 
 /// How many migrations [`MIGRATIONS`] holds (PostgreSQL's list, [`crate::postgres`], has as many).
@@ -148,8 +172,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
         let conn = open_durable(&path, "test").unwrap();
-        assert_eq!(user_version(&conn), 3);
-        assert_eq!(tables(&conn), ["approvals", "audit_records", "requests"]);
+        assert_eq!(user_version(&conn), 4);
+        assert_eq!(
+            tables(&conn),
+            [
+                "approvals",
+                "audit_records",
+                "requests",
+                "tool_pin_changes",
+                "tool_pins"
+            ]
+        );
         conn.execute(
             "INSERT INTO audit_records (record_id, time_ms, decision, record_json, received_at) \
              VALUES ('a:0', 1, 'allow', '{}', 1)",
@@ -158,7 +191,7 @@ mod tests {
         .unwrap();
         drop(conn);
         let again = open_durable(&path, "test").unwrap();
-        assert_eq!(user_version(&again), 3);
+        assert_eq!(user_version(&again), 4);
         let n: i64 = again
             .query_row("SELECT COUNT(*) FROM audit_records", [], |row| row.get(0))
             .unwrap();
@@ -195,8 +228,17 @@ mod tests {
             .unwrap();
         }
         let conn = open_durable(&path, "test").unwrap();
-        assert_eq!(user_version(&conn), 3);
-        assert_eq!(tables(&conn), ["approvals", "audit_records", "requests"]);
+        assert_eq!(user_version(&conn), 4);
+        assert_eq!(
+            tables(&conn),
+            [
+                "approvals",
+                "audit_records",
+                "requests",
+                "tool_pin_changes",
+                "tool_pins"
+            ]
+        );
         let n: i64 = conn
             .query_row("SELECT COUNT(*) FROM audit_records", [], |row| row.get(0))
             .unwrap();

@@ -465,6 +465,7 @@ mod tests {
                 detectors: None,
                 tools_list_ids: vec![],
                 record_results: Default::default(),
+                pinning: None,
             },
         }
     }

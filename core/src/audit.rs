@@ -49,6 +49,9 @@ pub struct MessageAudit {
     pub payload: Option<RecordedPayload>,
     /// Whether the deciding rule records the result (`record.result`).
     pub records_result: bool,
+    /// Fingerprint of the called tool's definition when pinning knows it (see
+    /// [`crate::pinning::Pinning::check_call`]).
+    pub tool_fingerprint: Option<String>,
 }
 
 /// Facts about the HTTP exchange shared by every record of one request.
@@ -147,6 +150,7 @@ pub fn render_records(
         upstream: upstream.to_owned(),
         store_dropped: None,
         payload: None,
+        tool_fingerprint: None,
     };
     if messages.is_empty() {
         let mut masked = MaskCounts::new();
@@ -186,6 +190,7 @@ pub fn render_records(
                 masked,
                 jsonrpc_error: m.jsonrpc_error.clone(),
                 approval: m.approval.clone(),
+                tool_fingerprint: m.tool_fingerprint.clone(),
                 ..base.clone()
             };
             serde_json::to_string(&record).unwrap_or_default()
@@ -266,6 +271,7 @@ mod tests {
             approval: None,
             payload: None,
             records_result: false,
+            tool_fingerprint: None,
         };
         let out = render_records(
             &ex,

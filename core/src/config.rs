@@ -73,6 +73,11 @@ pub struct PluginConfig {
     /// issuer may list as an MCP audience: an agent's MCP token cannot approve.
     #[serde(default)]
     pub approvers: Option<ApproversConfig>,
+    /// Tool-definition pinning (rug-pull protection): a tool whose definition changed since it was
+    /// pinned is hidden from `tools/list` results and its calls are refused until an approver
+    /// re-pins it. Without it, tools are not pinned.
+    #[serde(default)]
+    pub pinning: Option<crate::pinning::PinningConfig>,
 }
 
 /// One trusted OIDC/OAuth issuer whose keys are either inline (`jwks`, RFC 7517 §5) or fetched
@@ -742,6 +747,11 @@ impl PluginConfig {
             .audit
             .as_ref()
             .map(AuditConfig::validate)
+            .transpose()?;
+        config
+            .pinning
+            .as_ref()
+            .map(crate::pinning::PinningConfig::validate)
             .transpose()?;
         Ok(config)
     }

@@ -8,6 +8,7 @@ use crate::config::{
 use crate::error::ConfigError;
 use crate::jwt::{secret_from_env, ResourceServer, UpstreamCredential, Verifier};
 use crate::mask::Masker;
+use crate::pinning::Pinning;
 use crate::policy::Policy;
 
 /// Where [`Engine::load`] reads the environment variables a configuration names
@@ -73,6 +74,8 @@ pub struct Engine {
     pub approvers: Option<ApproversConfig>,
     /// The secrets read from the environment at load.
     pub secrets: Secrets,
+    /// Tool-definition pinning (`None`: no `pinning` block, or `enabled: false`).
+    pub pinning: Option<Pinning>,
 }
 
 impl Engine {
@@ -136,6 +139,11 @@ impl Engine {
             issuers: config.issuers.clone(),
             approvers: config.approvers.clone(),
             secrets: Secrets::default(),
+            pinning: config
+                .pinning
+                .clone()
+                .filter(|p| p.enabled)
+                .map(|config| Pinning { config }),
         })
     }
 

@@ -1,6 +1,9 @@
 //! Judging a POST body: parse the JSON-RPC message or batch, decide each message, and say whether the
 //! request goes upstream or is answered locally.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde_json::{json, Value};
 
 use crate::approval::{call_digest, ApprovalHold, CheckRequest, DISPATCH_GRACE_MS};
@@ -13,6 +16,7 @@ use crate::identity::Identity;
 use crate::jsonrpc::{self, Message, Payload, POLICY_DENIED};
 use crate::mask::{DetectorSet, MaskCounts};
 use crate::mirrored_headers::{HeaderMismatch, MirroredHeaders};
+use crate::pinning::{ListingReview, PinRefusal, PinState};
 use crate::policy::{Call, Decision};
 use crate::reply::LocalReply;
 use crate::response::ResponsePlan;
@@ -69,6 +73,23 @@ impl Engine {
         mirrored: &MirroredHeaders,
         body: &[u8],
     ) -> Inspection {
+        self.inspect_request_pinned(identity, mirrored, &Rc::default(), body)
+    }
+
+    /// [`Engine::inspect_request_with`] against the host's pin state `pins` (see
+    /// [`crate::pinning`]): when pinning is on and no rule refused the request, a `tools/call` of a
+    /// tool changed since it was pinned (or, under `new_tools: hold`, without a pin) refuses the
+    /// request before it reaches the server or an approver: HTTP 200, JSON-RPC error -32003 with
+    /// `data: {tool, reason, pinned, seen}` (the other requests of a batch get -32003 naming it).
+    /// `tools/call` audit entries carry the tool's fingerprint when known, and `tools/list` results
+    /// are judged against `pins`.
+    pub fn inspect_request_pinned(
+        &self,
+        identity: &Identity,
+        mirrored: &MirroredHeaders,
+        pins: &Rc<PinState>,
+        body: &[u8],
+    ) -> Inspection {
         let payload = match jsonrpc::parse_payload(body) {
             Ok(payload) => payload,
             Err(e) => {
@@ -114,7 +135,16 @@ impl Engine {
             .collect();
         self.record_arguments(&messages, &decisions, &mut audits);
         let Some((denying, denied_message)) = denial else {
-            let plan = self.response_plan(&messages, &decisions);
+            if let Some(refusal) = self.pin_refusal(pins, &messages, &mut audits) {
+                return refusal;
+            }
+            let mut plan = self.response_plan(&messages, &decisions);
+            if self.pinning.is_some() && !plan.tools_list_ids.is_empty() {
+                plan.pinning = Some(Rc::new(ListingReview {
+                    state: Rc::clone(pins),
+                    observed: RefCell::default(),
+                }));
+            }
             let disposition = match (messages.first(), decisions.first()) {
                 (Some(m), Some(d)) if d.action == RuleAction::RequireApproval => {
                     self.hold(identity, m, d, plan)
@@ -165,19 +195,67 @@ impl Engine {
                 });
             }
         }
-        let body = match (errors.len(), messages.len()) {
-            (0, _) => Vec::new(),
-            (1, 1) => errors.remove(0).to_string().into_bytes(),
-            _ => Value::Array(errors).to_string().into_bytes(),
-        };
         Inspection {
-            disposition: Disposition::Respond(LocalReply::json(
-                if body.is_empty() { 202 } else { 200 },
-                body,
-            )),
+            disposition: Disposition::Respond(errors_reply(errors, messages.len())),
             messages: audits,
             refusal: None,
         }
+    }
+
+    /// Records the fingerprint of each called tool on its audit entry, and refuses the request when
+    /// pinning refuses one of its `tools/call` messages (see [`Engine::inspect_request_pinned`]).
+    fn pin_refusal(
+        &self,
+        pins: &PinState,
+        messages: &[Message],
+        audits: &mut Vec<MessageAudit>,
+    ) -> Option<Inspection> {
+        let pinning = self.pinning.as_ref()?;
+        let mut refused: Option<PinRefusal> = None;
+        let mut refusals = Vec::new();
+        for (message, audit) in messages.iter().zip(audits.iter_mut()) {
+            let verdict = match (message.method(), message.tool_name()) {
+                (Some("tools/call"), Some(tool)) => pinning.check_call(pins, tool),
+                _ => Ok(None),
+            };
+            match verdict {
+                Ok(fingerprint) => {
+                    audit.tool_fingerprint = fingerprint;
+                    refusals.push(None);
+                }
+                Err(refusal) => {
+                    audit.tool_fingerprint = refusal.pinned.clone().or(refusal.seen.clone());
+                    refused.get_or_insert_with(|| refusal.clone());
+                    refusals.push(Some(refusal));
+                }
+            }
+        }
+        let first = refused?;
+        let mut errors = Vec::new();
+        for ((message, audit), refusal) in messages.iter().zip(audits.iter_mut()).zip(refusals) {
+            let (text, data) = match refusal {
+                Some(own) => (own.message(), own.data()),
+                None => (format!("batch refused: {}", first.message()), first.data()),
+            };
+            audit.decision = AuditDecision::Deny;
+            if let Message::Request { id, .. } = message {
+                errors.push(jsonrpc::error_response(
+                    id,
+                    POLICY_DENIED,
+                    &text,
+                    Some(data),
+                ));
+                audit.jsonrpc_error = Some(RecordedError {
+                    code: POLICY_DENIED,
+                    message: text,
+                });
+            }
+        }
+        Some(Inspection {
+            disposition: Disposition::Respond(errors_reply(errors, messages.len())),
+            messages: std::mem::take(audits),
+            refusal: None,
+        })
     }
 
     /// A 403 `insufficient_scope` when a rule that matched a message requires scopes the token lacks
@@ -392,8 +470,21 @@ impl Engine {
             detectors: detectors.or_else(|| self.masker.profile(None)),
             tools_list_ids,
             record_results,
+            pinning: None,
         }
     }
+}
+
+/// The local reply carrying the JSON-RPC `errors` of a refused body of `messages` messages: HTTP 200
+/// with the error (a single message) or the array of errors (a batch), or 202 when only
+/// notifications were refused (nothing to answer).
+fn errors_reply(mut errors: Vec<Value>, messages: usize) -> LocalReply {
+    let body = match (errors.len(), messages) {
+        (0, _) => Vec::new(),
+        (1, 1) => errors.remove(0).to_string().into_bytes(),
+        _ => Value::Array(errors).to_string().into_bytes(),
+    };
+    LocalReply::json(if body.is_empty() { 202 } else { 200 }, body)
 }
 
 /// The refusal of a request whose `Mcp-Method`/`Mcp-Name` headers disagree with its body.
@@ -452,6 +543,7 @@ fn unjudged_audit(message: &Message) -> MessageAudit {
         approval: None,
         payload: None,
         records_result: false,
+        tool_fingerprint: None,
     }
 }
 

@@ -10,6 +10,7 @@
 //!    text that is not JSON...).
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use serde_json::Value;
 
@@ -18,9 +19,10 @@ use crate::engine::Engine;
 use crate::identity::Identity;
 use crate::mask::stream::{JsonWalker, Unsupported};
 use crate::mask::{DetectorSet, MaskCounts};
+use crate::pinning::ListingReview;
 
 /// How to rewrite the responses to one request; built when the request is inspected.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResponsePlan {
     /// Detectors to run (the union of the deciding rules' masking profiles); `None` masks nothing.
     pub detectors: Option<DetectorSet>,
@@ -29,6 +31,9 @@ pub struct ResponsePlan {
     /// Requests whose results are recorded (their rule's `record.result`): the JSON text of the
     /// id, and the cap in bytes.
     pub record_results: ResultCaps,
+    /// Tool-definition pinning of the `tools/list` results (`None`: pinning off, or no listing
+    /// requested): the pin state they are judged against, and what they showed.
+    pub pinning: Option<Rc<ListingReview>>,
 }
 
 /// Values masked per detector, keyed by the JSON text of the JSON-RPC id of the message they were in
@@ -64,10 +69,15 @@ impl Engine {
             detectors,
             tools_list_ids: Vec::new(),
             record_results: ResultCaps::new(),
+            pinning: None,
         }
     }
 
     /// Rewrites one JSON-RPC message sent by the server, in place. Returns whether it changed.
+    ///
+    /// A `tools/list` result named by the plan first loses the tools pinning hides (changed since
+    /// pinned, or unpinned under `hold`; see [`crate::pinning`]), recording what it saw in the plan,
+    /// then the tools this caller may not call.
     pub fn rewrite_message(
         &self,
         plan: &ResponsePlan,
@@ -90,6 +100,10 @@ impl Engine {
             .and_then(Value::as_array_mut)
         {
             let before = tools.len();
+            if let (Some(pinning), Some(review)) = (&self.pinning, &plan.pinning) {
+                let observed = pinning.review_listing(&review.state, tools);
+                review.observed.borrow_mut().extend(observed);
+            }
             tools.retain(|tool| {
                 tool.get("name")
                     .and_then(Value::as_str)
@@ -329,26 +343,31 @@ mod tests {
                 detectors: Some(everything),
                 tools_list_ids: Vec::new(),
                 record_results: Default::default(),
+                pinning: None,
             },
             ResponsePlan {
                 detectors: subset(json!(["CREDIT_CARD", "US_SSN", "EMAIL_ADDRESS"])),
                 tools_list_ids: Vec::new(),
                 record_results: Default::default(),
+                pinning: None,
             },
             ResponsePlan {
                 detectors: subset(json!(["EMAIL_ADDRESS"])),
                 tools_list_ids: Vec::new(),
                 record_results: Default::default(),
+                pinning: None,
             },
             ResponsePlan {
                 detectors: subset(json!(["API_KEY"])),
                 tools_list_ids: Vec::new(),
                 record_results: Default::default(),
+                pinning: None,
             },
             ResponsePlan {
                 detectors: None,
                 tools_list_ids: Vec::new(),
                 record_results: Default::default(),
+                pinning: None,
             },
         ]
     }

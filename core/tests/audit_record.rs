@@ -64,6 +64,7 @@ fn held_and_notification() -> String {
         }),
         payload: None,
         records_result: false,
+        tool_fingerprint: None,
     };
     let notification = MessageAudit {
         method: Some("notifications/initialized".into()),
@@ -76,6 +77,7 @@ fn held_and_notification() -> String {
         approval: None,
         payload: None,
         records_result: false,
+        tool_fingerprint: None,
     };
     render_records(
         &ex,

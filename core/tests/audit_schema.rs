@@ -99,6 +99,7 @@ fn allowed_masked_and_denied_records_of_a_batch_match_the_schema() {
             ..RecordedPayload::default()
         }),
         records_result: true,
+        tool_fingerprint: None,
     };
     ex.results.insert(
         "1".into(),
@@ -126,6 +127,7 @@ fn allowed_masked_and_denied_records_of_a_batch_match_the_schema() {
         rule: None,
         payload: None,
         records_result: false,
+        tool_fingerprint: None,
         ..allowed.clone()
     };
     let records = assert_valid(&render_records(
@@ -166,6 +168,7 @@ fn approved_and_pending_records_match_the_schema() {
         approval: Some(approval),
         payload: None,
         records_result: false,
+        tool_fingerprint: None,
     };
     let records = assert_valid(&render_records(
         &ex,
@@ -212,6 +215,7 @@ fn capped_exchange_counts_what_it_left_out_in_a_record_that_matches_the_schema()
         approval: None,
         payload: None,
         records_result: false,
+        tool_fingerprint: None,
     };
     let messages: Vec<MessageAudit> = (0..5).map(message).collect();
     let rendered = render_records(&ex, &messages, AuditDecision::Allow, 0, "mcp");

@@ -37,6 +37,7 @@ fn every_detector() -> mask::Fixture {
         detectors: plan.detectors.clone(),
         tools_list_ids: vec![serde_json::json!({"warden-oracle": "an id no test message uses"})],
         record_results: Default::default(),
+        pinning: None,
     };
     let base = mask::fixture();
     mask::Fixture {

@@ -104,6 +104,12 @@ impl WardenHttp {
                     }
                 }
                 Effect::SendReply(reply) => self.send(&reply),
+                Effect::ObserveTools(observations) => {
+                    shared.pins.observe(&observations);
+                    if let Some(outbox) = &shared.pin_reports {
+                        outbox.push(&observations);
+                    }
+                }
             }
         }
         flow

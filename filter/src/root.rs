@@ -1,5 +1,5 @@
-//! The root context: compiles the plugin configuration, keeps remote key sets fresh, and creates one
-//! HTTP context per request.
+//! The root context: compiles the plugin configuration, keeps remote key sets and tool pins fresh,
+//! and creates one HTTP context per request.
 
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
@@ -10,6 +10,7 @@ use proxy_wasm::types::ContextType;
 use crate::audit_shipper::AuditShipper;
 use crate::http::WardenHttp;
 use crate::jwks::{KeyFetcher, TICK};
+use crate::pin_sync::PinSync;
 use crate::shared::Shared;
 
 /// Root context (`root_id: warden`).
@@ -18,6 +19,7 @@ pub struct WardenRoot {
     shared: Option<Rc<Shared>>,
     fetcher: KeyFetcher,
     audit: Option<AuditShipper>,
+    pins: Option<PinSync>,
 }
 
 impl WardenRoot {
@@ -39,6 +41,11 @@ impl Context for WardenRoot {
     ) {
         if let Some(audit) = &mut self.audit {
             if audit.on_response(token_id, num_headers) {
+                return;
+            }
+        }
+        if let Some(pins) = &mut self.pins {
+            if pins.on_response(token_id, num_headers, body_size) {
                 return;
             }
         }
@@ -67,14 +74,16 @@ impl RootContext for WardenRoot {
                 );
                 self.shared = Some(Rc::new(shared));
                 self.fetcher = KeyFetcher::default();
-                if remote > 0 {
+                self.pins = self.shared.as_ref().and_then(PinSync::new);
+                if remote > 0 || self.pins.is_some() {
                     // The first fetch waits for the first tick: clusters may not be ready yet while
                     // Envoy applies the configuration.
                     self.set_tick_period(TICK);
                 }
                 self.audit = self.shared.as_ref().and_then(AuditShipper::new);
                 if let Some(audit) = &self.audit {
-                    self.set_tick_period(audit.tick_period((remote > 0).then_some(TICK)));
+                    let other = (remote > 0 || self.pins.is_some()).then_some(TICK);
+                    self.set_tick_period(audit.tick_period(other));
                 }
                 true
             }
@@ -90,6 +99,9 @@ impl RootContext for WardenRoot {
     fn on_tick(&mut self) {
         if let Some(audit) = &mut self.audit {
             audit.pump();
+        }
+        if let Some(pins) = &mut self.pins {
+            pins.tick();
         }
         let now = self.now_unix_seconds();
         if let Some(shared) = &self.shared {

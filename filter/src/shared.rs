@@ -7,6 +7,8 @@ use warden_core::{ConfigError, Engine};
 use crate::audit_queue::AuditQueue;
 use crate::jwks::KeyCache;
 use crate::metrics::Metrics;
+use crate::pin_sync::PinOutbox;
+use crate::pins::SharedPins;
 
 /// One loaded configuration, with the host-side state around it.
 pub struct Shared {
@@ -18,6 +20,11 @@ pub struct Shared {
     pub metrics: Metrics,
     /// The shared queue of records for the audit store (`None`: no `audit` block).
     pub audit: Option<AuditQueue>,
+    /// The pin state of tool-definition pinning in shared data (the runtime reads its own handle).
+    pub pins: SharedPins,
+    /// Reports for `warden serve` of what listings showed (sent by the root context's
+    /// [`crate::pin_sync::PinSync`]; `None` without pinning or an `approvals` block).
+    pub pin_reports: Option<PinOutbox>,
 }
 
 impl Shared {
@@ -30,8 +37,15 @@ impl Shared {
         let env = |name: &str| std::env::var(name).ok();
         let engine = Engine::load(bytes, Environment::Read(&env))?;
         let audit = engine.audit.as_ref().and_then(AuditQueue::register);
+        let pins = SharedPins::new(&engine.upstream);
+        let pin_reports = (engine.pinning.is_some() && engine.approvals.is_some())
+            .then(|| PinOutbox::new(&engine.upstream));
+        let mut runtime = Runtime::new(engine);
+        runtime.pins = Box::new(SharedPins::new(&runtime.engine.upstream));
         Ok(Self {
-            runtime: Runtime::new(engine),
+            runtime,
+            pins,
+            pin_reports,
             keys: KeyCache::default(),
             metrics: Metrics::default(),
             audit,

@@ -95,6 +95,33 @@ impl std::str::FromStr for StatusFilter {
     }
 }
 
+/// Sends `request` to `warden serve` at `base` with the approver's bearer `token`; the JSON answer.
+///
+/// # Errors
+/// When the service cannot be reached, answers with a body that is not JSON, or refuses (the
+/// message carries its status and error text).
+pub async fn send(
+    request: reqwest::RequestBuilder,
+    token: &str,
+    base: &str,
+) -> anyhow::Result<Value> {
+    let response = request
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach warden serve at {base}"))?;
+    let status = response.status();
+    let body: Value = response
+        .json()
+        .await
+        .with_context(|| format!("warden serve answered {status} with a body that is not JSON"))?;
+    if !status.is_success() {
+        let message = body["error"].as_str().unwrap_or("no error message");
+        bail!("warden serve refused ({status}): {message}");
+    }
+    Ok(body)
+}
+
 async fn execute(args: &ApprovalsArgs) -> anyhow::Result<String> {
     let base = args.server.trim_end_matches('/');
     let client = reqwest::Client::new();
@@ -125,20 +152,7 @@ async fn execute(args: &ApprovalsArgs) -> anyhow::Result<String> {
             true,
         ),
     };
-    let response = request
-        .bearer_auth(&args.token)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach warden serve at {base}"))?;
-    let status = response.status();
-    let body: Value = response
-        .json()
-        .await
-        .with_context(|| format!("warden serve answered {status} with a body that is not JSON"))?;
-    if !status.is_success() {
-        let message = body["error"].as_str().unwrap_or("no error message");
-        bail!("warden serve refused ({status}): {message}");
-    }
+    let body = send(request, &args.token, base).await?;
     if args.json {
         return Ok(format!("{}\n", serde_json::to_string_pretty(&body)?));
     }

@@ -7,6 +7,7 @@
 //!   digest, answer at once when a grant covers it, else hold the HTTP call (long poll) until a
 //!   decision or the rule's `hold_seconds`.
 //! - `POST /v1/audit`: the filter's audit records ([`crate::audit_store`]).
+//! - `POST /v1/pins/observed`, `GET /v1/pins`: tool-definition pins ([`pins`]).
 //!
 //! The approvers' listener (`--listen`):
 //! - `GET /v1/approvals[?status=S]`, `GET /v1/approvals/{id}`, `POST /v1/approvals/{id}/approve`,
@@ -15,6 +16,8 @@
 //!   inline or fetched, [`keys`]) for an approver audience (`approvers.audiences`, [`auth`]).
 //! - `GET /inbox`: the server-rendered web inbox ([`inbox`]); approvers sign in through the identity
 //!   provider ([`login`]) and keep a server-side session ([`session`]).
+//! - `GET /v1/tools/pins[/{tool}]`, `POST /v1/tools/pins/{tool}/approve`: tool-definition pins and
+//!   their re-pinning ([`pins`]).
 //! - Webhooks (Slack incoming-webhook JSON) on new requests and decisions ([`webhook`]).
 //! - `GET /healthz` (the process is up) and `GET /readyz` (the store answers and the service is not
 //!   stopping; 503 otherwise).
@@ -30,6 +33,7 @@ mod inbox;
 mod internal;
 mod keys;
 mod login;
+mod pins;
 mod session;
 pub mod store;
 mod webhook;
@@ -229,7 +233,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let audit = crate::audit_store::start(&database, &args.audit)?;
         let internal_routes = internal::protect(
-            api::internal_router(Arc::clone(&state)).merge(audit),
+            api::internal_router(Arc::clone(&state))
+                .merge(pins::internal_router(Arc::clone(&state)))
+                .merge(audit),
             secret,
         );
         println!("internal API on http://{}", internal_listener.local_addr()?);

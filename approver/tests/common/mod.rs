@@ -226,8 +226,14 @@ impl Service {
     /// Posts `body` to the internal `/v1/check` with the secret; returns the HTTP status and body
     /// (JSON, or `{"text": …}` when it is not JSON).
     pub async fn post_check(&self, body: &Value) -> (u16, Value) {
+        self.post_internal("/v1/check", body).await
+    }
+
+    /// Posts `body` to the internal `path` with the secret; returns the HTTP status and body (JSON,
+    /// or `{"text": …}` when it is not JSON).
+    pub async fn post_internal(&self, path: &str, body: &Value) -> (u16, Value) {
         let response = reqwest::Client::new()
-            .post(self.internal_url("/v1/check"))
+            .post(self.internal_url(path))
             .header("x-warden-internal-secret", SECRET)
             .json(body)
             .send()

@@ -3,8 +3,8 @@
 //! (`docs/audit-record.v1.schema.json`) is generated from it ([`crate::schema::audit_record`]).
 //!
 //! The JSON layout is a contract with every record already written: members in declaration order,
-//! optional members written as `null` (except `identity.email`, `identity.client_id`, `payload` and
-//! `store_dropped`, which are left out when absent). Reading is lenient where old or hand-made records
+//! optional members written as `null` (except `identity.email`, `identity.client_id`, `payload`,
+//! `store_dropped` and `tool_fingerprint`, which are left out when absent). Reading is lenient where old or hand-made records
 //! may lack a member (it reads as `null`, `0`, `{}` or `""`) and ignores unknown members, so newer
 //! filters can add fields; it is strict on `decision`, which must be one of [`AuditDecision`].
 
@@ -198,6 +198,13 @@ pub struct AuditRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "u64", range(min = 1))]
     pub store_dropped: Option<u64>,
+    /// Optional, on `tools/call` records when tool-definition pinning is on and knows the tool:
+    /// lower-case hex SHA-256 of the RFC 8785 canonical JSON of the called tool's name,
+    /// description, `inputSchema`, `outputSchema` and annotations, as pinned (else as last listed).
+    /// Left out when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9a-f]{64}$"))]
+    pub tool_fingerprint: Option<String>,
 }
 
 impl AuditRecord {
@@ -217,7 +224,8 @@ fn jsonrpc_id_schema(_: &mut SchemaGenerator) -> Schema {
 }
 
 /// Every member the filter always writes is required, `null` or not: all but `payload` (only with a
-/// rule's `record`) and `store_dropped` ([`super::outbox::STORE_DROPPED_FIELD`]).
+/// rule's `record`), `store_dropped` ([`super::outbox::STORE_DROPPED_FIELD`]) and
+/// `tool_fingerprint` (only when pinning knows the tool).
 fn require_every_written_member(schema: &mut Schema) {
     let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
         return;
@@ -227,7 +235,7 @@ fn require_every_written_member(schema: &mut Schema) {
         .filter(|name| {
             !matches!(
                 name.as_str(),
-                "payload" | super::outbox::STORE_DROPPED_FIELD
+                "payload" | "tool_fingerprint" | super::outbox::STORE_DROPPED_FIELD
             )
         })
         .map(|name| Value::from(name.as_str()))

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::metric::Counter;
+use crate::pinning::ToolObservation;
 use crate::reply::LocalReply;
 
 /// Name of the filter state holding the exchange's audit records (JSON Lines); Envoy exposes it to the
@@ -87,6 +88,10 @@ pub enum Effect {
     CheckApproval(CheckCall),
     /// Answer the client with this reply; nothing more is forwarded.
     SendReply(LocalReply),
+    /// Merge what the `tools/list` results of the exchange showed into the pin state
+    /// ([`crate::pinning::PinState::apply`]) and report those [`ToolObservation::is_reported`] to
+    /// `warden serve` (tool-definition pinning).
+    ObserveTools(Vec<ToolObservation>),
 }
 
 /// The effects of one callback, in the order to carry them out, and the flow to return.

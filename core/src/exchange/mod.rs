@@ -118,8 +118,9 @@ impl Exchange {
         }
     }
 
-    /// The exchange's end (the host's log callback): counts what was masked, publishes the final audit
-    /// records and queues them for the audit store.
+    /// The exchange's end (the host's log callback): counts what was masked, hands over what
+    /// `tools/list` results showed about pinned tools, publishes the final audit records and queues
+    /// them for the audit store.
     pub fn on_log(&mut self, env: &Env<'_>) -> Step {
         let mut effects: Vec<Effect> = self
             .audit
@@ -128,6 +129,12 @@ impl Exchange {
             .flatten()
             .map(|(detector, n)| Effect::Count(Counter::Masked(detector.clone()), *n))
             .collect();
+        if let Some(review) = self.plan.as_ref().and_then(|p| p.pinning.as_ref()) {
+            let observed = review.observed.take();
+            if !observed.is_empty() {
+                effects.push(Effect::ObserveTools(observed));
+            }
+        }
         let records = self.render(env);
         effects.push(Effect::PublishAudit(records.clone()));
         effects.push(Effect::ShipAudit(records));

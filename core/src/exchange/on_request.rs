@@ -307,10 +307,11 @@ impl Exchange {
         let Some(identity) = self.identity.as_ref() else {
             return Step::proceed();
         };
-        let inspection = env
-            .runtime
-            .engine
-            .inspect_request_with(identity, &self.mirrored, body);
+        let pins = env.runtime.pins.state();
+        let inspection =
+            env.runtime
+                .engine
+                .inspect_request_pinned(identity, &self.mirrored, &pins, body);
         self.messages = inspection.messages;
         let mut effects = Vec::new();
         if !matches!(inspection.disposition, Disposition::Hold(_)) {

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use crate::engine::Engine;
 use crate::identity::Identity;
 use crate::jwt::{bearer_token, AuthError, KeySet, TokenCache, Verifier};
+use crate::pinning::{MemoryPins, PinSource};
 
 /// Verified tokens kept per runtime (one per Envoy worker VM).
 pub const TOKEN_CACHE_CAPACITY: usize = 4096;
@@ -24,14 +25,19 @@ pub struct Runtime {
     pub engine: Engine,
     /// Verified tokens, keyed by a hash of the token.
     pub tokens: RefCell<TokenCache>,
+    /// The pin state of tool-definition pinning (the filter's reads Envoy shared data; by default
+    /// an empty [`MemoryPins`]).
+    pub pins: Box<dyn PinSource>,
 }
 
 impl Runtime {
-    /// A runtime around `engine`, with an empty token cache of [`TOKEN_CACHE_CAPACITY`].
+    /// A runtime around `engine`, with an empty token cache of [`TOKEN_CACHE_CAPACITY`] and empty
+    /// in-memory pins.
     pub fn new(engine: Engine) -> Self {
         Self {
             engine,
             tokens: RefCell::new(TokenCache::new(TOKEN_CACHE_CAPACITY)),
+            pins: Box::<MemoryPins>::default(),
         }
     }
 

@@ -35,6 +35,7 @@ pub fn fixture() -> Fixture {
         detectors: plan.detectors.clone(),
         tools_list_ids: vec![json!({"warden-oracle": "an id no test message uses"})],
         record_results: Default::default(),
+        pinning: None,
     };
     let identity = Identity {
         iss: "https://dev-issuer.warden.local".to_owned(),

@@ -175,9 +175,21 @@ impl ApprovalService {
     /// # Errors
     /// When the binary is missing or cannot run.
     pub fn cli(&self, token: &str, args: &[&str]) -> anyhow::Result<Output> {
+        self.run_cli("approvals", token, args)
+    }
+
+    /// Runs `warden tools --server URL --token TOKEN ARGS…` (tool pins) and returns its output.
+    ///
+    /// # Errors
+    /// When the binary is missing or cannot run.
+    pub fn tools_cli(&self, token: &str, args: &[&str]) -> anyhow::Result<Output> {
+        self.run_cli("tools", token, args)
+    }
+
+    fn run_cli(&self, subcommand: &str, token: &str, args: &[&str]) -> anyhow::Result<Output> {
         let mut command = Command::new(Artifact::WardenCli.locate()?);
         command
-            .args(["approvals", "--server", &self.url(""), "--token", token])
+            .args([subcommand, "--server", &self.url(""), "--token", token])
             .args(args)
             .env_remove("WARDEN_TOKEN")
             .env_remove("WARDEN_SERVER");

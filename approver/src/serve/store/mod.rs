@@ -13,6 +13,7 @@
 //! the record types, turning a row into an [`ApprovalRecord`], and which decisions an approver may
 //! take ([`plan`]) — lives here; each backend module holds its SQL only.
 
+pub mod pins;
 mod postgres;
 mod sqlite;
 

@@ -12,6 +12,8 @@
 //!   applied one after the other, and sends `pg_notify(CHANNEL, id)` in the same transaction:
 //!   delivered to every replica when it commits, never before.
 
+mod pins;
+
 use anyhow::Context;
 use tokio_postgres::{Row, Transaction};
 use warden_core::approval::CheckRequest;

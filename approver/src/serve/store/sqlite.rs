@@ -1,6 +1,8 @@
 //! The SQLite backend of the approval store: one file (WAL journal, `synchronous=FULL`). A check's
 //! grant look-up and consumption, and every decision, run in one `BEGIN IMMEDIATE` transaction.
 
+mod pins;
+
 use std::path::Path;
 use std::sync::Mutex;
 

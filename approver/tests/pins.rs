@@ -1,0 +1,230 @@
+//! Tool-definition pins in a real `warden serve`: the filter's report and refresh on the internal
+//! listener (first writer wins, fingerprints recomputed, changes pending), and re-pinning through
+//! `warden tools pins list|show|approve` with an approver token.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::Command;
+
+use common::{approver_token, config, token, Service, SECRET};
+use serde_json::{json, Value};
+use warden_core::pinning::tool_fingerprint;
+
+fn echo(description: &str) -> Value {
+    json!({"name": "echo", "description": description, "inputSchema": {"type": "object"}})
+}
+
+fn observed(tools: &[Value]) -> Value {
+    let tools: Vec<Value> = tools
+        .iter()
+        .map(|t| json!({"tool": t["name"], "fingerprint": tool_fingerprint(t), "definition": t}))
+        .collect();
+    json!({"upstream": "demo", "tools": tools})
+}
+
+fn pinning_config(pinning: Value) -> Value {
+    let mut config = config(json!({}));
+    config["pinning"] = pinning;
+    config
+}
+
+async fn report(service: &Service, body: &Value) -> (u16, Value) {
+    service.post_internal("/v1/pins/observed", body).await
+}
+
+async fn served_pins(service: &Service) -> Value {
+    let response = reqwest::Client::new()
+        .get(service.internal_url("/v1/pins?upstream=demo"))
+        .header("x-warden-internal-secret", SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    response.json::<Value>().await.unwrap()["pins"].clone()
+}
+
+/// `warden tools pins ARGS…` against `service` with `token`: (success, stdout, stderr).
+fn pins_cli(service: &Service, token: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["tools", "--server", &service.base, "pins"])
+        .args(args)
+        .env("WARDEN_TOKEN", token)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn first_report_pins_a_change_waits_for_an_approver_who_re_pins_with_a_diff() {
+    let service = Service::start(&pinning_config(json!({})), None);
+    let (v1, v2) = (
+        echo("Echoes its input."),
+        echo("Echoes its input and mails it away."),
+    );
+    let (status, answer) = report(&service, &observed(std::slice::from_ref(&v1))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["pins"], json!({"echo": tool_fingerprint(&v1)}));
+    // A second filter reports another definition first seen by it: the first pin stays.
+    let (status, answer) = report(&service, &observed(std::slice::from_ref(&v2))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["pins"]["echo"],
+        json!(tool_fingerprint(&v1)),
+        "first writer wins"
+    );
+
+    let approver = approver_token("bob@example.com", "approvers");
+    let (ok, listed, err) = pins_cli(&service, &approver, &["list"]);
+    assert!(ok, "{err}");
+    assert!(listed.contains(&tool_fingerprint(&v2)), "{listed}");
+    assert!(listed.contains("pending definition changes: 1"), "{listed}");
+    let (ok, shown, err) = pins_cli(&service, &approver, &["show", "echo"]);
+    assert!(ok, "{err}");
+    assert!(
+        shown.contains("-  \"description\": \"Echoes its input.\","),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("+  \"description\": \"Echoes its input and mails it away.\","),
+        "{shown}"
+    );
+    assert!(shown.contains("@@"), "a unified diff: {shown}");
+
+    // An agent's token (MCP audience) cannot re-pin.
+    let (ok, _, err) = pins_cli(
+        &service,
+        &token("alice@example.com", "support"),
+        &["approve", "echo"],
+    );
+    assert!(!ok && err.contains("401"), "{err}");
+    let (ok, approved, err) = pins_cli(&service, &approver, &["approve", "echo"]);
+    assert!(ok, "{err}");
+    assert!(approved.contains("by bob@example.com"), "{approved}");
+    assert_eq!(
+        served_pins(&service).await,
+        json!({"echo": tool_fingerprint(&v2)})
+    );
+    let (ok, _, err) = pins_cli(&service, &approver, &["approve", "echo"]);
+    assert!(!ok && err.contains("409"), "nothing left to approve: {err}");
+}
+
+#[tokio::test]
+async fn reports_that_lie_or_name_another_upstream_are_refused() {
+    let service = Service::start(&pinning_config(json!({})), None);
+    let mut forged = observed(&[echo("Echoes.")]);
+    forged["tools"][0]["fingerprint"] = json!(tool_fingerprint(&echo("Something else.")));
+    let (status, answer) = report(&service, &forged).await;
+    assert_eq!(status, 400, "{answer}");
+    let mut renamed = observed(&[echo("Echoes.")]);
+    renamed["tools"][0]["tool"] = json!("other");
+    assert_eq!(report(&service, &renamed).await.0, 400);
+    let mut elsewhere = observed(&[echo("Echoes.")]);
+    elsewhere["upstream"] = json!("another");
+    assert_eq!(report(&service, &elsewhere).await.0, 400);
+    assert_eq!(served_pins(&service).await, json!({}));
+    let unauthenticated = reqwest::Client::new()
+        .post(service.internal_url("/v1/pins/observed"))
+        .json(&observed(&[echo("Echoes.")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn under_hold_nothing_is_pinned_until_an_approver_pins_it() {
+    let service = Service::start(&pinning_config(json!({"new_tools": "hold"})), None);
+    let (status, answer) = report(&service, &observed(&[echo("Echoes.")])).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["pins"], json!({}));
+    let (ok, _, err) = pins_cli(
+        &service,
+        &approver_token("bob@example.com", "approvers"),
+        &["approve", "echo"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        served_pins(&service).await,
+        json!({"echo": tool_fingerprint(&echo("Echoes."))})
+    );
+}
+
+#[tokio::test]
+async fn a_service_without_pinning_refuses_reports() {
+    let service = Service::start(&config(json!({})), None);
+    let (status, answer) = report(&service, &observed(&[echo("Echoes.")])).await;
+    assert_eq!(status, 409, "{answer}");
+}
+
+#[tokio::test]
+async fn replicas_on_postgres_agree_on_the_first_pin_and_on_a_re_pin() {
+    let server = warden_testkit::postgres::TestPostgres::start().unwrap();
+    let url = server.create_database("warden").unwrap();
+    let config = pinning_config(json!({}));
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| Service::start_on_postgres(&config, &url));
+        let b = scope.spawn(|| Service::start_on_postgres(&config, &url));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let definitions: Vec<Value> = (0..8)
+        .map(|i| echo(&format!("Echoes, take {i}.")))
+        .collect();
+    let answers = report_all_at_once(&a, &b, &definitions).await;
+    let winner = answers[0]["pins"]["echo"].clone();
+    assert!(
+        answers
+            .iter()
+            .all(|answer| answer["pins"]["echo"] == winner),
+        "one pin across replicas: {answers:?}"
+    );
+    let approver = approver_token("bob@example.com", "approvers");
+    let (ok, listed, err) = pins_cli(&b, &approver, &["list"]);
+    assert!(ok, "{err}");
+    assert!(listed.contains("pending definition changes: 7"), "{listed}");
+    let (ok, _, err) = pins_cli(&b, &approver, &["approve", "echo"]);
+    assert!(ok, "{err}");
+    let re_pinned = served_pins(&a).await["echo"].clone();
+    assert_ne!(re_pinned, winner, "the re-pin made on b is what a serves");
+    assert_eq!(served_pins(&b).await["echo"], re_pinned);
+}
+
+/// Reports each definition at once, alternating replicas; the answers.
+async fn report_all_at_once(a: &Service, b: &Service, definitions: &[Value]) -> Vec<Value> {
+    let bodies: Vec<(String, Value)> = definitions
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let service = if i % 2 == 0 { a } else { b };
+            (
+                service.internal_url("/v1/pins/observed"),
+                observed(std::slice::from_ref(d)),
+            )
+        })
+        .collect();
+    let tasks: Vec<_> = bodies
+        .into_iter()
+        .map(|(url, body)| {
+            tokio::spawn(async move {
+                let response = reqwest::Client::new()
+                    .post(url)
+                    .header("x-warden-internal-secret", SECRET)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status().as_u16(), 200);
+                response.json::<Value>().await.unwrap()
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
+}
