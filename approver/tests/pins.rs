@@ -111,6 +111,30 @@ async fn first_report_pins_a_change_waits_for_an_approver_who_re_pins_with_a_dif
     );
     let (ok, _, err) = pins_cli(&service, &approver, &["approve", "echo"]);
     assert!(!ok && err.contains("409"), "nothing left to approve: {err}");
+
+    // The access review lists the change and who re-pinned it.
+    let db = service.db();
+    for format in ["table", "html", "json"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["review", "--db"])
+            .arg(&db)
+            .args(["report", "--since", "1d", "--format", format])
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(report.contains("echo"), "{format}: {report}");
+        assert!(
+            report.contains(&tool_fingerprint(&v2)),
+            "{format}: {report}"
+        );
+        assert!(report.contains("bob@example.com"), "{format}: {report}");
+        assert!(report.contains("approved"), "{format}: {report}");
+    }
 }
 
 #[tokio::test]

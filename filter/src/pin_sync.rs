@@ -2,7 +2,7 @@
 //! authority and secret; see [`warden_core::pinning::wire`]).
 //!
 //! HTTP contexts put the reports of what listings showed ([`ObservedReport`]) in a shared-data
-//! outbox ([`PinOutbox`], at most [`MAX_OUTBOX_REPORTS`]; beyond, new reports are dropped and
+//! outbox ([`PinOutbox`], at most [`crate::pins::MAX_OUTBOX_REPORTS`]; beyond, new reports are dropped and
 //! logged: the local pin state still hides what changed). Each worker's root context ([`PinSync`])
 //! sends one report at a time from the outbox on its tick (`POST /v1/pins/observed`) and refreshes
 //! the pins every `pinning.refresh_seconds` (`GET /v1/pins?upstream=…`); both answers replace the
@@ -17,89 +17,13 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType};
 use warden_core::approval::INTERNAL_SECRET_HEADER;
 use warden_core::pinning::wire::{ObservedReport, PinsAnswer, OBSERVED_PATH, PINS_PATH};
-use warden_core::pinning::{PinState, ToolObservation};
+use warden_core::pinning::PinState;
 
-use crate::pins::SharedPins;
+use crate::pins::PinOutbox;
 use crate::shared::Shared;
-
-/// Most reports the outbox holds.
-pub const MAX_OUTBOX_REPORTS: usize = 64;
 
 /// Timeout of one call to `warden serve`.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Attempts of a compare-and-swap update before giving up.
-const CAS_ATTEMPTS: usize = 4;
-
-/// The shared-data outbox of reports of one upstream (`warden.pins.<upstream>.outbox`, a JSON
-/// array).
-pub struct PinOutbox {
-    key: String,
-    upstream: String,
-}
-
-impl PinOutbox {
-    /// The outbox of `upstream`.
-    pub fn new(upstream: &str) -> Self {
-        Self {
-            key: format!("{}.outbox", SharedPins::key(upstream)),
-            upstream: upstream.to_owned(),
-        }
-    }
-
-    /// Changes the stored reports with compare-and-swap; returns what `change` returned, or `None`
-    /// when the update did not happen.
-    fn update<T>(&self, change: impl Fn(&mut Vec<ObservedReport>) -> T) -> Option<T> {
-        for _ in 0..CAS_ATTEMPTS {
-            let (bytes, cas) = hostcalls::get_shared_data(&self.key).unwrap_or((None, None));
-            let mut reports: Vec<ObservedReport> = bytes
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or_default();
-            let out = change(&mut reports);
-            let bytes = serde_json::to_vec(&reports).unwrap_or_default();
-            if hostcalls::set_shared_data(&self.key, Some(&bytes), cas).is_ok() {
-                return Some(out);
-            }
-        }
-        None
-    }
-
-    /// Queues the reports of `observations` worth reporting.
-    pub fn push(&self, observations: &[ToolObservation]) {
-        let reports = ObservedReport::batches(&self.upstream, observations);
-        if reports.is_empty() {
-            return;
-        }
-        let dropped = self.update(|queued| {
-            let room = MAX_OUTBOX_REPORTS.saturating_sub(queued.len());
-            let dropped = reports.len().saturating_sub(room);
-            queued.extend(reports.iter().take(room).cloned());
-            dropped
-        });
-        match dropped {
-            Some(0) => {}
-            Some(n) => log::warn!(
-                "warden: {n} tool pin report(s) dropped: the outbox holds {MAX_OUTBOX_REPORTS} while warden serve does not answer"
-            ),
-            None => log::warn!("warden: tool pin report dropped (shared data kept changing)"),
-        }
-    }
-
-    /// Takes the oldest report.
-    fn pop(&self) -> Option<ObservedReport> {
-        self.update(|queued| (!queued.is_empty()).then(|| queued.remove(0)))
-            .flatten()
-    }
-
-    /// Puts a report back in front (its delivery failed).
-    fn unpop(&self, report: ObservedReport) {
-        self.update(|queued| {
-            if queued.len() < MAX_OUTBOX_REPORTS {
-                queued.insert(0, report.clone());
-            }
-        });
-    }
-}
 
 /// What a call in flight was.
 enum InFlight {

@@ -1,15 +1,20 @@
 //! Tool-definition pinning's state in Envoy shared data, so that every worker VM hides and refuses
 //! the same tools: one JSON [`PinState`] per upstream under [`SharedPins::key`], updated with
-//! compare-and-swap, parsed once per change.
+//! compare-and-swap, parsed once per change; and the outbox of reports for `warden serve`
+//! ([`PinOutbox`], sent by [`crate::pin_sync`]).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use proxy_wasm::hostcalls;
+use warden_core::pinning::wire::ObservedReport;
 use warden_core::pinning::{PinSource, PinState, ToolObservation};
 
 /// Attempts of a compare-and-swap update before giving up.
 const CAS_ATTEMPTS: usize = 4;
+
+/// Most reports the outbox holds.
+pub const MAX_OUTBOX_REPORTS: usize = 64;
 
 /// The pin state of one upstream in shared data.
 pub struct SharedPins {
@@ -69,5 +74,75 @@ impl PinSource for SharedPins {
         let state = Rc::new(PinState::from_bytes(Some(&bytes)));
         *self.parsed.borrow_mut() = Some((cas, Rc::clone(&state)));
         state
+    }
+}
+
+/// The shared-data outbox of reports of one upstream (`warden.pins.<upstream>.outbox`, a JSON
+/// array).
+pub struct PinOutbox {
+    key: String,
+    upstream: String,
+}
+
+impl PinOutbox {
+    /// The outbox of `upstream`.
+    pub fn new(upstream: &str) -> Self {
+        Self {
+            key: format!("{}.outbox", SharedPins::key(upstream)),
+            upstream: upstream.to_owned(),
+        }
+    }
+
+    /// Changes the stored reports with compare-and-swap; returns what `change` returned, or `None`
+    /// when the update did not happen.
+    fn update<T>(&self, change: impl Fn(&mut Vec<ObservedReport>) -> T) -> Option<T> {
+        for _ in 0..CAS_ATTEMPTS {
+            let (bytes, cas) = hostcalls::get_shared_data(&self.key).unwrap_or((None, None));
+            let mut reports: Vec<ObservedReport> = bytes
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            let out = change(&mut reports);
+            let bytes = serde_json::to_vec(&reports).unwrap_or_default();
+            if hostcalls::set_shared_data(&self.key, Some(&bytes), cas).is_ok() {
+                return Some(out);
+            }
+        }
+        None
+    }
+
+    /// Queues the reports of `observations` worth reporting.
+    pub fn push(&self, observations: &[ToolObservation]) {
+        let reports = ObservedReport::batches(&self.upstream, observations);
+        if reports.is_empty() {
+            return;
+        }
+        let dropped = self.update(|queued| {
+            let room = MAX_OUTBOX_REPORTS.saturating_sub(queued.len());
+            let dropped = reports.len().saturating_sub(room);
+            queued.extend(reports.iter().take(room).cloned());
+            dropped
+        });
+        match dropped {
+            Some(0) => {}
+            Some(n) => log::warn!(
+                "warden: {n} tool pin report(s) dropped: the outbox holds {MAX_OUTBOX_REPORTS} while warden serve does not answer"
+            ),
+            None => log::warn!("warden: tool pin report dropped (shared data kept changing)"),
+        }
+    }
+
+    /// Takes the oldest report.
+    pub fn pop(&self) -> Option<ObservedReport> {
+        self.update(|queued| (!queued.is_empty()).then(|| queued.remove(0)))
+            .flatten()
+    }
+
+    /// Puts a report back in front (its delivery failed).
+    pub fn unpop(&self, report: ObservedReport) {
+        self.update(|queued| {
+            if queued.len() < MAX_OUTBOX_REPORTS {
+                queued.insert(0, report.clone());
+            }
+        });
     }
 }

@@ -7,8 +7,7 @@ use warden_core::{ConfigError, Engine};
 use crate::audit_queue::AuditQueue;
 use crate::jwks::KeyCache;
 use crate::metrics::Metrics;
-use crate::pin_sync::PinOutbox;
-use crate::pins::SharedPins;
+use crate::pins::{PinOutbox, SharedPins};
 
 /// One loaded configuration, with the host-side state around it.
 pub struct Shared {

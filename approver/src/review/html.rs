@@ -1,6 +1,7 @@
 //! The report as one self-contained HTML page (inline CSS and SVG, no scripts): totals, a chart of
 //! calls and denials over time, the access table, unused grants and shared credentials.
 
+use crate::clock::rfc3339;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::report::{Bucket, Report};
@@ -142,6 +143,19 @@ pub fn page(report: &Report) -> String {
                         tbody {
                             @for s in &report.shared_credentials {
                                 tr { td { (s.sub) } td { (s.iss) } td { (s.clients.iter().cloned().collect::<Vec<_>>().join(", ")) } td.n { (s.sessions) } td.n { (s.calls) } }
+                            }
+                        }
+                    }
+                }
+                h2 { "Tool definition changes" }
+                @if report.tool_definition_changes.is_empty() {
+                    p { "None: every listed tool matched its pin." }
+                } @else {
+                    table {
+                        thead { tr { th { "Tool" } th { "Seen" } th { "Status" } th { "Pinned by" } th { "Pinned at" } th { "Fingerprint" } } }
+                        tbody {
+                            @for c in &report.tool_definition_changes {
+                                tr { td { (c.tool) } td { (rfc3339(c.seen_at)) } td { (c.status) } td { (c.decided_by.as_deref().unwrap_or("-")) } td { (c.decided_at.map_or_else(|| "-".to_owned(), rfc3339)) } td { code { (c.fingerprint) } } }
                             }
                         }
                     }

@@ -225,13 +225,15 @@ pub fn run_review(args: &ReviewArgs) -> anyhow::Result<()> {
         })
         .transpose()?;
     let (from, until) = since_ms(*since);
-    let report = report::build(
+    let mut report = report::build(
         &store.records_since(from)?,
         &approvals,
         policy.as_ref(),
         from,
         until,
     );
+    report.tool_definition_changes =
+        SqliteStore::open(&args.db.db)?.pin_changes_since(from / 1000)?;
     let text = match format {
         Format::Table => render::text(&report),
         Format::Csv => render::csv(&report)?,

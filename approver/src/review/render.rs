@@ -2,6 +2,7 @@
 
 use super::report::{AccessRow, Report};
 use super::table;
+use crate::clock::rfc3339;
 
 /// Columns of the per identity and tool rows, in table and CSV.
 const HEADERS: [&str; 12] = [
@@ -86,6 +87,32 @@ pub fn text(report: &Report) -> String {
         .collect();
     out.push_str(&table::render(
         &["SUB", "ISSUER", "CLIENTS", "SESSIONS", "CALLS"],
+        &rows,
+    ));
+    out.push_str("\nTool definition changes (rug-pull protection) and who pinned them:\n");
+    let rows: Vec<Vec<String>> = report
+        .tool_definition_changes
+        .iter()
+        .map(|c| {
+            vec![
+                c.tool.clone(),
+                rfc3339(c.seen_at),
+                c.status.clone(),
+                c.decided_by.clone().unwrap_or_else(|| "-".to_owned()),
+                c.decided_at.map_or_else(|| "-".to_owned(), rfc3339),
+                c.fingerprint.clone(),
+            ]
+        })
+        .collect();
+    out.push_str(&table::render(
+        &[
+            "TOOL",
+            "SEEN",
+            "STATUS",
+            "PINNED BY",
+            "PINNED AT",
+            "FINGERPRINT",
+        ],
         &rows,
     ));
     out

@@ -11,6 +11,7 @@
 //!   any record), so their calls cannot be attributed to one;
 //! - calls and denials per day (per hour for periods of two days or less), for the chart.
 
+use crate::serve::store::pins::PinChange;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -128,6 +129,9 @@ pub struct Report {
     pub unused_grants: Option<Vec<UnusedGrant>>,
     /// Identities seen only via shared credentials.
     pub shared_credentials: Vec<SharedCredential>,
+    /// Tool definitions reported changed (or, under `new_tools: hold`, new) in the period, and who
+    /// pinned them; filled from the store's pins by `warden review report`.
+    pub tool_definition_changes: Vec<PinChange>,
     /// Bucket length in seconds.
     pub bucket_seconds: i64,
     /// Calls and denials over time.
@@ -275,6 +279,7 @@ pub fn build(
         access: access.into_values().collect(),
         unused_grants,
         shared_credentials,
+        tool_definition_changes: Vec::new(),
         bucket_seconds,
         timeline: timeline
             .into_iter()

@@ -46,6 +46,15 @@ pub const CHANGED_REASON: &str = "tool definition changed since it was pinned";
 /// Why a tool without a pin is refused under `new_tools: hold` (`data.reason`).
 pub const NOT_PINNED_REASON: &str = "tool definition not pinned yet";
 
+/// Why every call is refused once the server listed more changed or held tools than are tracked
+/// (`data.reason`; see [`PinState::overflow`]).
+pub const OVERFLOW_REASON: &str =
+    "more tool definition changes than Warden tracks; an approver must re-pin the server's tools";
+
+/// Most entries each map of a [`PinState`] holds (it lives in shared data, and the server chooses
+/// the tool names).
+pub const MAX_TRACKED_TOOLS: usize = 4096;
+
 /// The fingerprint of an MCP tool definition: lower-case hex SHA-256 of the RFC 8785 canonical JSON
 /// ([`crate::digest`]) of the object made of its [`FINGERPRINTED_MEMBERS`] that are present (absent
 /// members are left out, not written as `null`). Other members (`title`, `icons`, `_meta`, ...) do
@@ -75,6 +84,18 @@ pub struct PinState {
     pub changed: BTreeMap<String, String>,
     /// Tools last listed without a pin under `new_tools: hold`: name → their fingerprint.
     pub unpinned: BTreeMap<String, String>,
+    /// A changed or held tool could not be marked ([`MAX_TRACKED_TOOLS`]): every call is refused
+    /// (fail closed) until marks are cleared below the bound.
+    pub overflow: bool,
+}
+
+/// Inserts into a bounded map ([`MAX_TRACKED_TOOLS`]); returns whether it fit.
+fn insert_bounded(map: &mut BTreeMap<String, String>, key: &str, value: &str) -> bool {
+    if map.len() >= MAX_TRACKED_TOOLS && !map.contains_key(key) {
+        return false;
+    }
+    map.insert(key.to_owned(), value.to_owned());
+    true
 }
 
 impl PinState {
@@ -103,17 +124,21 @@ impl PinState {
                     self.unpinned.remove(&o.tool);
                 }
                 ToolStatus::New => {
-                    self.pins
-                        .entry(o.tool.clone())
-                        .or_insert_with(|| o.fingerprint.clone());
+                    // Beyond the bound the tool stays unpinned here; `warden serve` still pins it.
+                    if !self.pins.contains_key(&o.tool) {
+                        insert_bounded(&mut self.pins, &o.tool, &o.fingerprint);
+                    }
                 }
                 ToolStatus::Held => {
-                    self.unpinned.insert(o.tool.clone(), o.fingerprint.clone());
+                    self.overflow |= !insert_bounded(&mut self.unpinned, &o.tool, &o.fingerprint);
                 }
                 ToolStatus::Changed { .. } => {
-                    self.changed.insert(o.tool.clone(), o.fingerprint.clone());
+                    self.overflow |= !insert_bounded(&mut self.changed, &o.tool, &o.fingerprint);
                 }
             }
+        }
+        if self.changed.len() < MAX_TRACKED_TOOLS && self.unpinned.len() < MAX_TRACKED_TOOLS {
+            self.overflow = false;
         }
         *self != before
     }
@@ -256,6 +281,9 @@ impl Pinning {
             pinned: pin.cloned(),
             seen: seen.cloned(),
         };
+        if state.overflow {
+            return Err(refusal(OVERFLOW_REASON));
+        }
         match (pin, state.changed.get(tool)) {
             (Some(pin), Some(changed)) if pin != changed => Err(refusal(CHANGED_REASON)),
             (None, _) if self.config.new_tools == NewTools::Hold => Err(refusal(NOT_PINNED_REASON)),

@@ -387,3 +387,27 @@ fn a_tool_listed_twice_is_hidden_and_a_changed_twin_refuses_its_calls() {
     state.apply(&observed);
     assert!(call(&engine, &state, "echo").is_err());
 }
+
+#[test]
+fn a_server_flooding_the_marks_gets_every_call_refused_instead_of_unbounded_state() {
+    let engine = engine(json!({"new_tools": "hold"}));
+    let mut state = PinState::default();
+    let flood: Vec<ToolObservation> = (0..=MAX_TRACKED_TOOLS)
+        .map(|i| ToolObservation {
+            tool: format!("tool_{i}"),
+            fingerprint: "0".repeat(64),
+            status: ToolStatus::Held,
+            definition: Value::Null,
+        })
+        .collect();
+    state.apply(&flood);
+    assert_eq!(state.unpinned.len(), MAX_TRACKED_TOOLS, "bounded");
+    assert!(state.overflow);
+    let mut config_pinned = engine.pinning.clone().unwrap();
+    config_pinned
+        .config
+        .pins
+        .insert("echo".into(), "1".repeat(64));
+    let refused = config_pinned.check_call(&state, "echo").unwrap_err();
+    assert_eq!(refused.reason, OVERFLOW_REASON);
+}

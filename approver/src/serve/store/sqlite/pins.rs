@@ -97,18 +97,26 @@ impl SqliteStore {
             "SELECT {CHANGE_COLUMNS} FROM tool_pin_changes WHERE upstream = ?1 \
              AND (?2 IS NULL OR tool = ?2) ORDER BY seen_at DESC, tool"
         ))?;
-        let rows = statement.query_map(params![upstream, tool], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get::<_, String>(3)?,
-                row.get(4)?,
-                row.get(5)?,
-                row.get(6)?,
-                row.get(7)?,
-            ))
-        })?;
+        let rows = statement.query_map(params![upstream, tool], change_row)?;
+        rows.map(|row| {
+            let (tool, fp, previous, definition, seen_at, status, by, at) = row?;
+            change_of(tool, fp, previous, &definition, seen_at, status, by, at)
+        })
+        .collect()
+    }
+
+    /// The changes of every upstream first reported at or after `since` (Unix seconds), newest
+    /// first (for `warden review report`).
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn pin_changes_since(&self, since: i64) -> anyhow::Result<Vec<PinChange>> {
+        let conn = self.lock();
+        let mut statement = conn.prepare(&format!(
+            "SELECT {CHANGE_COLUMNS} FROM tool_pin_changes WHERE seen_at >= ?1 \
+             ORDER BY seen_at DESC, tool"
+        ))?;
+        let rows = statement.query_map(params![since], change_row)?;
         rows.map(|row| {
             let (tool, fp, previous, definition, seen_at, status, by, at) = row?;
             change_of(tool, fp, previous, &definition, seen_at, status, by, at)
@@ -162,4 +170,29 @@ impl SqliteStore {
             pinned_by: Some(approver.to_owned()),
         })
     }
+}
+
+/// The columns of one [`CHANGE_COLUMNS`] row.
+type ChangeRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+);
+
+fn change_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+    ))
 }
