@@ -9,18 +9,25 @@ use serde_json::{json, Value};
 
 use crate::serve::store::{ApprovalRecord, ApprovalStatus};
 
+/// How an approver command reaches `warden serve` (shared by `warden approvals` and `warden tools`).
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// Base URL of `warden serve`.
+    #[arg(long, env = "WARDEN_SERVER", default_value = "http://127.0.0.1:8787")]
+    pub server: String,
+    /// The approver's bearer JWT (from an issuer of the service's configuration).
+    #[arg(long, env = "WARDEN_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Print the service's JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
 /// Options of `warden approvals`.
 #[derive(Debug, Args)]
 pub struct ApprovalsArgs {
-    /// Base URL of `warden serve`.
-    #[arg(long, env = "WARDEN_SERVER", default_value = "http://127.0.0.1:8787")]
-    server: String,
-    /// The approver's bearer JWT (from an issuer of the service's configuration).
-    #[arg(long, env = "WARDEN_TOKEN", hide_env_values = true)]
-    token: String,
-    /// Print the service's JSON instead of a table.
-    #[arg(long, global = true)]
-    json: bool,
+    #[command(flatten)]
+    service: ServiceArgs,
     #[command(subcommand)]
     command: ApprovalsCommand,
 }
@@ -123,7 +130,7 @@ pub async fn send(
 }
 
 async fn execute(args: &ApprovalsArgs) -> anyhow::Result<String> {
-    let base = args.server.trim_end_matches('/');
+    let base = args.service.server.trim_end_matches('/');
     let client = reqwest::Client::new();
     let (request, one) = match &args.command {
         ApprovalsCommand::List { status } => {
@@ -152,8 +159,8 @@ async fn execute(args: &ApprovalsArgs) -> anyhow::Result<String> {
             true,
         ),
     };
-    let body = send(request, &args.token, base).await?;
-    if args.json {
+    let body = send(request, &args.service.token, base).await?;
+    if args.service.json {
         return Ok(format!("{}\n", serde_json::to_string_pretty(&body)?));
     }
     Ok(if one {

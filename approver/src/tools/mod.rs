@@ -10,15 +10,8 @@ use serde_json::Value;
 /// Options of `warden tools`.
 #[derive(Debug, Args)]
 pub struct ToolsArgs {
-    /// Base URL of `warden serve`.
-    #[arg(long, env = "WARDEN_SERVER", default_value = "http://127.0.0.1:8787")]
-    server: String,
-    /// The approver's bearer JWT (from an issuer of the service's configuration).
-    #[arg(long, env = "WARDEN_TOKEN", hide_env_values = true)]
-    token: String,
-    /// Print the service's JSON instead of text.
-    #[arg(long, global = true)]
-    json: bool,
+    #[command(flatten)]
+    service: crate::approvals::ServiceArgs,
     #[command(subcommand)]
     command: ToolsCommand,
 }
@@ -63,7 +56,7 @@ pub fn run(args: &ToolsArgs) -> anyhow::Result<()> {
 }
 
 async fn execute(args: &ToolsArgs) -> anyhow::Result<String> {
-    let base = args.server.trim_end_matches('/');
+    let base = args.service.server.trim_end_matches('/');
     let client = reqwest::Client::new();
     let ToolsCommand::Pins { command } = &args.command;
     let request = match command {
@@ -73,8 +66,8 @@ async fn execute(args: &ToolsArgs) -> anyhow::Result<String> {
             client.post(format!("{base}/v1/tools/pins/{}/approve", segment(tool)))
         }
     };
-    let body = crate::approvals::send(request, &args.token, base).await?;
-    if args.json {
+    let body = crate::approvals::send(request, &args.service.token, base).await?;
+    if args.service.json {
         return Ok(format!("{}\n", serde_json::to_string_pretty(&body)?));
     }
     Ok(match command {
