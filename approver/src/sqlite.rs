@@ -167,22 +167,22 @@ mod tests {
         names.collect::<Result<_, _>>().unwrap()
     }
 
+    /// The tables the latest migration leaves, in name order.
+    const EVERY_TABLE: [&str; 5] = [
+        "approvals",
+        "audit_records",
+        "requests",
+        "tool_pin_changes",
+        "tool_pins",
+    ];
+
     #[test]
     fn a_new_file_gets_every_table_and_reopening_applies_no_migration_twice() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
         let conn = open_durable(&path, "test").unwrap();
         assert_eq!(user_version(&conn), 4);
-        assert_eq!(
-            tables(&conn),
-            [
-                "approvals",
-                "audit_records",
-                "requests",
-                "tool_pin_changes",
-                "tool_pins"
-            ]
-        );
+        assert_eq!(tables(&conn), EVERY_TABLE);
         conn.execute(
             "INSERT INTO audit_records (record_id, time_ms, decision, record_json, received_at) \
              VALUES ('a:0', 1, 'allow', '{}', 1)",
@@ -229,16 +229,7 @@ mod tests {
         }
         let conn = open_durable(&path, "test").unwrap();
         assert_eq!(user_version(&conn), 4);
-        assert_eq!(
-            tables(&conn),
-            [
-                "approvals",
-                "audit_records",
-                "requests",
-                "tool_pin_changes",
-                "tool_pins"
-            ]
-        );
+        assert_eq!(tables(&conn), EVERY_TABLE);
         let n: i64 = conn
             .query_row("SELECT COUNT(*) FROM audit_records", [], |row| row.get(0))
             .unwrap();
