@@ -95,7 +95,7 @@ pub(super) fn scan(
     wanted: &dyn Fn(usize) -> bool,
     found: &mut dyn FnMut(usize, usize, usize),
 ) {
-    let runs = |index: usize| wanted(index) && BUILT_INS[index].trigger & fired != 0;
+    let runs = |index: usize| BUILT_INS[index].trigger & fired != 0 && wanted(index);
     let kinds = DigitKinds {
         cards: runs(CARD),
         ssns: runs(SSN),

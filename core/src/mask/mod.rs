@@ -88,9 +88,36 @@ pub type MaskCounts = BTreeMap<String, u64>;
 pub struct DetectorSet {
     /// Indices into the masker's detectors, ascending, without repeats, with their rendering.
     members: Vec<(usize, Render)>,
+    /// Bit `i` set when built-in `i` (of `BUILT_INS`) is a member: an O(1) membership test for the
+    /// scanners, which ask once per built-in per scanned string.
+    built_ins: u32,
+    /// The pre-scan triggers of the built-in members (see `prefilter.rs`).
+    triggers: u32,
 }
 
 impl DetectorSet {
+    /// The set of `members` (ascending, without repeats).
+    fn new(members: Vec<(usize, Render)>) -> Self {
+        let mut set = DetectorSet {
+            members,
+            built_ins: 0,
+            triggers: 0,
+        };
+        set.index_built_ins();
+        set
+    }
+
+    /// Recomputes `built_ins` and `triggers` from `members`.
+    fn index_built_ins(&mut self) {
+        (self.built_ins, self.triggers) = self
+            .members
+            .iter()
+            .filter_map(|&(index, _)| Some((index, BUILT_INS.get(index)?)))
+            .fold((0, 0), |(bits, triggers), (index, built_in)| {
+                (bits | 1 << index, triggers | built_in.trigger)
+            });
+    }
+
     /// Adds the detectors of `other` (of the same [`Masker`]) to this set; a detector in both keeps
     /// the rendering that reveals less (`redact`, then `hash`, then `partial` keeping fewer
     /// characters).
@@ -101,6 +128,7 @@ impl DetectorSet {
                 Err(at) => self.members.insert(at, (index, render)),
             }
         }
+        self.index_built_ins();
     }
 
     /// Whether the set has no detector (masking with it changes nothing).
@@ -116,7 +144,10 @@ impl DetectorSet {
     }
 
     fn contains(&self, index: usize) -> bool {
-        self.render_of(index).is_some()
+        match u32::try_from(index) {
+            Ok(bit) if index < BUILT_INS.len() => self.built_ins & (1 << bit) != 0,
+            _ => self.render_of(index).is_some(),
+        }
     }
 }
 
@@ -264,7 +295,7 @@ impl Masker {
             if members.iter().any(|&(_, r)| r == Render::Hash) {
                 hash_user.get_or_insert_with(|| profile.clone());
             }
-            profiles.insert(profile.clone(), DetectorSet { members });
+            profiles.insert(profile.clone(), DetectorSet::new(members));
         }
         let hash_key = match hash_user {
             Some(profile) => HashKey(hash_key(config, &at("hash_key_env"), &profile, env)?),
@@ -274,9 +305,7 @@ impl Masker {
             Some(name) => profiles.get(name).cloned().ok_or_else(|| {
                 ConfigError::new(at("default_profile"), format!("unknown profile {name:?}"))
             })?,
-            None => DetectorSet {
-                members: (0..detectors.len()).map(|i| (i, Render::Redact)).collect(),
-            },
+            None => DetectorSet::new((0..detectors.len()).map(|i| (i, Render::Redact)).collect()),
         };
         Ok(Masker {
             detectors,
@@ -349,10 +378,7 @@ impl Masker {
 
     /// The pre-scan triggers of the built-ins of `set`.
     fn wanted_triggers(set: &DetectorSet) -> u32 {
-        set.members
-            .iter()
-            .filter_map(|&(index, _)| BUILT_INS.get(index))
-            .fold(0, |bits, built_in| bits | built_in.trigger)
+        set.triggers
     }
 
     /// Whether a detector of `set` may match in the text `bytes` decode to (as a JSON text, a JSON

@@ -27,7 +27,7 @@
 //! (caught above), integers beyond 64 bits (20 digits or more, caught by the digit run) and float
 //! rounding (which never lengthens a group of digits).
 
-use memchr::{memchr_iter, memmem};
+use memchr::memchr_iter;
 
 use super::secrets::ends_like_secret_name;
 
@@ -103,7 +103,9 @@ impl Triggers<'_> {
 
 /// `blob` followed by a quote or a backslash (an escaped quote).
 fn has_blob_member(bytes: &[u8]) -> bool {
-    memmem::find_iter(bytes, b"blob").any(|at| matches!(bytes.get(at + 4), Some(b'"' | b'\\')))
+    memchr_iter(b'b', bytes).any(|at| {
+        bytes[at + 1..].starts_with(b"lob") && matches!(bytes.get(at + 4), Some(b'"' | b'\\'))
+    })
 }
 
 /// Whether `needle` (not empty) occurs in `bytes`. Needles are short: a `memchr` on the first byte
