@@ -479,3 +479,27 @@ async fn cookies_are_secure_and_forms_need_the_public_origin_when_served_over_tl
         .unwrap();
     assert!(page.text().await.unwrap().contains("/inbox/login"));
 }
+
+/// The MRTR elicitation URL of a held call (`warden_core::mrtr::approval_url`) ends in a fragment;
+/// the inbox row of that approval carries the matching `id`, so the link lands on it.
+#[tokio::test]
+async fn the_mrtr_approval_link_lands_on_the_approvals_row_in_the_inbox() {
+    let service = Arc::new(Service::start(&config(json!({"hold_seconds": 30})), None));
+    let held = {
+        let service = service.clone();
+        tokio::spawn(async move { service.check("alice", "cus_001").await })
+    };
+    let bob = approver_token("bob", "approvers");
+    let id = service.wait_for_pending(&bob).await;
+    let link = warden_core::mrtr::approval_url(&service.base, &id);
+    let fragment = link.split_once('#').unwrap().1;
+    let signed_in = paste_sign_in(&service, &bob).await;
+    let cookie = pair(&set_cookie(&signed_in, "warden_session").unwrap());
+    let page = inbox_page(&service, &cookie).await;
+    // Approval ids need no percent-encoding, so the fragment is the element id as written.
+    assert!(
+        page.contains(&format!("id=\"{fragment}\" data-approval-id=\"{id}\"")),
+        "no element with id {fragment:?} in {page}"
+    );
+    held.abort();
+}

@@ -76,6 +76,9 @@ pub struct ExchangeAudit {
     pub identity: Option<Identity>,
     /// Why the request was refused before its messages could be read (bad token, bad body).
     pub refusal: Option<String>,
+    /// The rule of a record without messages: for a GET stream that resumes one Warden forwarded,
+    /// the rule that allowed the call that started it ([`crate::origins`]).
+    pub rule: Option<String>,
     /// HTTP status sent to the client.
     pub status: Option<u16>,
     /// Request body bytes received from the client.
@@ -138,7 +141,7 @@ pub fn render_records(
         jsonrpc_id: None,
         arguments_digest: None,
         decision: exchange_decision,
-        rule: None,
+        rule: exchange.rule.clone(),
         reason: exchange.refusal.clone(),
         masked: MaskCounts::new(),
         status: exchange.status,

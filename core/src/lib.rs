@@ -22,6 +22,7 @@
 //! | [`metric`] | [`metric::Counter`]: every counter Warden increments, with its stat name |
 //! | [`mirrored_headers`] | SEP-2243 `Mcp-Method`/`Mcp-Name` headers checked against the body |
 //! | [`request`] | judging a POST body: forward, or answer with JSON-RPC errors |
+//! | [`origins`] | who started a task or SSE stream (owner, rule), so later reads are bound to it |
 //! | [`pinning`] | tool-definition pinning: fingerprints, pins, changed tools hidden and refused |
 //! | [`response`] | rewriting of JSON and SSE response bodies (masking, `tools/list` filtering) |
 
@@ -40,6 +41,7 @@ pub mod mask;
 pub mod metric;
 pub mod mirrored_headers;
 pub mod mrtr;
+pub mod origins;
 pub mod pinning;
 pub mod policy;
 pub mod reply;

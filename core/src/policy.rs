@@ -255,6 +255,15 @@ impl Policy {
         })
     }
 
+    /// The masking profile the rule `rule_id` names: `Some(None)` when it names none (the default
+    /// profile applies), `None` when no such rule exists.
+    pub fn rule_mask(&self, rule_id: &str) -> Option<Option<&str>> {
+        self.rules
+            .iter()
+            .find(|rule| rule.id == rule_id)
+            .map(|rule| rule.mask.as_deref())
+    }
+
     /// The `approval` block of the rule `rule_id`, when that rule requires approval.
     pub fn approval(&self, rule_id: &str) -> Option<&ApprovalRuleConfig> {
         self.rules

@@ -16,6 +16,7 @@ use crate::identity::Identity;
 use crate::jsonrpc::{self, Message, Payload, POLICY_DENIED};
 use crate::mask::{DetectorSet, MaskCounts};
 use crate::mirrored_headers::{HeaderMismatch, MirroredHeaders};
+use crate::origins::{MemoryOrigins, OriginStore, TaskAccess};
 use crate::pinning::{ListingReview, PinRefusal, PinState};
 use crate::policy::{Call, Decision};
 use crate::reply::LocalReply;
@@ -66,14 +67,21 @@ impl Engine {
     /// [`Engine::inspect_request`] for a request whose SEP-2243 headers are `mirrored`: headers that
     /// disagree with the parsed body (see [`crate::mirrored_headers`]) are answered with HTTP 400 and a
     /// JSON-RPC error -32600 (the request's id, `data.header` naming the header) before any policy runs;
-    /// its messages are recorded as `invalid`.
+    /// its messages are recorded as `invalid`. No task is known here, so every task read is refused
+    /// (see [`Engine::inspect_request_pinned`]).
     pub fn inspect_request_with(
         &self,
         identity: &Identity,
         mirrored: &MirroredHeaders,
         body: &[u8],
     ) -> Inspection {
-        self.inspect_request_pinned(identity, mirrored, &Rc::default(), body)
+        self.inspect_request_pinned(
+            identity,
+            mirrored,
+            &Rc::default(),
+            &MemoryOrigins::default(),
+            body,
+        )
     }
 
     /// [`Engine::inspect_request_with`] against the host's pin state `pins` (see
@@ -83,11 +91,18 @@ impl Engine {
     /// `data: {tool, reason, pinned, seen}` (the other requests of a batch get -32003 naming it).
     /// `tools/call` audit entries carry the tool's fingerprint when known, and `tools/list` results
     /// are judged against `pins`.
+    ///
+    /// A message that addresses a task ([`crate::origins::TASK_METHODS`]) goes on only when
+    /// `origins` remembers the task as created by `identity`: its audit entry then names the rule
+    /// that allowed the call that created the task, and the response is masked with that rule's
+    /// profile as well. Otherwise nothing is forwarded: the message gets JSON-RPC error -32602
+    /// (`data.taskId`), the other requests of a batch -32602 saying why.
     pub fn inspect_request_pinned(
         &self,
         identity: &Identity,
         mirrored: &MirroredHeaders,
         pins: &Rc<PinState>,
+        origins: &dyn OriginStore,
         body: &[u8],
     ) -> Inspection {
         let payload = match jsonrpc::parse_payload(body) {
@@ -139,6 +154,11 @@ impl Engine {
                 return refusal;
             }
             let mut plan = self.response_plan(&messages, &decisions);
+            if let Some(refusal) =
+                self.bind_task_reads(identity, origins, &messages, &mut plan, &mut audits)
+            {
+                return refusal;
+            }
             if self.pinning.is_some() && !plan.tools_list_ids.is_empty() {
                 plan.pinning = Some(Rc::new(ListingReview {
                     state: Rc::clone(pins),
@@ -435,6 +455,78 @@ impl Engine {
                 ..RecordedPayload::default()
             });
         }
+    }
+
+    /// Binds the messages that address a task to the task's origin (see
+    /// [`Engine::inspect_request_pinned`]); returns the refusal when one may not go on.
+    fn bind_task_reads(
+        &self,
+        identity: &Identity,
+        origins: &dyn OriginStore,
+        messages: &[Message],
+        plan: &mut ResponsePlan,
+        audits: &mut [MessageAudit],
+    ) -> Option<Inspection> {
+        let accesses: Vec<Option<TaskAccess>> = messages
+            .iter()
+            .map(|m| match m {
+                Message::Request { method, params, .. }
+                | Message::Notification { method, params } => {
+                    TaskAccess::of(identity, origins, method, params.as_ref())
+                }
+                Message::Response { .. } => None,
+            })
+            .collect();
+        if !accesses
+            .iter()
+            .any(|a| matches!(a, Some(TaskAccess::Refused { .. })))
+        {
+            for (access, audit) in accesses.iter().zip(audits.iter_mut()) {
+                let Some(TaskAccess::Owner(origin)) = access else {
+                    continue;
+                };
+                audit.rule = origin.rule();
+                match (&mut plan.detectors, self.origin_detectors(origin)) {
+                    (Some(all), Some(set)) => all.union(&set),
+                    (all @ None, set) => *all = set,
+                    (Some(_), None) => {}
+                }
+            }
+            return None;
+        }
+        let mut errors = Vec::new();
+        for ((message, access), audit) in messages.iter().zip(&accesses).zip(audits.iter_mut()) {
+            let (client, recorded, data) = match access {
+                Some(TaskAccess::Refused { task_id, reason }) => {
+                    let client = TaskAccess::client_message(task_id.as_deref());
+                    let recorded = format!("{client} ({reason})");
+                    (client, recorded, json!({ "taskId": task_id }))
+                }
+                _ => {
+                    let why = "batch refused: another message in it addresses a task this caller may not read";
+                    (why.to_owned(), why.to_owned(), Value::Null)
+                }
+            };
+            audit.decision = AuditDecision::Deny;
+            if let Message::Request { id, .. } = message {
+                let data = (!data.is_null()).then_some(data);
+                errors.push(jsonrpc::error_response(
+                    id,
+                    jsonrpc::INVALID_PARAMS,
+                    &client,
+                    data,
+                ));
+                audit.jsonrpc_error = Some(RecordedError {
+                    code: jsonrpc::INVALID_PARAMS,
+                    message: recorded,
+                });
+            }
+        }
+        Some(Inspection {
+            disposition: Disposition::Respond(errors_reply(errors, messages.len())),
+            messages: audits.to_vec(),
+            refusal: None,
+        })
     }
 
     /// The response plan for forwarded messages: the union of their rules' masking profiles, the

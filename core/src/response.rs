@@ -19,6 +19,7 @@ use crate::engine::Engine;
 use crate::identity::Identity;
 use crate::mask::stream::{JsonWalker, Unsupported};
 use crate::mask::{DetectorSet, MaskCounts};
+use crate::origins::{stream_key, Origin, OriginKind, OriginStore};
 use crate::pinning::ListingReview;
 
 /// How to rewrite the responses to one request; built when the request is inspected.
@@ -54,8 +55,8 @@ pub enum RewriteError {
 }
 
 impl Engine {
-    /// The plan for a response whose originating call is unknown (GET streams, including resumption
-    /// with `Last-Event-ID`, and DELETE): the strictest masking any rule of the policy could apply,
+    /// The plan for a response whose originating call is unknown (GET streams Warden cannot bind to
+    /// a call, see [`Engine::stream_plan`], and DELETE): the strictest masking any rule of the policy could apply,
     /// i.e. the union of the default profile and every profile a rule names, so a stream is never
     /// masked more weakly than the call that started it was. No listing to filter.
     pub fn unknown_call_response_plan(&self) -> ResponsePlan {
@@ -70,6 +71,43 @@ impl Engine {
             tools_list_ids: Vec::new(),
             record_results: ResultCaps::new(),
             pinning: None,
+        }
+    }
+
+    /// The plan for a GET stream from `identity` in session `session`, and the origin its own event
+    /// ids are remembered with. With `Last-Event-ID` naming an event Warden forwarded
+    /// ([`crate::origins`]), the stream resumes the one that event belonged to: masked with that
+    /// stream's origin profile ([`Engine::origin_detectors`]), owned by the same caller. Otherwise
+    /// (no `Last-Event-ID`, or an id never seen or evicted) the strictest profile
+    /// ([`Engine::unknown_call_response_plan`]), owned by `identity`.
+    ///
+    /// # Errors
+    /// Why the stream may not be resumed: its events were sent to another caller.
+    pub fn stream_plan(
+        &self,
+        identity: &Identity,
+        origins: &dyn OriginStore,
+        session: Option<&str>,
+        last_event_id: Option<&str>,
+    ) -> Result<(ResponsePlan, Origin), String> {
+        let resumed = last_event_id
+            .and_then(|id| origins.recall(OriginKind::Stream, &stream_key(session, id)));
+        match resumed {
+            Some(origin) if !origin.is_owned_by(identity) => Err(format!(
+                "Last-Event-ID \"{}\" names an event of a stream sent to another caller",
+                last_event_id.unwrap_or_default()
+            )),
+            Some(origin) => Ok((
+                ResponsePlan {
+                    detectors: self.origin_detectors(&origin),
+                    ..ResponsePlan::default()
+                },
+                origin,
+            )),
+            None => Ok((
+                self.unknown_call_response_plan(),
+                Origin::new(identity, Vec::new()),
+            )),
         }
     }
 

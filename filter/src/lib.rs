@@ -11,6 +11,7 @@ pub mod audit_shipper;
 pub mod http;
 pub mod jwks;
 pub mod metrics;
+pub mod origins;
 pub mod pin_sync;
 pub mod pins;
 pub mod record_key;

@@ -7,6 +7,7 @@ use warden_core::{ConfigError, Engine};
 use crate::audit_queue::AuditQueue;
 use crate::jwks::KeyCache;
 use crate::metrics::Metrics;
+use crate::origins::SharedOrigins;
 use crate::pins::{PinOutbox, SharedPins};
 
 /// One loaded configuration, with the host-side state around it.
@@ -41,6 +42,7 @@ impl Shared {
             .then(|| PinOutbox::new(&engine.upstream));
         let mut runtime = Runtime::new(engine);
         runtime.pins = Box::new(SharedPins::new(&runtime.engine.upstream));
+        runtime.origins = Box::new(SharedOrigins::new(&runtime.engine.upstream));
         Ok(Self {
             runtime,
             pins,

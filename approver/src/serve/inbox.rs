@@ -174,7 +174,8 @@ fn pending_row(state: &AppState, record: &ApprovalRecord, t: i64, csrf: &str) ->
         .approval(&record.rule)
         .is_some_and(|rule| rule.mask_arguments_in_inbox);
     html! {
-        tr data-approval-id=(record.id) {
+        // The anchor MRTR elicitation links point at (`warden_core::mrtr::approval_url`).
+        tr id={ "approval-" (record.id) } data-approval-id=(record.id) {
             td {
                 (caller)
                 @if record.caller.email.is_some() { br; span.muted { (record.caller.sub) } }
@@ -240,7 +241,7 @@ async fn inbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
             thead { tr { th { "Id" } th { "Status" } th { "Caller" } th { "Tool" } th { "By" } th { "Reason" } } }
             tbody {
                 @for record in decided.iter().take(RECENT) {
-                    tr data-approval-id=(record.id) {
+                    tr id={ "approval-" (record.id) } data-approval-id=(record.id) {
                         td { code { (record.id) } }
                         td { (record.status) }
                         td { (record.caller.sub) }

@@ -31,6 +31,7 @@ use crate::audit::{render_records, AuditDecision, ExchangeAudit, MessageAudit, R
 use crate::identity::Identity;
 use crate::metric::Counter;
 use crate::mirrored_headers::MirroredHeaders;
+use crate::origins::OriginTracker;
 use crate::reply::LocalReply;
 use crate::response::ResponsePlan;
 use crate::sse::SseRewriter;
@@ -95,6 +96,8 @@ pub struct Exchange {
     approval: Option<Box<ApprovalHold>>,
     /// How the held call is answered for a MCP 2026-07-28 client (`None`: today's flow).
     mrtr: Option<MrtrRound>,
+    /// Remembers the tasks and SSE event ids the response carries (`None` until known).
+    origins: Option<OriginTracker>,
 }
 
 impl Exchange {
@@ -115,6 +118,7 @@ impl Exchange {
             response: ResponseBody::Untouched,
             approval: None,
             mrtr: None,
+            origins: None,
         }
     }
 

@@ -16,6 +16,7 @@ use crate::jwt::{AuthError, ResourceServer, IDENTITY_HEADER_PREFIX};
 use crate::metric::Counter;
 use crate::mirrored_headers::{MirroredHeaders, MCP_METHOD, MCP_NAME};
 use crate::mrtr::StateRefusal;
+use crate::origins::OriginTracker;
 use crate::reply::LocalReply;
 use crate::request::Disposition;
 
@@ -125,7 +126,33 @@ impl Exchange {
                 flow: Flow::Pause,
             };
         }
-        self.plan = Some(engine.unknown_call_response_plan());
+        if self.audit.http_method.as_deref() == Some("GET") {
+            let Some(identity) = self.identity.as_ref() else {
+                return Step::proceed();
+            };
+            let session = self.audit.session_id.clone();
+            match engine.stream_plan(
+                identity,
+                &*runtime.origins,
+                session.as_deref(),
+                header_value(headers, "last-event-id"),
+            ) {
+                Ok((plan, origin)) => {
+                    self.audit.rule = origin.rule();
+                    self.origins = Some(OriginTracker::new(session, origin));
+                    self.plan = Some(plan);
+                }
+                Err(reason) => {
+                    let reply = LocalReply::oauth_error(403, "forbidden", &reason);
+                    effects.push(Effect::Count(Counter::Denied, 1));
+                    self.exchange_decision = AuditDecision::Deny;
+                    self.audit.refusal = Some(reason);
+                    return self.reply(env, effects, reply);
+                }
+            }
+        } else {
+            self.plan = Some(engine.unknown_call_response_plan());
+        }
         if end_of_stream {
             return Step {
                 effects,
@@ -308,10 +335,13 @@ impl Exchange {
             return Step::proceed();
         };
         let pins = env.runtime.pins.state();
-        let inspection =
-            env.runtime
-                .engine
-                .inspect_request_pinned(identity, &self.mirrored, &pins, body);
+        let inspection = env.runtime.engine.inspect_request_pinned(
+            identity,
+            &self.mirrored,
+            &pins,
+            &*env.runtime.origins,
+            body,
+        );
         self.messages = inspection.messages;
         let mut effects = Vec::new();
         if !matches!(inspection.disposition, Disposition::Hold(_)) {

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::audit::payload::capture_results;
 use crate::jsonrpc::INTERNAL_ERROR;
+use crate::origins::OriginTracker;
 use crate::reply::LocalReply;
 use crate::sse::SseRewriter;
 
@@ -41,6 +42,13 @@ impl Exchange {
                      the filter removes Accept-Encoding, so configure the server not to compress"
                 ),
             );
+        }
+        if let (None, Some(identity)) = (&self.origins, &self.identity) {
+            self.origins = Some(OriginTracker::of_post(
+                identity,
+                self.audit.session_id.clone(),
+                &self.messages,
+            ));
         }
         if end_of_stream {
             return Step::proceed();
@@ -181,6 +189,9 @@ impl Exchange {
             effects.push(Effect::PublishAudit(self.render(env)));
             return effects;
         }
+        if let Some(origins) = &self.origins {
+            origins.note_tasks(&*env.runtime.origins, &body);
+        }
         let mut effects = match env.runtime.engine.rewrite_json_body(
             plan,
             identity,
@@ -224,7 +235,11 @@ impl Exchange {
         let engine = &env.runtime.engine;
         let masked = &mut self.audit.masked_by_id;
         let results = &mut self.audit.results;
+        let (origins, store) = (self.origins.as_ref(), &*env.runtime.origins);
         let mut rewrite = |data: &str| {
+            if let Some(origins) = origins {
+                origins.note_tasks(store, data.as_bytes());
+            }
             let rewritten = engine.rewrite_event_data(plan, identity, data, masked);
             let sent = rewritten.as_deref().unwrap_or(data);
             capture_results(sent.as_bytes(), &plan.record_results, results);
@@ -249,6 +264,9 @@ impl Exchange {
         let mut effects = Vec::new();
         match out {
             Ok(out) => {
+                if let Some(origins) = &self.origins {
+                    origins.note_event_ids(&*env.runtime.origins, &out);
+                }
                 self.audit.bytes_out += out.len() as u64;
                 effects.push(Effect::ReplaceResponseBody {
                     len: size,

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use crate::engine::Engine;
 use crate::identity::Identity;
 use crate::jwt::{bearer_token, AuthError, KeySet, TokenCache, Verifier};
+use crate::origins::{MemoryOrigins, OriginStore};
 use crate::pinning::{MemoryPins, PinSource};
 
 /// Verified tokens kept per runtime (one per Envoy worker VM).
@@ -28,16 +29,20 @@ pub struct Runtime {
     /// The pin state of tool-definition pinning (the filter's reads Envoy shared data; by default
     /// an empty [`MemoryPins`]).
     pub pins: Box<dyn PinSource>,
+    /// Who started each task and SSE stream (the filter's lives in Envoy shared data; by default an
+    /// empty [`MemoryOrigins`]).
+    pub origins: Box<dyn OriginStore>,
 }
 
 impl Runtime {
-    /// A runtime around `engine`, with an empty token cache of [`TOKEN_CACHE_CAPACITY`] and empty
-    /// in-memory pins.
+    /// A runtime around `engine`, with an empty token cache of [`TOKEN_CACHE_CAPACITY`], empty
+    /// in-memory pins and origins.
     pub fn new(engine: Engine) -> Self {
         Self {
             engine,
             tokens: RefCell::new(TokenCache::new(TOKEN_CACHE_CAPACITY)),
             pins: Box::<MemoryPins>::default(),
+            origins: Box::<MemoryOrigins>::default(),
         }
     }
 

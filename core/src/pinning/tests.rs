@@ -53,6 +53,7 @@ fn list(engine: &Engine, state: &PinState, tools: &[Value]) -> (Vec<String>, Vec
         &identity(),
         &MirroredHeaders::default(),
         &Rc::new(state.clone()),
+        &crate::origins::MemoryOrigins::default(),
         request.as_bytes(),
     );
     let Disposition::Forward(plan) = inspection.disposition else {
@@ -92,6 +93,7 @@ fn call(engine: &Engine, state: &PinState, tool: &str) -> Result<Option<String>,
         &identity(),
         &MirroredHeaders::default(),
         &Rc::new(state.clone()),
+        &crate::origins::MemoryOrigins::default(),
         request.as_bytes(),
     );
     match inspection.disposition {
@@ -239,6 +241,7 @@ fn a_changed_tool_in_a_batch_refuses_the_whole_batch() {
         &identity(),
         &MirroredHeaders::default(),
         &Rc::new(state),
+        &crate::origins::MemoryOrigins::default(),
         batch.as_bytes(),
     );
     let Disposition::Respond(reply) = inspection.disposition else {
@@ -342,6 +345,7 @@ fn list_changed_notifications_pass_untouched() {
             &identity(),
             &MirroredHeaders::default(),
             &Rc::new(state),
+            &crate::origins::MemoryOrigins::default(),
             request.as_bytes(),
         )
         .disposition
