@@ -19,109 +19,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
+mod wasm_driver;
+
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
-use proxy_wasm_host::{CompiledModule, Host, HostConfig, HttpStream, Vm};
+use proxy_wasm_host::{CompiledModule, Vm};
 use warden_benches::payloads::{allowed_call, sse_event, tool_result, tool_result_of_size, Pii};
-use warden_testkit::paths::{read_repo_file, workspace_root};
-use warden_testkit::tokens::{sign_dev_token, DevAlg};
+use warden_testkit::tokens::DevAlg;
+use wasm_driver::{borrowed, close, demo_vm, exchange, module, post_headers, send_request, token};
 
 const RESULT_BYTES: usize = 64 * 1024;
 /// More tokens than the filter's token cache holds (`TOKEN_CACHE_CAPACITY`, 4,096).
 const UNCACHED_POOL: usize = 4_200;
 const MEMORY_RUN_REQUESTS: u64 = 100_000;
-
-fn wasm_path() -> PathBuf {
-    std::env::var_os("WARDEN_WASM").map_or_else(
-        || workspace_root().join("target/warden_filter.wasm"),
-        PathBuf::from,
-    )
-}
-
-fn module() -> CompiledModule {
-    let path = wasm_path();
-    CompiledModule::from_file(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (build it: cargo build -p warden-filter --target wasm32-wasip1 --release)",
-            path.display()
-        )
-    })
-}
-
-/// A host running Warden with `policies/demo.json` and one configured VM.
-fn demo_vm(module: &CompiledModule) -> (Host, Vm) {
-    let config = HostConfig::default()
-        .with_root_id("warden")
-        .with_plugin_configuration(read_repo_file("policies/demo.json").unwrap().as_bytes());
-    let host = Host::new(module, config).unwrap();
-    let vm = host.start_vm().unwrap();
-    (host, vm)
-}
-
-fn post_headers(token: &str) -> Vec<(String, String)> {
-    [
-        (":method", "POST"),
-        (":path", "/mcp"),
-        (":authority", "mcp.example"),
-        (":scheme", "http"),
-        ("content-type", "application/json"),
-        ("accept", "application/json, text/event-stream"),
-        ("mcp-session-id", "session-1"),
-        ("authorization", &format!("Bearer {token}")),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
-
-fn borrowed(headers: &[(String, String)]) -> Vec<(&str, &str)> {
-    headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
-}
-
-fn token(alg: DevAlg, sub: &str) -> String {
-    sign_dev_token(alg, sub, &["support"], 3600).unwrap()
-}
-
-/// Sends the request of `body` (must be forwarded, not answered locally).
-fn send_request(stream: &mut HttpStream<'_>, headers: &[(&str, &str)], body: &[u8]) {
-    stream.request_headers(headers, false).unwrap();
-    stream.request_body(body, true).unwrap();
-    assert!(
-        stream.local_response().is_none(),
-        "the filter answered locally: {:?}",
-        stream.local_response()
-    );
-}
-
-/// Sends a 200 response of `content_type` with `body` in one chunk; returns the forwarded body size.
-fn send_response(stream: &mut HttpStream<'_>, content_type: &str, body: &[u8]) -> usize {
-    stream
-        .response_headers(&[(":status", "200"), ("content-type", content_type)], false)
-        .unwrap();
-    stream.response_body(body, true).unwrap();
-    stream.response().forwarded.len()
-}
-
-/// Finishes stream `id` (`on_done`, `on_log`, `on_delete`) and forgets it and the logs.
-fn close(vm: &mut Vm, id: u32) {
-    vm.stream(id).unwrap().finish().unwrap();
-    vm.drop_stream(id);
-    vm.take_logs();
-}
-
-/// One whole exchange: request with a cached token, JSON response.
-fn exchange(vm: &mut Vm, headers: &[(&str, &str)], request: &[u8], response: &[u8]) {
-    let mut stream = vm.http_stream().unwrap();
-    send_request(&mut stream, headers, request);
-    assert!(send_response(&mut stream, "application/json", response) > 0);
-    let id = stream.id();
-    close(vm, id);
-}
 
 fn memory_after_many_requests(module: &CompiledModule) {
     let (_host, mut vm) = demo_vm(module);

@@ -143,8 +143,16 @@ pub struct CompiledModule {
 
 impl CompiledModule {
     /// Compiles a wasm binary. Errors: invalid wasm, or no `proxy_abi_version_0_2_1` export.
+    ///
+    /// With the environment variable `WASMTIME_PERFMAP=1`, wasmtime writes `/tmp/perf-<pid>.map`
+    /// so that `perf record` / `perf report` name the JIT-compiled wasm functions (build the `.wasm`
+    /// without `strip` to keep its name section).
     pub fn new(wasm: &[u8]) -> Result<Self> {
-        let engine = Engine::new(&Config::new())?;
+        let mut config = Config::new();
+        if std::env::var_os("WASMTIME_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        let engine = Engine::new(&config)?;
         let module = Module::new(&engine, wasm)?;
         if module.get_export("proxy_abi_version_0_2_1").is_none() {
             return Err(format_err!(
