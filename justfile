@@ -8,7 +8,7 @@ envoy := env_var_or_default("ENVOY_BIN", venv / "bin/envoy")
 wasm := justfile_directory() / "target/warden_filter.wasm"
 cargo_wasm := justfile_directory() / "target/wasm32-wasip1/release/warden_filter.wasm"
 # Wasm features the Rust toolchain's wasm32-wasip1 output uses (all supported by Envoy's V8 and by wasmtime).
-wasm_features := "--enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types"
+wasm_features := "--enable-simd --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types"
 run_dir := justfile_directory() / ".run"
 # Release artifacts (`just release`, `just image-filter`, `just image-serve`); the version is the workspace's.
 dist := justfile_directory() / "dist"
@@ -213,6 +213,31 @@ bench: build
     @command -v wrk >/dev/null || { echo "==> installing wrk (apt-get install wrk)"; apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
     @command -v taskset >/dev/null || { echo "error: taskset (util-linux) is missing"; exit 1; }
     target/debug/load-bench --envoy "{{envoy}}" --wasm "{{wasm}}" --out-dir benches/results
+
+# Where Warden's time goes inside the .wasm (about 15 min the first time): per-callback µs of each
+# workload (benches/benches/wasm_stages.rs), then a perf profile of the small call and of 64 KiB
+# PII-dense grouped into stages (benches/profile/stages.py). Needs `perf` (apt-get install linux-perf).
+# The profiled .wasm keeps its name section (target/profile/); `just build` then relinks the shipped one.
+profile: setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v perf >/dev/null || { echo "error: perf is missing: apt-get install linux-perf"; exit 1; }
+    echo "==> building the .wasm with its name section (target/profile/warden_filter_named.wasm)"
+    mkdir -p target/profile
+    CARGO_PROFILE_RELEASE_STRIP=false cargo build --locked --release -q -p warden-filter --target wasm32-wasip1
+    wasm-opt -O3 -g {{wasm_features}} "{{cargo_wasm}}" -o target/profile/warden_filter_named.wasm
+    export CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16
+    cargo bench --locked -q -p warden-benches --bench wasm_stages --no-run
+    bin=$(cargo bench --locked -q -p warden-benches --bench wasm_stages --no-run --message-format=json | python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])')
+    echo "==> µs per callback (shipped build, target/warden_filter.wasm)"
+    just build >/dev/null
+    "$bin"
+    for workload in "small tools/call" "64 KiB PII-dense"; do
+      echo "==> stages of: $workload (perf, named build)"
+      WARDEN_WASM=target/profile/warden_filter_named.wasm WASMTIME_PERFMAP=1 WARDEN_STAGES_ITERS=2000 WARDEN_STAGES_ONLY="$workload" \
+        perf record -q -F 4999 -o target/profile/perf.data "$bin" >/dev/null
+      perf report -i target/profile/perf.data --stdio --no-children --sort dso,sym 2>/dev/null | python3 benches/profile/stages.py
+    done
 
 # Own venv benches/.venv-corpus (faker, presidio-analyzer, spacy: benches/corpus/requirements.txt), regenerates
 # benches/corpus/corpus.jsonl, runs Presidio's pattern recognizers and Warden's detectors over it (about 1 min).
