@@ -175,7 +175,10 @@ impl Masker {
             }
         };
         // Serialized directly: `Value::to_string` goes through `fmt::Display`, twice as slow in wasm.
-        Ok(masked.and_then(|text| serde_json::to_string(&text).ok()))
+        // (It cannot fail for a string; if it did, the caller would take the `Value` path.)
+        masked
+            .map(|text| serde_json::to_string(&text).map_err(|_| Unsupported))
+            .transpose()
     }
 
     /// [`Masker::mask_string_leaf`] with nested JSON walked by a [`JsonWalker`] when it can be.
