@@ -355,6 +355,7 @@ mod tests {
             p99_us: p50 * 3.0,
             non_2xx: 1,
             socket_errors: 0,
+            sent: 0,
         }
     }
 
