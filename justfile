@@ -7,6 +7,9 @@ envoy := env_var_or_default("ENVOY_BIN", venv / "bin/envoy")
 # The filter as shipped: cargo's release build, then binaryen's `wasm-opt -O3` (speed, and about 12% smaller).
 wasm := justfile_directory() / "target/warden_filter.wasm"
 cargo_wasm := justfile_directory() / "target/wasm32-wasip1/release/warden_filter.wasm"
+# The load bench's floor (benches/floor-filter), built and optimized the same way by `just bench`.
+floor_wasm := justfile_directory() / "target/warden_floor_filter.wasm"
+cargo_floor_wasm := justfile_directory() / "target/wasm32-wasip1/release/warden_floor_filter.wasm"
 # Wasm features the Rust toolchain's wasm32-wasip1 output uses (all supported by Envoy's V8 and by wasmtime).
 wasm_features := "--enable-simd --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types"
 run_dir := justfile_directory() / ".run"
@@ -206,13 +209,21 @@ up port="10000": build
     wait -n "${pids[@]}"
     echo "a demo process exited; logs in {{run_dir}}/"
 
-# One Envoy worker on CPU 0, wrk on CPU 1, A B C interleaved rounds; installs `wrk` with apt-get when
-# missing. Core hot paths instead: cargo bench -p warden-benches --bench core_hot_paths
-# Load bench (< 10 min): no filter vs native chain vs Warden -> benches/results/<date>-<machine>.md, latest.md.
-bench: build
+# One Envoy worker on CPU 0, wrk on CPU 1, A B C D interleaved rounds (the floor: benches/floor-filter, built
+# and wasm-opt'ed here like the filter); then two Envoy workers (small call) and the approval fast path
+# (a real warden serve). Installs `wrk` with apt-get when missing. ARGS go to load-bench, e.g.
+# `just bench --rounds 5 --seconds 8`, `--workload small --skip-approval` (see `target/release/load-bench --help`).
+# Core hot paths instead: cargo bench -p warden-benches --bench core_hot_paths
+# Load bench (about 10 min): no filter vs native chain vs floor vs Warden -> benches/results/<date>-<machine>.md, latest.md.
+bench *ARGS: build
     @command -v wrk >/dev/null || { echo "==> installing wrk (apt-get install wrk)"; apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
     @command -v taskset >/dev/null || { echo "error: taskset (util-linux) is missing"; exit 1; }
-    target/debug/load-bench --envoy "{{envoy}}" --wasm "{{wasm}}" --out-dir benches/results
+    @echo "==> building warden_floor_filter.wasm (release, wasm32-wasip1)"
+    cargo build --locked -p warden-floor-filter --target wasm32-wasip1 --release
+    @echo "==> building load-bench (release: it signs thousands of RS256 tokens, ~100 ms each unoptimized)"
+    cargo build --locked --release -p warden-benches --bin load-bench
+    @if [ ! "{{floor_wasm}}" -nt "{{cargo_floor_wasm}}" ]; then echo "==> optimizing with wasm-opt -O3"; wasm-opt -O3 {{wasm_features}} "{{cargo_floor_wasm}}" -o "{{floor_wasm}}"; fi
+    target/release/load-bench --envoy "{{envoy}}" --wasm "{{wasm}}" --floor-wasm "{{floor_wasm}}" --out-dir benches/results {{ARGS}}
 
 # Where Warden's time goes inside the .wasm (about 15 min the first time): per-callback µs of each
 # workload (benches/benches/wasm_stages.rs), then a perf profile of the small call and of 64 KiB

@@ -5,8 +5,9 @@
 //! - `wasm_exchange/small_tools_call`: one whole allowed `tools/call` exchange (headers with a cached
 //!   token, request body, JSON response of 3 PII records, `on_done`/`on_log`/`on_delete`).
 //! - `wasm_jwt/*`: `on_http_request_headers` alone, with a token the filter has cached and with fresh
-//!   ES256 / RS256 tokens (the filter caches 4,096 tokens, oldest out: cycling through more than that
-//!   makes every lookup a miss).
+//!   RS256 / PS256 / ES256 / ES384 / EdDSA tokens (the filter caches 4,096 tokens, oldest out: cycling
+//!   through more than that makes every lookup a miss). `policies/demo.json` plus three bench keys: a
+//!   PS256 view of the dev RSA key and ES384 / Ed25519 keys generated per run.
 //! - `wasm_mask_json_64k/*`: the response body callback on a 64 KiB result, PII-dense and PII-free
 //!   (throughput in bytes of response body).
 //! - `wasm_sse_32_events`: a 32-event SSE response delivered in one chunk.
@@ -24,9 +25,15 @@ mod wasm_driver;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
-use proxy_wasm_host::{CompiledModule, Vm};
+use jwt_simple::prelude::{
+    Claims, ECDSAP384KeyPairLike as _, ES384KeyPair, Ed25519KeyPair, EdDSAKeyPairLike as _,
+    PS256KeyPair, RSAKeyPairLike as _,
+};
+use proxy_wasm_host::{CompiledModule, Host, HostConfig, Vm};
+use serde_json::{json, Value};
 use warden_benches::payloads::{allowed_call, sse_event, tool_result, tool_result_of_size, Pii};
-use warden_testkit::tokens::DevAlg;
+use warden_testkit::paths::read_repo_file;
+use warden_testkit::tokens::{DevAlg, DEMO_AUDIENCE, DEV_ISSUER};
 use wasm_driver::{borrowed, close, demo_vm, exchange, module, post_headers, send_request, token};
 
 const RESULT_BYTES: usize = 64 * 1024;
@@ -95,23 +102,88 @@ fn time_headers(
     total
 }
 
+/// The bench's signers of the algorithms `policies/demo.json` lacks, and the JWKs that verify them.
+struct BenchSigners {
+    ps256: PS256KeyPair,
+    es384: ES384KeyPair,
+    eddsa: Ed25519KeyPair,
+}
+
+impl BenchSigners {
+    fn new() -> Self {
+        let rsa_pem = read_repo_file("policies/dev/dev-signing-key-rs256.pem").unwrap();
+        Self {
+            ps256: PS256KeyPair::from_pem(&rsa_pem)
+                .unwrap()
+                .with_key_id("bench-ps256"),
+            es384: ES384KeyPair::generate().with_key_id("bench-es384"),
+            eddsa: Ed25519KeyPair::generate().with_key_id("bench-eddsa"),
+        }
+    }
+
+    /// `policies/demo.json` with the three bench keys added to its issuer and their algorithms allowed.
+    fn config(&self) -> Vec<u8> {
+        let mut config: Value =
+            serde_json::from_str(&read_repo_file("policies/demo.json").unwrap()).unwrap();
+        let issuer = &mut config["issuers"][0];
+        let keys = issuer["jwks"]["keys"].as_array_mut().unwrap();
+        let mut ps256 = keys.iter().find(|k| k["kty"] == "RSA").unwrap().clone();
+        ps256["kid"] = json!("bench-ps256");
+        ps256["alg"] = json!("PS256");
+        keys.push(ps256);
+        for (jwk, kid, alg) in [
+            (self.es384.public_key().to_jwk(), "bench-es384", "ES384"),
+            (self.eddsa.public_key().to_jwk(), "bench-eddsa", "EdDSA"),
+        ] {
+            let mut jwk: Value = serde_json::from_str(&jwk).unwrap();
+            jwk["kid"] = json!(kid);
+            jwk["alg"] = json!(alg);
+            keys.push(jwk);
+        }
+        issuer["algorithms"] = json!(["ES256", "RS256", "PS256", "ES384", "EdDSA"]);
+        serde_json::to_vec(&config).unwrap()
+    }
+
+    fn sign(&self, alg: &str, sub: &str) -> String {
+        let claims = Claims::with_custom_claims(
+            json!({"groups": ["support"]}),
+            jwt_simple::prelude::Duration::from_secs(3600),
+        )
+        .with_issuer(DEV_ISSUER)
+        .with_audience(DEMO_AUDIENCE)
+        .with_subject(sub);
+        match alg {
+            "PS256" => self.ps256.sign(claims),
+            "ES384" => self.es384.sign(claims),
+            "EdDSA" => self.eddsa.sign(claims),
+            "ES256" => return token(DevAlg::Es256, sub),
+            "RS256" => return token(DevAlg::Rs256, sub),
+            other => panic!("no bench signer for {other}"),
+        }
+        .unwrap()
+    }
+}
+
 fn jwt(c: &mut Criterion) {
     let module = module();
-    let (_host, mut vm) = demo_vm(&module);
+    let signers = BenchSigners::new();
+    let config = HostConfig::default()
+        .with_root_id("warden")
+        .with_plugin_configuration(&signers.config());
+    let host = Host::new(&module, config).unwrap();
+    let mut vm = host.start_vm().unwrap();
     let mut group = c.benchmark_group("wasm_jwt");
     let cached = post_headers(&token(DevAlg::Es256, "alice@example.com"));
     group.bench_function("cache_hit_request_headers", |b| {
         b.iter_custom(|iters| time_headers(&mut vm, iters, |_| cached.clone()))
     });
-    for (name, alg) in [
-        ("uncached_es256_request_headers", DevAlg::Es256),
-        ("uncached_rs256_request_headers", DevAlg::Rs256),
-    ] {
+    for alg in ["ES256", "RS256", "PS256", "ES384", "EdDSA"] {
+        let name = format!("uncached_{}_request_headers", alg.to_lowercase());
         let pool: Vec<Vec<(String, String)>> = (0..UNCACHED_POOL)
-            .map(|i| post_headers(&token(alg, &format!("user-{i}@example.com"))))
+            .map(|i| post_headers(&signers.sign(alg, &format!("user-{i}@example.com"))))
             .collect();
         let mut next = 0usize;
-        group.bench_function(name, |b| {
+        group.bench_function(&name, |b| {
             b.iter_custom(|iters| {
                 time_headers(&mut vm, iters, |_| {
                     next = (next + 1) % pool.len();

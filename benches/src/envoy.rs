@@ -1,4 +1,5 @@
-//! Envoy processes for the load bench: started pinned to one CPU with one worker, stopped on drop.
+//! Envoy processes for the load bench: started pinned to a CPU set with a fixed number of workers,
+//! stopped on drop.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -19,8 +20,12 @@ pub struct Envoy {
 pub struct EnvoySpec<'a> {
     /// The `envoy` executable.
     pub envoy: &'a Path,
-    /// CPU (as `taskset -c` takes it) the whole process is pinned to.
+    /// CPUs (as `taskset -c` takes them, e.g. `0` or `0,1`) the whole process is pinned to.
     pub cpu: &'a str,
+    /// Worker threads (`--concurrency`).
+    pub workers: u32,
+    /// Environment variables set for Envoy (e.g. the secret a `host_env_keys` passes into the VM).
+    pub env: &'a [(&'a str, &'a str)],
     /// Rendered front config (`-c`).
     pub config: &'a Path,
     /// Rendered shared part (`--config-yaml`, merged into `config`).
@@ -32,7 +37,7 @@ pub struct EnvoySpec<'a> {
 }
 
 impl EnvoySpec<'_> {
-    /// Starts Envoy (`--concurrency 1`, `--use-dynamic-base-id`) and waits until admin `/ready`
+    /// Starts Envoy (`--concurrency` [`EnvoySpec::workers`], `--use-dynamic-base-id`) and waits until admin `/ready`
     /// answers 200, for at most `timeout`.
     ///
     /// # Errors
@@ -44,15 +49,11 @@ impl EnvoySpec<'_> {
             .arg("-c")
             .arg(self.config)
             .args(["--config-yaml", self.config_yaml])
-            .args([
-                "--concurrency",
-                "1",
-                "--use-dynamic-base-id",
-                "-l",
-                "warning",
-            ])
+            .args(["--concurrency", &self.workers.to_string()])
+            .args(["--use-dynamic-base-id", "-l", "warning"])
             .arg("--log-path")
             .arg(&self.log)
+            .envs(self.env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

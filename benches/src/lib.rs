@@ -2,9 +2,12 @@
 //!
 //! - [`payloads`]: realistic MCP traffic: `tools/call` requests, tool results with and without PII,
 //!   SSE framing.
-//! - [`envoy`], [`http`], [`loadgen`], [`report`]: the load bench (`load-bench`, run by `just bench`):
-//!   renders `envoy/bench/*.yaml` (with `warden_testkit::envoy`), starts the Envoys, checks each
-//!   answers as its config says, drives `wrk`, and writes the Markdown report.
+//! - [`envoy`], [`http`], [`loadgen`], [`token_pool`], [`report`]: the load bench (`load-bench`, run
+//!   by `just bench`): renders `envoy/bench/*.yaml` (with `warden_testkit::envoy`), starts the Envoys
+//!   (and `warden serve` for the approval fast path), checks each answers as its config says, drives
+//!   `wrk` (with a fixed token, or a fresh token per request from a pool), and writes the Markdown
+//!   report. The floor config loads `benches/floor-filter`, the least a body-inspecting proxy-wasm
+//!   filter does.
 //! - [`corpus`]: the detector corpus (`benches/corpus/`) and the precision/recall scoring of
 //!   Warden's detectors and Presidio's over it (`detector-corpus`, run by `just bench-detectors`).
 //!
@@ -20,3 +23,4 @@ pub mod http;
 pub mod loadgen;
 pub mod payloads;
 pub mod report;
+pub mod token_pool;

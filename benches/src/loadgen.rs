@@ -1,5 +1,6 @@
 //! The load generator: `wrk` (Debian package `wrk`) driven by a generated Lua script that POSTs one
-//! fixed MCP body and prints wrk's summary as one JSON line.
+//! fixed MCP body (with one fixed token, or a token per request taken in turn from a pool) and prints
+//! wrk's summary as one JSON line.
 
 use std::path::Path;
 use std::process::Command;
@@ -33,15 +34,20 @@ pub struct Sample {
     pub non_2xx: u64,
     /// Connect, read, write errors and timeouts.
     pub socket_errors: u64,
+    /// Requests the script built (sent, answered or not): how far a [`rotating_script`] went through
+    /// its token pool. 0 for a [`script`] with a fixed token.
+    #[serde(default)]
+    pub sent: u64,
 }
 
-/// The Lua script that makes wrk POST `body` with `headers` and print its summary as one JSON line
-/// (`{"rps":..,"p50_us":..,"p99_us":..,"non_2xx":..,"socket_errors":..}`) after a line `@@wrk-json`.
-pub fn script(body: &[u8], headers: &[(&str, &str)]) -> String {
-    let lua_string = |bytes: &[u8]| {
-        let escaped: String = bytes.iter().map(|b| format!("\\{b:03}")).collect();
-        format!("\"{escaped}\"")
-    };
+/// A Lua string literal of `bytes`, every byte escaped (`\ddd`), so any body or header survives.
+fn lua_string(bytes: &[u8]) -> String {
+    let escaped: String = bytes.iter().map(|b| format!("\\{b:03}")).collect();
+    format!("\"{escaped}\"")
+}
+
+/// The fixed part of every script: method, body and headers.
+fn request_setup(body: &[u8], headers: &[(&str, &str)]) -> String {
     let mut lua = String::from("wrk.method = \"POST\"\n");
     lua.push_str(&format!("wrk.body = {}\n", lua_string(body)));
     for (name, value) in headers {
@@ -51,16 +57,61 @@ pub fn script(body: &[u8], headers: &[(&str, &str)]) -> String {
             lua_string(value.as_bytes())
         ));
     }
-    lua.push_str(
-        r#"done = function(summary, latency, requests)
+    lua
+}
+
+/// wrk's `done`: prints the summary line after `@@wrk-json`; `sent` is the sum of the threads'
+/// global `sent` counters (0 when the script keeps none).
+const DONE: &str = r#"threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+end
+done = function(summary, latency, requests)
   local e = summary.errors
+  local sent = 0
+  for _, t in ipairs(threads) do sent = sent + (t:get("sent") or 0) end
   io.write("@@wrk-json\n")
-  io.write(string.format('{"rps":%.3f,"p50_us":%d,"p99_us":%d,"non_2xx":%d,"socket_errors":%d}\n',
+  io.write(string.format('{"rps":%.3f,"p50_us":%d,"p99_us":%d,"non_2xx":%d,"socket_errors":%d,"sent":%d}\n',
     summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
-    e.status, e.connect + e.read + e.write + e.timeout))
+    e.status, e.connect + e.read + e.write + e.timeout, sent))
+end
+"#;
+
+/// The Lua script that makes wrk POST `body` with `headers` and print its summary as one JSON line
+/// (`{"rps":..,"p50_us":..,"p99_us":..,"non_2xx":..,"socket_errors":..,"sent":0}`) after a line
+/// `@@wrk-json`.
+pub fn script(body: &[u8], headers: &[(&str, &str)]) -> String {
+    let mut lua = request_setup(body, headers);
+    lua.push_str(DONE);
+    lua
+}
+
+/// Like [`script`], but every request carries `Authorization: Bearer <token>` with the next token of
+/// the pool in `tokens_file` (one compact JWS a line), in turn: request `n` of the run (from 0) takes
+/// line `(offset + n) mod lines` (0-based), where `offset` is the script's first argument
+/// (`wrk … URL -- OFFSET`, default 0). The summary's `sent` counts the requests built, so the next
+/// run can start where this one stopped. `headers` must not hold an `authorization` header.
+pub fn rotating_script(body: &[u8], headers: &[(&str, &str)], tokens_file: &str) -> String {
+    let mut lua = request_setup(body, headers);
+    lua.push_str(&format!(
+        r#"tokens = {{}}
+for line in io.lines({}) do
+  if #line > 0 then tokens[#tokens + 1] = "Bearer " .. line end
+end
+sent = 0
+offset = 0
+function init(args)
+  offset = tonumber(args[1]) or 0
+end
+function request()
+  wrk.headers["authorization"] = tokens[(offset + sent) % #tokens + 1]
+  sent = sent + 1
+  return wrk.format()
 end
 "#,
-    );
+        lua_string(tokens_file.as_bytes())
+    ));
+    lua.push_str(DONE);
     lua
 }
 
@@ -78,11 +129,17 @@ pub fn parse_output(stdout: &str) -> anyhow::Result<Sample> {
 }
 
 impl Load<'_> {
-    /// Runs wrk against `url` with the Lua script at `script_path`, pinned to [`Load::cpu`].
+    /// Runs wrk against `url` with the Lua script at `script_path` and the script arguments
+    /// `script_args` (passed to its `init`), pinned to [`Load::cpu`].
     ///
     /// # Errors
     /// wrk cannot be started, exits with an error, or prints no summary.
-    pub fn run(&self, url: &str, script_path: &Path) -> anyhow::Result<Sample> {
+    pub fn run(
+        &self,
+        url: &str,
+        script_path: &Path,
+        script_args: &[String],
+    ) -> anyhow::Result<Sample> {
         let output = Command::new("taskset")
             .args(["-c", self.cpu])
             .arg(self.wrk)
@@ -91,6 +148,8 @@ impl Load<'_> {
             .arg("-s")
             .arg(script_path)
             .arg(url)
+            .arg("--")
+            .args(script_args)
             .output()
             .with_context(|| format!("cannot run taskset + {}", self.wrk.display()))?;
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -119,6 +178,18 @@ mod tests {
         assert!(lua.contains(r#"wrk.body = "\123\034\097\034\058\034\093\093\092\110\034\125""#));
         assert!(lua.contains(r#"wrk.headers["\099\111"#));
         assert!(lua.contains("latency:percentile(99)"));
+        assert!(!lua.contains("function request()"));
+    }
+
+    #[test]
+    fn rotating_script_takes_the_next_pool_token_per_request_from_the_offset() {
+        let lua = rotating_script(b"{}", &[("accept", "x")], "/tmp/t.txt");
+        assert!(lua.contains(r#"for line in io.lines("\047\116\109\112"#));
+        assert!(
+            lua.contains("wrk.headers[\"authorization\"] = tokens[(offset + sent) % #tokens + 1]")
+        );
+        assert!(lua.contains("offset = tonumber(args[1]) or 0"));
+        assert!(lua.contains("t:get(\"sent\")"));
     }
 
     #[test]
@@ -128,6 +199,9 @@ mod tests {
         assert_eq!(sample.rps, 1234.5);
         assert_eq!((sample.p50_us, sample.p99_us), (310.0, 900.0));
         assert_eq!((sample.non_2xx, sample.socket_errors), (0, 2));
+        assert_eq!(sample.sent, 0);
+        let rotated = parse_output("@@wrk-json\n{\"rps\":1,\"p50_us\":1,\"p99_us\":1,\"non_2xx\":0,\"socket_errors\":0,\"sent\":4097}\n").unwrap();
+        assert_eq!(rotated.sent, 4097);
     }
 
     #[test]

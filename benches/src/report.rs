@@ -1,12 +1,20 @@
-//! The load bench's result: medians over interleaved rounds, ratios between configs, and the
-//! Markdown report written to `benches/results/`.
+//! The load bench's result: medians over interleaved rounds, ratios between configs, Warden's own
+//! worker time above the floor, and the Markdown report written to `benches/results/`.
 
 use std::fmt::Write as _;
 
 use crate::loadgen::Sample;
 
-/// The three Envoy configurations compared, in run order (A B C).
-pub const CONFIGS: [&str; 3] = ["no-filter", "native", "warden"];
+/// The four Envoy configurations compared, in run order (A B C D).
+pub const CONFIGS: [&str; 4] = ["no-filter", "native", "floor", "warden"];
+/// Index of the router-only config in [`CONFIGS`].
+pub const NO_FILTER: usize = 0;
+/// Index of Envoy's native chain (`jwt_authn` + `mcp` + `rbac`) in [`CONFIGS`].
+pub const NATIVE: usize = 1;
+/// Index of the floor (the minimal body-reading proxy-wasm filter) in [`CONFIGS`].
+pub const FLOOR: usize = 2;
+/// Index of Warden in [`CONFIGS`].
+pub const WARDEN: usize = 3;
 
 /// The median of `values` (the mean of the two middle values for an even count); `NaN` when empty.
 pub fn median(values: &[f64]) -> f64 {
@@ -51,6 +59,11 @@ impl Summary {
     pub fn us_per_request(&self) -> f64 {
         1e6 / self.rps
     }
+
+    /// Worker time per request this config spends above `base`, µs.
+    pub fn us_above(&self, base: &Summary) -> f64 {
+        self.us_per_request() - base.us_per_request()
+    }
 }
 
 /// One workload's results, per config in [`CONFIGS`] order.
@@ -60,29 +73,72 @@ pub struct WorkloadResult {
     pub name: String,
     /// What the workload sends and gets back.
     pub description: String,
-    /// `[no-filter, native, warden]`.
-    pub configs: [Summary; 3],
+    /// `[no-filter, native, floor, warden]`.
+    pub configs: [Summary; 4],
 }
 
 impl WorkloadResult {
     /// Warden's throughput over the native chain's.
     pub fn warden_over_native(&self) -> f64 {
-        self.configs[2].rps / self.configs[1].rps
+        self.configs[WARDEN].rps / self.configs[NATIVE].rps
     }
 
     /// Warden's throughput over no filter's.
     pub fn warden_over_none(&self) -> f64 {
-        self.configs[2].rps / self.configs[0].rps
+        self.configs[WARDEN].rps / self.configs[NO_FILTER].rps
     }
 
-    /// Worker time Warden adds per request over config `base` (index into [`CONFIGS`]), µs.
-    pub fn added_us(&self, base: usize) -> f64 {
-        self.configs[2].us_per_request() - self.configs[base].us_per_request()
+    /// Worker time config `config` adds per request over config `base` (indexes into [`CONFIGS`]), µs.
+    pub fn added_us(&self, config: usize, base: usize) -> f64 {
+        self.configs[config].us_above(&self.configs[base])
     }
 
-    /// Median latency Warden adds over config `base`, µs.
-    pub fn added_p50_us(&self, base: usize) -> f64 {
-        self.configs[2].p50_us - self.configs[base].p50_us
+    /// Warden's own worker time per request: Warden's 10⁶/req·s⁻¹ minus the floor's, µs.
+    pub fn warden_own_us(&self) -> f64 {
+        self.added_us(WARDEN, FLOOR)
+    }
+}
+
+/// Two-worker scaling of one config on one workload: the same config with `--concurrency 1`
+/// (from the main run) and `--concurrency 2`.
+#[derive(Debug, Clone)]
+pub struct ScalingResult {
+    /// Config name, one of [`CONFIGS`].
+    pub config: String,
+    /// One worker (the main run's figure).
+    pub one_worker: Summary,
+    /// Two workers.
+    pub two_workers: Summary,
+}
+
+impl ScalingResult {
+    /// Two-worker throughput over one-worker throughput.
+    pub fn scaling(&self) -> f64 {
+        self.two_workers.rps / self.one_worker.rps
+    }
+}
+
+/// The approval fast path: the plain allowed small call and a call under a `require_approval` rule
+/// whose reusable grant is already approved, against the same Envoy (Warden with an approvals cluster).
+#[derive(Debug, Clone)]
+pub struct ApprovalResult {
+    /// How the section was measured (printed under its heading).
+    pub description: String,
+    /// The allowed small call.
+    pub allowed: Summary,
+    /// The call checked against `warden serve` and approved.
+    pub approved: Summary,
+}
+
+impl ApprovalResult {
+    /// Approved-call throughput over allowed-call throughput.
+    pub fn approved_over_allowed(&self) -> f64 {
+        self.approved.rps / self.allowed.rps
+    }
+
+    /// Worker time the approval check adds per request, µs.
+    pub fn added_us(&self) -> f64 {
+        self.approved.us_above(&self.allowed)
     }
 }
 
@@ -101,14 +157,62 @@ pub struct RunInfo {
     pub envoy_version: String,
     /// Size of `warden_filter.wasm`, bytes.
     pub wasm_bytes: u64,
-    /// Load settings, e.g. `wrk -t1 -c16, 3 rounds × 8 s (A B C interleaved), 2 s warm-up`.
+    /// Size of `warden_floor_filter.wasm`, bytes.
+    pub floor_wasm_bytes: u64,
+    /// Load settings, e.g. `wrk -t1 -c16, 3 rounds × 8 s (A B C D interleaved), 2 s warm-up`.
     pub load: String,
-    /// Audit records Warden wrote during the run, and the requests it received.
+    /// Audit records Warden wrote during the main run.
     pub audit_lines: u64,
 }
 
+/// Everything one run measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// How the run was made.
+    pub info: RunInfo,
+    /// One worker, every config, every workload.
+    pub workloads: Vec<WorkloadResult>,
+    /// Two workers, small call (absent when skipped), and how it was loaded.
+    pub scaling: Option<(String, Vec<ScalingResult>)>,
+    /// The approval fast path (absent when skipped).
+    pub approval: Option<ApprovalResult>,
+}
+
+/// Header of a table of [`summary_row`]s, `first` naming the first column.
+fn summary_table_header(md: &mut String, first: &str) {
+    let _ = writeln!(
+        md,
+        "| {first} | req/s | µs/request | p50 µs | p99 µs | non-2xx | socket errors |\n\
+         |---|---|---|---|---|---|---|"
+    );
+}
+
+/// One row of a [`summary_table_header`] table.
+fn summary_row(md: &mut String, name: &str, s: &Summary) {
+    let _ = writeln!(
+        md,
+        "| {name} | {:.0} | {:.1} | {:.0} | {:.0} | {} | {} |",
+        s.rps,
+        s.us_per_request(),
+        s.p50_us,
+        s.p99_us,
+        s.non_2xx,
+        s.socket_errors
+    );
+}
+
+/// `a / b / c / d` of one latency column over the configs.
+fn per_config(summaries: &[Summary; 4], f: fn(&Summary) -> f64) -> String {
+    summaries
+        .iter()
+        .map(|s| format!("{:.0}", f(s)))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
 /// The Markdown report.
-pub fn markdown(info: &RunInfo, results: &[WorkloadResult]) -> String {
+pub fn markdown(report: &Report) -> String {
+    let info = &report.info;
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -118,53 +222,126 @@ pub fn markdown(info: &RunInfo, results: &[WorkloadResult]) -> String {
     let _ = writeln!(
         md,
         "Machine: {} CPUs, {}. Envoy: `{}`, `--concurrency 1`, pinned to CPU 0; load generator on \
-         CPU 1. `warden_filter.wasm`: {} bytes. Load: {}.\n",
-        info.cpus, info.cpu_model, info.envoy_version, info.wasm_bytes, info.load
+         CPU 1 (the two-worker section shares both CPUs, see there). `warden_filter.wasm`: {} bytes; \
+         `warden_floor_filter.wasm`: {} bytes. Load: {}.\n",
+        info.cpus,
+        info.cpu_model,
+        info.envoy_version,
+        info.wasm_bytes,
+        info.floor_wasm_bytes,
+        info.load
     );
     let _ = writeln!(
         md,
         "Configs (`envoy/bench/`): **no-filter** (router only); **native** (`jwt_authn` with \
          `jwt_cache_config` + `envoy.filters.http.mcp` + `rbac` denying `delete_customer` by tool \
-         name: authenticates and authorizes, neither masks nor audits); **warden** \
-         (`policies/demo.json`: JWT, policy, masking of every built-in detector, audit access log; \
-         {} audit records written). Upstream: a `direct_response` listener in the same Envoy.\n",
+         name: authenticates and authorizes, neither masks nor audits); **floor** \
+         (`benches/floor-filter`: a proxy-wasm filter that pauses on request headers, reads the whole \
+         request body, removes two request headers, reads the whole response body and writes it back, \
+         sets one filter-state property logged by the same access log as Warden's; same V8 runtime and \
+         buffering as Warden); **warden** (`policies/demo.json`: JWT, policy, masking of every \
+         built-in detector, audit access log; {} audit records written). Upstream: a \
+         `direct_response` listener in the same Envoy.\n",
         info.audit_lines
     );
     md.push_str("## Summary\n\n");
     md.push_str(
-        "| workload | Warden / native | Warden / no-filter | added µs/request vs no-filter | \
-         vs native | added p50 µs vs no-filter | vs native |\n|---|---|---|---|---|---|---|\n",
+        "| workload | Warden / native | Warden / no-filter | Warden's own µs above the floor | \
+         floor µs above no-filter | p50 µs (no-filter / native / floor / warden) | \
+         p99 µs (no-filter / native / floor / warden) |\n|---|---|---|---|---|---|---|\n",
+    );
+    for r in &report.workloads {
+        let _ = writeln!(
+            md,
+            "| {} | {:.2}× | {:.2}× | {:.1} | {:.1} | {} | {} |",
+            r.name,
+            r.warden_over_native(),
+            r.warden_over_none(),
+            r.warden_own_us(),
+            r.added_us(FLOOR, NO_FILTER),
+            per_config(&r.configs, |s| s.p50_us),
+            per_config(&r.configs, |s| s.p99_us),
+        );
+    }
+    md.push_str(
+        "\n\"µs above\" is worker time: 10⁶/req·s⁻¹ of one config minus that of the other (one \
+         saturated Envoy worker). Warden's own µs above the floor is what Warden's code costs beyond \
+         the least a body-inspecting wasm filter costs.\n",
+    );
+    for r in &report.workloads {
+        let _ = writeln!(md, "\n## {}\n\n{}\n", r.name, r.description);
+        summary_table_header(&mut md, "config");
+        for (name, s) in CONFIGS.iter().zip(&r.configs) {
+            summary_row(&mut md, name, s);
+        }
+        let _ = writeln!(
+            md,
+            "\nWarden / native {:.2}×, Warden / no-filter {:.2}×, Warden's own work above the floor \
+             {:.1} µs/request.",
+            r.warden_over_native(),
+            r.warden_over_none(),
+            r.warden_own_us()
+        );
+    }
+    if let Some((how, scaling)) = &report.scaling {
+        scaling_section(&mut md, how, scaling);
+    }
+    if let Some(approval) = &report.approval {
+        approval_section(&mut md, approval);
+    }
+    md
+}
+
+fn scaling_section(md: &mut String, how: &str, results: &[ScalingResult]) {
+    let _ = writeln!(md, "\n## Two Envoy workers (small tools/call)\n\n{how}\n");
+    md.push_str(
+        "| config | 1 worker req/s | 2 workers req/s | scaling | 2 workers p50 µs | 2 workers p99 µs |\n\
+         |---|---|---|---|---|---|\n",
     );
     for r in results {
         let _ = writeln!(
             md,
-            "| {} | {:.2}× | {:.2}× | {:.1} | {:.1} | {:.0} | {:.0} |",
-            r.name,
-            r.warden_over_native(),
-            r.warden_over_none(),
-            r.added_us(0),
-            r.added_us(1),
-            r.added_p50_us(0),
-            r.added_p50_us(1)
+            "| {} | {:.0} | {:.0} | {:.2}× | {:.0} | {:.0} |",
+            r.config,
+            r.one_worker.rps,
+            r.two_workers.rps,
+            r.scaling(),
+            r.two_workers.p50_us,
+            r.two_workers.p99_us
         );
     }
-    md.push_str(
-        "\n\"added µs/request\" is worker time: 10⁶/req·s⁻¹ of Warden minus that of the other \
-         config (one saturated Envoy worker).\n",
-    );
-    for r in results {
-        let _ = writeln!(md, "\n## {}\n\n{}\n", r.name, r.description);
-        md.push_str("| config | req/s | p50 µs | p99 µs | non-2xx | socket errors |\n");
-        md.push_str("|---|---|---|---|---|---|\n");
-        for (name, s) in CONFIGS.iter().zip(&r.configs) {
-            let _ = writeln!(
-                md,
-                "| {name} | {:.0} | {:.0} | {:.0} | {} | {} |",
-                s.rps, s.p50_us, s.p99_us, s.non_2xx, s.socket_errors
-            );
-        }
+    let scaling_of = |name: &str| {
+        results
+            .iter()
+            .find(|r| r.config == name)
+            .map(ScalingResult::scaling)
+    };
+    if let (Some(warden), Some(native)) = (scaling_of("warden"), scaling_of("native")) {
+        let _ = writeln!(
+            md,
+            "\nWarden's scaling over the native chain's: {:.2}.",
+            warden / native
+        );
     }
-    md
+}
+
+fn approval_section(md: &mut String, r: &ApprovalResult) {
+    let _ = writeln!(md, "\n## Approval fast path\n\n{}\n", r.description);
+    summary_table_header(md, "call");
+    for (name, s) in [
+        ("allowed small call", &r.allowed),
+        ("approved call (grant reused)", &r.approved),
+    ] {
+        summary_row(md, name, s);
+    }
+    let _ = writeln!(
+        md,
+        "\nApproved / allowed {:.2}×; the check adds {:.1} µs/request of worker time and {:.0} µs \
+         to the median latency.",
+        r.approved_over_allowed(),
+        r.added_us(),
+        r.approved.p50_us - r.allowed.p50_us
+    );
 }
 
 #[cfg(test)]
@@ -178,6 +355,38 @@ mod tests {
             p99_us: p50 * 3.0,
             non_2xx: 1,
             socket_errors: 0,
+            sent: 0,
+        }
+    }
+
+    fn summary(rps: f64, p50: f64) -> Summary {
+        Summary::of(&[sample(rps, p50)])
+    }
+
+    fn info() -> RunInfo {
+        RunInfo {
+            date: "2026-11-21".into(),
+            machine: "vm".into(),
+            cpus: 2,
+            cpu_model: "cpu".into(),
+            envoy_version: "1.40".into(),
+            wasm_bytes: 1,
+            floor_wasm_bytes: 2,
+            load: "wrk".into(),
+            audit_lines: 0,
+        }
+    }
+
+    fn small() -> WorkloadResult {
+        WorkloadResult {
+            name: "small".into(),
+            description: String::new(),
+            configs: [
+                summary(10_000.0, 100.0),
+                summary(5_000.0, 150.0),
+                summary(8_000.0, 120.0),
+                summary(4_000.0, 180.0),
+            ],
         }
     }
 
@@ -202,35 +411,70 @@ mod tests {
     }
 
     #[test]
-    fn ratios_and_added_time_compare_warden_with_each_baseline() {
-        let r = WorkloadResult {
-            name: "small".into(),
-            description: String::new(),
-            configs: [
-                Summary::of(&[sample(10_000.0, 100.0)]),
-                Summary::of(&[sample(5_000.0, 150.0)]),
-                Summary::of(&[sample(4_000.0, 180.0)]),
-            ],
-        };
+    fn ratios_and_added_time_compare_warden_with_each_baseline_and_the_floor() {
+        let r = small();
         assert!((r.warden_over_native() - 0.8).abs() < 1e-9);
         assert!((r.warden_over_none() - 0.4).abs() < 1e-9);
-        assert!((r.added_us(0) - 150.0).abs() < 1e-9);
-        assert!((r.added_us(1) - 50.0).abs() < 1e-9);
-        assert_eq!(r.added_p50_us(0), 80.0);
-        let md = markdown(
-            &RunInfo {
-                date: "2026-11-21".into(),
-                machine: "vm".into(),
-                cpus: 2,
-                cpu_model: "cpu".into(),
-                envoy_version: "1.40".into(),
-                wasm_bytes: 1,
-                load: "wrk".into(),
-                audit_lines: 0,
-            },
-            &[r],
-        );
-        assert!(md.contains("| small | 0.80× | 0.40× | 150.0 | 50.0 | 80 | 30 |"));
-        assert!(md.contains("| warden | 4000 | 180 | 540 | 1 | 0 |"));
+        assert!((r.added_us(WARDEN, NO_FILTER) - 150.0).abs() < 1e-9);
+        assert!((r.added_us(WARDEN, NATIVE) - 50.0).abs() < 1e-9);
+        // 10⁶/4000 − 10⁶/8000 = 250 − 125.
+        assert!((r.warden_own_us() - 125.0).abs() < 1e-9);
+        assert!((r.added_us(FLOOR, NO_FILTER) - 25.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn summary_and_workload_tables_show_ratios_own_time_and_latencies_per_config() {
+        let md = markdown(&Report {
+            info: info(),
+            workloads: vec![small()],
+            scaling: None,
+            approval: None,
+        });
+        assert!(md.contains(
+            "| small | 0.80× | 0.40× | 125.0 | 25.0 | 100 / 150 / 120 / 180 | 300 / 450 / 360 / 540 |"
+        ));
+        assert!(md.contains("| floor | 8000 | 125.0 | 120 | 360 | 1 | 0 |"));
+        assert!(md.contains("| warden | 4000 | 250.0 | 180 | 540 | 1 | 0 |"));
+        assert!(md.contains(
+            "Warden / native 0.80×, Warden / no-filter 0.40×, Warden's own work above the floor 125.0 µs/request."
+        ));
+        assert!(!md.contains("Two Envoy workers") && !md.contains("Approval fast path"));
+    }
+
+    #[test]
+    fn scaling_and_approval_sections_report_ratios() {
+        let md = markdown(&Report {
+            info: info(),
+            workloads: vec![small()],
+            scaling: Some((
+                "wrk shares the CPUs".into(),
+                vec![
+                    ScalingResult {
+                        config: "native".into(),
+                        one_worker: summary(5_000.0, 150.0),
+                        two_workers: summary(8_000.0, 160.0),
+                    },
+                    ScalingResult {
+                        config: "warden".into(),
+                        one_worker: summary(4_000.0, 180.0),
+                        two_workers: summary(6_000.0, 200.0),
+                    },
+                ],
+            )),
+            approval: Some(ApprovalResult {
+                description: "same Envoy".into(),
+                allowed: summary(4_000.0, 180.0),
+                approved: summary(2_000.0, 400.0),
+            }),
+        });
+        assert!(md.contains("## Two Envoy workers (small tools/call)\n\nwrk shares the CPUs"));
+        assert!(md.contains("| native | 5000 | 8000 | 1.60× | 160 | 480 |"));
+        assert!(md.contains("| warden | 4000 | 6000 | 1.50× | 200 | 600 |"));
+        // 1.5 / 1.6
+        assert!(md.contains("Warden's scaling over the native chain's: 0.94."));
+        assert!(md.contains("| approved call (grant reused) | 2000 | 500.0 | 400 | 1200 | 1 | 0 |"));
+        assert!(md.contains(
+            "Approved / allowed 0.50×; the check adds 250.0 µs/request of worker time and 220 µs"
+        ));
     }
 }

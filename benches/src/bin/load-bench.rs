@@ -1,6 +1,27 @@
-//! `load-bench`: the same load, interleaved (A B C A B C …), against three Envoy configs of
-//! `envoy/bench/` (no filter, the native chain, Warden) on four workloads; medians to a Markdown table
-//! in `benches/results/<date>-<machine>.md` and `benches/results/latest.md`. Run by `just bench`.
+//! `load-bench`: the same load, interleaved (A B C D A B C D …), against four Envoy configs of
+//! `envoy/bench/` (no filter, the native chain, the floor, Warden) on every workload; then the small
+//! call with two Envoy workers (native vs Warden scaling), and the approval fast path (an approved,
+//! reusable grant checked against a real `warden serve`) against the plain allowed call. Medians to a
+//! Markdown report in `benches/results/<date>-<machine>.md` and `benches/results/latest.md`. Run by
+//! `just bench`.
+//!
+//! # Decisions
+//! - **The floor** (`benches/floor-filter`, `envoy/bench/floor.yaml`) is loaded exactly as Warden is
+//!   (V8, `allow_on_headers_stop_iteration`, fail closed, whole bodies buffered) and its filter-state
+//!   property is written by the same CEL-filtered file access log as Warden's audit record, so
+//!   "Warden's own µs above the floor" is the work of Warden's code, not of Envoy's logger or of the
+//!   wasm boundary.
+//! - **Uncached tokens**: Warden caches [`TOKEN_CACHE_CAPACITY`] verified tokens per worker VM (LRU,
+//!   not configurable). The pool holds twice as many distinct tokens (distinct `sub`), walked in turn;
+//!   each run starts where the previous one on the same Envoy stopped, so a token comes back only after
+//!   more than the cache's capacity of others and is never found in it (nor in `jwt_authn`'s cache of
+//!   1024). RS256 is the issue's first-seen figure; ES256 is measured as well.
+//! - **Two workers**: with 2 cores, Envoy's two workers and wrk share both CPUs; the section says so
+//!   and compares each config's scaling (2-worker / 1-worker req/s), not absolute figures.
+//! - **Approval fast path**: a `window` grant (reusable, not `once`) approved before the run, so each
+//!   call is one `/v1/check` answered `approved`; the audit store is left out (records go to the access
+//!   log, as in the main run) so the check is the only extra step. The filter has no cache of granted
+//!   calls, so there is none to measure. `warden serve` is not pinned to a CPU.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,20 +29,30 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context};
 use clap::Parser;
+use serde_json::{json, Value};
 use warden_benches::envoy::{Envoy, EnvoySpec};
 use warden_benches::http;
-use warden_benches::loadgen::{script, Load, Sample};
+use warden_benches::loadgen::{rotating_script, script, Load, Sample};
 use warden_benches::payloads::{
     allowed_call, denied_call, sse_event, tool_result, tool_result_of_size, Pii,
 };
-use warden_benches::report::{markdown, RunInfo, Summary, WorkloadResult, CONFIGS};
+use warden_benches::report::{
+    markdown, ApprovalResult, Report, RunInfo, ScalingResult, Summary, WorkloadResult, CONFIGS,
+};
+use warden_benches::token_pool::TokenPool;
+use warden_core::exchange::TOKEN_CACHE_CAPACITY;
+use warden_e2e::approvals::{
+    approvals_config_with, ApprovalService, APPROVAL_RULE, INTERNAL_SECRET, INTERNAL_SECRET_ENV,
+};
 use warden_testkit::envoy::{json_string, path_value, render};
 use warden_testkit::paths::{read_repo_file, workspace_root};
 use warden_testkit::process::free_port;
-use warden_testkit::tokens::{sign_dev_token, DevAlg};
+use warden_testkit::tokens::{approver_token, sign_dev_token, DevAlg};
 
 #[derive(Parser)]
-#[command(about = "Load bench: no filter vs Envoy's native chain vs Warden, one Envoy worker each")]
+#[command(
+    about = "Load bench: no filter vs Envoy's native chain vs the wasm floor vs Warden, one Envoy worker each; two-worker scaling; the approval fast path"
+)]
 struct Args {
     /// The envoy executable (Envoy 1.40).
     #[arg(long, default_value = ".venv/bin/envoy")]
@@ -32,11 +63,14 @@ struct Args {
     /// The filter module.
     #[arg(long, default_value = "target/warden_filter.wasm")]
     wasm: PathBuf,
+    /// The floor module (`benches/floor-filter`).
+    #[arg(long, default_value = "target/warden_floor_filter.wasm")]
+    floor_wasm: PathBuf,
     /// Interleaved rounds per workload (the median is reported).
     #[arg(long, default_value_t = 3)]
     rounds: u32,
     /// Seconds per measured run.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 5)]
     seconds: u32,
     /// Seconds of unmeasured warm-up per config and workload.
     #[arg(long, default_value_t = 2)]
@@ -44,24 +78,60 @@ struct Args {
     /// Fixed number of connections.
     #[arg(long, default_value_t = 16)]
     connections: u32,
-    /// CPU the Envoys are pinned to.
+    /// CPU the one-worker Envoys are pinned to.
     #[arg(long, default_value = "0")]
     envoy_cpu: String,
-    /// CPU wrk is pinned to.
+    /// CPU wrk is pinned to (beside the one-worker Envoys).
     #[arg(long, default_value = "1")]
     load_cpu: String,
+    /// Distinct tokens per uncached-token workload; must exceed Warden's token cache (one per worker
+    /// VM) so that, taken in turn, every request presents a token not in the cache.
+    #[arg(long, default_value_t = 2 * TOKEN_CACHE_CAPACITY)]
+    token_pool: usize,
+    /// Only these workloads (by key: small, sse, big-pii, big-free, denied, uncached-rs256,
+    /// uncached-es256); all when not given.
+    #[arg(long = "workload")]
+    workloads: Vec<String>,
+    /// Skip the two-worker section.
+    #[arg(long)]
+    skip_two_workers: bool,
+    /// Skip the approval fast-path section.
+    #[arg(long)]
+    skip_approval: bool,
     /// Where the report goes.
     #[arg(long, default_value = "benches/results")]
     out_dir: PathBuf,
 }
 
+/// How a workload authenticates.
+#[derive(Clone, Copy)]
+enum Auth {
+    /// The same ES256 token on every request (cached by Warden and `jwt_authn` after the first).
+    Fixed,
+    /// A fresh token per request, in turn from a pool of [`Args::token_pool`] tokens of this algorithm.
+    Pool(DevAlg),
+}
+
 /// What a workload sends and what each config must answer (checked before measuring).
 struct Workload {
+    key: &'static str,
     name: &'static str,
-    description: &'static str,
+    description: String,
     path: &'static str,
     body: Vec<u8>,
-    denied: bool,
+    expect: Expect,
+    auth: Auth,
+}
+
+/// What the upstream answers a workload with, hence what each config must return.
+#[derive(Clone, Copy, PartialEq)]
+enum Expect {
+    /// Customers with PII: Warden masks them, the others pass them.
+    Pii,
+    /// Orders without PII: every config passes them unchanged.
+    PiiFree,
+    /// `delete_customer`: native 403, Warden a JSON-RPC error, no-filter and floor pass the call.
+    Denied,
 }
 
 /// Ports of one Envoy: admin, front listener, direct_response upstream.
@@ -71,8 +141,28 @@ struct Ports {
     upstream: u16,
 }
 
+impl Ports {
+    fn free() -> anyhow::Result<Self> {
+        Ok(Self {
+            admin: free_port()?,
+            front: free_port()?,
+            upstream: free_port()?,
+        })
+    }
+}
+
 fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn module_path(path: &Path) -> anyhow::Result<String> {
+    let path = path.canonicalize().with_context(|| {
+        format!(
+            "no module at {} (run `just bench`, which builds it)",
+            path.display()
+        )
+    })?;
+    Ok(path_value(&path, "wasm")?)
 }
 
 /// Writes the upstream bodies into `dir` and returns the rendered shared part (upstream.yaml).
@@ -85,6 +175,11 @@ fn render_upstream(dir: &Path, ports: &Ports) -> anyhow::Result<String> {
             "BIG_JSON",
             "big.json",
             tool_result_of_size(1, 64 * 1024, Pii::Dense),
+        ),
+        (
+            "FREE_JSON",
+            "free.json",
+            tool_result_of_size(1, 64 * 1024, Pii::Free),
         ),
     ];
     let mut values = BTreeMap::from([
@@ -100,41 +195,98 @@ fn render_upstream(dir: &Path, ports: &Ports) -> anyhow::Result<String> {
     render(&read(&template)?, &values).with_context(|| format!("rendering {}", template.display()))
 }
 
-/// Renders the front config of `config` into `dir`, returning its path.
-fn render_front(config: &str, dir: &Path, ports: &Ports, wasm: &Path) -> anyhow::Result<PathBuf> {
+/// Renders the front config `template` (`envoy/bench/<template>.yaml`) into `dir`, returning its path.
+/// `plugin_config` is Warden's plugin JSON (for `warden` and `warden-approvals`), `approvals_port`
+/// the internal listener of `warden serve` (for `warden-approvals`).
+fn render_front(
+    template: &str,
+    dir: &Path,
+    ports: &Ports,
+    args: &Args,
+    plugin_config: &str,
+    approvals_port: Option<u16>,
+) -> anyhow::Result<PathBuf> {
     let mut values = BTreeMap::from([("FRONT_PORT", ports.front.to_string())]);
-    match config {
+    let audit_log = || path_value(&dir.join("audit.log"), "audit log");
+    match template {
         "native" => {
             let jwks = read(&workspace_root().join("policies/dev/dev-jwks.json"))?;
             values.insert("JWKS", json_string(&jwks));
         }
-        "warden" => {
-            values.insert(
-                "PLUGIN_CONFIG",
-                json_string(&read_repo_file("policies/demo.json")?),
-            );
-            values.insert(
-                "WASM_PATH",
-                path_value(
-                    &wasm.canonicalize().with_context(|| {
-                        format!("no filter module at {} (run `just build`)", wasm.display())
-                    })?,
-                    "wasm",
-                )?,
-            );
-            values.insert(
-                "AUDIT_LOG",
-                path_value(&dir.join("audit.log"), "audit log")?,
-            );
+        "floor" => {
+            values.insert("WASM_PATH", module_path(&args.floor_wasm)?);
+            values.insert("AUDIT_LOG", audit_log()?);
+        }
+        "warden" | "warden-approvals" => {
+            values.insert("PLUGIN_CONFIG", json_string(plugin_config));
+            values.insert("WASM_PATH", module_path(&args.wasm)?);
+            values.insert("AUDIT_LOG", audit_log()?);
+            if let Some(port) = approvals_port {
+                values.insert("APPROVALS_PORT", port.to_string());
+            }
         }
         _ => {}
     }
-    let template = workspace_root().join(format!("envoy/bench/{config}.yaml"));
-    let rendered = render(&read(&template)?, &values)
-        .with_context(|| format!("rendering {}", template.display()))?;
-    let path = dir.join(format!("{config}.yaml"));
-    std::fs::write(&path, rendered)?;
-    Ok(path)
+    let path = workspace_root().join(format!("envoy/bench/{template}.yaml"));
+    let rendered =
+        render(&read(&path)?, &values).with_context(|| format!("rendering {}", path.display()))?;
+    let out = dir.join(format!("{template}.yaml"));
+    std::fs::write(&out, rendered)?;
+    Ok(out)
+}
+
+/// One running Envoy of the bench and the URL base of its front listener.
+struct Running {
+    config: String,
+    _envoy: Envoy,
+    front: u16,
+}
+
+impl Running {
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.front)
+    }
+}
+
+/// Starts the Envoy of front config `template` (named `name` in the report) with `workers` workers
+/// pinned to `cpu`, in `run_dir/name/`.
+#[allow(clippy::too_many_arguments)]
+fn start_envoy(
+    name: &str,
+    template: &str,
+    run_dir: &Path,
+    args: &Args,
+    cpu: &str,
+    workers: u32,
+    plugin_config: &str,
+    approvals_port: Option<u16>,
+) -> anyhow::Result<Running> {
+    let ports = Ports::free()?;
+    let dir = run_dir.join(name);
+    std::fs::create_dir_all(&dir)?;
+    let upstream = render_upstream(&dir, &ports)?;
+    let front = render_front(template, &dir, &ports, args, plugin_config, approvals_port)?;
+    let env = [(INTERNAL_SECRET_ENV, INTERNAL_SECRET)];
+    let envoy = EnvoySpec {
+        envoy: &args.envoy,
+        cpu,
+        workers,
+        env: if approvals_port.is_some() { &env } else { &[] },
+        config: &front,
+        config_yaml: &upstream,
+        admin_port: ports.admin,
+        log: dir.join("envoy.log"),
+    }
+    .start(Duration::from_secs(30))?;
+    eprintln!(
+        "==> {name}: Envoy ready ({workers} worker(s) on CPU {cpu}, front 127.0.0.1:{}, admin {})",
+        ports.front, ports.admin
+    );
+    Ok(Running {
+        config: name.to_owned(),
+        _envoy: envoy,
+        front: ports.front,
+    })
 }
 
 /// Checks that `config` answers `workload` as it must before measuring it, so a misconfigured chain
@@ -148,10 +300,13 @@ fn preflight(
     let (status, body) = http::request(url, Some(&workload.body), headers)?;
     let masked = body.contains("[REDACTED:CREDIT_CARD]") && !body.contains("customer0@example.com");
     let clear = body.contains("customer0@example.com");
-    let ok = match (config, workload.denied) {
-        ("native", true) => status == 403,
-        ("warden", true) => status == 200 && body.contains("-32003"),
-        ("warden", false) => status == 200 && masked,
+    let orders = body.contains("ord_0000") && !body.contains("[REDACTED");
+    let warden = config.starts_with("warden");
+    let ok = match (workload.expect, config) {
+        (Expect::Denied, "native") => status == 403,
+        (Expect::Denied, _) if warden => status == 200 && body.contains("-32003"),
+        (Expect::Pii, _) if warden => status == 200 && masked,
+        (Expect::PiiFree, _) => status == 200 && orders,
         _ => status == 200 && clear,
     };
     ensure!(
@@ -160,7 +315,7 @@ fn preflight(
         workload.name,
         body
     );
-    if config != "no-filter" {
+    if config != "no-filter" && config != "floor" {
         let anonymous: Vec<_> = headers
             .iter()
             .filter(|(n, _)| *n != "authorization")
@@ -173,6 +328,85 @@ fn preflight(
         );
     }
     Ok(())
+}
+
+/// One stream of runs: a workload against an Envoy, with its fixed headers and, for uncached-token
+/// workloads, its token pool.
+struct Lane<'a> {
+    envoy: &'a Running,
+    workload: &'a Workload,
+    headers: &'a [(&'a str, &'a str)],
+    pool: Option<&'a TokenPool>,
+}
+
+/// Runs every lane: preflight and warm-up each, then `rounds` rounds of one run per lane in turn
+/// (interleaved); returns the samples per lane (in `lanes` order).
+fn measure(
+    args: &Args,
+    load: &Load,
+    run_dir: &Path,
+    lanes: &[Lane],
+) -> anyhow::Result<Vec<Vec<Sample>>> {
+    let mut scripts = Vec::new();
+    for lane in lanes {
+        let script_path = run_dir.join(format!("load-{}.lua", lane.workload.key));
+        let lua = match lane.pool {
+            Some(pool) => {
+                let tokens = pool.file.to_str().context("token pool path is not UTF-8")?;
+                rotating_script(&lane.workload.body, lane.headers, tokens)
+            }
+            None => script(&lane.workload.body, lane.headers),
+        };
+        std::fs::write(&script_path, lua)?;
+        scripts.push(script_path);
+    }
+    let warmup = Load {
+        seconds: args.warmup,
+        ..load.clone()
+    };
+    // Where each lane is in its token pool: the next run starts after the last token sent, so the
+    // pool is walked in one cycle longer than the cache and no token is ever found in it.
+    let mut offsets = vec![0u64; lanes.len()];
+    let mut run = |i: usize, load: &Load| -> anyhow::Result<Sample> {
+        let lane = &lanes[i];
+        let sample = load.run(
+            &lane.envoy.url(lane.workload.path),
+            &scripts[i],
+            &[offsets[i].to_string()],
+        )?;
+        offsets[i] += sample.sent;
+        Ok(sample)
+    };
+    for (i, lane) in lanes.iter().enumerate() {
+        let authorization = lane.pool.map(|p| format!("Bearer {}", p.first));
+        let mut headers = lane.headers.to_vec();
+        if let Some(authorization) = &authorization {
+            headers.push(("authorization", authorization));
+        }
+        let url = lane.envoy.url(lane.workload.path);
+        preflight(&lane.envoy.config, &url, lane.workload, &headers)?;
+        run(i, &warmup)?;
+    }
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); lanes.len()];
+    for round in 1..=args.rounds {
+        for (i, lane) in lanes.iter().enumerate() {
+            let sample = run(i, load)?;
+            eprintln!(
+                "    {} round {round} {}: {:.0} req/s, p50 {} µs, p99 {} µs",
+                lane.workload.name, lane.envoy.config, sample.rps, sample.p50_us, sample.p99_us
+            );
+            if sample.socket_errors > 0 {
+                bail!(
+                    "{} had {} socket errors on {}",
+                    lane.envoy.config,
+                    sample.socket_errors,
+                    lane.workload.name
+                );
+            }
+            samples[i].push(sample);
+        }
+    }
+    Ok(samples)
 }
 
 fn machine_info() -> (String, usize, String) {
@@ -208,8 +442,71 @@ fn envoy_version(envoy: &Path) -> anyhow::Result<String> {
         .to_owned())
 }
 
+fn workloads(pool_len: usize) -> Vec<Workload> {
+    let uncached = |alg: &str| {
+        format!(
+            "The small call, each request with a token Warden has not seen: {alg}, taken in turn from \
+             {pool_len} distinct tokens (more than Warden's {TOKEN_CACHE_CAPACITY}-token cache and \
+             `jwt_authn`'s `jwt_cache_size` 1024), so every request is a first-seen verification."
+        )
+    };
+    vec![
+        Workload { key: "small", name: "small tools/call (JSON)", description: "`tools/call` of `search_customers`; JSON result of 3 customers with PII (~1 KB).".into(), path: "/json", body: allowed_call(1), expect: Expect::Pii, auth: Auth::Fixed },
+        Workload { key: "sse", name: "SSE", description: "The same call answered as one `text/event-stream` event.".into(), path: "/sse", body: allowed_call(1), expect: Expect::Pii, auth: Auth::Fixed },
+        Workload { key: "big-pii", name: "64 KiB PII-dense", description: "`tools/call` answered with a 64 KiB result, every record holding an e-mail, a card number and an SSN.".into(), path: "/big", body: allowed_call(1), expect: Expect::Pii, auth: Auth::Fixed },
+        Workload { key: "big-free", name: "64 KiB PII-free", description: "`tools/call` answered with a 64 KiB result of the same shape (text + `structuredContent`) whose records (orders) hold nothing a detector matches.".into(), path: "/free", body: allowed_call(1), expect: Expect::PiiFree, auth: Auth::Fixed },
+        Workload { key: "denied", name: "denied call", description: "`tools/call` of `delete_customer`: native answers RBAC 403, Warden a JSON-RPC error -32003; no filter and the floor forward it (upstream answers the small result).".into(), path: "/json", body: denied_call(1), expect: Expect::Denied, auth: Auth::Fixed },
+        Workload { key: "uncached-rs256", name: "uncached token, RS256", description: uncached("RS256 (2048-bit)"), path: "/json", body: allowed_call(1), expect: Expect::Pii, auth: Auth::Pool(DevAlg::Rs256) },
+        Workload { key: "uncached-es256", name: "uncached token, ES256", description: uncached("ES256"), path: "/json", body: allowed_call(1), expect: Expect::Pii, auth: Auth::Pool(DevAlg::Es256) },
+    ]
+}
+
+/// The plugin configuration of the approval section: `policies/demo-approvals.json` with a reusable
+/// grant (`window`, one day; held calls wait 1 s) on the `require_approval` rule, and no audit store
+/// (`audit` removed: the records go to the access log only, as in the main run), so the one extra
+/// step of the approved call is its `/v1/check`.
+fn approvals_plugin_config() -> anyhow::Result<Value> {
+    let mut config = approvals_config_with(
+        &json!({"grant": "window", "window_seconds": 86_400, "hold_seconds": 1}),
+    )?;
+    if let Some(object) = config.as_object_mut() {
+        object.remove("audit");
+    }
+    Ok(config)
+}
+
+/// Holds one call of `delete_customer` until it is pending, approves it as `bob@example.com` (group
+/// `approvers`) through `warden approvals approve`, and checks the next identical call is approved.
+fn approve_grant(
+    service: &ApprovalService,
+    url: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let (status, answer) = http::request(url, Some(body), headers)?;
+    let pending: Value = serde_json::from_str(&answer)
+        .with_context(|| format!("held call answered {status}: {answer:.300}"))?;
+    let id = pending
+        .pointer("/error/data/approval_id")
+        .and_then(Value::as_str)
+        .with_context(|| format!("held call was not pending ({status}): {answer:.300}"))?;
+    let approver = approver_token("bob@example.com", &["approvers"])?;
+    let out = service.cli(&approver, &["approve", id])?;
+    ensure!(
+        out.status.success(),
+        "warden approvals approve {id} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    ensure!(
+        args.token_pool > TOKEN_CACHE_CAPACITY,
+        "--token-pool {} must exceed Warden's token cache ({TOKEN_CACHE_CAPACITY}) or tokens repeat from the cache",
+        args.token_pool
+    );
     let scratch = tempfile::Builder::new()
         .prefix("warden-load-bench-")
         .tempdir()
@@ -217,43 +514,45 @@ fn main() -> anyhow::Result<()> {
     let run_dir = scratch.path();
     let token = sign_dev_token(DevAlg::Es256, "alice@example.com", &["support"], 3600)?;
     let authorization = format!("Bearer {token}");
-    let headers = [
+    let anonymous = [
         ("content-type", "application/json"),
         ("accept", "application/json, text/event-stream"),
         ("mcp-protocol-version", "2025-06-18"),
-        ("authorization", authorization.as_str()),
     ];
-    let workloads = [
-        Workload { name: "small tools/call (JSON)", description: "`tools/call` of `search_customers`; JSON result of 3 customers with PII (~1 KB).", path: "/json", body: allowed_call(1), denied: false },
-        Workload { name: "SSE", description: "The same call answered as one `text/event-stream` event.", path: "/sse", body: allowed_call(1), denied: false },
-        Workload { name: "64 KiB PII-dense", description: "`tools/call` answered with a 64 KiB result, every record holding an e-mail, a card number and an SSN.", path: "/big", body: allowed_call(1), denied: false },
-        Workload { name: "denied call", description: "`tools/call` of `delete_customer`: native answers RBAC 403, Warden a JSON-RPC error -32003; no filter forwards it (upstream answers the small result).", path: "/json", body: denied_call(1), denied: true },
-    ];
-    let mut envoys: Vec<(String, Envoy, u16)> = Vec::new();
-    for config in CONFIGS {
-        let ports = Ports {
-            admin: free_port()?,
-            front: free_port()?,
-            upstream: free_port()?,
-        };
-        let dir = run_dir.join(config);
-        std::fs::create_dir_all(&dir)?;
-        let upstream = render_upstream(&dir, &ports)?;
-        let front = render_front(config, &dir, &ports, &args.wasm)?;
-        let envoy = EnvoySpec {
-            envoy: &args.envoy,
-            cpu: &args.envoy_cpu,
-            config: &front,
-            config_yaml: &upstream,
-            admin_port: ports.admin,
-            log: dir.join("envoy.log"),
+    let mut headers = anonymous.to_vec();
+    headers.push(("authorization", authorization.as_str()));
+    let selected: Vec<Workload> = workloads(args.token_pool)
+        .into_iter()
+        .filter(|w| args.workloads.is_empty() || args.workloads.iter().any(|k| k == w.key))
+        .collect();
+    ensure!(
+        !selected.is_empty(),
+        "no workload matches {:?}",
+        args.workloads
+    );
+    let mut pools = BTreeMap::new();
+    for workload in &selected {
+        if let Auth::Pool(alg) = workload.auth {
+            eprintln!("==> signing {} distinct {alg:?} tokens", args.token_pool);
+            pools.insert(
+                workload.key,
+                TokenPool::mint(alg, args.token_pool, 4 * 3600, run_dir)?,
+            );
         }
-        .start(Duration::from_secs(30))?;
-        eprintln!(
-            "==> {config}: Envoy ready (front 127.0.0.1:{}, admin {})",
-            ports.front, ports.admin
-        );
-        envoys.push((config.to_owned(), envoy, ports.front));
+    }
+    let demo = read_repo_file("policies/demo.json")?;
+    let mut envoys = Vec::new();
+    for config in CONFIGS {
+        envoys.push(start_envoy(
+            config,
+            config,
+            run_dir,
+            &args,
+            &args.envoy_cpu,
+            1,
+            &demo,
+            None,
+        )?);
     }
     let load = Load {
         wrk: &args.wrk,
@@ -261,75 +560,180 @@ fn main() -> anyhow::Result<()> {
         connections: args.connections,
         seconds: args.seconds,
     };
-    let warmup = Load {
-        seconds: args.warmup,
-        ..load.clone()
-    };
     let mut results = Vec::new();
-    for workload in &workloads {
-        let script_path = run_dir.join("load.lua");
-        std::fs::write(&script_path, script(&workload.body, &headers))?;
-        let mut rounds: Vec<Vec<Sample>> = vec![Vec::new(); CONFIGS.len()];
-        for (config, _, port) in &envoys {
-            let url = format!("http://127.0.0.1:{port}{}", workload.path);
-            preflight(config, &url, workload, &headers)?;
-            warmup.run(&url, &script_path)?;
-        }
-        for round in 1..=args.rounds {
-            for (i, (config, _, port)) in envoys.iter().enumerate() {
-                let sample = load.run(
-                    &format!("http://127.0.0.1:{port}{}", workload.path),
-                    &script_path,
-                )?;
-                eprintln!(
-                    "    {} round {round} {config}: {:.0} req/s, p50 {} µs, p99 {} µs",
-                    workload.name, sample.rps, sample.p50_us, sample.p99_us
-                );
-                if sample.socket_errors > 0 {
-                    bail!(
-                        "{config} had {} socket errors on {}",
-                        sample.socket_errors,
-                        workload.name
-                    );
-                }
-                rounds[i].push(sample);
-            }
-        }
-        let summaries = [
-            Summary::of(&rounds[0]),
-            Summary::of(&rounds[1]),
-            Summary::of(&rounds[2]),
-        ];
+    for workload in &selected {
+        let pool = pools.get(workload.key);
+        let fixed: &[(&str, &str)] = if pool.is_some() { &anonymous } else { &headers };
+        let lanes: Vec<Lane> = envoys
+            .iter()
+            .map(|envoy| Lane {
+                envoy,
+                workload,
+                headers: fixed,
+                pool,
+            })
+            .collect();
+        let samples = measure(&args, &load, run_dir, &lanes)?;
+        let summaries: Vec<Summary> = samples.iter().map(|s| Summary::of(s)).collect();
         results.push(WorkloadResult {
             name: workload.name.to_owned(),
             description: workload.description.to_owned(),
-            configs: summaries,
+            configs: summaries
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("one summary per config expected"))?,
         });
     }
     let audit_lines = std::fs::read_to_string(run_dir.join("warden/audit.log"))
         .map_or(0, |t| t.lines().count() as u64);
+    let small = selected.iter().position(|w| w.key == "small");
     drop(envoys);
+
+    let both_cpus = format!("{},{}", args.envoy_cpu, args.load_cpu);
+    let scaling = match small {
+        Some(index) if !args.skip_two_workers => {
+            let workload = &selected[index];
+            let mut two = Vec::new();
+            for config in ["native", "warden"] {
+                two.push(start_envoy(
+                    &format!("{config}-2w"),
+                    config,
+                    run_dir,
+                    &args,
+                    &both_cpus,
+                    2,
+                    &demo,
+                    None,
+                )?);
+            }
+            let shared = Load {
+                cpu: &both_cpus,
+                ..load.clone()
+            };
+            let lanes: Vec<Lane> = two
+                .iter()
+                .map(|envoy| Lane {
+                    envoy,
+                    workload,
+                    headers: &headers,
+                    pool: None,
+                })
+                .collect();
+            let samples = measure(&args, &shared, run_dir, &lanes)?;
+            let rows = ["native", "warden"]
+                .iter()
+                .zip(&samples)
+                .map(|(config, s)| {
+                    let one = CONFIGS.iter().position(|c| c == config).unwrap_or(0);
+                    ScalingResult {
+                        config: (*config).to_owned(),
+                        one_worker: results[index].configs[one],
+                        two_workers: Summary::of(s),
+                    }
+                })
+                .collect();
+            let how = format!(
+                "`--concurrency 2`, Envoy and wrk both on CPUs {both_cpus}: with 2 cores the load \
+                 generator shares the CPUs with the two workers, so the two-worker figures are capped \
+                 by wrk's own share and are not the one-worker figures doubled. One-worker figures: \
+                 the main run's small call above (Envoy alone on CPU {}). Native and Warden \
+                 interleaved, {} rounds × {} s, median.",
+                args.envoy_cpu, args.rounds, args.seconds
+            );
+            Some((how, rows))
+        }
+        _ => None,
+    };
+
+    let approval = if args.skip_approval {
+        None
+    } else {
+        let config = approvals_plugin_config()?;
+        let dir = run_dir.join("approvals");
+        std::fs::create_dir_all(&dir)?;
+        let service = ApprovalService::start(&dir, &config, 0, None)?;
+        eprintln!(
+            "==> warden serve ready (internal listener 127.0.0.1:{})",
+            service.internal_port()
+        );
+        let envoy = start_envoy(
+            "warden-approvals",
+            "warden-approvals",
+            run_dir,
+            &args,
+            &args.envoy_cpu,
+            1,
+            &config.to_string(),
+            Some(service.internal_port()),
+        )?;
+        let approved = Workload {
+            key: "approved",
+            name: "approved call",
+            description: String::new(),
+            path: "/json",
+            body: denied_call(1),
+            expect: Expect::Pii,
+            auth: Auth::Fixed,
+        };
+        approve_grant(&service, &envoy.url("/json"), &approved.body, &headers)?;
+        let allowed = workloads(args.token_pool)
+            .into_iter()
+            .find(|w| w.key == "small")
+            .context("no small workload")?;
+        let lanes: Vec<Lane> = [&allowed, &approved]
+            .into_iter()
+            .map(|workload| Lane {
+                envoy: &envoy,
+                workload,
+                headers: &headers,
+                pool: None,
+            })
+            .collect();
+        let rounds = measure(&args, &load, run_dir, &lanes)?;
+        Some(ApprovalResult {
+            description: format!(
+                "One Warden Envoy (`envoy/bench/warden-approvals.yaml`, one worker on CPU {}) with \
+                 `policies/demo-approvals.json` where rule `{APPROVAL_RULE}` grants `window` (one day, \
+                 reusable) and no audit store, and a real `warden serve` (SQLite, not pinned: it \
+                 shares the CPUs with Envoy and wrk). Its grant for `delete_customer` by \
+                 alice@example.com was approved before the run, so every call is one `/v1/check` to \
+                 `warden serve` answered `approved`, then forwarded and masked like the small call. \
+                 The filter keeps no cache of granted calls (every approved call is checked, so a \
+                 revoked or expired grant stops the next call). The two calls interleaved, {} rounds × {} s each, median.",
+                args.envoy_cpu, args.rounds, args.seconds
+            ),
+            allowed: Summary::of(&rounds[0]),
+            approved: Summary::of(&rounds[1]),
+        })
+    };
+
     let (machine, cpus, cpu_model) = machine_info();
     let date = time::OffsetDateTime::now_utc().date().to_string();
-    let info = RunInfo {
-        date: date.clone(),
-        machine: machine.clone(),
-        cpus,
-        cpu_model,
-        envoy_version: envoy_version(&args.envoy)?,
-        wasm_bytes: std::fs::metadata(&args.wasm)?.len(),
-        load: format!(
-            "wrk -t1 -c{}, {} rounds × {} s per config and workload (A B C interleaved, median), {} s warm-up",
-            args.connections, args.rounds, args.seconds, args.warmup
-        ),
-        audit_lines,
+    let report = Report {
+        info: RunInfo {
+            date: date.clone(),
+            machine: machine.clone(),
+            cpus,
+            cpu_model,
+            envoy_version: envoy_version(&args.envoy)?,
+            wasm_bytes: std::fs::metadata(&args.wasm)?.len(),
+            floor_wasm_bytes: std::fs::metadata(&args.floor_wasm)?.len(),
+            load: format!(
+                "wrk -t1 -c{}, {} rounds × {} s per config and workload (A B C D interleaved, median), \
+                 {} s warm-up",
+                args.connections, args.rounds, args.seconds, args.warmup
+            ),
+            audit_lines,
+        },
+        workloads: results,
+        scaling,
+        approval,
     };
-    let report = markdown(&info, &results);
+    let text = markdown(&report);
     std::fs::create_dir_all(&args.out_dir)?;
     let file = args.out_dir.join(format!("{date}-{machine}.md"));
-    std::fs::write(&file, &report)?;
-    std::fs::write(args.out_dir.join("latest.md"), &report)?;
-    println!("{report}");
+    std::fs::write(&file, &text)?;
+    std::fs::write(args.out_dir.join("latest.md"), &text)?;
+    println!("{text}");
     eprintln!("==> wrote {} and latest.md", file.display());
     Ok(())
 }

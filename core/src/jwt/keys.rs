@@ -10,6 +10,7 @@ use jwt_simple::prelude::{
 };
 use serde_json::{Map, Value};
 
+use super::rsassa::{RsaHash, RsaPadding};
 use super::signature::SignatureKey;
 use super::AuthError;
 use crate::error::ConfigError;
@@ -385,12 +386,42 @@ fn build_key(
     let json = Value::Object(jwk.clone()).to_string();
     let parsed = |e: jwt_simple::Error| e.to_string();
     let key = match alg {
-        Algorithm::Rs256 => rsa_key(&json, RS256PublicKey::from_jwk),
-        Algorithm::Rs384 => rsa_key(&json, RS384PublicKey::from_jwk),
-        Algorithm::Rs512 => rsa_key(&json, RS512PublicKey::from_jwk),
-        Algorithm::Ps256 => rsa_key(&json, PS256PublicKey::from_jwk),
-        Algorithm::Ps384 => rsa_key(&json, PS384PublicKey::from_jwk),
-        Algorithm::Ps512 => rsa_key(&json, PS512PublicKey::from_jwk),
+        Algorithm::Rs256 => rsa_key(
+            &json,
+            RS256PublicKey::from_jwk,
+            RsaHash::Sha256,
+            RsaPadding::Pkcs1v15,
+        ),
+        Algorithm::Rs384 => rsa_key(
+            &json,
+            RS384PublicKey::from_jwk,
+            RsaHash::Sha384,
+            RsaPadding::Pkcs1v15,
+        ),
+        Algorithm::Rs512 => rsa_key(
+            &json,
+            RS512PublicKey::from_jwk,
+            RsaHash::Sha512,
+            RsaPadding::Pkcs1v15,
+        ),
+        Algorithm::Ps256 => rsa_key(
+            &json,
+            PS256PublicKey::from_jwk,
+            RsaHash::Sha256,
+            RsaPadding::Pss,
+        ),
+        Algorithm::Ps384 => rsa_key(
+            &json,
+            PS384PublicKey::from_jwk,
+            RsaHash::Sha384,
+            RsaPadding::Pss,
+        ),
+        Algorithm::Ps512 => rsa_key(
+            &json,
+            PS512PublicKey::from_jwk,
+            RsaHash::Sha512,
+            RsaPadding::Pss,
+        ),
         Algorithm::Es256 => ES256PublicKey::from_jwk(&json)
             .map(|k| SignatureKey::es256(&k))
             .map_err(parsed),
@@ -414,12 +445,15 @@ fn build_key(
     })
 }
 
-/// An RSA key of the algorithm whose jwt-simple type `from_jwk` parses.
+/// An RSA key of the algorithm whose jwt-simple type `from_jwk` parses (and checks), verifying
+/// with `hash` and `padding`.
 fn rsa_key<K: RSAPublicKeyLike>(
     json: &str,
     from_jwk: fn(&str) -> Result<K, jwt_simple::Error>,
+    hash: RsaHash,
+    padding: RsaPadding,
 ) -> Result<SignatureKey, String> {
-    SignatureKey::rsa(&from_jwk(json).map_err(|e| e.to_string())?)
+    SignatureKey::rsa(&from_jwk(json).map_err(|e| e.to_string())?, hash, padding)
 }
 
 fn hmac_key(

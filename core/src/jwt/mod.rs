@@ -23,13 +23,17 @@ mod bearer;
 mod cache;
 mod claims;
 mod error;
+mod es256;
 mod keys;
 mod registered;
 mod remote;
 mod resource;
+mod rsassa;
 mod signature;
 mod verify;
 
+#[cfg(test)]
+mod signature_tests;
 #[cfg(test)]
 mod tests;
 

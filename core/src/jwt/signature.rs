@@ -3,9 +3,10 @@
 //!
 //! The signature is checked over the bytes `BASE64URL(header) || '.' || BASE64URL(payload)` exactly
 //! as the token carries them, so no header parameter has to be understood (or even typed) for a valid
-//! token to verify, and none of them can choose the key. The crypto is that of the crates jwt-simple
-//! uses underneath (superboring for RSA, p256/p384 for ECDSA, ed25519-compact for EdDSA, jwt-simple's
-//! own HMAC), reached through the key types jwt-simple parsed from the JWK.
+//! token to verify, and none of them can choose the key. Keys are parsed and checked by jwt-simple
+//! from the JWK; RSA signatures are verified by [`super::rsassa`] (a Montgomery modexp with
+//! per-key precomputation, several times faster in wasm than the `rsa` crate jwt-simple uses), ES256
+//! by [`super::es256`] (p256 arithmetic with per-key fixed-base tables), ES384 by p384, EdDSA by ed25519-compact and HMAC by jwt-simple.
 
 use jwt_simple::prelude::{
     ECDSAP256PublicKeyLike as _, ECDSAP384PublicKeyLike as _, ES256PublicKey, ES384PublicKey,
@@ -14,24 +15,18 @@ use jwt_simple::prelude::{
 };
 use jwt_simple::reexports::ct_codecs;
 use p256::ecdsa::signature::Verifier as _;
-use superboring::hash::MessageDigest;
-use superboring::pkey::{PKey, Public};
-use superboring::rsa::Padding;
 
+use super::es256::Es256Verifier;
+use super::rsassa::{RsaHash, RsaPadding, RsaVerifier};
 use super::AuthError;
 
 /// A key ready to check the signature of one JWS algorithm (RFC 7518 §3.1, RFC 8037 §3.1).
 #[derive(Clone)]
 pub(super) enum SignatureKey {
     /// RS256/384/512 (RSASSA-PKCS1-v1_5, RFC 7518 §3.3) and PS256/384/512 (RSASSA-PSS, §3.5).
-    Rsa {
-        /// Boxed: an RSA key is several times larger than the other variants.
-        key: Box<PKey<Public>>,
-        digest: MessageDigest,
-        padding: Padding,
-    },
-    /// ES256: ECDSA P-256 with SHA-256 (RFC 7518 §3.4).
-    Es256(p256::ecdsa::VerifyingKey),
+    Rsa(RsaVerifier),
+    /// ES256: ECDSA P-256 with SHA-256 (RFC 7518 §3.4), with the key's precomputed table.
+    Es256(Es256Verifier),
     /// ES384: ECDSA P-384 with SHA-384 (RFC 7518 §3.4).
     Es384(p384::ecdsa::VerifyingKey),
     /// EdDSA with Ed25519 (RFC 8037 §3.1).
@@ -45,22 +40,23 @@ pub(super) enum SignatureKey {
 }
 
 impl SignatureKey {
-    /// An RSA key with the hash and padding of its jwt-simple algorithm type.
+    /// An RSA key (as jwt-simple parsed and checked it) for `hash` and `padding`.
     ///
     /// # Errors
-    /// The RSA key could not be wrapped for verification (a message for the configuration error).
-    pub(super) fn rsa<K: RSAPublicKeyLike>(key: &K) -> Result<Self, String> {
-        let pkey = PKey::from_rsa(key.public_key().as_ref().clone()).map_err(|e| e.to_string())?;
-        Ok(Self::Rsa {
-            key: Box::new(pkey),
-            digest: K::hash(),
-            padding: key.padding_scheme(),
-        })
+    /// The modulus or exponent is unusable (see [`RsaVerifier::new`]; a message for the
+    /// configuration error).
+    pub(super) fn rsa<K: RSAPublicKeyLike>(
+        key: &K,
+        hash: RsaHash,
+        padding: RsaPadding,
+    ) -> Result<Self, String> {
+        let components = key.public_key().to_components();
+        RsaVerifier::new(&components.n, &components.e, hash, padding).map(Self::Rsa)
     }
 
     /// An ES256 key.
     pub(super) fn es256(key: &ES256PublicKey) -> Self {
-        Self::Es256(*key.public_key().as_ref())
+        Self::Es256(Es256Verifier::new(key.public_key().as_ref()))
     }
 
     /// An ES384 key.
@@ -82,13 +78,8 @@ impl SignatureKey {
     /// length for the algorithm.
     pub(super) fn verify(&self, signing_input: &[u8], signature: &[u8]) -> Result<(), AuthError> {
         let valid = match self {
-            Self::Rsa {
-                key,
-                digest,
-                padding,
-            } => verify_rsa(key.as_ref(), digest, *padding, signing_input, signature),
-            Self::Es256(key) => p256::ecdsa::Signature::from_slice(signature)
-                .is_ok_and(|s| key.verify(signing_input, &s).is_ok()),
+            Self::Rsa(key) => key.verify(signing_input, signature),
+            Self::Es256(key) => key.verify(signing_input, signature),
             Self::Es384(key) => p384::ecdsa::Signature::from_slice(signature)
                 .is_ok_and(|s| key.verify(signing_input, &s).is_ok()),
             Self::EdDsa(key) => ed25519_compact::Signature::from_slice(signature)
@@ -109,20 +100,4 @@ impl SignatureKey {
             Err(AuthError::BadSignature)
         }
     }
-}
-
-/// RSASSA verification through superboring, as jwt-simple does it.
-fn verify_rsa(
-    key: &PKey<Public>,
-    digest: &MessageDigest,
-    padding: Padding,
-    signing_input: &[u8],
-    signature: &[u8],
-) -> bool {
-    let Ok(mut verifier) = superboring::sign::Verifier::new(digest.clone(), key) else {
-        return false;
-    };
-    verifier.set_rsa_padding(padding).is_ok()
-        && verifier.update(signing_input).is_ok()
-        && verifier.verify(signature).unwrap_or(false)
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 use jwt_simple::prelude::{
-    Claims, Duration, ECDSAP256KeyPairLike, ES256KeyPair, RS256KeyPair, RSAKeyPairLike,
+    Claims, Duration, ECDSAP256KeyPairLike, ES256KeyPair, JWTClaims, RS256KeyPair, RSAKeyPairLike,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -56,28 +56,55 @@ pub fn sign_dev_token(
     groups: &[&str],
     valid_for_seconds: u64,
 ) -> anyhow::Result<String> {
+    sign_dev_tokens(alg, &[sub], groups, valid_for_seconds)?
+        .pop()
+        .context("no token signed")
+}
+
+/// One [`sign_dev_token`] per subject of `subs`, in order, reading the dev key once (what a bench
+/// needs for a pool of thousands of distinct tokens).
+///
+/// # Errors
+/// As [`sign_dev_token`].
+pub fn sign_dev_tokens(
+    alg: DevAlg,
+    subs: &[&str],
+    groups: &[&str],
+    valid_for_seconds: u64,
+) -> anyhow::Result<Vec<String>> {
     let key_path = workspace_root().join("policies/dev").join(alg.key_file());
     let pem = std::fs::read_to_string(&key_path)
         .with_context(|| format!("cannot read the dev key {}", key_path.display()))?;
-    let custom = GroupsClaim {
-        groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+    let claims_of = |sub: &str| {
+        let custom = GroupsClaim {
+            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+        };
+        Claims::with_custom_claims(custom, Duration::from_secs(valid_for_seconds))
+            .with_issuer(DEV_ISSUER)
+            .with_audience(DEMO_AUDIENCE)
+            .with_subject(sub)
     };
-    let claims = Claims::with_custom_claims(custom, Duration::from_secs(valid_for_seconds))
-        .with_issuer(DEV_ISSUER)
-        .with_audience(DEMO_AUDIENCE)
-        .with_subject(sub);
+    let sign_all = |sign: &dyn Fn(JWTClaims<GroupsClaim>) -> Result<String, jwt_simple::Error>| {
+        subs.iter()
+            .map(|sub| sign(claims_of(sub)))
+            .collect::<Result<Vec<_>, _>>()
+    };
     let bad_key = || format!("{} is not a PKCS#8 PEM key for {alg:?}", key_path.display());
-    match alg {
-        DevAlg::Es256 => ES256KeyPair::from_pem(&pem)
-            .with_context(bad_key)?
-            .with_key_id(alg.kid())
-            .sign(claims),
-        DevAlg::Rs256 => RS256KeyPair::from_pem(&pem)
-            .with_context(bad_key)?
-            .with_key_id(alg.kid())
-            .sign(claims),
-    }
-    .map_err(|e| anyhow::anyhow!("cannot sign a {alg:?} dev token: {e}"))
+    let signed = match alg {
+        DevAlg::Es256 => {
+            let key = ES256KeyPair::from_pem(&pem)
+                .with_context(bad_key)?
+                .with_key_id(alg.kid());
+            sign_all(&|claims| key.sign(claims))
+        }
+        DevAlg::Rs256 => {
+            let key = RS256KeyPair::from_pem(&pem)
+                .with_context(bad_key)?
+                .with_key_id(alg.kid());
+            sign_all(&|claims| key.sign(claims))
+        }
+    };
+    signed.map_err(|e| anyhow::anyhow!("cannot sign a {alg:?} dev token: {e}"))
 }
 
 /// Runs `warden token --sub SUB [--groups G,..] [--expired]` in the workspace root (where it finds the
