@@ -9,6 +9,11 @@
 //! (`CARGO_PROFILE_RELEASE_STRIP=false`, no `wasm-opt`) and run under
 //! `WASMTIME_PERFMAP=1 perf record -g`: wasmtime then names the JIT-compiled functions for `perf`.
 //!
+//! With `WASMTIME_FUEL=1` it also prints the fuel each callback uses (thousands of units, about one
+//! unit per wasm operator executed, hostcalls not counted): the same on every run and machine, so
+//! two builds compare exactly even on a busy machine (metering slows the code, so the µs of such a
+//! run are not comparable with a run without it).
+//!
 //! A figure, not an assertion: ratios between workloads and between builds are what to compare.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -17,7 +22,7 @@ mod wasm_driver;
 
 use std::time::{Duration, Instant};
 
-use proxy_wasm_host::Vm;
+use proxy_wasm_host::{HttpStream, Vm};
 use warden_benches::payloads::{
     allowed_call, denied_call, sse_event, tool_result, tool_result_of_size, Pii,
 };
@@ -91,19 +96,46 @@ fn workloads() -> Vec<Workload> {
     ]
 }
 
-/// Runs one exchange of `workload` and adds each callback's time to `spent`.
-fn timed_exchange(
+/// What the callbacks of the exchanges so far cost, per callback: wall time, and fuel when the VM
+/// meters it.
+#[derive(Default)]
+struct Spent {
+    time: [Duration; 5],
+    fuel: [u64; 5],
+}
+
+impl Spent {
+    /// Runs `call` (callback `slot` on `stream`), adding its wall time and fuel.
+    fn measure<'vm, T>(
+        &mut self,
+        slot: usize,
+        stream: &mut HttpStream<'vm>,
+        call: impl FnOnce(&mut HttpStream<'vm>) -> T,
+    ) -> T {
+        let fuel = stream.fuel_consumed();
+        let began = Instant::now();
+        let result = call(stream);
+        self.time[slot] += began.elapsed();
+        if let (Some(before), Some(after)) = (fuel, stream.fuel_consumed()) {
+            self.fuel[slot] += after - before;
+        }
+        result
+    }
+}
+
+/// Runs one exchange of `workload` and adds each callback's cost to `spent`.
+fn measured_exchange(
     vm: &mut Vm,
     headers: &[(&str, &str)],
     workload: &Workload,
-    spent: &mut [Duration; 5],
+    spent: &mut Spent,
 ) {
     let mut stream = vm.http_stream().unwrap();
-    timed(&mut spent[0], || {
-        stream.request_headers(headers, false).unwrap()
+    spent.measure(0, &mut stream, |s| {
+        s.request_headers(headers, false).unwrap()
     });
-    timed(&mut spent[1], || {
-        stream.request_body(&workload.request, true).unwrap()
+    spent.measure(1, &mut stream, |s| {
+        s.request_body(&workload.request, true).unwrap()
     });
     match &workload.response {
         Some((content_type, body)) => {
@@ -113,10 +145,10 @@ fn timed_exchange(
                 workload.name
             );
             let response_headers = [(":status", "200"), ("content-type", *content_type)];
-            timed(&mut spent[2], || {
-                stream.response_headers(&response_headers, false).unwrap()
+            spent.measure(2, &mut stream, |s| {
+                s.response_headers(&response_headers, false).unwrap()
             });
-            timed(&mut spent[3], || stream.response_body(body, true).unwrap());
+            spent.measure(3, &mut stream, |s| s.response_body(body, true).unwrap());
             assert!(!stream.response().forwarded.is_empty());
         }
         None => assert!(
@@ -125,18 +157,20 @@ fn timed_exchange(
             workload.name
         ),
     }
+    spent.measure(4, &mut stream, |s| s.finish().unwrap());
     let id = stream.id();
-    timed(&mut spent[4], || vm.stream(id).unwrap().finish().unwrap());
     vm.drop_stream(id);
     vm.take_logs();
 }
 
-/// Runs `call`, adding its wall time to `spent`.
-fn timed<T>(spent: &mut Duration, call: impl FnOnce() -> T) -> T {
-    let began = Instant::now();
-    let result = call();
-    *spent += began.elapsed();
-    result
+/// One table row: the workload's name, one cell per callback and their sum.
+fn row(name: &str, per_callback: &[f64]) -> String {
+    let cells: Vec<String> = per_callback.iter().map(|v| format!("{v:.1}")).collect();
+    format!(
+        "| {name} | {} | {:.1} |",
+        cells.join(" | "),
+        per_callback.iter().sum::<f64>()
+    )
 }
 
 fn main() {
@@ -148,6 +182,7 @@ fn main() {
     println!("| workload | {} | total µs |", CALLBACKS.join(" | "));
     println!("|---|{}---|", "---|".repeat(CALLBACKS.len()));
     let only = std::env::var("WARDEN_STAGES_ONLY").unwrap_or_default();
+    let mut fuel_rows = Vec::new();
     for workload in workloads()
         .into_iter()
         .filter(|w| w.name.contains(only.as_str()))
@@ -162,24 +197,29 @@ fn main() {
             None => vec![cached],
         };
         let warm_up = iters / 10;
-        let mut spent = [Duration::ZERO; 5];
+        let mut spent = Spent::default();
         for i in 0..warm_up + iters {
             if i == warm_up {
-                spent = [Duration::ZERO; 5];
+                spent = Spent::default();
             }
             let headers = borrowed(&pool[i % pool.len()]);
-            timed_exchange(&mut vm, &headers, &workload, &mut spent);
+            measured_exchange(&mut vm, &headers, &workload, &mut spent);
         }
-        let micros: Vec<f64> = spent
-            .iter()
-            .map(|d| d.as_secs_f64() * 1e6 / iters as f64)
-            .collect();
-        let cells: Vec<String> = micros.iter().map(|us| format!("{us:.1}")).collect();
-        println!(
-            "| {} | {} | {:.1} |",
-            workload.name,
-            cells.join(" | "),
-            micros.iter().sum::<f64>()
-        );
+        let micros = spent.time.map(|d| d.as_secs_f64() * 1e6 / iters as f64);
+        println!("{}", row(workload.name, &micros));
+        if vm.fuel_consumed().is_some() {
+            let kilo_fuel = spent.fuel.map(|f| f as f64 / 1e3 / iters as f64);
+            fuel_rows.push(row(workload.name, &kilo_fuel));
+        }
+    }
+    if !fuel_rows.is_empty() {
+        println!();
+        println!("Fuel (thousands of units, about one per wasm operator) per exchange:");
+        println!();
+        println!("| workload | {} | total |", CALLBACKS.join(" | "));
+        println!("|---|{}---|", "---|".repeat(CALLBACKS.len()));
+        for fuel_row in fuel_rows {
+            println!("{fuel_row}");
+        }
     }
 }

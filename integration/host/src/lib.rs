@@ -147,11 +147,16 @@ impl CompiledModule {
     /// With the environment variable `WASMTIME_PERFMAP=1`, wasmtime writes `/tmp/perf-<pid>.map`
     /// so that `perf record` / `perf report` name the JIT-compiled wasm functions (build the `.wasm`
     /// without `strip` to keep its name section).
+    ///
+    /// With `WASMTIME_FUEL=1`, every VM meters the wasm it runs in fuel (about one unit per wasm
+    /// operator; [`Vm::fuel_consumed`]): a cost that, unlike time, is the same on every run and
+    /// machine, for comparing two builds of a filter. Metering slows the code down.
     pub fn new(wasm: &[u8]) -> Result<Self> {
         let mut config = Config::new();
-        if std::env::var_os("WASMTIME_PERFMAP").is_some_and(|v| v == "1") {
+        if env_flag("WASMTIME_PERFMAP") {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
+        config.consume_fuel(env_flag(FUEL_VARIABLE));
         let engine = Engine::new(&config)?;
         let module = Module::new(&engine, wasm)?;
         if module.get_export("proxy_abi_version_0_2_1").is_none() {
@@ -168,6 +173,14 @@ impl CompiledModule {
             std::fs::read(path).map_err(|e| format_err!("cannot read {}: {e}", path.display()))?;
         Self::new(&wasm).map_err(|e| format_err!("{}: {e}", path.display()))
     }
+}
+
+/// The environment variable that turns fuel metering on ([`CompiledModule::new`]).
+const FUEL_VARIABLE: &str = "WASMTIME_FUEL";
+
+/// Whether environment variable `name` is `1`.
+fn env_flag(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| v == "1")
 }
 
 /// One emulated proxy: configuration, fake clock, shared data, shared queues and metrics, and any

@@ -58,6 +58,11 @@ impl<'vm> HttpStream<'vm> {
         self.id
     }
 
+    /// [`Vm::fuel_consumed`] of the VM this stream runs on.
+    pub fn fuel_consumed(&self) -> Option<u64> {
+        self.vm.fuel_consumed()
+    }
+
     /// The VM (e.g. to answer a callout this stream dispatched, or to read logs).
     pub fn vm(&mut self) -> &mut Vm {
         self.vm

@@ -55,6 +55,9 @@ impl Vm {
             call_response: None,
         };
         let mut store = Store::new(pre.module().engine(), state);
+        if crate::env_flag(crate::FUEL_VARIABLE) {
+            store.set_fuel(u64::MAX)?;
+        }
         let instance = pre.instantiate(&mut store)?;
         let mut vm = Vm {
             store,
@@ -131,6 +134,12 @@ impl Vm {
     pub fn http_stream(&mut self) -> Result<HttpStream<'_>> {
         let id = self.open_stream()?;
         self.stream(id)
+    }
+
+    /// The fuel (about one unit per wasm operator) this VM's wasm has used so far, `None` unless
+    /// metering is on (`WASMTIME_FUEL=1`, see [`crate::CompiledModule::new`]).
+    pub fn fuel_consumed(&self) -> Option<u64> {
+        self.store.get_fuel().ok().map(|left| u64::MAX - left)
     }
 
     /// A handle on the existing HTTP context `id` (several streams may be interleaved on one VM).
