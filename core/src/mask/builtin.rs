@@ -4,6 +4,7 @@
 use super::detectors::{scan_digit_groups, scan_emails, DigitKind, DigitKinds};
 use super::personal::{
     scan_ibans, scan_ip_addresses, scan_mac_addresses, scan_ninos, scan_phones, scan_us_passports,
+    Found,
 };
 use super::prefilter::Trigger;
 use super::secrets::{
@@ -18,38 +19,93 @@ pub(super) struct BuiltIn {
     pub name: &'static str,
     /// Pre-scan triggers any of which must fire for the scanner to have a chance.
     pub trigger: u32,
+    /// The detector's own scanner; `None` for those [`scan`] runs together (digit groups, e-mails,
+    /// secret assignments).
+    scanner: Option<fn(&[u8], Found<'_>)>,
 }
 
 /// The built-in detectors, in precedence order (on overlapping matches of equal start and length,
 /// the one listed first wins).
 pub(super) const BUILT_INS: [BuiltIn; 23] = [
-    built_in(super::CREDIT_CARD, Trigger::DIGITS),
-    built_in(super::US_SSN, Trigger::DIGITS),
-    built_in(super::EMAIL_ADDRESS, Trigger::AT),
-    built_in(super::US_ITIN, Trigger::DIGITS),
-    built_in(super::UK_NHS, Trigger::DIGITS),
-    built_in(super::IBAN_CODE, Trigger::UPPER_DIGIT),
-    built_in(super::UK_NINO, Trigger::UPPER_DIGIT),
-    built_in(super::US_PASSPORT, Trigger::PASSPORT),
-    built_in(super::CRYPTO_WALLET, Trigger::WALLET),
-    built_in(super::IP_ADDRESS, Trigger::IPV4 | Trigger::HEX_SEP),
-    built_in(super::MAC_ADDRESS, Trigger::HEX_SEP),
-    built_in(super::PHONE_NUMBER, Trigger::PHONE),
-    built_in(super::PRIVATE_KEY, Trigger::PEM),
-    built_in(super::JWT, Trigger::JWT),
-    built_in(super::AWS_ACCESS_KEY, Trigger::AWS | Trigger::ASSIGN),
-    built_in(super::GITHUB_TOKEN, Trigger::GITHUB),
-    built_in(super::GITLAB_TOKEN, Trigger::GITLAB),
-    built_in(super::SLACK_TOKEN, Trigger::SLACK),
-    built_in(super::STRIPE_KEY, Trigger::STRIPE),
-    built_in(super::GOOGLE_API_KEY, Trigger::GOOGLE),
-    built_in(super::ANTHROPIC_API_KEY, Trigger::SK),
-    built_in(super::OPENAI_API_KEY, Trigger::SK),
-    built_in(super::SECRET_ASSIGNMENT, Trigger::ASSIGN),
+    built_in(super::CREDIT_CARD, Trigger::DIGITS, None),
+    built_in(super::US_SSN, Trigger::DIGITS, None),
+    built_in(super::EMAIL_ADDRESS, Trigger::AT, None),
+    built_in(super::US_ITIN, Trigger::DIGITS, None),
+    built_in(super::UK_NHS, Trigger::DIGITS, None),
+    built_in(super::IBAN_CODE, Trigger::UPPER_DIGIT, Some(scan_ibans)),
+    built_in(super::UK_NINO, Trigger::UPPER_DIGIT, Some(scan_ninos)),
+    built_in(
+        super::US_PASSPORT,
+        Trigger::PASSPORT,
+        Some(scan_us_passports),
+    ),
+    built_in(super::CRYPTO_WALLET, Trigger::WALLET, Some(scan_wallets)),
+    built_in(
+        super::IP_ADDRESS,
+        Trigger::IPV4 | Trigger::HEX_SEP,
+        Some(scan_ip_addresses),
+    ),
+    built_in(
+        super::MAC_ADDRESS,
+        Trigger::HEX_SEP,
+        Some(scan_mac_addresses),
+    ),
+    built_in(super::PHONE_NUMBER, Trigger::PHONE, Some(scan_phones)),
+    built_in(super::PRIVATE_KEY, Trigger::PEM, Some(scan_private_keys)),
+    built_in(super::JWT, Trigger::JWT, Some(scan_jwts)),
+    built_in(
+        super::AWS_ACCESS_KEY,
+        Trigger::AWS | Trigger::ASSIGN,
+        Some(|text, found| scan_tokens(text, &[AWS], found)),
+    ),
+    built_in(
+        super::GITHUB_TOKEN,
+        Trigger::GITHUB,
+        Some(|text, found| scan_tokens(text, &GITHUB, found)),
+    ),
+    built_in(
+        super::GITLAB_TOKEN,
+        Trigger::GITLAB,
+        Some(|text, found| scan_tokens(text, &[GITLAB], found)),
+    ),
+    built_in(
+        super::SLACK_TOKEN,
+        Trigger::SLACK,
+        Some(|text, found| scan_tokens(text, &[SLACK], found)),
+    ),
+    built_in(
+        super::STRIPE_KEY,
+        Trigger::STRIPE,
+        Some(|text, found| scan_tokens(text, &[STRIPE], found)),
+    ),
+    built_in(
+        super::GOOGLE_API_KEY,
+        Trigger::GOOGLE,
+        Some(|text, found| scan_tokens(text, &[GOOGLE], found)),
+    ),
+    built_in(
+        super::ANTHROPIC_API_KEY,
+        Trigger::SK,
+        Some(|text, found| scan_tokens(text, &[ANTHROPIC], found)),
+    ),
+    built_in(
+        super::OPENAI_API_KEY,
+        Trigger::SK,
+        Some(|text, found| scan_tokens(text, &[OPENAI], found)),
+    ),
+    built_in(super::SECRET_ASSIGNMENT, Trigger::ASSIGN, None),
 ];
 
-const fn built_in(name: &'static str, trigger: u32) -> BuiltIn {
-    BuiltIn { name, trigger }
+const fn built_in(
+    name: &'static str,
+    trigger: u32,
+    scanner: Option<fn(&[u8], Found<'_>)>,
+) -> BuiltIn {
+    BuiltIn {
+        name,
+        trigger,
+        scanner,
+    }
 }
 
 /// Index of a built-in in [`BUILT_INS`], by name (`usize::MAX` for none: a compile-time table).
@@ -125,30 +181,10 @@ pub(super) fn scan(
         });
     }
     for (index, built_in) in BUILT_INS.iter().enumerate() {
-        if !runs(index) {
-            continue;
-        }
-        let mut at = |start, end| found(start, end, index);
-        match built_in.name {
-            super::IBAN_CODE => scan_ibans(text, &mut at),
-            super::UK_NINO => scan_ninos(text, &mut at),
-            super::US_PASSPORT => scan_us_passports(text, &mut at),
-            super::CRYPTO_WALLET => scan_wallets(text, &mut at),
-            super::IP_ADDRESS => scan_ip_addresses(text, &mut at),
-            super::MAC_ADDRESS => scan_mac_addresses(text, &mut at),
-            super::PHONE_NUMBER => scan_phones(text, &mut at),
-            super::PRIVATE_KEY => scan_private_keys(text, &mut at),
-            super::JWT => scan_jwts(text, &mut at),
-            super::AWS_ACCESS_KEY => scan_tokens(text, &[AWS], &mut at),
-            super::GITHUB_TOKEN => scan_tokens(text, &GITHUB, &mut at),
-            super::GITLAB_TOKEN => scan_tokens(text, &[GITLAB], &mut at),
-            super::SLACK_TOKEN => scan_tokens(text, &[SLACK], &mut at),
-            super::STRIPE_KEY => scan_tokens(text, &[STRIPE], &mut at),
-            super::GOOGLE_API_KEY => scan_tokens(text, &[GOOGLE], &mut at),
-            super::ANTHROPIC_API_KEY => scan_tokens(text, &[ANTHROPIC], &mut at),
-            super::OPENAI_API_KEY => scan_tokens(text, &[OPENAI], &mut at),
-            // Cards, SSNs, ITINs, NHS numbers, e-mails and assignments: scanned above.
-            _ => {}
+        if let Some(scanner) = built_in.scanner {
+            if runs(index) {
+                scanner(text, &mut |start, end| found(start, end, index));
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+use super::render::HEX;
 use super::stream::{JsonWalker, Leaf, LeafResult, Unsupported};
 use super::{builtin, secrets, DetectorSet, MaskCounts, Masker};
 use crate::jsonrpc::parse_strict;
@@ -144,12 +145,14 @@ impl Masker {
         leaf: Leaf<'_>,
         counts: &mut MaskCounts,
     ) -> LeafResult {
-        let masked = match leaf {
-            Leaf::Number(raw) if is_plain_integer(raw) => self.mask_str(set, raw, counts),
+        match leaf {
+            Leaf::Number(raw) if is_plain_integer(raw) => Ok(self.mask_str_json(set, raw, counts)),
             Leaf::Number(raw) => {
                 let number: serde_json::Number =
                     serde_json::from_str(raw).map_err(|_| Unsupported)?;
-                self.mask_number(set, &number, counts)
+                Ok(self
+                    .mask_number(set, &number, counts)
+                    .map(|t| json_string(&t)))
             }
             // A member name a detector matches is renamed by the `Value` path, which sees the
             // whole object (and keeps renamed names unique).
@@ -164,33 +167,31 @@ impl Masker {
                 {
                     return Err(Unsupported);
                 }
-                return Ok(None);
+                Ok(None)
             }
             Leaf::Str { raw, escaped } => {
                 if escaped && !self.may_match(set, raw.as_bytes()) {
                     return Ok(None);
                 }
                 let text = Leaf::unescape(raw, escaped);
-                self.mask_text_leaf(set, &text, counts)
+                if !is_nested_json(&text) {
+                    return Ok(self.mask_str_json(set, &text, counts));
+                }
+                Ok(self
+                    .mask_nested_leaf(set, &text, counts)
+                    .map(|t| json_string(&t)))
             }
-        };
-        // Serialized directly: `Value::to_string` goes through `fmt::Display`, twice as slow in wasm.
-        // (It cannot fail for a string; if it did, the caller would take the `Value` path.)
-        masked
-            .map(|text| serde_json::to_string(&text).map_err(|_| Unsupported))
-            .transpose()
+        }
     }
 
-    /// [`Masker::mask_string_leaf`] with nested JSON walked by a [`JsonWalker`] when it can be.
-    fn mask_text_leaf(
+    /// [`Masker::mask_string_leaf`] of a string holding JSON text ([`is_nested_json`]), walked by a
+    /// [`JsonWalker`] when it can be.
+    fn mask_nested_leaf(
         &self,
         set: &DetectorSet,
         text: &str,
         counts: &mut MaskCounts,
     ) -> Option<String> {
-        if !matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'[')) {
-            return self.mask_str(set, text, counts);
-        }
         let mut nested_counts = MaskCounts::new();
         let mut walker = JsonWalker::new(text);
         let walked = walker
@@ -213,7 +214,7 @@ impl Masker {
         text: &str,
         counts: &mut MaskCounts,
     ) -> Option<String> {
-        if matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'[')) {
+        if is_nested_json(text) {
             if let Ok(mut nested) = parse_strict(text.as_bytes()) {
                 return self
                     .mask_value(set, &mut nested, counts)
@@ -241,6 +242,55 @@ impl Masker {
         }
         self.mask_str(set, &number.to_string(), counts)
     }
+}
+
+/// Whether a string leaf may hold JSON text to mask inside: it starts with `{` or `[` after
+/// whitespace.
+fn is_nested_json(text: &str) -> bool {
+    matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['))
+}
+
+/// `text` as a JSON string: quoted, escaped as `serde_json` escapes it.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    push_escaped(&mut out, text);
+    out.push('"');
+    out
+}
+
+/// Whether JSON escapes `byte` inside a string (RFC 8259 §7): `"`, `\\` and control characters.
+pub(super) fn needs_escape(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// Appends `text` escaped as the contents of a JSON string, exactly as `serde_json` writes it: `\"`,
+/// `\\\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other control characters as `\u00XX`; everything else
+/// (`/`, non-ASCII) as is.
+pub(super) fn push_escaped(out: &mut String, text: &str) {
+    let mut copied = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        if !needs_escape(byte) {
+            continue;
+        }
+        out.push_str(&text[copied..at]);
+        copied = at + 1;
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0xf)]));
+            }
+        }
+    }
+    out.push_str(&text[copied..]);
 }
 
 /// `-?(0|[1-9][0-9]*)` of at most 18 digits (not `-0`): `serde_json` reads it as an `i64`/`u64` whose
@@ -345,6 +395,43 @@ mod tests {
         let mut value = json!({ "t": text });
         mask(&mut value);
         assert_eq!(value["t"], r#"{"a":"[REDACTED:CREDIT_CARD]","a":"x"}"#);
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut text: String = (0u8..0x80).map(char::from).collect();
+        text.push_str("é€😀\u{7f}/");
+        for sample in [text.as_str(), "", "plain", "\"quoted\"", "a\\b"] {
+            assert_eq!(json_string(sample), serde_json::to_string(sample).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_masked_leaf_is_the_json_string_of_the_masked_text() {
+        let m = masker();
+        let set = m.profile(None).unwrap();
+        for text in [
+            "card 4111111111111111\n\"quoted\" \\ tab\t",
+            "\u{1}jane@example.com",
+        ] {
+            let mut counts = MaskCounts::new();
+            let json = m.mask_str_json(&set, text, &mut counts).unwrap();
+            let plain = m.mask_str(&set, text, &mut counts).unwrap();
+            assert_eq!(json, serde_json::to_string(&plain).unwrap());
+        }
+        // A `partial` rendering keeps characters of the value, here quotes JSON must escape.
+        let config: MaskingConfig = serde_json::from_value(json!({
+            "detectors": [{"name": "QUOTED", "pattern": "[0-9]{4}\"x\""}],
+            "profiles": {"p": {"detectors": ["QUOTED"], "render": {"mode": "partial"}}}
+        }))
+        .unwrap();
+        let m = Masker::from_config(&config, "masking").unwrap();
+        let set = m.profile(Some("p")).unwrap();
+        let mut counts = MaskCounts::new();
+        let json = m.mask_str_json(&set, "id 1234\"x\"", &mut counts).unwrap();
+        let plain = m.mask_str(&set, "id 1234\"x\"", &mut counts).unwrap();
+        assert!(plain.ends_with("\"x\""), "{plain}");
+        assert_eq!(json, serde_json::to_string(&plain).unwrap());
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod wallets;
 use std::collections::BTreeMap;
 
 use regex_lite::Regex;
+use smallvec::SmallVec;
 
 use crate::config::MaskingConfig;
 use crate::error::ConfigError;
@@ -143,6 +144,14 @@ impl DetectorSet {
             .map(|at| self.members[at].1)
     }
 
+    /// The custom (regex) detectors of the set: members are ascending, built-ins first.
+    fn customs(&self) -> &[(usize, Render)] {
+        let built_ins = self
+            .members
+            .partition_point(|&(index, _)| index < BUILT_INS.len());
+        &self.members[built_ins..]
+    }
+
     fn contains(&self, index: usize) -> bool {
         match u32::try_from(index) {
             Ok(bit) if index < BUILT_INS.len() => self.built_ins & (1 << bit) != 0,
@@ -180,6 +189,43 @@ impl std::fmt::Debug for HashKey {
         write!(f, "HashKey({} bytes)", self.0.len())
     }
 }
+
+/// How [`Masker::mask_into`] writes the masked text: as is, or as a JSON string.
+#[derive(Clone, Copy)]
+enum Written {
+    Text,
+    Json,
+}
+
+impl Written {
+    /// The opening (or closing) quote of a JSON string.
+    fn open(self, out: &mut String) {
+        if let Written::Json = self {
+            out.push('"');
+        }
+    }
+
+    fn push(self, out: &mut String, text: &str) {
+        match self {
+            Written::Text => out.push_str(text),
+            Written::Json => json::push_escaped(out, text),
+        }
+    }
+
+    /// Escapes `out[from..]`, just written unescaped (a rendering: only `partial` can hold
+    /// characters JSON escapes).
+    fn escape_from(self, out: &mut String, from: usize) {
+        if let Written::Json = self {
+            if out[from..].bytes().any(json::needs_escape) {
+                let rendered = out.split_off(from);
+                json::push_escaped(out, &rendered);
+            }
+        }
+    }
+}
+
+/// The matches found in one string (rarely more than a few).
+type Spans = SmallVec<[Span; 4]>;
 
 /// A match: byte span in the scanned text and the index of its detector.
 #[derive(Debug, Clone, Copy)]
@@ -338,19 +384,44 @@ impl Masker {
         text: &str,
         counts: &mut MaskCounts,
     ) -> Option<String> {
+        self.mask_into(set, text, counts, Written::Text)
+    }
+
+    /// [`Masker::mask_str`] written as a JSON string (quotes included, escaped as `serde_json`
+    /// escapes), in one allocation.
+    fn mask_str_json(
+        &self,
+        set: &DetectorSet,
+        text: &str,
+        counts: &mut MaskCounts,
+    ) -> Option<String> {
+        self.mask_into(set, text, counts, Written::Json)
+    }
+
+    fn mask_into(
+        &self,
+        set: &DetectorSet,
+        text: &str,
+        counts: &mut MaskCounts,
+        written: Written,
+    ) -> Option<String> {
         let spans = self.find(set, text);
         if spans.is_empty() {
             return None;
         }
-        let mut masked = String::with_capacity(text.len());
+        let mut masked = String::with_capacity(text.len() + 32);
+        written.open(&mut masked);
         let mut copied = 0;
         for span in spans {
-            masked.push_str(&text[copied..span.start]);
+            written.push(&mut masked, &text[copied..span.start]);
+            let rendered_at = masked.len();
             self.render(set, span.detector, &text[span.start..span.end], &mut masked);
+            written.escape_from(&mut masked, rendered_at);
             copied = span.end;
             self.count(span.detector, counts);
         }
-        masked.push_str(&text[copied..]);
+        written.push(&mut masked, &text[copied..]);
+        written.open(&mut masked);
         Some(masked)
     }
 
@@ -376,27 +447,19 @@ impl Masker {
         }
     }
 
-    /// The pre-scan triggers of the built-ins of `set`.
-    fn wanted_triggers(set: &DetectorSet) -> u32 {
-        set.triggers
-    }
-
     /// Whether a detector of `set` may match in the text `bytes` decode to (as a JSON text, a JSON
     /// string's raw content, or plain text); `false` proves that masking them changes nothing. See
     /// `prefilter.rs` for the (conservative) rules.
     pub fn may_match(&self, set: &DetectorSet, bytes: &[u8]) -> bool {
         let mut triggers = prefilter::Triggers {
-            wanted: Self::wanted_triggers(set),
+            wanted: set.triggers,
             any_detector: !set.is_empty(),
             ..prefilter::Triggers::default()
         };
-        for &(index, _) in &set.members {
-            let detector = &self.detectors[index];
-            if detector.pattern.is_some() {
-                match &detector.literal {
-                    Some(literal) => triggers.literals.push(literal),
-                    None => triggers.opaque = true,
-                }
+        for &(index, _) in set.customs() {
+            match &self.detectors[index].literal {
+                Some(literal) => triggers.literals.push(literal),
+                None => triggers.opaque = true,
             }
         }
         triggers.may_match(bytes)
@@ -408,10 +471,10 @@ impl Masker {
     }
 
     /// The non-overlapping matches to replace, in text order.
-    fn find(&self, set: &DetectorSet, text: &str) -> Vec<Span> {
-        let mut spans = Vec::new();
+    fn find(&self, set: &DetectorSet, text: &str) -> Spans {
+        let mut spans = Spans::new();
         let bytes = text.as_bytes();
-        let fired = prefilter::fired(bytes, Self::wanted_triggers(set), false);
+        let fired = prefilter::fired(bytes, set.triggers, false);
         if fired != 0 {
             builtin::scan(
                 bytes,
@@ -426,7 +489,7 @@ impl Masker {
                 },
             );
         }
-        for &(detector, _) in &set.members {
+        for &(detector, _) in set.customs() {
             if let Some(pattern) = &self.detectors[detector].pattern {
                 spans.extend(pattern.find_iter(text).map(|m| Span {
                     start: m.start(),
@@ -478,7 +541,7 @@ fn hash_key(
 }
 
 /// Keeps, left to right, the leftmost then longest then first-listed span, dropping those it overlaps.
-fn leftmost_longest(spans: &mut Vec<Span>) {
+fn leftmost_longest(spans: &mut Spans) {
     spans.sort_unstable_by(|a, b| {
         a.start
             .cmp(&b.start)

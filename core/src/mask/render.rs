@@ -111,7 +111,8 @@ pub(super) fn render(render: Render, name: &str, value: &str, key: &[u8], out: &
     }
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Lowercase hexadecimal digits.
+pub(super) const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn push_redacted(name: &str, out: &mut String) {
     out.push_str("[REDACTED:");

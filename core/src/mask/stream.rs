@@ -10,6 +10,20 @@
 
 use std::borrow::Cow;
 
+/// Bytes that end a run of plain string content: the closing quote, a backslash, and the control
+/// characters JSON forbids unescaped (RFC 8259 §7).
+static STRING_STOPS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// The fast path declines this input; use the `Value` path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Unsupported;
@@ -262,17 +276,18 @@ impl<'a> JsonWalker<'a> {
         let mut at = start;
         let mut escaped = false;
         loop {
-            let offset = memchr::memchr2(b'"', b'\\', &bytes[at..]).ok_or(Unsupported)?;
-            if bytes[at..at + offset].iter().any(|&b| b < 0x20) {
-                return Err(Unsupported);
-            }
+            // One pass with a table: JSON strings are short, shorter than a vector search pays for.
+            let offset = bytes[at..]
+                .iter()
+                .position(|&b| STRING_STOPS[usize::from(b)])
+                .ok_or(Unsupported)?;
             at += offset;
-            if bytes[at] == b'"' {
-                self.pos = at + 1;
-                return Ok((&self.src[start..at], escaped));
-            }
-            match bytes.get(at + 1) {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+            match (bytes[at], bytes.get(at + 1)) {
+                (b'"', _) => {
+                    self.pos = at + 1;
+                    return Ok((&self.src[start..at], escaped));
+                }
+                (b'\\', Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't')) => {
                     escaped = true;
                     at += 2;
                 }
