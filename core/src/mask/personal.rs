@@ -110,9 +110,12 @@ pub(super) fn scan_phones(text: &[u8], found: Found<'_>) {
     });
 }
 
+/// Lengths of a phone number's digit groups (rarely more than five; kept off the heap).
+type GroupLens = smallvec::SmallVec<[usize; 6]>;
+
 /// Reads digit groups from `at` joined by one `-`, `.` or space, a group possibly parenthesized
 /// (`(415) 555`, `(415)555`); pushes their lengths and returns the end of the last group read.
-fn phone_groups(text: &[u8], mut at: usize, lens: &mut Vec<usize>) -> usize {
+fn phone_groups(text: &[u8], mut at: usize, lens: &mut GroupLens) -> usize {
     let mut last_end = at;
     loop {
         let paren = text.get(at) == Some(&b'(');
@@ -139,7 +142,7 @@ fn phone_groups(text: &[u8], mut at: usize, lens: &mut Vec<usize>) -> usize {
 
 fn phone_from(text: &[u8], start: usize) -> Option<usize> {
     let international = text[start] == b'+';
-    let mut lens = Vec::with_capacity(6);
+    let mut lens = GroupLens::new();
     let end = phone_groups(text, start + usize::from(international), &mut lens);
     if lens.is_empty() || !ends_token(text, end) {
         return None;

@@ -375,13 +375,23 @@ fn next_field(text: &[u8], at: usize) -> bool {
 /// Whether `name` (any case) ends like a name whose value is a secret: one of [`SECRET_NAMES`] or
 /// [`AWS_SECRET_NAMES`].
 pub(super) fn is_secret_name(name: &[u8]) -> bool {
-    SECRET_NAMES.iter().chain(AWS_SECRET_NAMES.iter()).any(|n| {
-        name.len() >= n.len() && name[name.len() - n.len()..].eq_ignore_ascii_case(n.as_bytes())
+    has_secret_tail(name)
+        && SECRET_NAMES.iter().chain(AWS_SECRET_NAMES.iter()).any(|n| {
+            name.len() >= n.len() && name[name.len() - n.len()..].eq_ignore_ascii_case(n.as_bytes())
+        })
+}
+
+/// Whether `name` ends (any case) with the last two letters of one of [`SECRET_NAMES`] or
+/// [`AWS_SECRET_NAMES`]: a cheap first test, since most names end differently.
+fn has_secret_tail(name: &[u8]) -> bool {
+    name.last_chunk::<2>().is_some_and(|[a, b]| {
+        let tail = [a.to_ascii_lowercase(), b.to_ascii_lowercase()];
+        matches!(&tail, b"rd" | b"wd" | b"se" | b"et" | b"en" | b"ey" | b"on")
     })
 }
 
 /// The pre-scan's test before an `=` or `:`: whether `text` ends, after what [`name_before`] skips,
-/// like a secret name. The last two letters are checked first (cheap: most names end differently).
+/// like a secret name. The last two letters are checked first ([`has_secret_tail`]).
 pub(super) fn ends_like_secret_name(text: &[u8]) -> bool {
     let skipped = text
         .iter()
@@ -389,10 +399,26 @@ pub(super) fn ends_like_secret_name(text: &[u8]) -> bool {
         .take(MAX_SKIPPED)
         .take_while(|&&b| matches!(b, b'"' | b'\'' | b'\\' | b' '))
         .count();
-    let Some([a, b]) = text[..text.len() - skipped].last_chunk::<2>() else {
-        return false;
-    };
-    let tail = [a.to_ascii_lowercase(), b.to_ascii_lowercase()];
-    matches!(&tail, b"rd" | b"wd" | b"se" | b"et" | b"en" | b"ey" | b"on")
+    has_secret_tail(&text[..text.len() - skipped])
         && name_before(text, text.len()).is_some_and(is_secret_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_secret_name_passes_the_tail_test_in_any_case() {
+        for name in SECRET_NAMES.iter().chain(AWS_SECRET_NAMES.iter()) {
+            for variant in [name.to_string(), name.to_ascii_uppercase()] {
+                assert!(is_secret_name(variant.as_bytes()), "{variant}");
+                assert!(ends_like_secret_name(
+                    format!("\"my_{variant}\" ").as_bytes()
+                ));
+            }
+        }
+        for name in ["email", "card_number", "ssn", "tokens", "note"] {
+            assert!(!is_secret_name(name.as_bytes()), "{name}");
+        }
+    }
 }
