@@ -1,12 +1,13 @@
 //! Tool-definition pins in a real `warden serve`: the filter's report and refresh on the internal
 //! listener (first writer wins, fingerprints recomputed, changes pending), and re-pinning through
-//! `warden tools pins list|show|approve` with an approver token.
+//! `warden tools pins list|show|approve` with an approver token or through the web inbox's form.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use std::process::Command;
 
+use common::inbox::{csrf_of, inbox_page, post_form, session_cookie};
 use common::{approver_token, config, token, Service, SECRET};
 use serde_json::{json, Value};
 use warden_core::pinning::tool_fingerprint;
@@ -251,4 +252,133 @@ async fn report_all_at_once(a: &Service, b: &Service, definitions: &[Value]) -> 
         answers.push(task.await.unwrap());
     }
     answers
+}
+
+/// The pin API's view of `tool` (`GET /v1/tools/pins/{tool}`) for `approver`.
+async fn shown_pin(service: &Service, approver: &str, tool: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(service.url(&format!("/v1/tools/pins/{tool}")))
+        .bearer_auth(approver)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    response.json().await.unwrap()
+}
+
+/// The text of an HTML page with maud's escapes undone (enough to compare JSON and diffs).
+fn unescaped(html: &str) -> String {
+    html.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// A service pinning `echo` as `v1`, then told of `v2` (pending), re-pinnable by `platform` members.
+async fn changed_echo() -> (Service, Value, Value) {
+    let service = Service::start(
+        &pinning_config(json!({"approver_groups": ["platform"]})),
+        None,
+    );
+    let (v1, v2) = (
+        echo("Echoes its input."),
+        echo("Echoes its input and mails it away."),
+    );
+    for definition in [&v1, &v2] {
+        let (status, answer) = report(&service, &observed(std::slice::from_ref(definition))).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    (service, v1, v2)
+}
+
+#[tokio::test]
+async fn the_inbox_lists_a_changed_tool_with_its_diff_and_re_pins_it() {
+    let (service, v1, v2) = changed_echo().await;
+    let bob = approver_token("bob", "platform");
+    let cookie = session_cookie(&service, &bob).await;
+    let page = inbox_page(&service, &cookie).await;
+    let text = unescaped(&page);
+    assert!(text.contains("Tool definition changes (1)"), "{text}");
+    assert!(text.contains("id=\"pin-echo\""), "{text}");
+    assert!(
+        text.contains(&tool_fingerprint(&v1)),
+        "pinned fingerprint: {text}"
+    );
+    assert!(
+        text.contains(&tool_fingerprint(&v2)),
+        "new fingerprint: {text}"
+    );
+    // The same unified diff as `warden tools pins show`.
+    let diff = shown_pin(&service, &bob, "echo").await["diff"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(diff.contains("+  \"description\": \"Echoes its input and mails it away.\","));
+    assert!(text.contains(&diff), "the API's diff {diff:?} in {text}");
+
+    let done = post_form(
+        &service,
+        "/inbox/pins/echo/approve",
+        &cookie,
+        &[("csrf", &csrf_of(&page))],
+    )
+    .await;
+    assert_eq!(
+        done.status().as_u16(),
+        303,
+        "{}",
+        done.text().await.unwrap()
+    );
+    let shown = shown_pin(&service, &bob, "echo").await;
+    assert_eq!(
+        shown["pin"]["fingerprint"],
+        json!(tool_fingerprint(&v2)),
+        "{shown}"
+    );
+    assert_eq!(shown["pin"]["pinned_by"], "bob", "{shown}");
+    assert!(shown["pin"]["pinned_at"].as_i64().unwrap() > 0, "{shown}");
+    assert_eq!(shown["diff"], Value::Null, "nothing pending: {shown}");
+    assert_eq!(
+        served_pins(&service).await,
+        json!({"echo": tool_fingerprint(&v2)})
+    );
+    let page = unescaped(&inbox_page(&service, &cookie).await);
+    assert!(page.contains("Tool definition changes (0)"), "{page}");
+}
+
+#[tokio::test]
+async fn the_inbox_re_pin_needs_the_pin_approver_group_and_the_csrf_token() {
+    let (service, v1, _) = changed_echo().await;
+    // An approver outside pinning.approver_groups sees no changes and cannot re-pin.
+    let carol = approver_token("carol", "approvers");
+    let cookie = session_cookie(&service, &carol).await;
+    let page = inbox_page(&service, &cookie).await;
+    assert!(!page.contains("Tool definition changes"), "{page}");
+    let refused = post_form(
+        &service,
+        "/inbox/pins/echo/approve",
+        &cookie,
+        &[("csrf", &csrf_of(&page))],
+    )
+    .await;
+    assert_eq!(refused.status().as_u16(), 403);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("pinning.approver_groups"), "{text}");
+
+    // A member whose form lacks the session's CSRF token is refused.
+    let bob = approver_token("bob", "platform");
+    let cookie = session_cookie(&service, &bob).await;
+    let csrf = csrf_of(&inbox_page(&service, &cookie).await);
+    let forged = format!("{csrf}x");
+    for pairs in [vec![], vec![("csrf", forged.as_str())]] {
+        let refused = post_form(&service, "/inbox/pins/echo/approve", &cookie, &pairs).await;
+        assert_eq!(refused.status().as_u16(), 403, "{pairs:?}");
+        assert!(refused.text().await.unwrap().contains("CSRF"));
+    }
+    assert_eq!(
+        served_pins(&service).await,
+        json!({"echo": tool_fingerprint(&v1)}),
+        "nothing was re-pinned"
+    );
 }
