@@ -10,10 +10,12 @@
 //! approve and deny (reason required) buttons, and the latest decisions.
 //!
 //! With tool pinning enabled, members of `pinning.approver_groups` (any approver when the list is
-//! empty) also see the tools whose definition changed since pinned (or that are held unpinned):
-//! pinned and new fingerprint, when first seen, and the unified diff of `warden tools pins show`
-//! ([`super::pins::pending_pins`]); a re-pin button posts to `/inbox/pins/{tool}/approve`, which
-//! performs the API's approve ([`super::pins::approve_pin`]).
+//! empty) also see each pending definition of a tool that changed since pinned (or is held
+//! unpinned): pinned and new fingerprint, when first seen, and the unified diff of
+//! `warden tools pins show` ([`super::pins::pending_pins`]). Its re-pin button posts to
+//! `/inbox/pins/{tool}/approve`, which performs the API's approve ([`super::pins::approve_pin`])
+//! bound to the fingerprint the row showed: what gets pinned is exactly the definition reviewed,
+//! never one the server reported after the page was rendered.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -216,7 +218,7 @@ fn pending_row(state: &AppState, record: &ApprovalRecord, t: i64, csrf: &str) ->
 fn pin_row(pending: &PendingPin, t: i64, csrf: &str) -> Markup {
     let change = &pending.change;
     html! {
-        tr id={ "pin-" (change.tool) } data-tool=(change.tool) {
+        tr id={ "pin-" (change.fingerprint) } data-tool=(change.tool) data-fingerprint=(change.fingerprint) {
             td { code { (change.tool) } }
             td {
                 @match &pending.pin {
@@ -230,6 +232,7 @@ fn pin_row(pending: &PendingPin, t: i64, csrf: &str) -> Markup {
             td {
                 form.inline method="post" action={ "/inbox/pins/" (segment(&change.tool)) "/approve" } {
                     input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="fingerprint" value=(change.fingerprint);
                     button.approve type="submit" name="re-pin" { "Re-pin" }
                 }
             }
@@ -433,6 +436,9 @@ struct ActionForm {
     csrf: Option<String>,
     #[serde(default)]
     reason: Option<String>,
+    /// The tool fingerprint a re-pin form was shown with.
+    #[serde(default)]
+    fingerprint: Option<String>,
 }
 
 /// The session of a form POST that passed the `Origin` and CSRF checks.
@@ -517,7 +523,8 @@ async fn act(
 }
 
 /// `POST /inbox/pins/{tool}/approve`: re-pins `tool` ([`approve_pin`], the API's approve) for the
-/// signed-in approver, after the form's `Origin` and CSRF checks.
+/// signed-in approver, after the form's `Origin` and CSRF checks, only to the definition the form
+/// names (`fingerprint`, required: 400 without it).
 async fn re_pin(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -525,7 +532,12 @@ async fn re_pin(
     Form(form): Form<ActionForm>,
 ) -> Response {
     let result = match form_session(&state, &headers, &form) {
-        Ok(session) => approve_pin(&state, &session.approver, &tool).await,
+        Ok(session) => match form.fingerprint.as_deref() {
+            Some(reviewed) => approve_pin(&state, &session.approver, &tool, Some(reviewed)).await,
+            None => Err(ApiError::bad_request(
+                "the re-pin form lacks the fingerprint of the reviewed definition",
+            )),
+        },
         Err(e) => Err(e),
     };
     match result {

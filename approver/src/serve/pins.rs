@@ -12,8 +12,10 @@
 //! - `GET /v1/tools/pins`: every pin and every pending change;
 //! - `GET /v1/tools/pins/{tool}`: the tool's pin, its changes, and a unified diff of the pinned
 //!   definition and the newest pending one;
-//! - `POST /v1/tools/pins/{tool}/approve`: the newest pending definition becomes the pin (who and
-//!   when recorded); the filters take it on their next refresh.
+//! - `POST /v1/tools/pins/{tool}/approve[?fingerprint=HEX]`: the newest pending definition (with
+//!   `fingerprint`: that pending definition, the one the approver reviewed, 409 when it is not
+//!   pending) becomes the pin, who and when recorded; the tool's other pending definitions are
+//!   superseded. The filters take it on their next refresh.
 //!
 //! The web inbox ([`super::inbox`]) shows the same pending changes ([`pending_pins`]) and re-pins
 //! through the same function as the API ([`approve_pin`]).
@@ -139,57 +141,64 @@ async fn pin_approver(state: &AppState, headers: &HeaderMap) -> Result<Identity,
     Ok(approver)
 }
 
-/// A tool of this service's upstream with a pending definition change, as approvers review it.
+/// A pending definition change of a tool of this service's upstream, as approvers review it.
 #[derive(Debug, Clone)]
 pub struct PendingPin {
     /// The tool's pin (`None`: never pinned, e.g. a new tool held under `new_tools: hold`).
     pub pin: Option<PinRecord>,
-    /// The newest pending definition (the one [`approve_pin`] pins).
+    /// The pending definition.
     pub change: PinChange,
     /// Unified diff of the pinned definition and the pending one ([`definition_diff`]).
     pub diff: String,
 }
 
-/// The tools with a pending definition change, by tool name: for each, the newest pending change
-/// and its diff against the pin.
+/// Every pending definition change, by tool name and newest first, each with its diff against the
+/// tool's pin. A tool the server changed more than once has one entry per definition, so an
+/// approver pins the one they reviewed ([`approve_pin`] with `reviewed`).
 ///
 /// # Errors
 /// 500 on database errors.
 pub async fn pending_pins(state: &AppState) -> Result<Vec<PendingPin>, ApiError> {
     let upstream = &state.engine.upstream;
     let pins = state.store.pin_records(upstream).await?;
-    let mut pending: Vec<PendingPin> = Vec::new();
-    // Newest first, so the first pending change of a tool is the one an approval pins.
-    for change in state.store.pin_changes(upstream, None).await? {
-        if change.status != "pending" || pending.iter().any(|p| p.change.tool == change.tool) {
-            continue;
-        }
-        let pin = pins.iter().find(|p| p.tool == change.tool).cloned();
-        let diff = definition_diff(pin.as_ref(), &change);
-        pending.push(PendingPin { pin, change, diff });
-    }
+    let mut pending: Vec<PendingPin> = state
+        .store
+        .pin_changes(upstream, None)
+        .await?
+        .into_iter()
+        .filter(|change| change.status == "pending")
+        .map(|change| {
+            let pin = pins.iter().find(|p| p.tool == change.tool).cloned();
+            let diff = definition_diff(pin.as_ref(), &change);
+            PendingPin { pin, change, diff }
+        })
+        .collect();
+    // Stable: newest first within a tool, as listed.
     pending.sort_by(|a, b| a.change.tool.cmp(&b.change.tool));
     Ok(pending)
 }
 
-/// Re-pins `tool` on `approver`'s decision: its newest pending definition becomes the pin, with
-/// who and when recorded; the filters take it on their next refresh. The one implementation behind
+/// Re-pins `tool` on `approver`'s decision: its newest pending definition, or with `reviewed` (the
+/// fingerprint the approver looked at) exactly that pending definition, becomes the pin, with who
+/// and when recorded; the filters take it on their next refresh. The one implementation behind
 /// `POST /v1/tools/pins/{tool}/approve` and the inbox's `POST /inbox/pins/{tool}/approve`.
 ///
 /// # Errors
-/// 403 ([`check_pin_approver`]), 409 when nothing of `tool` is pending, 500 on database errors.
+/// 403 ([`check_pin_approver`]), 409 when nothing of `tool` is pending or `reviewed` is not
+/// pending ([`PinError`]), 500 on database errors.
 pub async fn approve_pin(
     state: &AppState,
     approver: &Identity,
     tool: &str,
+    reviewed: Option<&str>,
 ) -> Result<PinRecord, ApiError> {
     check_pin_approver(state, approver)?;
     let pinned = state
         .store
-        .approve_pin(&state.engine.upstream, tool, &approver.sub, now())
+        .approve_pin(&state.engine.upstream, tool, &approver.sub, now(), reviewed)
         .await
         .map_err(|e| match e.downcast_ref::<PinError>() {
-            Some(PinError::NothingPending(_)) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            Some(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             None => ApiError::from(e),
         })?;
     tracing::info!(
@@ -294,11 +303,21 @@ async fn show(
     }))
 }
 
+/// Query of `POST /v1/tools/pins/{tool}/approve`.
+#[derive(Debug, Deserialize)]
+struct ApproveQuery {
+    /// The pending fingerprint the approver reviewed (optional; default: the newest pending).
+    #[serde(default)]
+    fingerprint: Option<String>,
+}
+
 async fn approve(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(tool): Path<String>,
+    Query(query): Query<ApproveQuery>,
 ) -> Result<Json<PinRecord>, ApiError> {
     let approver = approver_from_headers(&state, &headers).await?;
-    Ok(Json(approve_pin(&state, &approver, &tool).await?))
+    let reviewed = query.fingerprint.as_deref();
+    Ok(Json(approve_pin(&state, &approver, &tool, reviewed).await?))
 }
