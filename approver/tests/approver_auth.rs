@@ -11,85 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::idp::{TestIdp, CLIENT_ID, CLIENT_SECRET};
+use common::inbox::{client, csrf_of, form, inbox_page, pair, paste_sign_in, set_cookie, FORM};
 use common::{approver_token, config, token, warden_token, Service, APPROVER_AUDIENCE};
-use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
-use reqwest::{Client, Response};
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN};
+use reqwest::Response;
 use serde_json::{json, Value};
 use warden_testkit::process::free_port;
-
-/// A client that shows redirects instead of following them and keeps no cookies.
-fn client() -> Client {
-    Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-const FORM: &str = "application/x-www-form-urlencoded";
-
-/// An `application/x-www-form-urlencoded` body of values that need no escaping (tokens, ids).
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            assert!(
-                v.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.~".contains(c)),
-                "{v:?} needs escaping"
-            );
-            format!("{k}={v}")
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// The `Set-Cookie` header of `response` for cookie `name`.
-fn set_cookie(response: &Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with(&format!("{name}=")))
-}
-
-/// `name=value` of a `Set-Cookie` header, for a `Cookie` header.
-fn pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap().to_owned()
-}
-
-/// The CSRF token in the inbox page's forms.
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find("name=\"csrf\" value=\"")
-        .expect("a form with a csrf field")
-        + 19;
-    html[at..].split('"').next().unwrap().to_owned()
-}
-
-/// Signs in to the development inbox with a pasted `token`; returns the response.
-async fn paste_sign_in(service: &Service, token: &str) -> Response {
-    client()
-        .post(service.url("/inbox/login"))
-        .header(ORIGIN, &service.base)
-        .header(CONTENT_TYPE, FORM)
-        .body(form(&[("token", token)]))
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The inbox page as the session `cookie` sees it.
-async fn inbox_page(service: &Service, cookie: &str) -> String {
-    let page = client()
-        .get(service.url("/inbox"))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    page.text().await.unwrap()
-}
 
 #[tokio::test]
 async fn an_mcp_audience_token_is_refused_by_the_approver_api() {

@@ -1,12 +1,13 @@
 //! Tool-definition pins in a real `warden serve`: the filter's report and refresh on the internal
 //! listener (first writer wins, fingerprints recomputed, changes pending), and re-pinning through
-//! `warden tools pins list|show|approve` with an approver token.
+//! `warden tools pins list|show|approve` with an approver token or through the web inbox's form.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use std::process::Command;
 
+use common::inbox::{csrf_of, inbox_page, post_form, session_cookie};
 use common::{approver_token, config, token, Service, SECRET};
 use serde_json::{json, Value};
 use warden_core::pinning::tool_fingerprint;
@@ -215,6 +216,32 @@ async fn replicas_on_postgres_agree_on_the_first_pin_and_on_a_re_pin() {
     let re_pinned = served_pins(&a).await["echo"].clone();
     assert_ne!(re_pinned, winner, "the re-pin made on b is what a serves");
     assert_eq!(served_pins(&b).await["echo"], re_pinned);
+    // Approving a reviewed definition pins exactly that one, and only while it is pending.
+    let next = echo("Echoes, take 9.");
+    let (status, answer) = report(&a, &observed(std::slice::from_ref(&next))).await;
+    assert_eq!(status, 200, "{answer}");
+    let winner = winner.as_str().unwrap();
+    assert_eq!(api_approve(&b, &approver, winner).await.0, 409);
+    let (status, pinned) = api_approve(&b, &approver, &tool_fingerprint(&next)).await;
+    assert_eq!(status, 200, "{pinned}");
+    assert_eq!(
+        served_pins(&a).await["echo"],
+        json!(tool_fingerprint(&next))
+    );
+}
+
+/// `POST /v1/tools/pins/echo/approve?fingerprint=…` on `service` with the approver `token`.
+async fn api_approve(service: &Service, token: &str, fingerprint: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(service.url(&format!(
+            "/v1/tools/pins/echo/approve?fingerprint={fingerprint}"
+        )))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// Reports each definition at once, alternating replicas; the answers.
@@ -251,4 +278,184 @@ async fn report_all_at_once(a: &Service, b: &Service, definitions: &[Value]) -> 
         answers.push(task.await.unwrap());
     }
     answers
+}
+
+/// The pin API's view of `tool` (`GET /v1/tools/pins/{tool}`) for `approver`.
+async fn shown_pin(service: &Service, approver: &str, tool: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(service.url(&format!("/v1/tools/pins/{tool}")))
+        .bearer_auth(approver)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    response.json().await.unwrap()
+}
+
+/// The text of an HTML page with maud's escapes undone (enough to compare JSON and diffs).
+fn unescaped(html: &str) -> String {
+    html.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// A service pinning `echo` as `v1`, then told of `v2` (pending), re-pinnable by `platform` members.
+async fn changed_echo() -> (Service, Value, Value) {
+    let service = Service::start(
+        &pinning_config(json!({"approver_groups": ["platform"]})),
+        None,
+    );
+    let (v1, v2) = (
+        echo("Echoes its input."),
+        echo("Echoes its input and mails it away."),
+    );
+    for definition in [&v1, &v2] {
+        let (status, answer) = report(&service, &observed(std::slice::from_ref(definition))).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    (service, v1, v2)
+}
+
+#[tokio::test]
+async fn the_inbox_lists_a_changed_tool_with_its_diff_and_re_pins_it() {
+    let (service, v1, v2) = changed_echo().await;
+    let bob = approver_token("bob", "platform");
+    let cookie = session_cookie(&service, &bob).await;
+    let page = inbox_page(&service, &cookie).await;
+    let text = unescaped(&page);
+    assert!(text.contains("Tool definition changes (1)"), "{text}");
+    assert!(text.contains("data-tool=\"echo\""), "{text}");
+    assert!(
+        text.contains(&tool_fingerprint(&v1)),
+        "pinned fingerprint: {text}"
+    );
+    assert!(
+        text.contains(&tool_fingerprint(&v2)),
+        "new fingerprint: {text}"
+    );
+    // The same unified diff as `warden tools pins show`.
+    let diff = shown_pin(&service, &bob, "echo").await["diff"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(diff.contains("+  \"description\": \"Echoes its input and mails it away.\","));
+    assert!(text.contains(&diff), "the API's diff {diff:?} in {text}");
+
+    let reviewed = tool_fingerprint(&v2);
+    let form = [("csrf", csrf_of(&page)), ("fingerprint", reviewed)];
+    let done = post_form(
+        &service,
+        "/inbox/pins/echo/approve",
+        &cookie,
+        &borrowed(&form),
+    )
+    .await;
+    assert_eq!(
+        done.status().as_u16(),
+        303,
+        "{}",
+        done.text().await.unwrap()
+    );
+    let shown = shown_pin(&service, &bob, "echo").await;
+    assert_eq!(
+        shown["pin"]["fingerprint"],
+        json!(tool_fingerprint(&v2)),
+        "{shown}"
+    );
+    assert_eq!(shown["pin"]["pinned_by"], "bob", "{shown}");
+    assert!(shown["pin"]["pinned_at"].as_i64().unwrap() > 0, "{shown}");
+    assert_eq!(shown["diff"], Value::Null, "nothing pending: {shown}");
+    assert_eq!(
+        served_pins(&service).await,
+        json!({"echo": tool_fingerprint(&v2)})
+    );
+    let page = unescaped(&inbox_page(&service, &cookie).await);
+    assert!(page.contains("Tool definition changes (0)"), "{page}");
+}
+
+#[tokio::test]
+async fn the_inbox_re_pin_needs_the_pin_approver_group_and_the_csrf_token() {
+    let (service, v1, v2) = changed_echo().await;
+    // An approver outside pinning.approver_groups sees no changes and cannot re-pin.
+    let carol = approver_token("carol", "approvers");
+    let cookie = session_cookie(&service, &carol).await;
+    let page = inbox_page(&service, &cookie).await;
+    assert!(!page.contains("Tool definition changes"), "{page}");
+    let form = [
+        ("csrf", csrf_of(&page)),
+        ("fingerprint", tool_fingerprint(&v2)),
+    ];
+    let refused = post_form(
+        &service,
+        "/inbox/pins/echo/approve",
+        &cookie,
+        &borrowed(&form),
+    )
+    .await;
+    assert_eq!(refused.status().as_u16(), 403);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("pinning.approver_groups"), "{text}");
+
+    // A member whose form lacks the session's CSRF token is refused.
+    let bob = approver_token("bob", "platform");
+    let cookie = session_cookie(&service, &bob).await;
+    let csrf = csrf_of(&inbox_page(&service, &cookie).await);
+    let forged = format!("{csrf}x");
+    for pairs in [vec![], vec![("csrf", forged.as_str())]] {
+        let refused = post_form(&service, "/inbox/pins/echo/approve", &cookie, &pairs).await;
+        assert_eq!(refused.status().as_u16(), 403, "{pairs:?}");
+        assert!(refused.text().await.unwrap().contains("CSRF"));
+    }
+    assert_eq!(
+        served_pins(&service).await,
+        json!({"echo": tool_fingerprint(&v1)}),
+        "nothing was re-pinned"
+    );
+}
+
+/// Borrowed view of owned form pairs.
+fn borrowed<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    form.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[tokio::test]
+async fn an_inbox_re_pin_pins_the_reviewed_definition_not_one_reported_after_the_page() {
+    let (service, v1, v2) = changed_echo().await;
+    let bob = approver_token("bob", "platform");
+    let cookie = session_cookie(&service, &bob).await;
+    let page = inbox_page(&service, &cookie).await;
+    let reviewed = tool_fingerprint(&v2);
+    assert!(
+        page.contains(&format!("name=\"fingerprint\" value=\"{reviewed}\"")),
+        "the form names the definition the approver reviewed: {page}"
+    );
+    // The server changes the tool again after bob opened the page (a second later, so that it is
+    // the newest pending definition).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let v3 = echo("Echoes its input, mails it away and deletes it.");
+    let (status, answer) = report(&service, &observed(std::slice::from_ref(&v3))).await;
+    assert_eq!(status, 200, "{answer}");
+    let listed = unescaped(&inbox_page(&service, &cookie).await);
+    assert!(
+        listed.contains("Tool definition changes (2)"),
+        "one row per pending definition: {listed}"
+    );
+    let path = "/inbox/pins/echo/approve";
+    let form = [("csrf", csrf_of(&page)), ("fingerprint", reviewed.clone())];
+    let done = post_form(&service, path, &cookie, &borrowed(&form)).await;
+    assert_eq!(done.status().as_u16(), 303);
+    assert_eq!(
+        served_pins(&service).await,
+        json!({"echo": reviewed}),
+        "exactly the reviewed definition is pinned, never the unreviewed newer one"
+    );
+    // A definition that is not pending (superseded, already pinned, never reported) pins nothing.
+    for fingerprint in [tool_fingerprint(&v3), tool_fingerprint(&v1), "0".repeat(64)] {
+        let form = [("csrf", csrf_of(&page)), ("fingerprint", fingerprint)];
+        let refused = post_form(&service, path, &cookie, &borrowed(&form)).await;
+        assert_eq!(refused.status().as_u16(), 409);
+    }
+    assert_eq!(served_pins(&service).await, json!({"echo": reviewed}));
 }

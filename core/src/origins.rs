@@ -9,6 +9,10 @@
 //!   profile; any other task id — another caller's, one never seen, or one forgotten — is refused
 //!   with JSON-RPC error -32602 before it reaches the server (the same answer in each case, so a
 //!   caller learns nothing about other callers' tasks).
+//! - **Task lists.** The tasks of a `tasks/list` result are those Warden remembers as the
+//!   caller's own; every other task (another caller's, one never seen, one forgotten) is removed
+//!   before the client sees the list, the rest of the result (`nextCursor`, `_meta`) kept
+//!   ([`OriginTracker::filter_task_lists`]).
 //! - **Streams.** Every SSE event id (`id:` field) Warden forwards is remembered as `event id →`
 //!   [`Origin`] of the exchange that carried it. A GET with `Last-Event-ID` (resumption) whose id is
 //!   known is refused (403) for any other caller and masked with the origin's profile for its owner;
@@ -310,26 +314,44 @@ pub fn event_ids(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// The method whose results list tasks (MCP 2025-11-25 `ListTasksResult`: `result.tasks`).
+const TASKS_LIST: &str = "tasks/list";
+
+/// Which server messages of an exchange answer a `tasks/list` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TaskListAnswers {
+    /// The responses to these requests of a POST (the JSON text of each request id).
+    To(Vec<String>),
+    /// Any response whose `result.tasks` is an array: on a GET stream the requests are not seen, and
+    /// a resumed stream may deliver the answer to a `tasks/list` posted before it was cut.
+    AnyListing,
+}
+
 /// What one exchange remembers as it forwards the response: the tasks it creates and the SSE event
-/// ids it carries, each with its [`Origin`].
+/// ids it carries, each with its [`Origin`]; and which answers are task lists to filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OriginTracker {
     /// `Mcp-Session-Id` of the request ([`stream_key`]).
     session: Option<String>,
-    /// The exchange's origin: of its SSE event ids, and of a task answering no request of it.
+    /// The exchange's origin: of its SSE event ids, and of a task answering no request of it. Its
+    /// `(iss, sub)` is the caller the responses go to.
     origin: Origin,
     /// JSON text of each request id of the body → the rule that allowed it.
     by_request: Vec<(String, Option<String>)>,
+    /// The answers whose tasks are filtered to the caller's own.
+    task_lists: TaskListAnswers,
 }
 
 impl OriginTracker {
     /// The tracker of an exchange whose responses are about `origin` (a GET stream: the stream it
     /// resumes, or an origin without rules).
+    /// Every task list it carries is filtered ([`TaskListAnswers::AnyListing`]).
     pub fn new(session: Option<String>, origin: Origin) -> Self {
         Self {
             session,
             origin,
             by_request: Vec::new(),
+            task_lists: TaskListAnswers::AnyListing,
         }
     }
 
@@ -344,11 +366,70 @@ impl OriginTracker {
             .filter(|m| m.method.is_some())
             .filter_map(|m| Some((m.jsonrpc_id.as_ref()?.to_string(), m.rule.clone())))
             .collect();
+        let task_lists = messages
+            .iter()
+            .filter(|m| m.method.as_deref() == Some(TASKS_LIST))
+            .filter_map(|m| Some(m.jsonrpc_id.as_ref()?.to_string()))
+            .collect();
         Self {
             session,
             origin: Origin::new(identity, messages.iter().map(|m| m.rule.clone()).collect()),
             by_request,
+            task_lists: TaskListAnswers::To(task_lists),
         }
+    }
+
+    /// The server message(s) `data` (one JSON-RPC message or a batch) with the task lists they
+    /// carry filtered: each `tasks/list` answer keeps only the tasks whose remembered owner is this
+    /// exchange's caller; a task of another caller, one Warden never saw, one forgotten, or an
+    /// entry without a string `taskId` is removed (fail closed, as reads of such tasks are refused).
+    /// Everything else (`nextCursor`, `_meta`, other messages) is kept.
+    ///
+    /// Returns `None` when `data` carries no task list (then it goes on as it is); otherwise the
+    /// messages re-serialized (compact JSON), even when nothing was removed, so that the client
+    /// decodes exactly the list that was judged (no repeated member can hide another list).
+    pub fn filter_task_lists(&self, store: &dyn OriginStore, data: &[u8]) -> Option<String> {
+        if matches!(&self.task_lists, TaskListAnswers::To(ids) if ids.is_empty())
+            || memchr::memmem::find(data, b"tasks").is_none()
+        {
+            return None;
+        }
+        let mut doc = serde_json::from_slice::<Value>(data).ok()?;
+        let listed = match &mut doc {
+            Value::Array(batch) => batch
+                .iter_mut()
+                .fold(false, |listed, m| self.filter_task_list(store, m) | listed),
+            message => self.filter_task_list(store, message),
+        };
+        listed.then(|| doc.to_string())
+    }
+
+    /// Filters `message` when it answers a `tasks/list` ([`OriginTracker::filter_task_lists`]);
+    /// returns whether it did.
+    fn filter_task_list(&self, store: &dyn OriginStore, message: &mut Value) -> bool {
+        let answers = match &self.task_lists {
+            TaskListAnswers::To(ids) => message
+                .get("id")
+                .is_some_and(|id| ids.contains(&id.to_string())),
+            TaskListAnswers::AnyListing => message.get("id").is_some(),
+        };
+        let Some(tasks) = message
+            .get_mut("result")
+            .filter(|_| answers)
+            .and_then(|result| result.get_mut("tasks"))
+            .and_then(Value::as_array_mut)
+        else {
+            return false;
+        };
+        tasks.retain(|task| {
+            task.get("taskId")
+                .and_then(Value::as_str)
+                .and_then(|id| store.recall(OriginKind::Task, id))
+                .is_some_and(|origin| {
+                    origin.iss == self.origin.iss && origin.sub == self.origin.sub
+                })
+        });
+        true
     }
 
     /// Remembers the tasks that the server message(s) `data` create ([`created_tasks`]): owned by
@@ -482,6 +563,69 @@ mod tests {
     fn event_ids_are_read_from_id_fields_only() {
         let stream = b"\xEF\xBB\xBFid: s_1\r\ndata:\r\n\r\nid:s_2\nevent: message\ndata: {\"id\": 9}\n\nidle: x\nid\nid: a\0b\n\n";
         assert_eq!(event_ids(stream), vec!["s_1", "s_2"]);
+    }
+
+    #[test]
+    fn task_lists_keep_the_callers_remembered_tasks_and_everything_else() {
+        let store = MemoryOrigins::default();
+        store.remember(OriginKind::Task, "a-1", &origin("alice"));
+        store.remember(OriginKind::Task, "m-1", &origin("mallory"));
+        let alice = Identity {
+            iss: "https://idp".into(),
+            sub: "alice".into(),
+            email: None,
+            groups: Vec::new(),
+            scopes: Vec::new(),
+            client_id: None,
+            claims: json!({}),
+        };
+        let list = |id: i64| {
+            json!({"jsonrpc": "2.0", "id": id, "result": {"nextCursor": "c", "tasks": [
+                {"taskId": "m-1"}, {"taskId": "a-1", "status": "working"}, {"taskId": "unknown"},
+                {"taskId": 7}, {"status": "working"}]}})
+        };
+        let listing = json!({"jsonrpc": "2.0", "id": 2, "method": "tasks/list"});
+        let messages = [MessageAudit {
+            method: Some("tasks/list".into()),
+            tool: None,
+            jsonrpc_id: Some(json!(2)),
+            arguments_digest: None,
+            decision: crate::audit::AuditDecision::Allow,
+            rule: None,
+            jsonrpc_error: None,
+            approval: None,
+            payload: None,
+            records_result: false,
+            tool_fingerprint: None,
+        }];
+        let post = OriginTracker::of_post(&alice, None, &messages);
+        let batch = json!([list(2), list(3), listing]).to_string();
+        let filtered: Value =
+            serde_json::from_str(&post.filter_task_lists(&store, batch.as_bytes()).unwrap())
+                .unwrap();
+        assert_eq!(
+            filtered[0]["result"],
+            json!({"nextCursor": "c", "tasks": [{"taskId": "a-1", "status": "working"}]})
+        );
+        assert_eq!(
+            filtered[1],
+            list(3),
+            "id 3 answers no tasks/list of this exchange"
+        );
+        // A GET stream's requests are unknown: any listing is filtered.
+        let stream = OriginTracker::new(None, Origin::new(&alice, Vec::new()));
+        let one = list(3).to_string();
+        let filtered: Value =
+            serde_json::from_str(&stream.filter_task_lists(&store, one.as_bytes()).unwrap())
+                .unwrap();
+        assert_eq!(
+            filtered["result"]["tasks"],
+            json!([{"taskId": "a-1", "status": "working"}])
+        );
+        assert_eq!(
+            post.filter_task_lists(&store, b"{\"id\":2,\"result\":{}}"),
+            None
+        );
     }
 
     #[test]

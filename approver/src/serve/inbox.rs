@@ -8,6 +8,14 @@
 //! origin. The inbox lists the pending requests the approver may decide (caller, tool, the arguments
 //! the call will run with unless the rule masks them, rule, age, expiry, approvals so far) with
 //! approve and deny (reason required) buttons, and the latest decisions.
+//!
+//! With tool pinning enabled, members of `pinning.approver_groups` (any approver when the list is
+//! empty) also see each pending definition of a tool that changed since pinned (or is held
+//! unpinned): pinned and new fingerprint, when first seen, and the unified diff of
+//! `warden tools pins show` ([`super::pins::pending_pins`]). Its re-pin button posts to
+//! `/inbox/pins/{tool}/approve`, which performs the API's approve ([`super::pins::approve_pin`])
+//! bound to the fingerprint the row showed: what gets pinned is exactly the definition reviewed,
+//! never one the server reported after the page was rendered.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,10 +34,12 @@ use axum_extra::extract::cookie::{CookieJar, SameSite};
 use super::api::{decide, visible, ApiError};
 use super::auth::verify;
 use super::login::{LOGIN_COOKIE, LOGIN_SECONDS};
+use super::pins::{approve_pin, check_pin_approver, pending_pins, PendingPin};
 use super::session::{check_form, cookie, Session, SESSION_COOKIE};
 use super::store::{ApprovalRecord, ApprovalStatus, ApproverAction};
 use super::AppState;
 use crate::clock::{now, rfc3339};
+use crate::path_segment::segment;
 /// Longest session of the development sign-in (pasted token), in seconds.
 const DEV_SESSION_SECONDS: i64 = 8 * 3600;
 /// Decided requests shown under the pending ones.
@@ -45,6 +55,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/inbox/logout", post(logout))
         .route("/inbox/{id}/approve", post(approve))
         .route("/inbox/{id}/deny", post(deny))
+        .route("/inbox/pins/{tool}/approve", post(re_pin))
 }
 
 fn page(title: &str, body: Markup) -> Markup {
@@ -204,6 +215,43 @@ fn pending_row(state: &AppState, record: &ApprovalRecord, t: i64, csrf: &str) ->
     }
 }
 
+fn pin_row(pending: &PendingPin, t: i64, csrf: &str) -> Markup {
+    let change = &pending.change;
+    html! {
+        tr id={ "pin-" (change.fingerprint) } data-tool=(change.tool) data-fingerprint=(change.fingerprint) {
+            td { code { (change.tool) } }
+            td {
+                @match &pending.pin {
+                    Some(pin) => { code.pinned { (pin.fingerprint) } }
+                    None => { span.muted { "not pinned" } }
+                }
+                br; "→ " code.seen { (change.fingerprint) }
+            }
+            td { (rfc3339(change.seen_at)) br; span.muted { (age(t - change.seen_at)) } }
+            td { pre.diff { (pending.diff) } }
+            td {
+                form.inline method="post" action={ "/inbox/pins/" (segment(&change.tool)) "/approve" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="fingerprint" value=(change.fingerprint);
+                    button.approve type="submit" name="re-pin" { "Re-pin" }
+                }
+            }
+        }
+    }
+}
+
+/// The pending tool-definition changes `approver` may re-pin: `None` when pinning is off or the
+/// approver is not in `pinning.approver_groups` (the section is not shown).
+async fn pins_for(
+    state: &AppState,
+    approver: &Identity,
+) -> Result<Option<Vec<PendingPin>>, ApiError> {
+    if state.engine.pinning.is_none() || check_pin_approver(state, approver).is_err() {
+        return Ok(None);
+    }
+    pending_pins(state).await.map(Some)
+}
+
 async fn inbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let Some(Session { approver, csrf, .. }) =
         state.sessions.current(&CookieJar::from_headers(&headers))
@@ -212,6 +260,10 @@ async fn inbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
     };
     let all = match visible(&state, &approver, None).await {
         Ok(all) => all,
+        Err(e) => return error_page(&e),
+    };
+    let pins = match pins_for(&state, &approver).await {
+        Ok(pins) => pins,
         Err(e) => return error_page(&e),
     };
     let t = now();
@@ -234,6 +286,18 @@ async fn inbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
                 thead { tr { th { "Caller" } th { "Tool" } th { "Arguments" } th { "Rule" }
                              th { "Age" } th { "Approvals" } th { "Decision" } } }
                 tbody { @for record in &pending { (pending_row(&state, record, t, &csrf)) } }
+            }
+        }
+        @if let Some(pins) = &pins {
+            h2 { "Tool definition changes (" (pins.len()) ")" }
+            @if pins.is_empty() {
+                p.muted #no-pin-changes { "No tool definition is waiting to be re-pinned." }
+            } @else {
+                p.muted { "A changed tool is hidden from agents and its calls refused until it is re-pinned." }
+                table #pins {
+                    thead { tr { th { "Tool" } th { "Pinned → seen" } th { "First seen" } th { "Diff" } th { "Decision" } } }
+                    tbody { @for pending in pins { (pin_row(pending, t, &csrf)) } }
+                }
             }
         }
         h2 { "Recent decisions" }
@@ -372,6 +436,9 @@ struct ActionForm {
     csrf: Option<String>,
     #[serde(default)]
     reason: Option<String>,
+    /// The tool fingerprint a re-pin form was shown with.
+    #[serde(default)]
+    fingerprint: Option<String>,
 }
 
 /// The session of a form POST that passed the `Origin` and CSRF checks.
@@ -447,6 +514,30 @@ async fn act(
             )
             .await
         }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Redirect::to("/inbox").into_response(),
+        Err(e) => error_page(&e),
+    }
+}
+
+/// `POST /inbox/pins/{tool}/approve`: re-pins `tool` ([`approve_pin`], the API's approve) for the
+/// signed-in approver, after the form's `Origin` and CSRF checks, only to the definition the form
+/// names (`fingerprint`, required: 400 without it).
+async fn re_pin(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(tool): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let result = match form_session(&state, &headers, &form) {
+        Ok(session) => match form.fingerprint.as_deref() {
+            Some(reviewed) => approve_pin(&state, &session.approver, &tool, Some(reviewed)).await,
+            None => Err(ApiError::bad_request(
+                "the re-pin form lacks the fingerprint of the reviewed definition",
+            )),
+        },
         Err(e) => Err(e),
     };
     match result {

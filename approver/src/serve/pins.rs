@@ -12,8 +12,13 @@
 //! - `GET /v1/tools/pins`: every pin and every pending change;
 //! - `GET /v1/tools/pins/{tool}`: the tool's pin, its changes, and a unified diff of the pinned
 //!   definition and the newest pending one;
-//! - `POST /v1/tools/pins/{tool}/approve`: the newest pending definition becomes the pin (who and
-//!   when recorded); the filters take it on their next refresh.
+//! - `POST /v1/tools/pins/{tool}/approve[?fingerprint=HEX]`: the newest pending definition (with
+//!   `fingerprint`: that pending definition, the one the approver reviewed, 409 when it is not
+//!   pending) becomes the pin, who and when recorded; the tool's other pending definitions are
+//!   superseded. The filters take it on their next refresh.
+//!
+//! The web inbox ([`super::inbox`]) shows the same pending changes ([`pending_pins`]) and re-pins
+//! through the same function as the API ([`approve_pin`]).
 
 use std::sync::Arc;
 
@@ -106,9 +111,12 @@ async fn pins(
     }))
 }
 
-/// The approver, refused with 403 unless in `pinning.approver_groups` (when set).
-async fn pin_approver(state: &AppState, headers: &HeaderMap) -> Result<Identity, ApiError> {
-    let approver = approver_from_headers(state, headers).await?;
+/// Whether `approver` may see and re-pin tool definitions.
+///
+/// # Errors
+/// 403 unless `approver` is in `pinning.approver_groups` (any approver when the list is empty or
+/// pinning is off).
+pub fn check_pin_approver(state: &AppState, approver: &Identity) -> Result<(), ApiError> {
     let groups = state
         .engine
         .pinning
@@ -116,13 +124,89 @@ async fn pin_approver(state: &AppState, headers: &HeaderMap) -> Result<Identity,
         .map(|p| p.config.approver_groups.clone())
         .unwrap_or_default();
     if groups.is_empty() || approver.groups.iter().any(|g| groups.contains(g)) {
-        return Ok(approver);
+        return Ok(());
     }
     Err(ApiError::forbidden(format!(
         "{} is not in pinning.approver_groups ({})",
         approver.sub,
         groups.join(", ")
     )))
+}
+
+/// The approver of a bearer-token request, refused with 401 (token) or 403
+/// ([`check_pin_approver`]).
+async fn pin_approver(state: &AppState, headers: &HeaderMap) -> Result<Identity, ApiError> {
+    let approver = approver_from_headers(state, headers).await?;
+    check_pin_approver(state, &approver)?;
+    Ok(approver)
+}
+
+/// A pending definition change of a tool of this service's upstream, as approvers review it.
+#[derive(Debug, Clone)]
+pub struct PendingPin {
+    /// The tool's pin (`None`: never pinned, e.g. a new tool held under `new_tools: hold`).
+    pub pin: Option<PinRecord>,
+    /// The pending definition.
+    pub change: PinChange,
+    /// Unified diff of the pinned definition and the pending one ([`definition_diff`]).
+    pub diff: String,
+}
+
+/// Every pending definition change, by tool name and newest first, each with its diff against the
+/// tool's pin. A tool the server changed more than once has one entry per definition, so an
+/// approver pins the one they reviewed ([`approve_pin`] with `reviewed`).
+///
+/// # Errors
+/// 500 on database errors.
+pub async fn pending_pins(state: &AppState) -> Result<Vec<PendingPin>, ApiError> {
+    let upstream = &state.engine.upstream;
+    let pins = state.store.pin_records(upstream).await?;
+    let mut pending: Vec<PendingPin> = state
+        .store
+        .pin_changes(upstream, None)
+        .await?
+        .into_iter()
+        .filter(|change| change.status == "pending")
+        .map(|change| {
+            let pin = pins.iter().find(|p| p.tool == change.tool).cloned();
+            let diff = definition_diff(pin.as_ref(), &change);
+            PendingPin { pin, change, diff }
+        })
+        .collect();
+    // Stable: newest first within a tool, as listed.
+    pending.sort_by(|a, b| a.change.tool.cmp(&b.change.tool));
+    Ok(pending)
+}
+
+/// Re-pins `tool` on `approver`'s decision: its newest pending definition, or with `reviewed` (the
+/// fingerprint the approver looked at) exactly that pending definition, becomes the pin, with who
+/// and when recorded; the filters take it on their next refresh. The one implementation behind
+/// `POST /v1/tools/pins/{tool}/approve` and the inbox's `POST /inbox/pins/{tool}/approve`.
+///
+/// # Errors
+/// 403 ([`check_pin_approver`]), 409 when nothing of `tool` is pending or `reviewed` is not
+/// pending ([`PinError`]), 500 on database errors.
+pub async fn approve_pin(
+    state: &AppState,
+    approver: &Identity,
+    tool: &str,
+    reviewed: Option<&str>,
+) -> Result<PinRecord, ApiError> {
+    check_pin_approver(state, approver)?;
+    let pinned = state
+        .store
+        .approve_pin(&state.engine.upstream, tool, &approver.sub, now(), reviewed)
+        .await
+        .map_err(|e| match e.downcast_ref::<PinError>() {
+            Some(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            None => ApiError::from(e),
+        })?;
+    tracing::info!(
+        "tool {tool:?} pinned to {} by {}",
+        pinned.fingerprint,
+        approver.sub
+    );
+    Ok(pinned)
 }
 
 /// Answer of `GET /v1/tools/pins`.
@@ -219,24 +303,21 @@ async fn show(
     }))
 }
 
+/// Query of `POST /v1/tools/pins/{tool}/approve`.
+#[derive(Debug, Deserialize)]
+struct ApproveQuery {
+    /// The pending fingerprint the approver reviewed (optional; default: the newest pending).
+    #[serde(default)]
+    fingerprint: Option<String>,
+}
+
 async fn approve(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(tool): Path<String>,
+    Query(query): Query<ApproveQuery>,
 ) -> Result<Json<PinRecord>, ApiError> {
-    let approver = pin_approver(&state, &headers).await?;
-    let pinned = state
-        .store
-        .approve_pin(&state.engine.upstream, &tool, &approver.sub, now())
-        .await
-        .map_err(|e| match e.downcast_ref::<PinError>() {
-            Some(PinError::NothingPending(_)) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
-            None => ApiError::from(e),
-        })?;
-    tracing::info!(
-        "tool {tool:?} pinned to {} by {}",
-        pinned.fingerprint,
-        approver.sub
-    );
-    Ok(Json(pinned))
+    let approver = approver_from_headers(&state, &headers).await?;
+    let reviewed = query.fingerprint.as_deref();
+    Ok(Json(approve_pin(&state, &approver, &tool, reviewed).await?))
 }

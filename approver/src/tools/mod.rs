@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
+use crate::path_segment::segment;
+
 /// Options of `warden tools`.
 #[derive(Debug, Args)]
 pub struct ToolsArgs {
@@ -79,18 +81,6 @@ async fn execute(args: &ToolsArgs) -> anyhow::Result<String> {
             text(&body["pinned_by"])
         ),
     })
-}
-
-/// A tool name as one URL path segment (percent-encoded).
-fn segment(tool: &str) -> String {
-    tool.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn text(value: &Value) -> String {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod idp;
+pub mod inbox;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -189,9 +189,15 @@ impl Exchange {
             effects.push(Effect::PublishAudit(self.render(env)));
             return effects;
         }
+        let mut filtered = None;
         if let Some(origins) = &self.origins {
             origins.note_tasks(&*env.runtime.origins, &body);
+            filtered = origins
+                .filter_task_lists(&*env.runtime.origins, &body)
+                .map(String::into_bytes);
         }
+        let filtered_body = filtered.is_some();
+        let body = filtered.unwrap_or(body);
         let mut effects = match env.runtime.engine.rewrite_json_body(
             plan,
             identity,
@@ -205,6 +211,11 @@ impl Exchange {
                     len: size,
                     body: rewritten,
                 }]
+            }
+            Ok(None) if filtered_body => {
+                self.audit.bytes_out = body.len() as u64;
+                capture_results(&body, &plan.record_results, &mut self.audit.results);
+                vec![Effect::ReplaceResponseBody { len: size, body }]
             }
             Ok(None) => {
                 self.audit.bytes_out = body.len() as u64;
@@ -237,13 +248,15 @@ impl Exchange {
         let results = &mut self.audit.results;
         let (origins, store) = (self.origins.as_ref(), &*env.runtime.origins);
         let mut rewrite = |data: &str| {
-            if let Some(origins) = origins {
+            let filtered = origins.and_then(|origins| {
                 origins.note_tasks(store, data.as_bytes());
-            }
+                origins.filter_task_lists(store, data.as_bytes())
+            });
+            let data = filtered.as_deref().unwrap_or(data);
             let rewritten = engine.rewrite_event_data(plan, identity, data, masked);
             let sent = rewritten.as_deref().unwrap_or(data);
             capture_results(sent.as_bytes(), &plan.record_results, results);
-            rewritten
+            rewritten.or(filtered)
         };
         let out = if chunk.len() == size {
             rewriter

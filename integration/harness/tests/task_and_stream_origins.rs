@@ -289,3 +289,118 @@ fn another_caller_cannot_resume_a_stream_and_an_unknown_one_gets_the_strictest_p
     let out = String::from_utf8(out).unwrap();
     assert!(!out.contains(EMAIL) && !out.contains(CARD), "{out}");
 }
+
+/// The server's `tasks/list` result for request `id` (MCP 2025-11-25 `ListTasksResult`): every task of
+/// `task_ids`, as a server that does not scope tasks by caller lists them, and a `nextCursor`.
+fn task_list_result(id: i64, task_ids: &[&str]) -> Value {
+    let tasks: Vec<Value> = task_ids
+        .iter()
+        .map(|task_id| json!({"taskId": task_id, "status": "working",
+            "createdAt": "2025-11-25T10:30:00Z", "lastUpdatedAt": "2025-11-25T10:30:00Z", "ttl": 60000}))
+        .collect();
+    json!({"jsonrpc": "2.0", "id": id, "result": {"tasks": tasks, "nextCursor": "page-2"}})
+}
+
+/// The task ids of a `tasks/list` answer as the client decodes it, checking that the rest of the
+/// result (`nextCursor`) is kept.
+fn listed_tasks(message: &Value) -> Vec<String> {
+    assert_eq!(message["result"]["nextCursor"], "page-2", "{message}");
+    message["result"]["tasks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tasks array: {message}"))
+        .iter()
+        .map(|task| task["taskId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `sub` lists tasks on `vm`; the server answers with every task of `task_ids` as `application/json`
+/// (`sse`: as one SSE event). Returns the task ids the client gets, and the audit records.
+fn list_tasks(vm: &mut Vm, sub: &str, task_ids: &[&str], sse: bool) -> (Vec<String>, Vec<Value>) {
+    let mut stream = vm.http_stream().unwrap();
+    let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tasks/list", "params": {}});
+    send_request(
+        &mut stream,
+        &post_headers(Some(&token(sub))),
+        &[body.to_string().as_bytes()],
+    )
+    .unwrap();
+    assert!(stream.local_response().is_none(), "tasks/list is forwarded");
+    let answer = task_list_result(9, task_ids).to_string();
+    let message = if sse {
+        let events = format!("id: l_0\ndata:\n\nid: l_1\nevent: message\ndata: {answer}\n\n");
+        let out = send_response(&mut stream, "text/event-stream", &[events.as_bytes()]).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let data = out
+            .lines()
+            .find_map(|line| line.strip_prefix("data: "))
+            .unwrap_or_else(|| panic!("no data line: {out}"));
+        json_body(data.as_bytes()).unwrap()
+    } else {
+        let out = send_response(&mut stream, "application/json", &[answer.as_bytes()]).unwrap();
+        json_body(&out).unwrap()
+    };
+    stream.finish().unwrap();
+    (listed_tasks(&message), audit_records(&stream).unwrap())
+}
+
+#[test]
+fn tasks_list_shows_each_caller_only_its_own_tasks_and_drops_forgotten_ones() {
+    let host = warden_host(&configuration()).unwrap();
+    let (mut alice_vm, mut bob_vm) = (start(&host), start(&host));
+    let (alice_1, alice_2, bob_1) = ("task-alice-1", "task-alice-2", "task-bob-1");
+    create_task(&mut alice_vm, "alice", alice_1);
+    create_task(&mut alice_vm, "alice", alice_2);
+    create_task(&mut bob_vm, "bob", bob_1);
+    let everything = [alice_1, bob_1, "never-seen", alice_2];
+    for sse in [false, true] {
+        // Each caller lists on the other's VM: what binds them is shared data.
+        let (alice_sees, records) = list_tasks(&mut bob_vm, "alice", &everything, sse);
+        assert_eq!(alice_sees, [alice_1, alice_2], "sse: {sse}");
+        assert_eq!(records[0]["method"], "tasks/list");
+        assert_eq!(records[0]["decision"], "allow");
+        let (bob_sees, _) = list_tasks(&mut alice_vm, "bob", &everything, sse);
+        assert_eq!(bob_sees, [bob_1], "sse: {sse}");
+    }
+    // Alice's first task is forgotten (evicted by newer tasks in its bucket): it disappears from her
+    // list too, as reads of it are refused.
+    for id in &same_bucket(alice_1, 4) {
+        create_task(&mut bob_vm, "bob", id);
+    }
+    let (alice_sees, _) = list_tasks(&mut alice_vm, "alice", &everything, false);
+    assert_eq!(alice_sees, [alice_2]);
+}
+
+#[test]
+fn a_tasks_list_answer_delivered_on_a_resumed_stream_is_filtered_too() {
+    let host = warden_host(&configuration()).unwrap();
+    let (mut alice_vm, mut bob_vm) = (start(&host), start(&host));
+    create_task(&mut alice_vm, "alice", "task-alice-1");
+    create_task(&mut bob_vm, "bob", "task-bob-1");
+    // Alice's tasks/list is answered on an SSE stream she loses after its priming event.
+    let mut stream = alice_vm.http_stream().unwrap();
+    let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tasks/list"});
+    send_request(
+        &mut stream,
+        &post_headers(Some(&token("alice"))),
+        &[body.to_string().as_bytes()],
+    )
+    .unwrap();
+    send_response(&mut stream, "text/event-stream", &[b"id: l9_0\ndata:\n\n"]).unwrap();
+    stream.finish().unwrap();
+    // She resumes it on another VM; the server delivers the listing there.
+    let mut resumed = bob_vm.http_stream().unwrap();
+    let headers = resumption_headers("alice", "l9_0");
+    assert_eq!(
+        resumed.request_headers(&borrowed(&headers), true).unwrap(),
+        Action::Continue
+    );
+    let answer = task_list_result(9, &["task-bob-1", "task-alice-1"]);
+    let event = format!("id: l9_1\nevent: message\ndata: {answer}\n\n");
+    let out = send_response(&mut resumed, "text/event-stream", &[event.as_bytes()]).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    let data = out.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    assert_eq!(
+        listed_tasks(&json_body(data.as_bytes()).unwrap()),
+        ["task-alice-1"]
+    );
+}

@@ -54,6 +54,29 @@ pub enum PinError {
     /// No pending change of that tool.
     #[error("no pending definition change of tool {0:?} to pin")]
     NothingPending(String),
+    /// The definition the approver reviewed is not a pending change of the tool (already pinned
+    /// or superseded, or never reported): nothing is pinned.
+    #[error("definition {fingerprint} of tool {tool:?} is not a pending change (already decided, or never reported): reload the list")]
+    NotPending {
+        /// Tool name.
+        tool: String,
+        /// The fingerprint the approver reviewed.
+        fingerprint: String,
+    },
+}
+
+impl PinError {
+    /// Why nothing of `tool` could be pinned: [`PinError::NotPending`] for a `reviewed`
+    /// fingerprint, [`PinError::NothingPending`] otherwise.
+    pub fn not_pending(tool: &str, reviewed: Option<&str>) -> Self {
+        match reviewed {
+            Some(fingerprint) => Self::NotPending {
+                tool: tool.to_owned(),
+                fingerprint: fingerprint.to_owned(),
+            },
+            None => Self::NothingPending(tool.to_owned()),
+        }
+    }
 }
 
 impl Store {
@@ -116,20 +139,28 @@ impl Store {
     }
 
     /// Pins the newest pending change of `tool` for `approver` (`sub`) at `now`: it becomes the pin
-    /// (recording who and when), older pending changes of the tool are superseded.
+    /// (recording who and when), every other pending change of the tool is superseded. With
+    /// `reviewed` (a fingerprint), that pending change instead of the newest, so an approver pins
+    /// exactly the definition they reviewed even if the server changed the tool again since.
     ///
     /// # Errors
-    /// [`PinError`] (inside `anyhow`) when nothing is pending; database errors otherwise.
+    /// [`PinError`] (inside `anyhow`) when nothing is pending or `reviewed` is not pending;
+    /// database errors otherwise.
     pub async fn approve_pin(
         &self,
         upstream: &str,
         tool: &str,
         approver: &str,
         now: i64,
+        reviewed: Option<&str>,
     ) -> anyhow::Result<PinRecord> {
         match self {
-            Self::Sqlite(store) => store.approve_pin(upstream, tool, approver, now),
-            Self::Postgres(store) => store.approve_pin(upstream, tool, approver, now).await,
+            Self::Sqlite(store) => store.approve_pin(upstream, tool, approver, now, reviewed),
+            Self::Postgres(store) => {
+                store
+                    .approve_pin(upstream, tool, approver, now, reviewed)
+                    .await
+            }
         }
     }
 }

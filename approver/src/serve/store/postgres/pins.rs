@@ -128,6 +128,7 @@ impl PgStore {
         tool: &str,
         approver: &str,
         now: i64,
+        reviewed: Option<&str>,
     ) -> anyhow::Result<PinRecord> {
         let mut client = self.db.client().await?;
         let tx = client.transaction().await?;
@@ -139,12 +140,13 @@ impl PgStore {
         let Some(row) = tx
             .query_opt(
                 "SELECT fingerprint, definition_json FROM tool_pin_changes WHERE upstream = $1 \
-                 AND tool = $2 AND status = 'pending' ORDER BY seen_at DESC LIMIT 1 FOR UPDATE",
-                &[&upstream, &tool],
+                 AND tool = $2 AND status = 'pending' AND ($3::TEXT IS NULL OR fingerprint = $3) \
+                 ORDER BY seen_at DESC LIMIT 1 FOR UPDATE",
+                &[&upstream, &tool, &reviewed],
             )
             .await?
         else {
-            return Err(PinError::NothingPending(tool.to_owned()).into());
+            return Err(PinError::not_pending(tool, reviewed).into());
         };
         let fingerprint: String = row.try_get(0)?;
         let definition: String = row.try_get(1)?;

@@ -134,19 +134,21 @@ impl SqliteStore {
         tool: &str,
         approver: &str,
         now: i64,
+        reviewed: Option<&str>,
     ) -> anyhow::Result<PinRecord> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let pending: Option<(String, String)> = tx
             .query_row(
                 "SELECT fingerprint, definition_json FROM tool_pin_changes WHERE upstream = ?1 \
-                 AND tool = ?2 AND status = 'pending' ORDER BY seen_at DESC LIMIT 1",
-                params![upstream, tool],
+                 AND tool = ?2 AND status = 'pending' AND (?3 IS NULL OR fingerprint = ?3) \
+                 ORDER BY seen_at DESC LIMIT 1",
+                params![upstream, tool, reviewed],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()?;
         let Some((fingerprint, definition)) = pending else {
-            return Err(PinError::NothingPending(tool.to_owned()).into());
+            return Err(PinError::not_pending(tool, reviewed).into());
         };
         tx.execute(
             "INSERT INTO tool_pins (upstream, tool, fingerprint, definition_json, pinned_at, pinned_by) \
