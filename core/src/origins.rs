@@ -390,7 +390,9 @@ impl OriginTracker {
     /// decodes exactly the list that was judged (no repeated member can hide another list).
     pub fn filter_task_lists(&self, store: &dyn OriginStore, data: &[u8]) -> Option<String> {
         if matches!(&self.task_lists, TaskListAnswers::To(ids) if ids.is_empty())
-            || memchr::memmem::find(data, b"tasks").is_none()
+            || (memchr::memmem::find(data, b"tasks").is_none()
+                // `\u0074asks` is `tasks` too once decoded.
+                && memchr::memmem::find(data, b"\\u").is_none())
         {
             return None;
         }
@@ -625,6 +627,18 @@ mod tests {
         assert_eq!(
             post.filter_task_lists(&store, b"{\"id\":2,\"result\":{}}"),
             None
+        );
+        // A member name spelled with a `\u` escape is the same `tasks` to the client.
+        let escaped = one.replace("\"tasks\"", "\"\\u0074asks\"");
+        let filtered: Value = serde_json::from_str(
+            &stream
+                .filter_task_lists(&store, escaped.as_bytes())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            filtered["result"]["tasks"],
+            json!([{"taskId": "a-1", "status": "working"}])
         );
     }
 
