@@ -7,14 +7,12 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use anyhow::Context;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::stack::{launch_envoy, read_template, DemoServer, EnvoyTemplate};
+use crate::stack::{launch_envoy, read_template, wait_for_audit_record, DemoServer, EnvoyTemplate};
 use warden_testkit::paths::{workspace_root, Artifact};
-use warden_testkit::process::{
-    free_port, poll_until, spawn_listening_server, ChildGuard, LOG_TAIL_LINES,
-};
+use warden_testkit::process::{free_port, spawn_listening_server, ChildGuard, LOG_TAIL_LINES};
 
 /// The demo policy with `delete_customer` behind approval, relative to the workspace root.
 pub const APPROVALS_POLICY: &str = "policies/demo-approvals.json";
@@ -63,6 +61,48 @@ pub fn approvals_config_with(block: &Value) -> anyhow::Result<Value> {
         rule["approval"][key] = value.clone();
     }
     Ok(config)
+}
+
+/// The `requestState` key of MCP 2026-07-28 approvals (`approvals.mrtr`) in the suite, at least 32
+/// bytes, given to the Wasm VM as [`MRTR_STATE_KEY_ENV`].
+pub const MRTR_STATE_KEY: &str = "e2e-mrtr-state-key-0123456789abcdef0123";
+/// The VM environment variable holding it (`approvals.mrtr.state_key_env`).
+pub const MRTR_STATE_KEY_ENV: &str = "WARDEN_MRTR_STATE_KEY";
+
+/// [`approvals_config_with`]`(block)` with `approvals.mrtr` on: held calls of MCP 2026-07-28 clients
+/// are answered with an `input_required` URL elicitation pointing at `inbox_base_url` (the approvers'
+/// listener of `warden serve`, `http://127.0.0.1:PORT`).
+///
+/// # Errors
+/// As [`approvals_config_with`].
+pub fn mrtr_approvals_config(block: &Value, inbox_base_url: &str) -> anyhow::Result<Value> {
+    let mut config = approvals_config_with(block)?;
+    config["approvals"]["mrtr"] =
+        json!({"inbox_base_url": inbox_base_url, "state_key_env": MRTR_STATE_KEY_ENV});
+    Ok(config)
+}
+
+/// [`approvals_template`] whose Wasm VM also gets [`MRTR_STATE_KEY`] as [`MRTR_STATE_KEY_ENV`] (an
+/// inline `key_values` entry next to `host_env_keys`).
+///
+/// # Errors
+/// When the template cannot be read or passes no environment variables.
+pub fn mrtr_approvals_template(approvals_port: u16) -> anyhow::Result<EnvoyTemplate> {
+    let mut template = approvals_template(approvals_port)?;
+    let keys_line = template
+        .text
+        .lines()
+        .find(|l| l.trim_start().starts_with("host_env_keys:"))
+        .with_context(|| format!("{APPROVALS_TEMPLATE} passes no environment variables"))?
+        .to_owned();
+    let indent = &keys_line[..keys_line.len() - keys_line.trim_start().len()];
+    template.text = template.text.replace(
+        &keys_line,
+        &format!(
+            "{keys_line}\n{indent}key_values: {{ {MRTR_STATE_KEY_ENV}: \"{MRTR_STATE_KEY}\" }}"
+        ),
+    );
+    Ok(template)
 }
 
 /// A running `warden serve`.
@@ -260,15 +300,7 @@ impl ApprovalStack {
             .as_ref()
             .map(|d| d.path().join("audit.log"))
             .ok_or_else(|| anyhow::anyhow!("the stack's directory is gone"))?;
-        poll_until(what, Duration::from_secs(15), || {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let found = text
-                .lines()
-                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-                .find(|record| wanted(record));
-            async move { Ok(found) }
-        })
-        .await
+        wait_for_audit_record(&log, what, wanted).await
     }
 
     /// `http://127.0.0.1:PORT` of the MCP listener plus `path`.

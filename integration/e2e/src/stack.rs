@@ -49,6 +49,12 @@ pub struct Received {
     pub method: String,
     /// Tool name of a `tools/call`.
     pub tool: Option<String>,
+    /// The `Mcp-Method` header the request reached the server with (MCP 2026-07-28).
+    #[serde(default)]
+    pub mcp_method: Option<String>,
+    /// The `Mcp-Name` header the request reached the server with.
+    #[serde(default)]
+    pub mcp_name: Option<String>,
 }
 
 /// The demo MCP server (`demo-mcp-server --listen 127.0.0.1:0`).
@@ -372,6 +378,27 @@ impl Envoy {
             )
         })
     }
+}
+
+/// Polls the audit log at `log` (Envoy flushes it about once a second) until a record satisfies
+/// `wanted`; returns that record. Lines that are not JSON are skipped.
+///
+/// # Errors
+/// When no such record appears within 15 s, naming `what`.
+pub async fn wait_for_audit_record(
+    log: &Path,
+    what: &str,
+    wanted: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    poll_until(what, Duration::from_secs(15), || {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let found = text
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|record| wanted(record));
+        async move { Ok(found) }
+    })
+    .await
 }
 
 /// The port the named listener is bound to, from the admin `/listeners?format=json`.
