@@ -63,46 +63,23 @@ pub fn approvals_config_with(block: &Value) -> anyhow::Result<Value> {
     Ok(config)
 }
 
-/// The `requestState` key of MCP 2026-07-28 approvals (`approvals.mrtr`) in the suite, at least 32
-/// bytes, given to the Wasm VM as [`MRTR_STATE_KEY_ENV`].
+/// The `requestState` key of MCP 2026-07-28 approvals (`approvals.mrtr`, on in [`APPROVALS_POLICY`]) in
+/// the suite, at least 32 bytes: given to every Envoy the suite starts in [`MRTR_STATE_KEY_ENV`], which
+/// [`APPROVALS_TEMPLATE`] passes into the Wasm VM.
 pub const MRTR_STATE_KEY: &str = "e2e-mrtr-state-key-0123456789abcdef0123";
-/// The VM environment variable holding it (`approvals.mrtr.state_key_env`).
+/// The environment variable holding it (`approvals.mrtr.state_key_env` of [`APPROVALS_POLICY`]).
 pub const MRTR_STATE_KEY_ENV: &str = "WARDEN_MRTR_STATE_KEY";
 
-/// [`approvals_config_with`]`(block)` with `approvals.mrtr` on: held calls of MCP 2026-07-28 clients
-/// are answered with an `input_required` URL elicitation pointing at `inbox_base_url` (the approvers'
-/// listener of `warden serve`, `http://127.0.0.1:PORT`).
+/// [`approvals_config_with`]`(block)` whose MCP 2026-07-28 approval elicitations point at
+/// `inbox_base_url` (`approvals.mrtr.inbox_base_url`; e.g. the test's own `warden serve`,
+/// `http://127.0.0.1:PORT`) instead of the demo's inbox.
 ///
 /// # Errors
 /// As [`approvals_config_with`].
 pub fn mrtr_approvals_config(block: &Value, inbox_base_url: &str) -> anyhow::Result<Value> {
     let mut config = approvals_config_with(block)?;
-    config["approvals"]["mrtr"] =
-        json!({"inbox_base_url": inbox_base_url, "state_key_env": MRTR_STATE_KEY_ENV});
+    config["approvals"]["mrtr"]["inbox_base_url"] = json!(inbox_base_url);
     Ok(config)
-}
-
-/// [`approvals_template`] whose Wasm VM also gets [`MRTR_STATE_KEY`] as [`MRTR_STATE_KEY_ENV`] (an
-/// inline `key_values` entry next to `host_env_keys`).
-///
-/// # Errors
-/// When the template cannot be read or passes no environment variables.
-pub fn mrtr_approvals_template(approvals_port: u16) -> anyhow::Result<EnvoyTemplate> {
-    let mut template = approvals_template(approvals_port)?;
-    let keys_line = template
-        .text
-        .lines()
-        .find(|l| l.trim_start().starts_with("host_env_keys:"))
-        .with_context(|| format!("{APPROVALS_TEMPLATE} passes no environment variables"))?
-        .to_owned();
-    let indent = &keys_line[..keys_line.len() - keys_line.trim_start().len()];
-    template.text = template.text.replace(
-        &keys_line,
-        &format!(
-            "{keys_line}\n{indent}key_values: {{ {MRTR_STATE_KEY_ENV}: \"{MRTR_STATE_KEY}\" }}"
-        ),
-    );
-    Ok(template)
 }
 
 /// A running `warden serve`.

@@ -21,7 +21,10 @@ use warden_testkit::{
     process::{poll_until, spawn_listening_server, ChildGuard, LOG_TAIL_LINES},
 };
 
-use crate::approvals::{INTERNAL_SECRET, INTERNAL_SECRET_ENV, MASK_HASH_KEY, MASK_HASH_KEY_ENV};
+use crate::approvals::{
+    INTERNAL_SECRET, INTERNAL_SECRET_ENV, MASK_HASH_KEY, MASK_HASH_KEY_ENV, MRTR_STATE_KEY,
+    MRTR_STATE_KEY_ENV,
+};
 
 /// How long a process may take to become ready.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -186,7 +189,9 @@ fn spawn_envoy(
         // Templates with the approvals cluster pass it into the Wasm VM (`host_env_keys`).
         .env(INTERNAL_SECRET_ENV, INTERNAL_SECRET)
         // `envoy/envoy.yaml` passes the `hash` rendering's key into the Wasm VM.
-        .env(MASK_HASH_KEY_ENV, MASK_HASH_KEY);
+        .env(MASK_HASH_KEY_ENV, MASK_HASH_KEY)
+        // `envoy/envoy-approvals.yaml` passes the MRTR `requestState` key into the Wasm VM.
+        .env(MRTR_STATE_KEY_ENV, MRTR_STATE_KEY);
     ChildGuard::spawn("envoy", command, &dir.join("envoy.log"), false)
 }
 

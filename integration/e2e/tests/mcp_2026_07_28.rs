@@ -13,7 +13,7 @@
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
-use warden_e2e::approvals::{mrtr_approvals_config, mrtr_approvals_template, ApprovalService};
+use warden_e2e::approvals::{approvals_template, mrtr_approvals_config, ApprovalService};
 use warden_e2e::python::{run_client_answering, PythonUpstream};
 use warden_e2e::stack::{demo_plugin_config, launch_envoy, wait_for_audit_record, Envoy};
 use warden_testkit::process::free_port;
@@ -32,8 +32,7 @@ async fn the_python_sdk_completes_a_held_call_by_retrying_once_an_approver_appro
     let inbox = format!("http://127.0.0.1:{port}");
     let config = config(&inbox);
     let service = ApprovalService::start(dir.path(), &config, port, None).unwrap();
-    // The key reaches the Wasm VM as an inline VM environment variable of this test's Envoy.
-    let template = mrtr_approvals_template(service.internal_port()).unwrap();
+    let template = approvals_template(service.internal_port()).unwrap();
     let envoy = launch_envoy(dir.path(), &template, &config, upstream.port(), 2)
         .await
         .unwrap();

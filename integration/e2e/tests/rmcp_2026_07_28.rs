@@ -24,10 +24,9 @@ use rmcp::service::{RequestContext, RoleClient, RunningService};
 use rmcp::{ClientHandler, ServiceError};
 use serde_json::{json, Value};
 use tempfile::TempDir;
-use warden_e2e::approvals::{mrtr_approvals_config, mrtr_approvals_template, ApprovalService};
+use warden_e2e::approvals::{approvals_config_with, approvals_template, ApprovalService};
 use warden_e2e::mcp::{connect_2026_07_28, Endpoint};
 use warden_e2e::stack::{launch_envoy, wait_for_audit_record, DemoServer, LaunchedEnvoy};
-use warden_testkit::process::free_port;
 use warden_testkit::tokens::{approver_token, dev_token};
 
 /// Alice's card number and e-mail, which the demo server returns in clear.
@@ -97,8 +96,11 @@ impl ClientHandler for Eliciting {
     }
 }
 
-/// The demo server, `warden serve` (approvers' listener on `inbox`) and an Envoy rendered from
-/// `envoy/envoy-approvals.yaml` with the demo approvals policy, a 1 s hold and `approvals.mrtr` on.
+/// The demo server, `warden serve` and an Envoy rendered from `envoy/envoy-approvals.yaml` with
+/// `policies/demo-approvals.json` as `just up` runs them (`approvals.mrtr` on, the `requestState` key
+/// passed into the Wasm VM from Envoy's environment), the approval rule's hold shortened to 1 s.
+/// `inbox` is the policy's `approvals.mrtr.inbox_base_url` (the demo's inbox, 127.0.0.1:8787);
+/// the test's `warden serve` listens elsewhere and is reached through `service`.
 struct World {
     demo: DemoServer,
     service: Arc<ApprovalService>,
@@ -111,11 +113,13 @@ impl World {
     async fn start() -> Self {
         let dir = TempDir::with_prefix("warden-e2e-rmcp-2026-").unwrap();
         let demo = DemoServer::start(dir.path()).unwrap();
-        let port = free_port().unwrap();
-        let inbox = format!("http://127.0.0.1:{port}");
-        let config = mrtr_approvals_config(&json!({"hold_seconds": 1}), &inbox).unwrap();
-        let service = ApprovalService::start(dir.path(), &config, port, None).unwrap();
-        let template = mrtr_approvals_template(service.internal_port()).unwrap();
+        let config = approvals_config_with(&json!({"hold_seconds": 1})).unwrap();
+        let inbox = config["approvals"]["mrtr"]["inbox_base_url"]
+            .as_str()
+            .unwrap_or("(no approvals.mrtr in the demo policy)")
+            .to_owned();
+        let service = ApprovalService::start(dir.path(), &config, 0, None).unwrap();
+        let template = approvals_template(service.internal_port()).unwrap();
         let envoy = launch_envoy(dir.path(), &template, &config, demo.port(), 2)
             .await
             .unwrap();
