@@ -87,7 +87,8 @@ deploy-check: build
       set -- $pair
       target/debug/render-envoy --template "$1" --plugin-config "$2" "${@:3}" --wasm "{{wasm}}" \
         --listen-port 10000 --upstream-port 18080 --admin-port 0 --audit-log "$tmp/audit.log" > "$tmp/envoy.yaml"
-      WARDEN_INTERNAL_SECRET=deploy-check-not-a-secret "{{envoy}}" --mode validate -c "$tmp/envoy.yaml" -l error >/dev/null \
+      WARDEN_INTERNAL_SECRET=deploy-check-not-a-secret WARDEN_MRTR_STATE_KEY=deploy-check-not-a-secret-0123456789abcdef \
+        "{{envoy}}" --mode validate -c "$tmp/envoy.yaml" -l error >/dev/null \
         && echo "ok      $1 with $2" || { echo "REFUSED $1 with $2"; exit 1; }
     done
     echo "==> images (into $tmp): the filter, and warden serve from the debug binary"
@@ -141,6 +142,9 @@ up port="10000": build
     # The filter-facing API (/v1/check, /v1/audit) has its own listener and wants this shared secret; Envoy
     # passes it into the Wasm VM from its environment (host_env_keys in envoy/envoy-approvals.yaml).
     (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "{{run_dir}}/internal-secret")
+    # The key sealing the MRTR `requestState` of MCP 2026-07-28 approvals (`approvals.mrtr.state_key_env`):
+    # fresh per run, never committed; only Envoy needs it, passed into the Wasm VM the same way.
+    (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "{{run_dir}}/mrtr-state-key")
     echo "==> starting warden serve (approvals API + inbox) on 127.0.0.1:$approvals_port, filter API on 127.0.0.1:$internal_port (db: {{run_dir}}/approvals.db)"
     target/debug/warden serve --config policies/demo-approvals.json --db "{{run_dir}}/approvals.db" \
       --listen 127.0.0.1:$approvals_port --internal-listen 127.0.0.1:$internal_port \
@@ -151,7 +155,7 @@ up port="10000": build
       --wasm "{{wasm}}" --listen-port {{port}} --upstream-port $upstream_port --admin-port $admin_port \
       --approvals-port $internal_port --audit-log "{{run_dir}}/audit.log" > "{{run_dir}}/envoy.yaml"
     echo "==> starting Envoy on 127.0.0.1:{{port}} (log: {{run_dir}}/envoy.log, audit: {{run_dir}}/audit.log)"
-    WARDEN_INTERNAL_SECRET="$(cat "{{run_dir}}/internal-secret")" \
+    WARDEN_INTERNAL_SECRET="$(cat "{{run_dir}}/internal-secret")" WARDEN_MRTR_STATE_KEY="$(cat "{{run_dir}}/mrtr-state-key")" \
       "{{envoy}}" -c "{{run_dir}}/envoy.yaml" --concurrency 1 --use-dynamic-base-id -l info > "{{run_dir}}/envoy.log" 2>&1 &
     pids+=($!)
     for i in $(seq 1 100); do
@@ -184,7 +188,9 @@ up port="10000": build
       -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_customer","arguments":{"customer_id":"cus_001"}}}'
 
     A call held for approval (rule approve-delete-customer): it waits up to 30 s for an approver, then answers
-    "pending" with the approval id; retry the identical call once it is approved.
+    "pending" with the approval id; retry the identical call once it is approved. An MCP 2026-07-28 client
+    that declares URL elicitation gets an input_required result instead (approvals.mrtr): a link to the
+    approval in the inbox, and a requestState to retry with once it is approved.
 
     curl -s $url -H "authorization: Bearer \$TOKEN" -H 'content-type: application/json' \\
       -H 'accept: application/json, text/event-stream' \\

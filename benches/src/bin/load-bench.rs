@@ -464,13 +464,18 @@ fn workloads(pool_len: usize) -> Vec<Workload> {
 /// The plugin configuration of the approval section: `policies/demo-approvals.json` with a reusable
 /// grant (`window`, one day; held calls wait 1 s) on the `require_approval` rule, and no audit store
 /// (`audit` removed: the records go to the access log only, as in the main run), so the one extra
-/// step of the approved call is its `/v1/check`.
+/// step of the approved call is its `/v1/check`; `approvals.mrtr` removed (no 2026-07-28 client).
 fn approvals_plugin_config() -> anyhow::Result<Value> {
     let mut config = approvals_config_with(
         &json!({"grant": "window", "window_seconds": 86_400, "hold_seconds": 1}),
     )?;
     if let Some(object) = config.as_object_mut() {
         object.remove("audit");
+    }
+    // The bench's clients are not MCP 2026-07-28 ones: `approvals.mrtr` (and the key its Envoy would
+    // need) plays no part.
+    if let Some(approvals) = config.get_mut("approvals").and_then(Value::as_object_mut) {
+        approvals.remove("mrtr");
     }
     Ok(config)
 }

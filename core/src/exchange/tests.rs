@@ -38,11 +38,13 @@ fn config() -> Value {
     config
 }
 
-/// The VM environment of the tests: the upstream credential and the internal secret.
+/// The VM environment of the tests: the upstream credential, the internal secret and the MRTR
+/// `requestState` key.
 fn environment(name: &str) -> Option<String> {
     match name {
         "UPSTREAM_KEY" => Some("upstream-secret".into()),
         "WARDEN_INTERNAL_SECRET" => Some("internal-secret".into()),
+        "WARDEN_MRTR_STATE_KEY" => Some("mrtr-state-key-0123456789abcdef0123".into()),
         _ => None,
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use axum::{
     body::{to_bytes, Body},
     extract::{Request, State},
-    http::{Method, StatusCode},
+    http::{HeaderMap, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
     Json,
@@ -26,6 +26,12 @@ pub struct Received {
     pub method: String,
     /// `params.name` of a `tools/call`, else `None`.
     pub tool: Option<String>,
+    /// The request's `Mcp-Method` header (MCP 2026-07-28, SEP-2243), when it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp_method: Option<String>,
+    /// The request's `Mcp-Name` header, when it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp_name: Option<String>,
 }
 
 /// The shared, append-only log of received messages.
@@ -46,10 +52,16 @@ impl ReceivedLog {
 }
 
 /// The JSON-RPC messages in a POST body: one object or a batch (array). Bodies that are not JSON, and
-/// array elements without a string `method` (responses), yield nothing.
-pub fn messages_in(path: &str, body: &[u8]) -> Vec<Received> {
+/// array elements without a string `method` (responses), yield nothing. Each carries the request's
+/// `Mcp-Method` and `Mcp-Name` headers (`headers`), as they arrived.
+pub fn messages_in(path: &str, headers: &HeaderMap, body: &[u8]) -> Vec<Received> {
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
         return Vec::new();
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     };
     let items = match value {
         Value::Array(items) => items,
@@ -67,6 +79,8 @@ pub fn messages_in(path: &str, body: &[u8]) -> Vec<Received> {
                 path: path.to_owned(),
                 method,
                 tool,
+                mcp_method: header("mcp-method"),
+                mcp_name: header("mcp-name"),
             })
         })
         .collect()
@@ -92,7 +106,7 @@ pub async fn record_messages(
                 .into_response()
         }
     };
-    let received = messages_in(parts.uri.path(), &bytes);
+    let received = messages_in(parts.uri.path(), &parts.headers, &bytes);
     for r in &received {
         eprintln!(
             "demo-mcp-server: {} {} {}",
@@ -120,19 +134,23 @@ mod tests {
         let body = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{}}},
                         {"jsonrpc":"2.0","method":"notifications/initialized"},
                         {"jsonrpc":"2.0","id":7,"result":{}}]"#;
-        let got = messages_in("/mcp", body);
+        let got = messages_in("/mcp", &HeaderMap::new(), body);
         assert_eq!(
             got,
             vec![
                 Received {
                     path: "/mcp".into(),
                     method: "tools/call".into(),
-                    tool: Some("echo".into())
+                    tool: Some("echo".into()),
+                    mcp_method: None,
+                    mcp_name: None,
                 },
                 Received {
                     path: "/mcp".into(),
                     method: "notifications/initialized".into(),
-                    tool: None
+                    tool: None,
+                    mcp_method: None,
+                    mcp_name: None,
                 },
             ]
         );
@@ -140,6 +158,17 @@ mod tests {
 
     #[test]
     fn non_json_body_records_nothing() {
-        assert!(messages_in("/mcp", b"not json").is_empty());
+        assert!(messages_in("/mcp", &HeaderMap::new(), b"not json").is_empty());
+    }
+
+    #[test]
+    fn the_standard_headers_are_recorded_with_the_message() {
+        let mut headers = HeaderMap::new();
+        headers.insert("mcp-method", "tools/call".parse().unwrap());
+        headers.insert("mcp-name", "echo".parse().unwrap());
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#;
+        let got = messages_in("/mcp", &headers, body);
+        assert_eq!(got[0].mcp_method.as_deref(), Some("tools/call"));
+        assert_eq!(got[0].mcp_name.as_deref(), Some("echo"));
     }
 }

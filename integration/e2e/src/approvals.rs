@@ -7,14 +7,12 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use anyhow::Context;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::stack::{launch_envoy, read_template, DemoServer, EnvoyTemplate};
+use crate::stack::{launch_envoy, read_template, wait_for_audit_record, DemoServer, EnvoyTemplate};
 use warden_testkit::paths::{workspace_root, Artifact};
-use warden_testkit::process::{
-    free_port, poll_until, spawn_listening_server, ChildGuard, LOG_TAIL_LINES,
-};
+use warden_testkit::process::{free_port, spawn_listening_server, ChildGuard, LOG_TAIL_LINES};
 
 /// The demo policy with `delete_customer` behind approval, relative to the workspace root.
 pub const APPROVALS_POLICY: &str = "policies/demo-approvals.json";
@@ -62,6 +60,25 @@ pub fn approvals_config_with(block: &Value) -> anyhow::Result<Value> {
     for (key, value) in block.as_object().into_iter().flatten() {
         rule["approval"][key] = value.clone();
     }
+    Ok(config)
+}
+
+/// The `requestState` key of MCP 2026-07-28 approvals (`approvals.mrtr`, on in [`APPROVALS_POLICY`]) in
+/// the suite, at least 32 bytes: given to every Envoy the suite starts in [`MRTR_STATE_KEY_ENV`], which
+/// [`APPROVALS_TEMPLATE`] passes into the Wasm VM.
+pub const MRTR_STATE_KEY: &str = "e2e-mrtr-state-key-0123456789abcdef0123";
+/// The environment variable holding it (`approvals.mrtr.state_key_env` of [`APPROVALS_POLICY`]).
+pub const MRTR_STATE_KEY_ENV: &str = "WARDEN_MRTR_STATE_KEY";
+
+/// [`approvals_config_with`]`(block)` whose MCP 2026-07-28 approval elicitations point at
+/// `inbox_base_url` (`approvals.mrtr.inbox_base_url`; e.g. the test's own `warden serve`,
+/// `http://127.0.0.1:PORT`) instead of the demo's inbox.
+///
+/// # Errors
+/// As [`approvals_config_with`].
+pub fn mrtr_approvals_config(block: &Value, inbox_base_url: &str) -> anyhow::Result<Value> {
+    let mut config = approvals_config_with(block)?;
+    config["approvals"]["mrtr"]["inbox_base_url"] = json!(inbox_base_url);
     Ok(config)
 }
 
@@ -260,15 +277,7 @@ impl ApprovalStack {
             .as_ref()
             .map(|d| d.path().join("audit.log"))
             .ok_or_else(|| anyhow::anyhow!("the stack's directory is gone"))?;
-        poll_until(what, Duration::from_secs(15), || {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let found = text
-                .lines()
-                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-                .find(|record| wanted(record));
-            async move { Ok(found) }
-        })
-        .await
+        wait_for_audit_record(&log, what, wanted).await
     }
 
     /// `http://127.0.0.1:PORT` of the MCP listener plus `path`.

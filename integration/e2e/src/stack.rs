@@ -21,7 +21,10 @@ use warden_testkit::{
     process::{poll_until, spawn_listening_server, ChildGuard, LOG_TAIL_LINES},
 };
 
-use crate::approvals::{INTERNAL_SECRET, INTERNAL_SECRET_ENV, MASK_HASH_KEY, MASK_HASH_KEY_ENV};
+use crate::approvals::{
+    INTERNAL_SECRET, INTERNAL_SECRET_ENV, MASK_HASH_KEY, MASK_HASH_KEY_ENV, MRTR_STATE_KEY,
+    MRTR_STATE_KEY_ENV,
+};
 
 /// How long a process may take to become ready.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,6 +52,12 @@ pub struct Received {
     pub method: String,
     /// Tool name of a `tools/call`.
     pub tool: Option<String>,
+    /// The `Mcp-Method` header the request reached the server with (MCP 2026-07-28).
+    #[serde(default)]
+    pub mcp_method: Option<String>,
+    /// The `Mcp-Name` header the request reached the server with.
+    #[serde(default)]
+    pub mcp_name: Option<String>,
 }
 
 /// The demo MCP server (`demo-mcp-server --listen 127.0.0.1:0`).
@@ -180,7 +189,9 @@ fn spawn_envoy(
         // Templates with the approvals cluster pass it into the Wasm VM (`host_env_keys`).
         .env(INTERNAL_SECRET_ENV, INTERNAL_SECRET)
         // `envoy/envoy.yaml` passes the `hash` rendering's key into the Wasm VM.
-        .env(MASK_HASH_KEY_ENV, MASK_HASH_KEY);
+        .env(MASK_HASH_KEY_ENV, MASK_HASH_KEY)
+        // `envoy/envoy-approvals.yaml` passes the MRTR `requestState` key into the Wasm VM.
+        .env(MRTR_STATE_KEY_ENV, MRTR_STATE_KEY);
     ChildGuard::spawn("envoy", command, &dir.join("envoy.log"), false)
 }
 
@@ -372,6 +383,27 @@ impl Envoy {
             )
         })
     }
+}
+
+/// Polls the audit log at `log` (Envoy flushes it about once a second) until a record satisfies
+/// `wanted`; returns that record. Lines that are not JSON are skipped.
+///
+/// # Errors
+/// When no such record appears within 15 s, naming `what`.
+pub async fn wait_for_audit_record(
+    log: &Path,
+    what: &str,
+    wanted: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    poll_until(what, Duration::from_secs(15), || {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let found = text
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|record| wanted(record));
+        async move { Ok(found) }
+    })
+    .await
 }
 
 /// The port the named listener is bound to, from the admin `/listeners?format=json`.

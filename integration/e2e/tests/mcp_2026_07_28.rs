@@ -13,22 +13,15 @@
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
-use warden_e2e::approvals::{approvals_config_with, approvals_template, ApprovalService};
+use warden_e2e::approvals::{approvals_template, mrtr_approvals_config, ApprovalService};
 use warden_e2e::python::{run_client_answering, PythonUpstream};
-use warden_e2e::stack::{demo_plugin_config, launch_envoy, Envoy};
+use warden_e2e::stack::{demo_plugin_config, launch_envoy, wait_for_audit_record, Envoy};
 use warden_testkit::process::free_port;
 use warden_testkit::tokens::{approver_token, dev_token};
 
-/// The VM environment variable holding the `requestState` key (`approvals.mrtr.state_key_env`).
-const STATE_KEY_ENV: &str = "WARDEN_MRTR_STATE_KEY";
-const STATE_KEY: &str = "e2e-mrtr-state-key-0123456789abcdef0123";
-
 /// The demo approvals policy with a 1 s hold and `approvals.mrtr` pointing at `inbox_base_url`.
 fn config(inbox_base_url: &str) -> Value {
-    let mut config = approvals_config_with(&json!({"hold_seconds": 1})).unwrap();
-    config["approvals"]["mrtr"] =
-        json!({"inbox_base_url": inbox_base_url, "state_key_env": STATE_KEY_ENV});
-    config
+    mrtr_approvals_config(&json!({"hold_seconds": 1}), inbox_base_url).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,19 +32,7 @@ async fn the_python_sdk_completes_a_held_call_by_retrying_once_an_approver_appro
     let inbox = format!("http://127.0.0.1:{port}");
     let config = config(&inbox);
     let service = ApprovalService::start(dir.path(), &config, port, None).unwrap();
-    // The key reaches the Wasm VM as an inline VM environment variable of this test's Envoy.
-    let mut template = approvals_template(service.internal_port()).unwrap();
-    let keys_line = template
-        .text
-        .lines()
-        .find(|l| l.trim_start().starts_with("host_env_keys:"))
-        .expect("the approvals template passes environment variables")
-        .to_owned();
-    let indent = &keys_line[..keys_line.len() - keys_line.trim_start().len()];
-    template.text = template.text.replace(
-        &keys_line,
-        &format!("{keys_line}\n{indent}key_values: {{ {STATE_KEY_ENV}: \"{STATE_KEY}\" }}"),
-    );
+    let template = approvals_template(service.internal_port()).unwrap();
     let envoy = launch_envoy(dir.path(), &template, &config, upstream.port(), 2)
         .await
         .unwrap();
@@ -103,18 +84,9 @@ async fn the_python_sdk_completes_a_held_call_by_retrying_once_an_approver_appro
         "executed once, after the approval: {executed:?}"
     );
     let log = dir.path().join("audit.log");
-    let approved = warden_testkit::process::poll_until(
-        "the approved record",
-        std::time::Duration::from_secs(15),
-        || {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let found = text
-                .lines()
-                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-                .find(|r| r["tool"] == "delete_customer" && r["decision"] == "approved");
-            async move { Ok(found) }
-        },
-    )
+    let approved = wait_for_audit_record(&log, "the approved record", |r| {
+        r["tool"] == "delete_customer" && r["decision"] == "approved"
+    })
     .await
     .unwrap();
     assert_eq!(approved["protocol_version"], "2026-07-28", "{approved}");

@@ -17,6 +17,11 @@ const HOLD_SECONDS: u64 = 30;
 const GRACE_MS: u64 = 5_000;
 /// The internal API secret in the VM's environment (`approvals.credential_env` of the demo policy).
 const SECRET: &str = "harness-internal-secret-0123456789";
+/// The `requestState` key in the VM's environment (`approvals.mrtr.state_key_env` of the demo policy).
+const STATE_KEY: (&str, &str) = (
+    "WARDEN_MRTR_STATE_KEY",
+    "harness-mrtr-state-key-0123456789abcdef",
+);
 
 fn approvals_host(environment: &[(&str, &str)]) -> proxy_wasm_host::Host {
     let config = read_repo_file("policies/demo-approvals.json").unwrap();
@@ -24,14 +29,14 @@ fn approvals_host(environment: &[(&str, &str)]) -> proxy_wasm_host::Host {
 }
 
 fn approvals_vm() -> (proxy_wasm_host::Host, Vm) {
-    let host = approvals_host(&[("WARDEN_INTERNAL_SECRET", SECRET)]);
+    let host = approvals_host(&[("WARDEN_INTERNAL_SECRET", SECRET), STATE_KEY]);
     let vm = host.start_vm().unwrap();
     (host, vm)
 }
 
 #[test]
 fn configuration_is_refused_without_the_internal_secret_in_the_vm_environment() {
-    let host = approvals_host(&[]);
+    let host = approvals_host(&[STATE_KEY]);
     let mut vm = host.create_vm().unwrap();
     assert!(vm.on_vm_start().unwrap());
     assert!(!vm.on_configure().unwrap());

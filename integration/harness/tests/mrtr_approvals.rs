@@ -28,8 +28,12 @@ const PENDING_EXPIRY_SECONDS: u64 = 60;
 fn config(mrtr: Option<Value>) -> Vec<u8> {
     let mut config: Value =
         serde_json::from_str(&read_repo_file("policies/demo-approvals.json").unwrap()).unwrap();
-    if let Some(mrtr) = mrtr {
-        config["approvals"]["mrtr"] = mrtr;
+    // The demo policy turns `approvals.mrtr` on; `None` takes it off.
+    match mrtr {
+        Some(mrtr) => config["approvals"]["mrtr"] = mrtr,
+        None => {
+            config["approvals"].as_object_mut().unwrap().remove("mrtr");
+        }
     }
     config.to_string().into_bytes()
 }
