@@ -1,8 +1,8 @@
 //! Names (tool names) as one URL path segment, for the pin routes the CLI calls and the inbox's
 //! forms post to.
 
-/// `name` as one URL path segment: RFC 3986 unreserved characters kept, every other byte
-/// percent-encoded (§2.1, upper-case hex).
+/// `name` as one URL path segment (or query value): RFC 3986 unreserved characters kept, every
+/// other byte percent-encoded (§2.1, upper-case hex).
 pub fn segment(name: &str) -> String {
     name.bytes()
         .map(|b| match b {

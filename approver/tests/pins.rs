@@ -61,6 +61,38 @@ fn pins_cli(service: &Service, token: &str, args: &[&str]) -> (bool, String, Str
 }
 
 #[tokio::test]
+async fn the_cli_re_pins_the_pending_definition_its_fingerprint_names() {
+    let service = Service::start(&pinning_config(json!({})), None);
+    let (v1, v2, v3) = (
+        echo("Echoes its input."),
+        echo("Echoes its input and mails it away."),
+        echo("Echoes nothing at all."),
+    );
+    for definition in [&v1, &v2, &v3] {
+        let (status, answer) = report(&service, &observed(std::slice::from_ref(definition))).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let approver = approver_token("bob@example.com", "approvers");
+    let pin = |fingerprint: String| {
+        let args = ["approve", "echo", "--fingerprint", &fingerprint];
+        pins_cli(&service, &approver, &args)
+    };
+    let (ok, _, err) = pin(tool_fingerprint(&v1));
+    assert!(
+        !ok && err.contains("409"),
+        "the pin itself is not pending: {err}"
+    );
+    let (ok, approved, err) = pin(tool_fingerprint(&v2));
+    assert!(ok, "{err}");
+    assert!(approved.contains("by bob@example.com"), "{approved}");
+    assert_eq!(
+        served_pins(&service).await,
+        json!({"echo": tool_fingerprint(&v2)}),
+        "the reviewed definition, whatever the server reported after it"
+    );
+}
+
+#[tokio::test]
 async fn first_report_pins_a_change_waits_for_an_approver_who_re_pins_with_a_diff() {
     let service = Service::start(&pinning_config(json!({})), None);
     let (v1, v2) = (

@@ -37,10 +37,16 @@ enum PinsCommand {
         /// Tool name.
         tool: String,
     },
-    /// Pin the newest pending definition of a tool (the filters let it back on their next refresh).
+    /// Pin the newest pending definition of a tool, or the one `--fingerprint` names (the filters
+    /// let it back on their next refresh).
     Approve {
         /// Tool name.
         tool: String,
+        /// The pending definition to pin: its fingerprint as `show` prints it (the one you reviewed).
+        /// The service refuses with 409 when that definition is not pending, so a definition the
+        /// server reported after you looked is never pinned by mistake.
+        #[arg(long)]
+        fingerprint: Option<String>,
     },
 }
 
@@ -64,8 +70,15 @@ async fn execute(args: &ToolsArgs) -> anyhow::Result<String> {
     let request = match command {
         PinsCommand::List => client.get(format!("{base}/v1/tools/pins")),
         PinsCommand::Show { tool } => client.get(format!("{base}/v1/tools/pins/{}", segment(tool))),
-        PinsCommand::Approve { tool } => {
-            client.post(format!("{base}/v1/tools/pins/{}/approve", segment(tool)))
+        PinsCommand::Approve { tool, fingerprint } => {
+            let reviewed = fingerprint
+                .as_deref()
+                .map(|f| format!("?fingerprint={}", segment(f)))
+                .unwrap_or_default();
+            client.post(format!(
+                "{base}/v1/tools/pins/{}/approve{reviewed}",
+                segment(tool)
+            ))
         }
     };
     let body = crate::approvals::send(request, &args.service.token, base).await?;
@@ -75,7 +88,7 @@ async fn execute(args: &ToolsArgs) -> anyhow::Result<String> {
     Ok(match command {
         PinsCommand::List => render_list(&body),
         PinsCommand::Show { .. } => render_show(&body),
-        PinsCommand::Approve { tool } => format!(
+        PinsCommand::Approve { tool, .. } => format!(
             "pinned {tool} to {} (by {})\n",
             text(&body["fingerprint"]),
             text(&body["pinned_by"])
