@@ -13,7 +13,6 @@ mod audit_store;
 mod clock;
 mod database;
 mod metrics;
-mod path_segment;
 mod policy;
 mod postgres;
 mod review;

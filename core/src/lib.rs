@@ -25,6 +25,7 @@
 //! | [`origins`] | who started a task or SSE stream (owner, rule), so later reads are bound to it |
 //! | [`pinning`] | tool-definition pinning: fingerprints, pins, changed tools hidden and refused |
 //! | [`response`] | rewriting of JSON and SSE response bodies (masking, `tools/list` filtering) |
+//! | [`url`] | text as one percent-encoded URL component |
 
 pub mod approval;
 pub mod audit;
@@ -49,6 +50,7 @@ pub mod request;
 pub mod response;
 pub mod schema;
 pub mod sse;
+pub mod url;
 
 pub use engine::Engine;
 pub use error::ConfigError;

@@ -251,15 +251,10 @@ pub fn strip_warden_fields(mut message: Value) -> Vec<u8> {
 /// The elicitation URL of approval `approval_id`: `<inbox_base_url>/inbox#approval-<id>` (the id
 /// percent-encoded as a URL fragment, RFC 3986 §3.5).
 pub fn approval_url(inbox_base_url: &str, approval_id: &str) -> String {
-    const FRAGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
     format!(
         "{}/inbox#approval-{}",
         inbox_base_url.trim_end_matches('/'),
-        percent_encoding::utf8_percent_encode(approval_id, FRAGMENT)
+        crate::url::component(approval_id)
     )
 }
 

@@ -88,7 +88,7 @@ impl PinSync {
         self.last_refresh = Some(now);
         let path = format!(
             "{PINS_PATH}?upstream={}",
-            query_encode(&self.shared.runtime.engine.upstream)
+            warden_core::url::component(&self.shared.runtime.engine.upstream)
         );
         self.dispatch("GET", path, None, InFlight::Refresh);
     }
@@ -158,16 +158,4 @@ impl PinSync {
         }
         true
     }
-}
-
-/// `text` percent-encoded for a query value (RFC 3986 unreserved characters kept).
-fn query_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

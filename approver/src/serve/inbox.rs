@@ -39,7 +39,7 @@ use super::session::{check_form, cookie, Session, SESSION_COOKIE};
 use super::store::{ApprovalRecord, ApprovalStatus, ApproverAction};
 use super::AppState;
 use crate::clock::{now, rfc3339};
-use crate::path_segment::segment;
+use warden_core::url::component as url_component;
 /// Longest session of the development sign-in (pasted token), in seconds.
 const DEV_SESSION_SECONDS: i64 = 8 * 3600;
 /// Decided requests shown under the pending ones.
@@ -230,7 +230,7 @@ fn pin_row(pending: &PendingPin, t: i64, csrf: &str) -> Markup {
             td { (rfc3339(change.seen_at)) br; span.muted { (age(t - change.seen_at)) } }
             td { pre.diff { (pending.diff) } }
             td {
-                form.inline method="post" action={ "/inbox/pins/" (segment(&change.tool)) "/approve" } {
+                form.inline method="post" action={ "/inbox/pins/" (url_component(&change.tool)) "/approve" } {
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="fingerprint" value=(change.fingerprint);
                     button.approve type="submit" name="re-pin" { "Re-pin" }

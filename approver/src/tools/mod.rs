@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::path_segment::segment;
+use warden_core::url::component as url_component;
 
 /// Options of `warden tools`.
 #[derive(Debug, Args)]
@@ -69,15 +69,17 @@ async fn execute(args: &ToolsArgs) -> anyhow::Result<String> {
     let ToolsCommand::Pins { command } = &args.command;
     let request = match command {
         PinsCommand::List => client.get(format!("{base}/v1/tools/pins")),
-        PinsCommand::Show { tool } => client.get(format!("{base}/v1/tools/pins/{}", segment(tool))),
+        PinsCommand::Show { tool } => {
+            client.get(format!("{base}/v1/tools/pins/{}", url_component(tool)))
+        }
         PinsCommand::Approve { tool, fingerprint } => {
             let reviewed = fingerprint
                 .as_deref()
-                .map(|f| format!("?fingerprint={}", segment(f)))
+                .map(|f| format!("?fingerprint={}", url_component(f)))
                 .unwrap_or_default();
             client.post(format!(
                 "{base}/v1/tools/pins/{}/approve{reviewed}",
-                segment(tool)
+                url_component(tool)
             ))
         }
     };
