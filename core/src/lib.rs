@@ -25,6 +25,7 @@
 //! | [`origins`] | who started a task or SSE stream (owner, rule), so later reads are bound to it |
 //! | [`pinning`] | tool-definition pinning: fingerprints, pins, changed tools hidden and refused |
 //! | [`response`] | rewriting of JSON and SSE response bodies (masking, `tools/list` filtering) |
+//! | [`shared_json`] | [`shared_json::SharedJson`]: how values kept in Envoy shared data are stored |
 //! | [`url`] | text as one percent-encoded URL component |
 
 pub mod approval;
@@ -49,6 +50,7 @@ pub mod reply;
 pub mod request;
 pub mod response;
 pub mod schema;
+pub mod shared_json;
 pub mod sse;
 pub mod url;
 

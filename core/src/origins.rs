@@ -35,6 +35,7 @@ use crate::audit::MessageAudit;
 use crate::engine::Engine;
 use crate::identity::Identity;
 use crate::mask::DetectorSet;
+use crate::shared_json::SharedJson;
 
 /// Buckets per kind of id.
 pub const BUCKETS: usize = 1024;
@@ -113,19 +114,10 @@ pub fn bucket_of(id: &str) -> usize {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bucket(pub Vec<(String, Origin)>);
 
+/// An unreadable bucket is empty: its tasks are refused and its streams get the strictest profile.
+impl SharedJson for Bucket {}
+
 impl Bucket {
-    /// Reads a bucket stored with [`Bucket::to_bytes`]; anything unreadable is an empty bucket.
-    pub fn from_bytes(bytes: Option<&[u8]>) -> Self {
-        bytes
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or_default()
-    }
-
-    /// The bucket as stored (JSON).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-
     /// The origin of `id`, if held.
     pub fn get(&self, id: &str) -> Option<&Origin> {
         self.0.iter().find(|(held, _)| held == id).map(|(_, o)| o)

@@ -23,12 +23,10 @@ use warden_core::jwt::{FetchOutcome, FetchStep, KeySet, RefreshState, RemoteJwks
 use warden_core::metric::Counter;
 
 use crate::metrics::Metrics;
+use crate::shared_json;
 
 /// How often the root context checks whether a fetch is due.
 pub const TICK: Duration = Duration::from_secs(1);
-
-/// Attempts of a compare-and-swap update of the shared state before giving up.
-const CAS_ATTEMPTS: usize = 4;
 
 fn keys_key(remote: &RemoteJwks) -> String {
     format!("{}.keys", remote.shared_data_key())
@@ -38,27 +36,15 @@ fn state_key(remote: &RemoteJwks) -> String {
     format!("{}.state", remote.shared_data_key())
 }
 
-/// The shared state and its CAS (unreadable data is the empty state).
-fn read_state(remote: &RemoteJwks) -> (RefreshState, Option<u32>) {
-    match hostcalls::get_shared_data(&state_key(remote)) {
-        Ok((bytes, cas)) => (RefreshState::from_bytes(bytes.as_deref()), cas),
-        Err(_) => (RefreshState::default(), None),
-    }
+/// The shared state (unreadable data is the empty state).
+fn read_state(remote: &RemoteJwks) -> RefreshState {
+    shared_json::read(&state_key(remote)).0
 }
 
 /// Applies `change` to the shared state with compare-and-swap, retrying on conflicts. Returns whether
 /// the write happened.
 fn update_state(remote: &RemoteJwks, change: impl Fn(&mut RefreshState) -> bool) -> bool {
-    for _ in 0..CAS_ATTEMPTS {
-        let (mut state, cas) = read_state(remote);
-        if !change(&mut state) {
-            return false;
-        }
-        if hostcalls::set_shared_data(&state_key(remote), Some(&state.to_bytes()), cas).is_ok() {
-            return true;
-        }
-    }
-    false
+    shared_json::update(&state_key(remote), change).unwrap_or(false)
 }
 
 /// One fetch in flight.
@@ -81,7 +67,7 @@ impl KeyFetcher {
             if self.in_flight.values().any(|f| f.issuer == issuer) {
                 continue;
             }
-            let (state, _) = read_state(remote);
+            let state = read_state(remote);
             let Some(reason) = remote.refresh_due(&state, now) else {
                 continue;
             };

@@ -17,6 +17,7 @@ pub mod pins;
 pub mod record_key;
 pub mod root;
 pub mod shared;
+pub mod shared_json;
 
 use proxy_wasm::traits::RootContext;
 use proxy_wasm::types::LogLevel;

@@ -6,11 +6,9 @@
 //! deleted through proxy-wasm, so the number of keys is fixed (`BUCKETS` per kind) and a full bucket
 //! evicts its oldest id.
 
-use proxy_wasm::hostcalls;
 use warden_core::origins::{bucket_of, Bucket, Origin, OriginKind, OriginStore};
 
-/// Attempts of a compare-and-swap update before giving up.
-const CAS_ATTEMPTS: usize = 4;
+use crate::shared_json;
 
 /// The origins of one upstream in shared data.
 pub struct SharedOrigins {
@@ -33,16 +31,11 @@ impl SharedOrigins {
 
 impl OriginStore for SharedOrigins {
     fn remember(&self, kind: OriginKind, id: &str, origin: &Origin) {
-        let key = self.key(kind, id);
-        for _ in 0..CAS_ATTEMPTS {
-            let (bytes, cas) = hostcalls::get_shared_data(&key).unwrap_or((None, None));
-            let mut bucket = Bucket::from_bytes(bytes.as_deref());
-            if !bucket.insert(id, origin) {
-                return;
-            }
-            if hostcalls::set_shared_data(&key, Some(&bucket.to_bytes()), cas).is_ok() {
-                return;
-            }
+        let remembered = shared_json::update(&self.key(kind, id), |bucket: &mut Bucket| {
+            bucket.insert(id, origin)
+        });
+        if remembered.is_ok() {
+            return;
         }
         // Not remembered: a later read of it is judged as unknown (refused, or strictest masking).
         log::warn!(
@@ -52,7 +45,7 @@ impl OriginStore for SharedOrigins {
     }
 
     fn recall(&self, kind: OriginKind, id: &str) -> Option<Origin> {
-        let (bytes, _) = hostcalls::get_shared_data(&self.key(kind, id)).ok()?;
-        Bucket::from_bytes(bytes.as_deref()).get(id).cloned()
+        let (bucket, _) = shared_json::read::<Bucket>(&self.key(kind, id));
+        bucket.get(id).cloned()
     }
 }

@@ -9,9 +9,9 @@ use std::rc::Rc;
 use proxy_wasm::hostcalls;
 use warden_core::pinning::wire::ObservedReport;
 use warden_core::pinning::{PinSource, PinState, ToolObservation};
+use warden_core::shared_json::SharedJson;
 
-/// Attempts of a compare-and-swap update before giving up.
-const CAS_ATTEMPTS: usize = 4;
+use crate::shared_json;
 
 /// Most reports the outbox holds.
 pub const MAX_OUTBOX_REPORTS: usize = 64;
@@ -40,18 +40,10 @@ impl SharedPins {
     /// Applies `change` to the stored state with compare-and-swap, retrying on conflicts. Returns
     /// whether a write happened (`change` returns whether it changed anything).
     pub fn update(&self, change: impl Fn(&mut PinState) -> bool) -> bool {
-        for _ in 0..CAS_ATTEMPTS {
-            let (bytes, cas) = hostcalls::get_shared_data(&self.key).unwrap_or((None, None));
-            let mut state = PinState::from_bytes(bytes.as_deref());
-            if !change(&mut state) {
-                return false;
-            }
-            if hostcalls::set_shared_data(&self.key, Some(&state.to_bytes()), cas).is_ok() {
-                return true;
-            }
-        }
-        log::warn!("warden: pin state not updated (shared data kept changing)");
-        false
+        shared_json::update(&self.key, change).unwrap_or_else(|shared_json::Contended| {
+            log::warn!("warden: pin state not updated (shared data kept changing)");
+            false
+        })
     }
 
     /// Merges what a listing showed ([`PinState::apply`]).
@@ -96,18 +88,13 @@ impl PinOutbox {
     /// Changes the stored reports with compare-and-swap; returns what `change` returned, or `None`
     /// when the update did not happen.
     fn update<T>(&self, change: impl Fn(&mut Vec<ObservedReport>) -> T) -> Option<T> {
-        for _ in 0..CAS_ATTEMPTS {
-            let (bytes, cas) = hostcalls::get_shared_data(&self.key).unwrap_or((None, None));
-            let mut reports: Vec<ObservedReport> = bytes
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or_default();
-            let out = change(&mut reports);
-            let bytes = serde_json::to_vec(&reports).unwrap_or_default();
-            if hostcalls::set_shared_data(&self.key, Some(&bytes), cas).is_ok() {
-                return Some(out);
-            }
-        }
-        None
+        let mut out = None;
+        shared_json::update(&self.key, |reports: &mut Vec<ObservedReport>| {
+            out = Some(change(reports));
+            true
+        })
+        .ok()?;
+        out
     }
 
     /// Queues the reports of `observations` worth reporting.

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::keys::{load_jwks, Algorithm, KeySet, Strictness};
 use crate::config::RemoteJwksConfig;
 use crate::error::ConfigError;
+use crate::shared_json::SharedJson;
 
 /// Path of the OpenID Provider Configuration, appended to the issuer (OpenID Connect Discovery 1.0 §4).
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
@@ -150,19 +151,10 @@ pub struct RefreshState {
     pub unknown_kid_at: Option<u64>,
 }
 
+/// An unreadable state is the empty one: every issuer is due for a fetch.
+impl SharedJson for RefreshState {}
+
 impl RefreshState {
-    /// Parses the shared-data value; a missing or unreadable value is the empty state.
-    pub fn from_bytes(bytes: Option<&[u8]>) -> RefreshState {
-        bytes
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or_default()
-    }
-
-    /// The shared-data value.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-
     /// Whether a token named an unknown `kid` after the last fetch attempt started.
     pub fn unknown_kid_pending(&self) -> bool {
         match (self.unknown_kid_at, self.attempted_at) {

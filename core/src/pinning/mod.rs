@@ -29,6 +29,7 @@ use serde_json::{json, Map, Value};
 pub use config::{is_fingerprint, NewTools, PinningConfig};
 
 use crate::digest::sha256_hex_of_canonical;
+use crate::shared_json::SharedJson;
 
 /// The members of a tool definition a fingerprint covers (MCP `Tool`): its name, description, input
 /// and output JSON Schemas and annotations.
@@ -98,20 +99,10 @@ fn insert_bounded(map: &mut BTreeMap<String, String>, key: &str, value: &str) ->
     true
 }
 
+/// An unreadable state is empty: only configured pins apply until the next refresh.
+impl SharedJson for PinState {}
+
 impl PinState {
-    /// Reads a state the host stored with [`PinState::to_bytes`]; anything unreadable is the empty
-    /// state.
-    pub fn from_bytes(bytes: Option<&[u8]>) -> Self {
-        bytes
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or_default()
-    }
-
-    /// The state as stored in shared data (JSON).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-
     /// Merges what a listing showed. A new tool's first fingerprint becomes its pin unless one is
     /// already learned (first writer wins); a changed tool is marked; a tool listed as pinned loses
     /// its marks. Returns whether anything changed.

@@ -68,6 +68,10 @@ pub struct ObservedReport {
     pub tools: Vec<ObservedTool>,
 }
 
+/// The filter's outbox of reports not yet delivered to `warden serve`; unreadable means empty (the
+/// tools are reported again on their next listing).
+impl crate::shared_json::SharedJson for Vec<ObservedReport> {}
+
 impl ObservedReport {
     /// The reports (at most [`MAX_REPORTED_TOOLS`] tools each) of the observations worth reporting
     /// ([`ToolObservation::is_reported`]).
