@@ -86,9 +86,9 @@ impl Tasks {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let task_id = format!("task-{n}");
         let created = now();
-        let task = Task::new(&task_id, TaskStatus::Working, &created, &created)
-            .with_ttl_ms(3_600_000)
-            .with_poll_interval_ms(50);
+        // No TTL (`ttlMs: null`): tasks are kept for the life of the process.
+        let task =
+            Task::new(&task_id, TaskStatus::Working, &created, &created).with_poll_interval_ms(50);
         let (done, outcome) = watch::channel(None);
         self.lock().insert(
             task_id.clone(),

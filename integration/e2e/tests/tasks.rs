@@ -4,8 +4,8 @@
 //! task store binds no task to a caller (any session reads any task; ids are `task-1`, `task-2`,
 //! …). What keeps the callers apart is Warden:
 //! 1. alice creates a task (a `tools/call` answered with `resultType: "task"`);
-//! 2. carol's `tasks/get`, `tasks/result` and `tasks/cancel` on alice's task id are refused with
-//!    JSON-RPC error `-32602` and never reach the server (`/_demo/received`);
+//! 2. carol's `tasks/get`, `tasks/result`, `tasks/cancel` and `tasks/update` on alice's task id are
+//!    refused with JSON-RPC error `-32602` and never reach the server (`/_demo/received`);
 //! 3. alice's `tasks/get` (the completed task carries the tool result inline, SEP-2663) and
 //!    `tasks/result` (MCP 2025-11-25) are masked with the profile of the rule that allowed the
 //!    creating call, `allow-support-tools`, although the rule allowing `tasks/*` masks nothing;
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientCapabilities, ClientConfig,
     ClientRequest, CustomRequest, ErrorData, ExtensionCapabilities, GetTaskParams, Implementation,
-    JsonObject, TaskStatus, TASKS_EXTENSION_ID,
+    InputResponses, JsonObject, TaskStatus, UpdateTaskParams, TASKS_EXTENSION_ID,
 };
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::{ClientHandler, ServiceError};
@@ -222,6 +222,12 @@ async fn tasks_are_bound_to_the_caller_that_created_them(endpoint: Endpoint) {
         carol.cancel_task(CancelTaskParams::new(&alice_task)).await,
         &alice_task,
     );
+    assert_refused(
+        carol
+            .update_task(UpdateTaskParams::new(&alice_task, InputResponses::new()))
+            .await,
+        &alice_task,
+    );
     assert_eq!(
         task_requests(&stack).await,
         before,
@@ -270,7 +276,7 @@ async fn tasks_are_bound_to_the_caller_that_created_them(endpoint: Endpoint) {
             let read = records
                 .iter()
                 .any(|r| r["method"] == "tasks/result" && r["identity"]["sub"] == "alice");
-            refused == 3 && read
+            refused == 4 && read
         })
         .await
         .unwrap();
