@@ -179,3 +179,47 @@ impl Tasks {
         CustomResult::new(json!({ "tasks": tasks }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rmcp::model::{CallToolResult, ErrorCode};
+
+    use super::*;
+
+    fn finished(text: &str) -> Result<CallToolResponse, ErrorData> {
+        Ok(CallToolResponse::Complete(CallToolResult::success(vec![
+            rmcp::model::ContentBlock::text(text),
+        ])))
+    }
+
+    #[tokio::test]
+    async fn a_task_answers_its_result_with_the_related_task_and_is_listed_for_anyone() {
+        let tasks = Tasks::default();
+        let created = tasks.start(async { finished("done") });
+        assert_eq!(created.task.task_id, "task-1");
+        assert_eq!(created.task.status, TaskStatus::Working);
+        let result = tasks.result("task-1").await.unwrap().0;
+        assert_eq!(result["content"][0]["text"], "done");
+        assert_eq!(result["_meta"][RELATED_TASK]["taskId"], "task-1");
+        let got = serde_json::to_value(tasks.get("task-1").unwrap()).unwrap();
+        assert_eq!(got["status"], "completed");
+        assert_eq!(got["result"]["content"][0]["text"], "done");
+        tasks.start(async { Err(ErrorData::internal_error("boom", None)) });
+        let listed = tasks.list().0;
+        assert_eq!(listed["tasks"][0]["taskId"], "task-1");
+        assert_eq!(listed["tasks"][1]["taskId"], "task-2");
+        assert_eq!(tasks.result("task-2").await.unwrap_err().message, "boom");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_task_is_invalid_params() {
+        let tasks = Tasks::default();
+        assert_eq!(
+            tasks.get("nope").unwrap_err().code,
+            ErrorCode::INVALID_PARAMS
+        );
+        let error = tasks.result("nope").await.unwrap_err();
+        assert_eq!(error.code, ErrorCode::INVALID_PARAMS);
+        assert_eq!(error.data.unwrap()["taskId"], "nope");
+    }
+}
