@@ -4,6 +4,8 @@
 //! Endpoints:
 //! - `/mcp`: stateful sessions (`Mcp-Session-Id`), responses as `text/event-stream` (SSE);
 //! - `/mcp-json`: stateless, responses as `application/json`;
+//! - on both, `search_customers` runs as a task for clients that declared the tasks extension, and
+//!   `tasks/get`, `tasks/result`, `tasks/list` read the tasks of every session ([`tasks`]);
 //! - `GET /_demo/received`: JSON array of every JSON-RPC message received (`{path, method, tool}`);
 //! - `POST /_demo/tool-description` (`{"tool", "description"}`): changes a tool's description in later
 //!   `tools/list` answers ([`rug_pull`]).
@@ -14,6 +16,7 @@
 mod data;
 mod record;
 mod rug_pull;
+mod tasks;
 mod tools;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -29,7 +32,7 @@ use rmcp::transport::streamable_http_server::{
     session::local::LocalSessionManager, StreamableHttpServerConfig, StreamableHttpService,
 };
 
-use crate::{record::ReceivedLog, tools::DemoServer};
+use crate::{record::ReceivedLog, tasks::Tasks, tools::DemoServer};
 
 /// Command line.
 #[derive(Debug, Parser)]
@@ -43,12 +46,14 @@ struct Cli {
     listen: SocketAddr,
 }
 
-/// The MCP service for one endpoint.
+/// The MCP service for one endpoint; its sessions share `tasks`.
 fn mcp_service(
     config: StreamableHttpServerConfig,
+    tasks: &Tasks,
 ) -> StreamableHttpService<DemoServer, LocalSessionManager> {
+    let tasks = tasks.clone();
     StreamableHttpService::new(
-        || Ok(DemoServer),
+        move || Ok(DemoServer::new(tasks.clone())),
         Arc::new(LocalSessionManager::default()),
         config,
     )
@@ -56,12 +61,14 @@ fn mcp_service(
 
 /// The whole HTTP application.
 fn app(log: ReceivedLog) -> Router {
-    let sse = mcp_service(StreamableHttpServerConfig::default());
+    let tasks = Tasks::default();
+    let sse = mcp_service(StreamableHttpServerConfig::default(), &tasks);
     let json = mcp_service(
         StreamableHttpServerConfig::default()
             .with_legacy_session_mode(false)
             .with_json_response(true)
             .with_sse_keep_alive(None),
+        &tasks,
     );
     let descriptions = rug_pull::Descriptions::default();
     Router::new()

@@ -1,13 +1,25 @@
 //! The MCP tools of the demo server, declared with rmcp's `#[tool_router]` / `#[tool_handler]` macros.
 
 use rmcp::{
-    handler::server::wrapper::{Json, Parameters},
-    tool, tool_handler, tool_router, ServerHandler,
+    handler::server::{
+        tool::ToolCallContext,
+        wrapper::{Json, Parameters},
+    },
+    model::{
+        CallToolRequestParams, CallToolResponse, CustomRequest, CustomResult, ErrorCode, ErrorData,
+        GetTaskParams, GetTaskResult, Implementation, ServerCapabilities, ServerConfig,
+    },
+    service::RequestContext,
+    tool, tool_handler, tool_router, RoleServer, ServerHandler,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{self, Customer, Invoice};
+use crate::tasks::Tasks;
+
+/// The tool that runs as a task for clients that declared the tasks extension.
+const TASK_TOOL: &str = "search_customers";
 
 /// Arguments of `search_customers`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -44,9 +56,18 @@ pub struct EchoArgs {
     pub text: String,
 }
 
-/// The demo MCP server: stateless, every session gets a fresh value.
+/// The demo MCP server: every session gets a fresh value; all of them share one task store.
 #[derive(Debug, Clone, Default)]
-pub struct DemoServer;
+pub struct DemoServer {
+    tasks: Tasks,
+}
+
+impl DemoServer {
+    /// A server value for one session, sharing `tasks` with every other session.
+    pub fn new(tasks: Tasks) -> Self {
+        Self { tasks }
+    }
+}
 
 #[tool_router]
 impl DemoServer {
@@ -86,8 +107,82 @@ impl DemoServer {
     }
 }
 
-#[tool_handler(
-    name = "warden-demo-mcp-server",
-    instructions = "Demo customer/invoice tools returning PII, for testing Warden."
-)]
-impl ServerHandler for DemoServer {}
+/// The `params.taskId` of a custom task request.
+fn task_id_of(request: &CustomRequest) -> Result<String, ErrorData> {
+    request
+        .params
+        .as_ref()
+        .and_then(|params| params.get("taskId"))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| ErrorData::invalid_params("params.taskId must be a string", None))
+}
+
+#[tool_handler]
+impl ServerHandler for DemoServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tasks()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            "warden-demo-mcp-server",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(
+            "Demo customer/invoice tools returning PII, for testing Warden.".to_owned(),
+        )
+    }
+
+    /// Runs the tool; `search_customers` runs as a task ([`crate::tasks`]) when the client
+    /// declared the tasks extension.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let as_task = request.name == TASK_TOOL
+            && context
+                .client_capabilities()
+                .is_some_and(|capabilities| capabilities.supports_tasks());
+        if !as_task {
+            return Self::tool_router()
+                .call(ToolCallContext::new(self, request, context))
+                .await;
+        }
+        let server = self.clone();
+        let work = async move {
+            Self::tool_router()
+                .call(ToolCallContext::new(&server, request, context))
+                .await
+        };
+        Ok(CallToolResponse::Task(self.tasks.start(work)))
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        self.tasks.get(&request.task_id)
+    }
+
+    /// `tasks/result` and `tasks/list` of MCP 2025-11-25, which rmcp passes on as custom requests.
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        match request.method.as_str() {
+            "tasks/result" => self.tasks.result(&task_id_of(&request)?).await,
+            "tasks/list" => Ok(self.tasks.list()),
+            other => Err(ErrorData::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                other.to_owned(),
+                None,
+            )),
+        }
+    }
+}

@@ -47,7 +47,21 @@ fn transport(url: &str, bearer: Option<&str>) -> StreamableHttpClientTransport<r
 /// # Errors
 /// When the handshake fails (transport error or JSON-RPC error).
 pub async fn connect(url: &str, bearer: Option<&str>) -> anyhow::Result<McpClient> {
-    ().serve(transport(url, bearer))
+    connect_with(url, bearer, ()).await
+}
+
+/// As [`connect`], with `handler` declaring the client's capabilities (`ClientHandler::get_info`)
+/// in `initialize` and answering the server's requests.
+///
+/// # Errors
+/// As [`connect`].
+pub async fn connect_with<H: ClientHandler>(
+    url: &str,
+    bearer: Option<&str>,
+    handler: H,
+) -> anyhow::Result<RunningService<RoleClient, H>> {
+    handler
+        .serve(transport(url, bearer))
         .await
         .map_err(|e| anyhow::anyhow!("MCP initialize with {url} failed: {e}"))
 }
