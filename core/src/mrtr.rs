@@ -35,6 +35,11 @@
 //! other key is refused ([`StateRefusal::Mixed`]), since the server's own round would then be judged
 //! with one approval and replayed with another. Once approved, the call is forwarded without
 //! `requestState` and `inputResponses` ([`strip_warden_fields`]).
+//!
+//! A retry whose state holds but whose answer to Warden's elicitation is `decline` or `cancel`
+//! ([`turned_down`]) is refused at once ([`StateRefusal::Declined`]): not held, `warden serve` not
+//! asked (clients such as rmcp 3.9 retry whatever the user chose). The state is checked first, so a
+//! decline never gets a state past [`open`].
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -145,6 +150,63 @@ pub enum StateRefusal {
     /// The retry also answers input requests that are not Warden's.
     #[error("inputResponses answers {0:?}, which Warden did not ask; a retry carrying Warden's requestState may answer only {INPUT_KEY:?}")]
     Mixed(String),
+    /// The user turned Warden's elicitation down ([`turned_down`]); found only once the state held.
+    #[error("the approval request {approval_id} was {by} by the user; call the tool again to ask for approval anew")]
+    Declined {
+        /// The approval the state names.
+        approval_id: String,
+        /// How the user turned it down.
+        by: TurnedDown,
+    },
+}
+
+/// How the user turned Warden's elicitation down: the `action` of its elicitation result
+/// (MCP 2025-06-18+ `ElicitResult.action`, `"accept" | "decline" | "cancel"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnedDown {
+    /// `"decline"`: the user explicitly refused.
+    Decline,
+    /// `"cancel"`: the user dismissed the request without choosing.
+    Cancel,
+}
+
+impl TurnedDown {
+    /// The `action` as the client sent it: `decline` or `cancel`.
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::Decline => "decline",
+            Self::Cancel => "cancel",
+        }
+    }
+}
+
+/// Past participle, as in "was declined by the user".
+impl std::fmt::Display for TurnedDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Decline => "declined",
+            Self::Cancel => "cancelled",
+        })
+    }
+}
+
+/// Whether a retry's `params.inputResponses` answers Warden's elicitation ([`INPUT_KEY`]) with an
+/// object whose `action` is exactly `"decline"` or `"cancel"`. `None` for `"accept"`, any other
+/// answer, or none: the approval in `warden serve` then decides, as for an accepted elicitation.
+///
+/// Says nothing about the state: call it only after [`open`] accepted the retry's `requestState`.
+pub fn turned_down(params: Option<&Value>) -> Option<TurnedDown> {
+    let action = params?
+        .get("inputResponses")?
+        .get(INPUT_KEY)?
+        .as_object()?
+        .get("action")?
+        .as_str()?;
+    match action {
+        "decline" => Some(TurnedDown::Decline),
+        "cancel" => Some(TurnedDown::Cancel),
+        _ => None,
+    }
 }
 
 /// Verifies Warden's `requestState` `state` for a retry by caller `(iss, sub)` of the call whose
@@ -413,6 +475,47 @@ mod tests {
         assert_eq!(
             warden_state(Some(&mixed)),
             Err(StateRefusal::Mixed("confirm".into()))
+        );
+    }
+
+    #[test]
+    fn only_a_decline_or_cancel_of_wardens_elicitation_turns_it_down() {
+        let answering = |answer: Value| json!({"name": "t", "inputResponses": {INPUT_KEY: answer}});
+        assert_eq!(
+            turned_down(Some(&answering(json!({"action": "decline"})))),
+            Some(TurnedDown::Decline)
+        );
+        assert_eq!(
+            turned_down(Some(&answering(
+                json!({"action": "cancel", "content": null})
+            ))),
+            Some(TurnedDown::Cancel)
+        );
+        for answer in [
+            json!({"action": "accept"}),
+            json!({"action": "Decline"}),
+            json!({"action": ["decline"]}),
+            json!({}),
+            json!("decline"),
+            Value::Null,
+        ] {
+            assert_eq!(
+                turned_down(Some(&answering(answer.clone()))),
+                None,
+                "{answer}"
+            );
+        }
+        let others = json!({"name": "t", "inputResponses": {"confirm": {"action": "decline"}}});
+        assert_eq!(turned_down(Some(&others)), None);
+        assert_eq!(turned_down(Some(&json!({"name": "t"}))), None);
+        assert_eq!(turned_down(None), None);
+        let refusal = StateRefusal::Declined {
+            approval_id: "ap-1".into(),
+            by: TurnedDown::Cancel,
+        };
+        assert_eq!(
+            refusal.to_string(),
+            "the approval request ap-1 was cancelled by the user; call the tool again to ask for approval anew"
         );
     }
 

@@ -6,10 +6,11 @@ use serde_json::{json, Value};
 
 use super::{Env, Exchange};
 use crate::approval::ApprovalHold;
-use crate::jsonrpc::{parse_strict, INVALID_PARAMS};
+use crate::audit::{ApprovalAudit, RecordedError};
+use crate::jsonrpc::{parse_strict, INVALID_PARAMS, POLICY_DENIED};
 use crate::mrtr::{
     accepts_url_elicitation, approval_url, input_required_result, open, strip_warden_fields,
-    warden_state, ApprovalState, StateRefusal,
+    turned_down, warden_state, ApprovalState, StateRefusal,
 };
 use crate::reply::LocalReply;
 
@@ -38,7 +39,8 @@ impl Exchange {
     ///
     /// # Errors
     /// The refusal of a retry whose Warden `requestState` does not hold for this caller and call, or
-    /// that mixes it with answers for the server.
+    /// that mixes it with answers for the server; then (the state holding) of a retry whose user
+    /// declined or cancelled Warden's elicitation ([`StateRefusal::Declined`]).
     pub(super) fn mrtr_round(
         &self,
         env: &Env<'_>,
@@ -59,13 +61,19 @@ impl Exchange {
             Some(state) => {
                 let key = engine.secrets.mrtr_state_key.as_deref().unwrap_or_default();
                 let caller = &hold.check.caller;
-                open(
+                let opened = open(
                     state,
                     key.as_bytes(),
                     (&caller.iss, &caller.sub),
                     &hold.check.call_digest,
                     env.now_unix_seconds(),
                 )?;
+                if let Some(by) = turned_down(params) {
+                    return Err(StateRefusal::Declined {
+                        approval_id: opened.approval_id,
+                        by,
+                    });
+                }
                 Some(strip_warden_fields(message))
             }
         };
@@ -116,17 +124,47 @@ impl Exchange {
     }
 }
 
-/// The JSON-RPC error (HTTP 200, -32602 invalid params) refusing a retry's `requestState`, and its
-/// message: `data.status` is `request_state_refused`, `data.reason` says why.
-pub(super) fn state_refusal(hold: &ApprovalHold, refusal: &StateRefusal) -> (LocalReply, String) {
-    let message = format!("tool call \"{}\" refused: {refusal}", hold.check.tool);
-    let reply = LocalReply::jsonrpc_error(
-        200,
-        &hold.jsonrpc_id,
-        INVALID_PARAMS,
-        &message,
-        Some(json!({"rule": hold.check.rule, "tool": hold.check.tool,
-                    "status": "request_state_refused", "reason": refusal.to_string()})),
-    );
-    (reply, message)
+/// A held call refused because of its retry ([`state_refusal`]).
+pub(super) struct RetryRefusal {
+    /// The JSON-RPC error sent to the client (HTTP 200).
+    pub(super) reply: LocalReply,
+    /// That error as audited.
+    pub(super) error: RecordedError,
+    /// The approval a declined elicitation named (its id only); `None` for a refused state.
+    pub(super) approval: Option<ApprovalAudit>,
+}
+
+/// The JSON-RPC error refusing a retry (`data.reason` says why, `data.rule` and `data.tool` name the
+/// call):
+/// - the user declined or cancelled Warden's elicitation ([`StateRefusal::Declined`]): -32003, the
+///   policy denial, with `data.status` `declined`, `data.action` (`decline` | `cancel`) and
+///   `data.approval_id`;
+/// - its `requestState` does not hold: -32602 invalid params, `data.status` `request_state_refused`.
+pub(super) fn state_refusal(hold: &ApprovalHold, refusal: &StateRefusal) -> RetryRefusal {
+    let (rule, tool) = (&hold.check.rule, &hold.check.tool);
+    let message = format!("tool call \"{tool}\" refused: {refusal}");
+    let reason = refusal.to_string();
+    let (code, data, approval) = match refusal {
+        StateRefusal::Declined { approval_id, by } => (
+            POLICY_DENIED,
+            json!({"rule": rule, "tool": tool, "status": "declined", "approval_id": approval_id,
+                   "action": by.action(), "reason": reason}),
+            Some(ApprovalAudit {
+                id: approval_id.clone(),
+                approvers: Vec::new(),
+                decided_at: None,
+                expires_at: None,
+            }),
+        ),
+        _ => (
+            INVALID_PARAMS,
+            json!({"rule": rule, "tool": tool, "status": "request_state_refused", "reason": reason}),
+            None,
+        ),
+    };
+    RetryRefusal {
+        reply: LocalReply::jsonrpc_error(200, &hold.jsonrpc_id, code, &message, Some(data)),
+        error: RecordedError { code, message },
+        approval,
+    }
 }

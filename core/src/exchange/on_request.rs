@@ -11,7 +11,7 @@ use crate::approval::{ApprovalHold, Resolution, CHECK_PATH, INTERNAL_SECRET_HEAD
 use crate::audit::{AuditDecision, RecordedError};
 use crate::body_encoding::{body_on_method_refusal, check_body_encoding, FORWARDED_CONTENT_TYPE};
 use crate::exchange::CheckCall;
-use crate::jsonrpc::{INVALID_PARAMS, INVALID_REQUEST, POLICY_DENIED};
+use crate::jsonrpc::{INVALID_REQUEST, POLICY_DENIED};
 use crate::jwt::{AuthError, ResourceServer, IDENTITY_HEADER_PREFIX};
 use crate::metric::Counter;
 use crate::mirrored_headers::{MirroredHeaders, MCP_METHOD, MCP_NAME};
@@ -408,8 +408,8 @@ impl Exchange {
         }
     }
 
-    /// Refuses a held call whose Warden `requestState` does not hold (audit decision `deny`);
-    /// `warden serve` is not asked.
+    /// Refuses a held call whose Warden `requestState` does not hold, or whose user declined
+    /// Warden's elicitation (audit decision `deny`); `warden serve` is not asked.
     fn refuse_request_state(
         &mut self,
         env: &Env<'_>,
@@ -417,20 +417,21 @@ impl Exchange {
         hold: &ApprovalHold,
         refusal: &StateRefusal,
     ) -> Step {
-        let (reply, message) = state_refusal(hold, refusal);
+        let refused = state_refusal(hold, refusal);
         effects.push(Effect::Log(
             LogLevel::Info,
-            format!("warden: {} {message}", hold.check.caller.sub),
+            format!(
+                "warden: {} {}",
+                hold.check.caller.sub, refused.error.message
+            ),
         ));
         effects.push(Effect::Count(Counter::Denied, 1));
         for audit in &mut self.messages {
             audit.decision = AuditDecision::Deny;
-            audit.jsonrpc_error = Some(RecordedError {
-                code: INVALID_PARAMS,
-                message: message.clone(),
-            });
+            audit.jsonrpc_error = Some(refused.error.clone());
+            audit.approval = refused.approval.clone();
         }
-        self.reply(env, effects, reply)
+        self.reply(env, effects, refused.reply)
     }
 
     /// Refuses the request as a whole before any message was read (audit decision `invalid`).

@@ -22,7 +22,7 @@ const INBOX: &str = "https://approvals.example";
 const MODERN: &str = "2026-07-28";
 const OLDER: &str = "2025-11-25";
 const KEY: &str = "warden.approval";
-/// `pending_expiry_seconds` of the approval rule in [`an_expired_state_is_refused`].
+/// `pending_expiry_seconds` of the approval rule in [`short_lived_vm`].
 const PENDING_EXPIRY_SECONDS: u64 = 60;
 
 fn config(mrtr: Option<Value>) -> Vec<u8> {
@@ -294,16 +294,20 @@ fn a_retry_still_pending_gets_the_same_answer_and_a_denied_one_the_denial() {
         .contains("not today"));
 }
 
+/// `state` with its character at `at` changed.
+fn tampered(state: &str, at: usize) -> String {
+    let mut bytes = state.as_bytes().to_vec();
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
+
 #[test]
 fn a_tampered_state_is_refused() {
     let (_host, mut vm) = mrtr_vm();
     let state = issued_state(&mut vm, "alice", "cus_001");
     // One character of the payload, then one of the MAC.
     for at in [state.len() / 2, state.len() - 3] {
-        let mut bytes = state.clone().into_bytes();
-        bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
-        let tampered = String::from_utf8(bytes).unwrap();
-        let retry = retry_of(delete_call(3, "cus_001"), &tampered);
+        let retry = retry_of(delete_call(3, "cus_001"), &tampered(&state, at));
         assert_state_refused(&mut vm, "alice", &retry, "requestState");
     }
     let forged = retry_of(delete_call(3, "cus_001"), "warden-mrtr.v1.e30.AAAA");
@@ -320,9 +324,9 @@ fn a_state_replayed_by_another_caller_or_for_other_arguments_is_refused() {
     assert_state_refused(&mut vm, "alice", &other, "another call");
 }
 
-#[test]
-fn an_expired_state_is_refused() {
-    // The state lives as long as the rule's pending approvals: 60 s here.
+/// A VM whose approval rule's pending approvals (and so Warden's states) live
+/// [`PENDING_EXPIRY_SECONDS`].
+fn short_lived_vm() -> (proxy_wasm_host::Host, Vm) {
     let mut config: Value = serde_json::from_slice(&config(Some(mrtr_block()))).unwrap();
     let rule = config["policy"]["rules"]
         .as_array_mut()
@@ -338,7 +342,13 @@ fn an_expired_state_is_refused() {
             (STATE_KEY_ENV, STATE_KEY),
         ],
     );
-    let mut vm = host.start_vm().unwrap();
+    let vm = host.start_vm().unwrap();
+    (host, vm)
+}
+
+#[test]
+fn an_expired_state_is_refused() {
+    let (_host, mut vm) = short_lived_vm();
     let state = issued_state(&mut vm, "alice", "cus_001");
     let retry = retry_of(delete_call(3, "cus_001"), &state);
     vm.advance(Duration::from_secs(PENDING_EXPIRY_SECONDS - 1))
@@ -359,6 +369,108 @@ fn a_retry_mixing_wardens_state_with_answers_for_the_server_is_refused() {
     let mut retry = retry_of(delete_call(3, "cus_001"), &state);
     retry["params"]["inputResponses"]["server_confirm"] = json!({"action": "accept"});
     assert_state_refused(&mut vm, "alice", &retry, "server_confirm");
+}
+
+/// `retry` with Warden's elicitation answered `action` (as rmcp 3.9 sends after the user's choice).
+fn answered(mut retry: Value, action: &str) -> Value {
+    retry["params"]["inputResponses"][KEY] = json!({"action": action});
+    retry
+}
+
+#[test]
+fn a_declined_or_cancelled_approval_elicitation_is_refused_at_once_and_audited_as_a_denial() {
+    let (_host, mut vm) = mrtr_vm();
+    let state = issued_state(&mut vm, "alice", "cus_001");
+    for (action, said) in [("decline", "declined"), ("cancel", "cancelled")] {
+        let retry = answered(retry_of(delete_call(3, "cus_001"), &state), action);
+        let id = send(&mut vm, "alice", MODERN, &retry);
+        assert!(
+            check_call(&vm).is_none(),
+            "{action}: neither held nor asked of the service"
+        );
+        let reply = local_answer(&vm, id);
+        assert_eq!(reply["id"], 103, "{reply}");
+        assert_eq!(reply["error"]["code"], -32003, "{reply}");
+        let data = &reply["error"]["data"];
+        assert_eq!(data["status"], "declined", "{reply}");
+        assert_eq!(data["action"], action, "{reply}");
+        assert_eq!(data["approval_id"], "ap-1", "{reply}");
+        assert_eq!(data["tool"], "delete_customer", "{reply}");
+        let message = reply["error"]["message"].as_str().unwrap();
+        for words in [
+            "approval request ap-1",
+            said,
+            "by the user",
+            "call the tool again",
+        ] {
+            assert!(message.contains(words), "{words:?} not in {message:?}");
+        }
+        let record = record_of(&mut vm, id);
+        assert_eq!(record["decision"], "deny", "{record}");
+        assert_eq!(record["approval"]["id"], "ap-1", "{record}");
+        assert_eq!(record["jsonrpc_error"]["code"], -32003, "{record}");
+        assert_eq!(record["jsonrpc_error"]["message"], message, "{record}");
+    }
+}
+
+#[test]
+fn a_decline_does_not_get_a_tampered_or_foreign_state_past_the_state_checks() {
+    let (_host, mut vm) = mrtr_vm();
+    let state = issued_state(&mut vm, "alice", "cus_001");
+    let tampered = tampered(&state, state.len() / 2);
+    for action in ["decline", "cancel"] {
+        let retry = answered(retry_of(delete_call(3, "cus_001"), &tampered), action);
+        assert_state_refused(&mut vm, "alice", &retry, "requestState");
+        let forged = answered(
+            retry_of(delete_call(3, "cus_001"), "warden-mrtr.v1.e30.AAAA"),
+            action,
+        );
+        assert_state_refused(&mut vm, "alice", &forged, "MAC does not match");
+        let retry = answered(retry_of(delete_call(3, "cus_001"), &state), action);
+        assert_state_refused(&mut vm, "dave", &retry, "another caller");
+        let other = answered(retry_of(delete_call(3, "cus_002"), &state), action);
+        assert_state_refused(&mut vm, "alice", &other, "another call");
+        let mut mixed = answered(retry_of(delete_call(3, "cus_001"), &state), action);
+        mixed["params"]["inputResponses"]["server_confirm"] = json!({"action": action});
+        assert_state_refused(&mut vm, "alice", &mixed, "server_confirm");
+    }
+}
+
+#[test]
+fn a_decline_carrying_an_expired_state_is_refused_as_expired() {
+    let (_host, mut vm) = short_lived_vm();
+    let state = issued_state(&mut vm, "alice", "cus_001");
+    vm.advance(Duration::from_secs(PENDING_EXPIRY_SECONDS))
+        .unwrap();
+    for action in ["decline", "cancel"] {
+        let late = answered(retry_of(delete_call(3, "cus_001"), &state), action);
+        assert_state_refused(&mut vm, "alice", &late, "expired");
+    }
+}
+
+#[test]
+fn a_retry_without_a_decline_is_still_held_and_asked_of_the_service() {
+    let (_host, mut vm) = mrtr_vm();
+    let state = issued_state(&mut vm, "alice", "cus_001");
+    let accepted = retry_of(delete_call(3, "cus_001"), &state);
+    let mut state_only = accepted.clone();
+    state_only["params"]
+        .as_object_mut()
+        .unwrap()
+        .remove("inputResponses");
+    let mut no_answer = accepted.clone();
+    no_answer["params"]["inputResponses"] = json!({});
+    // Not an elicitation result Warden can read as a refusal: the approval decides, as for `accept`.
+    let unknown = answered(accepted.clone(), "Decline");
+    let mut not_an_object = accepted.clone();
+    not_an_object["params"]["inputResponses"][KEY] = json!("decline");
+    for retry in [accepted, state_only, no_answer, unknown, not_an_object] {
+        let id = send(&mut vm, "alice", MODERN, &retry);
+        assert!(check_call(&vm).is_some(), "held and asked: {retry}");
+        answer(&mut vm, pending("ap-1"));
+        let reply = local_answer(&vm, id);
+        assert_eq!(reply["result"]["resultType"], "input_required", "{reply}");
+    }
 }
 
 #[test]
