@@ -385,18 +385,20 @@ async fn a_declined_approval_elicitation_never_executes_the_call() {
     )
     .await;
     // rmcp retries after a decline as after an accept (the action is the server's to judge); Warden
-    // finds the approval still pending and answers `input_required` again, round after round.
+    // reads the decline in the retry's `inputResponses` and refuses the call at once.
     let outcome = client
         .call_tool_with_mrtr_max_rounds(delete_alice(), 2)
         .await;
-    assert!(
-        matches!(
-            outcome,
-            Err(ServiceError::InputRequiredRoundsExceeded { max_rounds: 2 })
-        ),
-        "{outcome:?}"
+    let Err(ServiceError::McpError(error)) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(error.code.0, -32003, "{error:?}");
+    assert_eq!(
+        error.data.as_ref().unwrap()["status"],
+        "declined",
+        "{error:?}"
     );
-    assert_eq!(handler.shown().len(), 2, "{:?}", handler.shown());
+    assert_eq!(handler.shown().len(), 1, "{:?}", handler.shown());
     assert!(
         world
             .demo
