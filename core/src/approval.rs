@@ -230,6 +230,8 @@ impl Engine {
                 method: "tools/call",
                 tool: Some(&request.tool),
                 arguments: Some(&request.arguments),
+                // Refused at load on `require_approval` rules (the check carries no answers).
+                input_responses: None,
             },
         );
         if decision.action != RuleAction::RequireApproval

@@ -338,6 +338,12 @@ pub struct MatchConfig {
     /// Conditions on values inside the call's `arguments`; all must hold.
     #[serde(default)]
     pub arguments: Vec<ArgumentMatch>,
+    /// Conditions on values inside the `inputResponses` of a retried `tools/call` (MCP 2026-07-28
+    /// Multi Round-Trip Requests, SEP-2322: the client's answers to the server's `inputRequests`),
+    /// pointers from `inputResponses` (`/confirm/content/approved`); all must hold. Client input,
+    /// judged like `arguments`.
+    #[serde(default)]
+    pub input_responses: Vec<ArgumentMatch>,
 }
 
 /// A condition on one claim of the caller's token, with exactly one of `equals` and `regex`. A

@@ -257,6 +257,7 @@ mod tests {
             method: "ping",
             tool: None,
             arguments: None,
+            input_responses: None,
         };
         engine.policy.decide(identity, &call).rule.is_some()
     }

@@ -207,6 +207,12 @@ impl Message {
         self.tools_call_params()?.get("arguments")
     }
 
+    /// `params.inputResponses` of a `tools/call` retried under MCP 2026-07-28 Multi Round-Trip
+    /// Requests (SEP-2322), when present.
+    pub fn input_responses(&self) -> Option<&Value> {
+        self.tools_call_params()?.get("inputResponses")
+    }
+
     fn tools_call_params(&self) -> Option<&Map<String, Value>> {
         match self {
             Message::Request { method, params, .. } | Message::Notification { method, params }

@@ -32,6 +32,10 @@
 //!   that string, never decoded. Servers that coerce (pydantic reads `"5"` as `5`, FastMCP decodes
 //!   JSON text for a non-string parameter) accept spellings a value test does not see, so pin the
 //!   shape with `type` in `allow` rules and leave the rest to a `deny` default.
+//! - `input_responses`: the same tests with pointers into the `inputResponses` of a `tools/call` retried
+//!   under MCP 2026-07-28 Multi Round-Trip Requests (SEP-2322), the client's answers to the server's
+//!   `inputRequests` (`/confirm/content/approved`): client input, judged like `arguments` on every
+//!   round. A call without `inputResponses` fails every test but `exists: false` and `type: "null"`.
 //! - Regexes use `regex-lite` syntax; write `(?i)` for case-insensitive, `^…$` to anchor.
 //!
 //! Configuration problems are reported as [`ConfigError`]s at the JSON path of the offending value,
@@ -63,6 +67,8 @@ pub struct Call<'a> {
     pub tool: Option<&'a str>,
     /// The call's `params.arguments`, when present.
     pub arguments: Option<&'a Value>,
+    /// The call's `params.inputResponses` (an MRTR retry, SEP-2322), when present.
+    pub input_responses: Option<&'a Value>,
 }
 
 /// What the policy decided for one message.
@@ -101,6 +107,8 @@ struct Rule {
     method: MethodCondition,
     tool: Option<Glob>,
     arguments: Vec<ArgumentCondition>,
+    /// Conditions on the call's `inputResponses`, compiled like `arguments`.
+    input_responses: Vec<ArgumentCondition>,
     /// The `approval` block of a `require_approval` rule, validated.
     approval: Option<ApprovalRuleConfig>,
     /// Scopes a matching call needs (`required_scopes`).
@@ -210,8 +218,9 @@ impl Policy {
     /// The rules are walked in order as for a call of `tool` whose arguments are unknown. Among the
     /// rules whose identity, method and tool conditions hold:
     /// - an `allow` rule lists the tool (with argument conditions, some call could match it);
-    /// - a `deny` rule without argument conditions hides it (it denies every call of the tool);
-    /// - a `deny` rule with argument conditions is passed over (calls with other arguments go on).
+    /// - a `deny` rule without argument or input-response conditions hides it (it denies every call
+    ///   of the tool);
+    /// - a `deny` rule with such conditions is passed over (calls with other input go on).
     ///
     /// When no rule settles it, the tool is listed if a `tools/call` no rule matches would be allowed
     /// (the default is `allow`, or `tools/call` is an open method).
@@ -220,6 +229,7 @@ impl Policy {
             method: TOOLS_CALL,
             tool: Some(tool),
             arguments: None,
+            input_responses: None,
         };
         for rule in &self.rules {
             if !rule.matches_ignoring_arguments(identity, &call) {
@@ -227,7 +237,7 @@ impl Policy {
             }
             match rule.action {
                 RuleAction::Allow | RuleAction::RequireApproval => return true,
-                RuleAction::Deny if rule.arguments.is_empty() => return false,
+                RuleAction::Deny if !rule.has_input_conditions() => return false,
                 RuleAction::Deny => {}
             }
         }
@@ -332,13 +342,18 @@ impl Rule {
             .enumerate()
             .map(|(i, c)| ClaimCondition::compile(c, &index(&claims_path, i)))
             .collect::<Result<_, _>>()?;
-        let arguments_path = member(&match_path, "arguments");
-        let arguments = m
-            .arguments
-            .iter()
-            .enumerate()
-            .map(|(i, a)| ArgumentCondition::compile(a, &index(&arguments_path, i)))
-            .collect::<Result<_, _>>()?;
+        let arguments =
+            ArgumentCondition::compile_all(&m.arguments, &member(&match_path, "arguments"))?;
+        let responses_path = member(&match_path, "input_responses");
+        let input_responses = ArgumentCondition::compile_all(&m.input_responses, &responses_path)?;
+        if config.action == RuleAction::RequireApproval && !input_responses.is_empty() {
+            return Err(ConfigError::new(
+                responses_path,
+                "a require_approval rule cannot have input_responses conditions: warden serve \
+                 re-checks a held call on its tool and arguments only; judge the answers with an \
+                 allow or deny rule before it",
+            ));
+        }
         let approval = check_approval(config, &path)?;
         let required_scopes = check_required_scopes(config, &path)?;
         let record = check_record(config.record, &path)?;
@@ -356,6 +371,7 @@ impl Rule {
             method,
             tool,
             arguments,
+            input_responses,
             path,
         })
     }
@@ -366,9 +382,19 @@ impl Rule {
                 .arguments
                 .iter()
                 .all(|condition| condition.holds(call.arguments))
+            && self
+                .input_responses
+                .iter()
+                .all(|condition| condition.holds(call.input_responses))
     }
 
-    /// Every condition except those on the call's arguments.
+    /// Whether the rule has conditions on what the client sends with a call (`arguments`,
+    /// `input_responses`).
+    fn has_input_conditions(&self) -> bool {
+        !self.arguments.is_empty() || !self.input_responses.is_empty()
+    }
+
+    /// Every condition except those on the call's arguments and input responses.
     fn matches_ignoring_arguments(&self, identity: &Identity, call: &Call<'_>) -> bool {
         let method = match &self.method {
             MethodCondition::Any => true,
@@ -442,6 +468,18 @@ impl ClaimCondition {
 }
 
 impl ArgumentCondition {
+    /// Compiles the list at `path` (`policy.rules[0].match.arguments`).
+    fn compile_all(
+        configs: &[ArgumentMatch],
+        path: &str,
+    ) -> Result<Vec<ArgumentCondition>, ConfigError> {
+        configs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| ArgumentCondition::compile(a, &index(path, i)))
+            .collect()
+    }
+
     fn compile(config: &ArgumentMatch, path: &str) -> Result<ArgumentCondition, ConfigError> {
         check_json_pointer(&config.pointer, &member(path, "pointer"))?;
         let [equals, regex] = equals_and_regex(&config.equals, config.regex.as_deref(), path)?;
@@ -901,6 +939,7 @@ mod tests {
                 method: "tools/call",
                 tool: Some("x"),
                 arguments: None,
+                input_responses: None,
             },
         );
         assert_eq!(
@@ -953,6 +992,7 @@ mod tests {
             method: TOOLS_CALL,
             tool: Some(tool),
             arguments,
+            input_responses: None,
         }
     }
 
@@ -961,6 +1001,7 @@ mod tests {
             method,
             tool: None,
             arguments: None,
+            input_responses: None,
         }
     }
 
@@ -1087,6 +1128,45 @@ mod tests {
     }
 
     #[test]
+    fn input_response_conditions_judge_the_answers_of_a_retried_call() {
+        let p = policy(json!({"open_methods": [], "rules": [
+            {"id": "no-bulk-confirm", "action": "deny", "match": {"tool": "delete_*",
+                "input_responses": [{"pointer": "/confirm/content/scope", "equals": "all"}]}},
+            {"id": "confirmed", "action": "allow", "match": {"tool": "delete_*",
+                "input_responses": [{"pointer": "/confirm/action", "equals": "accept"}]}}]}));
+        let retry = |responses: Value| {
+            let decision = p.decide(
+                &alice(),
+                &Call {
+                    input_responses: Some(&responses),
+                    ..tool_call("delete_customer", None)
+                },
+            );
+            decision.rule
+        };
+        assert_eq!(
+            retry(json!({"confirm": {"action": "accept", "content": {"scope": "one"}}})),
+            Some("confirmed".to_owned())
+        );
+        assert_eq!(
+            retry(json!({"confirm": {"action": "accept", "content": {"scope": "all"}}})),
+            Some("no-bulk-confirm".to_owned())
+        );
+        assert_eq!(retry(json!({"confirm": {"action": "decline"}})), None);
+        assert!(!allowed(&p, &alice(), &tool_call("delete_customer", None)));
+        // A deny rule on input responses does not hide the tool: some call of it is allowed.
+        assert!(p.may_list_tool(&alice(), "delete_customer"));
+        let e = try_policy(json!({"rules": [{"id": "r", "action": "allow",
+            "match": {"input_responses": [{"pointer": "confirm", "exists": true}]}}]}))
+        .unwrap_err();
+        assert_eq!(e.path, "policy.rules[0].match.input_responses[0].pointer");
+        let e = try_policy(json!({"rules": [{"id": "r", "action": "require_approval",
+            "match": {"input_responses": [{"pointer": "/confirm", "exists": true}]}}]}))
+        .unwrap_err();
+        assert_eq!(e.path, "policy.rules[0].match.input_responses");
+    }
+
+    #[test]
     fn rule_with_tool_and_no_method_matches_tools_call_only() {
         let p = single(json!({"tool": "*"}));
         assert!(allowed(&p, &alice(), &tool_call("echo", None)));
@@ -1094,6 +1174,7 @@ mod tests {
             method: "tasks/get",
             tool: Some("echo"),
             arguments: None,
+            input_responses: None,
         };
         assert!(!allowed(&p, &alice(), &other));
     }

@@ -411,6 +411,7 @@ impl Engine {
                     method,
                     tool: message.tool_name(),
                     arguments: message.arguments(),
+                    input_responses: message.input_responses(),
                 },
             ),
             // A client's response to a server request (sampling, elicitation) names no method.

@@ -96,6 +96,7 @@ fn call<'a>(tool: &'a str, arguments: &'a Value) -> Call<'a> {
         method: "tools/call",
         tool: Some(tool),
         arguments: Some(arguments),
+        input_responses: None,
     }
 }
 
@@ -212,6 +213,7 @@ fn demo_denies_unknown_tools_by_default_but_keeps_the_session_open() {
             method,
             tool: None,
             arguments: None,
+            input_responses: None,
         };
         assert_eq!(
             decided_by(&demo.decide(&anyone, &open)),
@@ -223,6 +225,7 @@ fn demo_denies_unknown_tools_by_default_but_keeps_the_session_open() {
         method: "resources/read",
         tool: None,
         arguments: None,
+        input_responses: None,
     };
     assert_eq!(decided_by(&demo.decide(&anyone, &read)), (DENY, None));
 }
@@ -243,6 +246,7 @@ fn analysts_get_read_tools_with_their_masking_profile_and_nothing_else() {
         method: "resources/read",
         tool: None,
         arguments: None,
+        input_responses: None,
     };
     assert_eq!(
         decided_by(&policy.decide(&analyst, &read)),

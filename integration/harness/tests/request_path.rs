@@ -220,3 +220,52 @@ fn body_completed_by_trailers_is_judged_in_the_trailers_callback() {
         }
     }
 }
+
+#[test]
+fn a_rule_on_input_responses_judges_the_answers_of_an_mrtr_retry() {
+    let mut config: Value = json_body(&warden_harness::demo_configuration().unwrap()).unwrap();
+    let rules = config["policy"]["rules"].as_array_mut().unwrap();
+    rules.insert(
+        0,
+        json!({"id": "no-export-all", "action": "deny", "match": {"tool": "search_customers",
+            "input_responses": [{"pointer": "/scope/content/rows", "equals": "all"}]}}),
+    );
+    let host = warden_harness::warden_host(config.to_string().as_bytes()).unwrap();
+    let mut vm = host.start_vm().unwrap();
+    let retry = |rows: &str| {
+        let mut call = tool_call(7, "search_customers", json!({"query": "acme"}));
+        call["params"]["inputResponses"] =
+            json!({"scope": {"action": "accept", "content": {"rows": rows}}});
+        call["params"]["requestState"] = json!("server-state-1");
+        call.to_string()
+    };
+    let mut stream = vm.http_stream().unwrap();
+    let body = retry("all");
+    send_request(
+        &mut stream,
+        &post_headers(Some(&alice())),
+        &[body.as_bytes()],
+    )
+    .unwrap();
+    let local = stream
+        .local_response()
+        .expect("the answers are refused by the rule");
+    let answer = json_body(&local.body).unwrap();
+    assert_eq!(answer["error"]["code"], -32003, "{answer}");
+    assert_eq!(answer["error"]["data"]["rule"], "no-export-all", "{answer}");
+    assert!(stream.request().forwarded.is_empty());
+
+    let mut stream = vm.http_stream().unwrap();
+    let body = retry("first page");
+    send_request(
+        &mut stream,
+        &post_headers(Some(&alice())),
+        &[body.as_bytes()],
+    )
+    .unwrap();
+    assert!(stream.local_response().is_none(), "other answers go on");
+    assert_eq!(
+        json_body(&stream.request().forwarded).unwrap(),
+        json_body(body.as_bytes()).unwrap()
+    );
+}
