@@ -38,7 +38,7 @@ fn state_key(remote: &RemoteJwks) -> String {
 
 /// The shared state (unreadable data is the empty state).
 fn read_state(remote: &RemoteJwks) -> RefreshState {
-    shared_json::read(&state_key(remote)).0
+    shared_json::read(&state_key(remote))
 }
 
 /// Applies `change` to the shared state with compare-and-swap, retrying on conflicts. Returns whether

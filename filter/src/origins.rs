@@ -45,7 +45,8 @@ impl OriginStore for SharedOrigins {
     }
 
     fn recall(&self, kind: OriginKind, id: &str) -> Option<Origin> {
-        let (bucket, _) = shared_json::read::<Bucket>(&self.key(kind, id));
-        bucket.get(id).cloned()
+        shared_json::read::<Bucket>(&self.key(kind, id))
+            .get(id)
+            .cloned()
     }
 }

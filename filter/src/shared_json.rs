@@ -11,8 +11,13 @@ const CAS_ATTEMPTS: usize = 4;
 #[derive(Debug)]
 pub struct Contended;
 
-/// The value at `key` (missing or unreadable: the default) and its CAS token.
-pub fn read<T: SharedJson>(key: &str) -> (T, Option<u32>) {
+/// The value at `key` (missing or unreadable: the default).
+pub fn read<T: SharedJson>(key: &str) -> T {
+    read_with_cas(key).0
+}
+
+/// [`read`], with the CAS token of what was read.
+fn read_with_cas<T: SharedJson>(key: &str) -> (T, Option<u32>) {
     let (bytes, cas) = hostcalls::get_shared_data(key).unwrap_or((None, None));
     (T::from_bytes(bytes.as_deref()), cas)
 }
@@ -28,7 +33,7 @@ pub fn update<T: SharedJson>(
     mut change: impl FnMut(&mut T) -> bool,
 ) -> Result<bool, Contended> {
     for _ in 0..CAS_ATTEMPTS {
-        let (mut value, cas) = read::<T>(key);
+        let (mut value, cas) = read_with_cas::<T>(key);
         if !change(&mut value) {
             return Ok(false);
         }

@@ -198,8 +198,8 @@ enum Written {
 }
 
 impl Written {
-    /// The opening (or closing) quote of a JSON string.
-    fn open(self, out: &mut String) {
+    /// A quote opening or closing a JSON string (nothing for plain text).
+    fn quote(self, out: &mut String) {
         if let Written::Json = self {
             out.push('"');
         }
@@ -410,7 +410,7 @@ impl Masker {
             return None;
         }
         let mut masked = String::with_capacity(text.len() + 32);
-        written.open(&mut masked);
+        written.quote(&mut masked);
         let mut copied = 0;
         for span in spans {
             written.push(&mut masked, &text[copied..span.start]);
@@ -421,7 +421,7 @@ impl Masker {
             self.count(span.detector, counts);
         }
         written.push(&mut masked, &text[copied..]);
-        written.open(&mut masked);
+        written.quote(&mut masked);
         Some(masked)
     }
 
