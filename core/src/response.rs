@@ -18,7 +18,7 @@ use crate::audit::payload::ResultCaps;
 use crate::engine::Engine;
 use crate::identity::Identity;
 use crate::mask::stream::{JsonWalker, Unsupported};
-use crate::mask::{DetectorSet, MaskCounts};
+use crate::mask::{DetectorSet, MaskCounts, Tally};
 use crate::origins::{stream_key, Origin, OriginKind, OriginStore};
 use crate::pinning::ListingReview;
 
@@ -282,11 +282,9 @@ impl Engine {
             self.stream_message(plan, &mut walker, &mut found)?;
         }
         let rewritten = walker.finish()?;
-        for (key, counts) in found {
-            let total = masked.entry(key).or_default();
-            for (name, n) in counts {
-                *total.entry(name).or_default() += n;
-            }
+        for (key, tally) in found {
+            self.masker
+                .add_tally(&tally, masked.entry(key).or_default());
         }
         Ok(rewritten)
     }
@@ -297,21 +295,21 @@ impl Engine {
         &self,
         plan: &ResponsePlan,
         walker: &mut JsonWalker<'a>,
-        found: &mut Vec<(String, MaskCounts)>,
+        found: &mut Vec<(String, Tally)>,
     ) -> Result<(), Unsupported> {
-        let mut counts = MaskCounts::new();
-        let mask = |w: &mut JsonWalker<'a>, counts: &mut MaskCounts| match &plan.detectors {
-            Some(set) => w.value(&mut |leaf| self.masker.mask_leaf(set, leaf, counts)),
+        let mut tally = Tally::default();
+        let mask = |w: &mut JsonWalker<'a>, tally: &mut Tally| match &plan.detectors {
+            Some(set) => w.value(&mut |leaf| self.masker.mask_leaf(set, leaf, tally)),
             None => w.raw_value().map(|_| ()),
         };
         if walker.peek()? != b'{' {
-            mask(walker, &mut counts)?;
-            found.push((String::new(), counts));
+            mask(walker, &mut tally)?;
+            found.push((String::new(), tally));
             return Ok(());
         }
         let mut id = None;
         walker.object(|w, key| match key {
-            "result" | "error" | "params" => mask(w, &mut counts),
+            "result" | "error" | "params" => mask(w, &mut tally),
             "id" => w.raw_value().map(|raw| id = Some(raw)),
             _ => w.raw_value().map(|_| ()),
         })?;
@@ -321,7 +319,7 @@ impl Engine {
                 .to_string(),
             None => String::new(),
         };
-        found.push((key, counts));
+        found.push((key, tally));
         Ok(())
     }
 

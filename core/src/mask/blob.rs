@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::{DetectorSet, MaskCounts, Masker};
+use super::{DetectorSet, Masker, Tally};
 
 impl Masker {
     /// Masks the text blob of `members` (one JSON object) in place, if it has one. Returns whether it
@@ -17,7 +17,7 @@ impl Masker {
         &self,
         set: &DetectorSet,
         members: &mut Map<String, Value>,
-        counts: &mut MaskCounts,
+        tally: &mut Tally,
     ) -> bool {
         let is_text = members
             .get("mimeType")
@@ -33,7 +33,7 @@ impl Masker {
         else {
             return false;
         };
-        match self.mask_string_leaf(set, &text, counts) {
+        match self.mask_string_leaf(set, &text, tally) {
             Some(masked) => {
                 *blob = STANDARD.encode(masked);
                 true

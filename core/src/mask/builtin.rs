@@ -143,15 +143,55 @@ pub(super) const NHS: usize = index(super::UK_NHS);
 pub(super) const AWS_KEY: usize = index(super::AWS_ACCESS_KEY);
 pub(super) const SECRET: usize = index(super::SECRET_ASSIGNMENT);
 
-/// Runs the built-ins `wanted(index)` selects whose triggers fired, reporting
-/// `found(start, end, index)`.
+// Detector sets keep the built-ins in a `u32` bit set.
+const _: () = assert!(BUILT_INS.len() <= 32);
+
+/// Per trigger bit, the built-ins (bit `i` for `BUILT_INS[i]`) that it lets run.
+const BY_TRIGGER: [u32; 32] = {
+    let mut table = [0; 32];
+    let mut bit = 0;
+    while bit < 32 {
+        let mut i = 0;
+        while i < BUILT_INS.len() {
+            if BUILT_INS[i].trigger & (1 << bit) != 0 {
+                table[bit] |= 1 << i;
+            }
+            i += 1;
+        }
+        bit += 1;
+    }
+    table
+};
+
+/// The built-ins (bit `i` for `BUILT_INS[i]`) that have a scanner of their own.
+const OWN_SCANNER: u32 = {
+    let mut bits = 0;
+    let mut i = 0;
+    while i < BUILT_INS.len() {
+        if BUILT_INS[i].scanner.is_some() {
+            bits |= 1 << i;
+        }
+        i += 1;
+    }
+    bits
+};
+
+/// Runs the built-ins of `members` (bit `i` for `BUILT_INS[i]`) one of whose triggers is in
+/// `fired`, reporting `found(start, end, index)`.
 pub(super) fn scan(
     text: &[u8],
     fired: u32,
-    wanted: &dyn Fn(usize) -> bool,
+    members: u32,
     found: &mut dyn FnMut(usize, usize, usize),
 ) {
-    let runs = |index: usize| BUILT_INS[index].trigger & fired != 0 && wanted(index);
+    let mut triggered = 0;
+    let mut bits = fired;
+    while bits != 0 {
+        triggered |= BY_TRIGGER[bits.trailing_zeros() as usize];
+        bits &= bits - 1;
+    }
+    let active = triggered & members;
+    let runs = |index: usize| active & (1 << index) != 0;
     let kinds = DigitKinds {
         cards: runs(CARD),
         ssns: runs(SSN),
@@ -180,11 +220,12 @@ pub(super) fn scan(
             _ => {}
         });
     }
-    for (index, built_in) in BUILT_INS.iter().enumerate() {
-        if let Some(scanner) = built_in.scanner {
-            if runs(index) {
-                scanner(text, &mut |start, end| found(start, end, index));
-            }
+    let mut own = active & OWN_SCANNER;
+    while own != 0 {
+        let index = own.trailing_zeros() as usize;
+        own &= own - 1;
+        if let Some(scanner) = BUILT_INS[index].scanner {
+            scanner(text, &mut |start, end| found(start, end, index));
         }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::render::HEX;
 use super::stream::{JsonWalker, Leaf, LeafResult, Unsupported};
-use super::{builtin, secrets, DetectorSet, MaskCounts, Masker};
+use super::{builtin, escapes, secrets, DetectorSet, MaskCounts, Masker, Tally};
 use crate::jsonrpc::parse_strict;
 
 impl Masker {
@@ -27,15 +27,23 @@ impl Masker {
         value: &mut Value,
         counts: &mut MaskCounts,
     ) -> bool {
+        let mut tally = Tally::default();
+        let changed = self.mask_value_tally(set, value, &mut tally);
+        self.add_tally(&tally, counts);
+        changed
+    }
+
+    /// [`Masker::mask_value`] counting into a [`Tally`].
+    fn mask_value_tally(&self, set: &DetectorSet, value: &mut Value, tally: &mut Tally) -> bool {
         match value {
-            Value::String(text) => match self.mask_string_leaf(set, text, counts) {
+            Value::String(text) => match self.mask_string_leaf(set, text, tally) {
                 Some(masked) => {
                     *text = masked;
                     true
                 }
                 None => false,
             },
-            Value::Number(number) => match self.mask_number(set, number, counts) {
+            Value::Number(number) => match self.mask_number(set, number, tally) {
                 Some(masked) => {
                     *value = Value::String(masked);
                     true
@@ -43,15 +51,15 @@ impl Masker {
                 None => false,
             },
             Value::Array(items) => items.iter_mut().fold(false, |changed, item| {
-                self.mask_value(set, item, counts) | changed
+                self.mask_value_tally(set, item, tally) | changed
             }),
             Value::Object(members) => {
-                let mut changed = self.mask_text_blob(set, members, counts);
+                let mut changed = self.mask_text_blob(set, members, tally);
                 for (name, item) in members.iter_mut() {
-                    changed |= self.mask_secret_member(set, name, item, counts)
-                        || self.mask_value(set, item, counts);
+                    changed |= self.mask_secret_member(set, name, item, tally)
+                        || self.mask_value_tally(set, item, tally);
                 }
-                self.mask_member_names(set, members, counts) | changed
+                self.mask_member_names(set, members, tally) | changed
             }
             Value::Null | Value::Bool(_) => false,
         }
@@ -65,7 +73,7 @@ impl Masker {
         set: &DetectorSet,
         name: &str,
         value: &mut Value,
-        counts: &mut MaskCounts,
+        tally: &mut Tally,
     ) -> bool {
         let Value::String(text) = value else {
             return false;
@@ -80,7 +88,7 @@ impl Masker {
         let mut masked = String::new();
         self.render(set, index, text, &mut masked);
         *text = masked;
-        self.count(index, counts);
+        tally.add(index, 1);
         true
     }
 
@@ -91,7 +99,7 @@ impl Masker {
         &self,
         set: &DetectorSet,
         members: &mut serde_json::Map<String, Value>,
-        counts: &mut MaskCounts,
+        tally: &mut Tally,
     ) -> bool {
         if !members
             .keys()
@@ -101,10 +109,12 @@ impl Masker {
         }
         let renamed: Vec<(String, Value, bool)> = std::mem::take(members)
             .into_iter()
-            .map(|(name, value)| match self.mask_str(set, &name, counts) {
-                Some(masked) => (masked, value, true),
-                None => (name, value, false),
-            })
+            .map(
+                |(name, value)| match self.mask_str_tally(set, &name, tally) {
+                    Some(masked) => (masked, value, true),
+                    None => (name, value, false),
+                },
+            )
             .collect();
         let kept: std::collections::HashSet<String> = renamed
             .iter()
@@ -143,15 +153,15 @@ impl Masker {
         &self,
         set: &DetectorSet,
         leaf: Leaf<'_>,
-        counts: &mut MaskCounts,
+        tally: &mut Tally,
     ) -> LeafResult {
         match leaf {
-            Leaf::Number(raw) if is_plain_integer(raw) => Ok(self.mask_str_json(set, raw, counts)),
+            Leaf::Number(raw) if is_plain_integer(raw) => Ok(self.mask_str_json(set, raw, tally)),
             Leaf::Number(raw) => {
                 let number: serde_json::Number =
                     serde_json::from_str(raw).map_err(|_| Unsupported)?;
                 Ok(self
-                    .mask_number(set, &number, counts)
+                    .mask_number(set, &number, tally)
                     .map(|t| json_string(&t)))
             }
             // A member name a detector matches is renamed by the `Value` path, which sees the
@@ -163,7 +173,7 @@ impl Masker {
                     && secrets::is_secret_name(name.as_bytes());
                 if name == "blob"
                     || secret_name
-                    || (self.may_match(set, name.as_bytes()) && self.matches(set, name))
+                    || (self.may_match_unescaped(set, name) && self.matches(set, name))
                 {
                     return Err(Unsupported);
                 }
@@ -175,10 +185,10 @@ impl Masker {
                 }
                 let text = Leaf::unescape(raw, escaped);
                 if !is_nested_json(&text) {
-                    return Ok(self.mask_str_json(set, &text, counts));
+                    return Ok(self.mask_str_json(set, &text, tally));
                 }
                 Ok(self
-                    .mask_nested_leaf(set, &text, counts)
+                    .mask_nested_leaf(set, &text, tally)
                     .map(|t| json_string(&t)))
             }
         }
@@ -186,25 +196,18 @@ impl Masker {
 
     /// [`Masker::mask_string_leaf`] of a string holding JSON text ([`is_nested_json`]), walked by a
     /// [`JsonWalker`] when it can be.
-    fn mask_nested_leaf(
-        &self,
-        set: &DetectorSet,
-        text: &str,
-        counts: &mut MaskCounts,
-    ) -> Option<String> {
-        let mut nested_counts = MaskCounts::new();
+    fn mask_nested_leaf(&self, set: &DetectorSet, text: &str, tally: &mut Tally) -> Option<String> {
+        let mut nested = Tally::default();
         let mut walker = JsonWalker::new(text);
         let walked = walker
-            .value(&mut |leaf| self.mask_leaf(set, leaf, &mut nested_counts))
+            .value(&mut |leaf| self.mask_leaf(set, leaf, &mut nested))
             .and_then(|()| walker.finish());
         match walked {
             Ok(masked) => {
-                for (name, n) in nested_counts {
-                    *counts.entry(name).or_default() += n;
-                }
+                tally.extend(&nested);
                 masked
             }
-            Err(Unsupported) => self.mask_string_leaf(set, text, counts),
+            Err(Unsupported) => self.mask_string_leaf(set, text, tally),
         }
     }
 
@@ -212,23 +215,23 @@ impl Masker {
         &self,
         set: &DetectorSet,
         text: &str,
-        counts: &mut MaskCounts,
+        tally: &mut Tally,
     ) -> Option<String> {
         if is_nested_json(text) {
             if let Ok(mut nested) = parse_strict(text.as_bytes()) {
                 return self
-                    .mask_value(set, &mut nested, counts)
+                    .mask_value_tally(set, &mut nested, tally)
                     .then(|| nested.to_string());
             }
         }
-        self.mask_str(set, text, counts)
+        self.mask_str_tally(set, text, tally)
     }
 
     fn mask_number(
         &self,
         set: &DetectorSet,
         number: &serde_json::Number,
-        counts: &mut MaskCounts,
+        tally: &mut Tally,
     ) -> Option<String> {
         use std::io::Write;
         // Format on the stack: numbers are frequent and rarely match.
@@ -237,17 +240,21 @@ impl Masker {
         if write!(cursor, "{number}").is_ok() {
             let len = usize::try_from(cursor.position()).unwrap_or(0);
             if let Ok(text) = std::str::from_utf8(&buffer[..len]) {
-                return self.mask_str(set, text, counts);
+                return self.mask_str_tally(set, text, tally);
             }
         }
-        self.mask_str(set, &number.to_string(), counts)
+        self.mask_str_tally(set, &number.to_string(), tally)
     }
 }
 
-/// Whether a string leaf may hold JSON text to mask inside: it starts with `{` or `[` after
-/// whitespace.
+/// Whether a string leaf may hold JSON text to mask inside: it starts with `{` or `[` after JSON
+/// whitespace (RFC 8259 §2; other whitespace would fail the strict parse anyway).
 fn is_nested_json(text: &str) -> bool {
-    matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['))
+    matches!(
+        text.bytes()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')),
+        Some(b'{' | b'[')
+    )
 }
 
 /// `text` as a JSON string: quoted, escaped as `serde_json` escapes it.
@@ -259,20 +266,15 @@ fn json_string(text: &str) -> String {
     out
 }
 
-/// Whether JSON escapes `byte` inside a string (RFC 8259 §7): `"`, `\\` and control characters.
-pub(super) fn needs_escape(byte: u8) -> bool {
-    byte < 0x20 || byte == b'"' || byte == b'\\'
-}
-
 /// Appends `text` escaped as the contents of a JSON string, exactly as `serde_json` writes it: `\"`,
 /// `\\\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other control characters as `\u00XX`; everything else
 /// (`/`, non-ASCII) as is.
 pub(super) fn push_escaped(out: &mut String, text: &str) {
+    let bytes = text.as_bytes();
     let mut copied = 0;
-    for (at, byte) in text.bytes().enumerate() {
-        if !needs_escape(byte) {
-            continue;
-        }
+    while let Some(offset) = escapes::find(&bytes[copied..]) {
+        let at = copied + offset;
+        let byte = bytes[at];
         out.push_str(&text[copied..at]);
         copied = at + 1;
         match byte {
@@ -414,9 +416,8 @@ mod tests {
             "card 4111111111111111\n\"quoted\" \\ tab\t",
             "\u{1}jane@example.com",
         ] {
-            let mut counts = MaskCounts::new();
-            let json = m.mask_str_json(&set, text, &mut counts).unwrap();
-            let plain = m.mask_str(&set, text, &mut counts).unwrap();
+            let json = m.mask_str_json(&set, text, &mut Tally::default()).unwrap();
+            let plain = m.mask_str(&set, text, &mut MaskCounts::new()).unwrap();
             assert_eq!(json, serde_json::to_string(&plain).unwrap());
         }
         // A `partial` rendering keeps characters of the value, here quotes JSON must escape.
@@ -427,9 +428,12 @@ mod tests {
         .unwrap();
         let m = Masker::from_config(&config, "masking").unwrap();
         let set = m.profile(Some("p")).unwrap();
-        let mut counts = MaskCounts::new();
-        let json = m.mask_str_json(&set, "id 1234\"x\"", &mut counts).unwrap();
-        let plain = m.mask_str(&set, "id 1234\"x\"", &mut counts).unwrap();
+        let json = m
+            .mask_str_json(&set, "id 1234\"x\"", &mut Tally::default())
+            .unwrap();
+        let plain = m
+            .mask_str(&set, "id 1234\"x\"", &mut MaskCounts::new())
+            .unwrap();
         assert!(plain.ends_with("\"x\""), "{plain}");
         assert_eq!(json, serde_json::to_string(&plain).unwrap());
     }

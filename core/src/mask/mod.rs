@@ -10,6 +10,7 @@
 mod blob;
 mod builtin;
 mod detectors;
+mod escapes;
 mod json;
 mod personal;
 mod prefilter;
@@ -83,6 +84,27 @@ const MIN_HASH_KEY_BYTES: usize = 16;
 /// Masked values per detector name, e.g. `{"CREDIT_CARD": 2}`.
 pub type MaskCounts = BTreeMap<String, u64>;
 
+/// Masked values per detector index while masking (no lookup by name per match); named into
+/// [`MaskCounts`] by [`Masker::add_tally`] once a message is done.
+#[derive(Debug, Default)]
+pub(crate) struct Tally(SmallVec<[(usize, u64); 4]>);
+
+impl Tally {
+    fn add(&mut self, detector: usize, n: u64) {
+        match self.0.iter_mut().find(|(index, _)| *index == detector) {
+            Some((_, count)) => *count += n,
+            None => self.0.push((detector, n)),
+        }
+    }
+
+    /// Adds the counts of `other` to these.
+    fn extend(&mut self, other: &Tally) {
+        for &(detector, n) in &other.0 {
+            self.add(detector, n);
+        }
+    }
+}
+
 /// A set of detectors of one [`Masker`] (a profile, or the union of several), each with its
 /// rendering.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +116,11 @@ pub struct DetectorSet {
     built_ins: u32,
     /// The pre-scan triggers of the built-in members (see `prefilter.rs`).
     triggers: u32,
+    /// Where the custom detectors start in `members` (built-ins come first).
+    customs_from: usize,
+    /// The rendering of each built-in member (by index into `BUILT_INS`; `Redact` for the others):
+    /// looked up once per match.
+    built_in_renders: [Render; BUILT_INS.len()],
 }
 
 impl DetectorSet {
@@ -103,13 +130,21 @@ impl DetectorSet {
             members,
             built_ins: 0,
             triggers: 0,
+            customs_from: 0,
+            built_in_renders: [Render::Redact; BUILT_INS.len()],
         };
         set.index_built_ins();
         set
     }
 
-    /// Recomputes `built_ins` and `triggers` from `members`.
+    /// Recomputes `built_ins`, `triggers`, `customs_from` and `built_in_renders` from `members`.
     fn index_built_ins(&mut self) {
+        self.customs_from = self
+            .members
+            .partition_point(|&(index, _)| index < BUILT_INS.len());
+        for &(index, render) in &self.members[..self.customs_from] {
+            self.built_in_renders[index] = render;
+        }
         (self.built_ins, self.triggers) = self
             .members
             .iter()
@@ -138,18 +173,19 @@ impl DetectorSet {
     }
 
     fn render_of(&self, index: usize) -> Option<Render> {
-        self.members
+        if index < BUILT_INS.len() {
+            return self.contains(index).then(|| self.built_in_renders[index]);
+        }
+        let customs = self.customs();
+        customs
             .binary_search_by_key(&index, |&(i, _)| i)
             .ok()
-            .map(|at| self.members[at].1)
+            .map(|at| customs[at].1)
     }
 
     /// The custom (regex) detectors of the set: members are ascending, built-ins first.
     fn customs(&self) -> &[(usize, Render)] {
-        let built_ins = self
-            .members
-            .partition_point(|&(index, _)| index < BUILT_INS.len());
-        &self.members[built_ins..]
+        &self.members[self.customs_from..]
     }
 
     fn contains(&self, index: usize) -> bool {
@@ -216,7 +252,7 @@ impl Written {
     /// characters JSON escapes).
     fn escape_from(self, out: &mut String, from: usize) {
         if let Written::Json = self {
-            if out[from..].bytes().any(json::needs_escape) {
+            if escapes::find(&out.as_bytes()[from..]).is_some() {
                 let rendered = out.split_off(from);
                 json::push_escaped(out, &rendered);
             }
@@ -384,25 +420,41 @@ impl Masker {
         text: &str,
         counts: &mut MaskCounts,
     ) -> Option<String> {
-        self.mask_into(set, text, counts, Written::Text)
+        let mut tally = Tally::default();
+        let masked = self.mask_str_tally(set, text, &mut tally);
+        self.add_tally(&tally, counts);
+        masked
+    }
+
+    /// [`Masker::mask_str`] counting into a [`Tally`].
+    fn mask_str_tally(&self, set: &DetectorSet, text: &str, tally: &mut Tally) -> Option<String> {
+        self.mask_into(set, text, tally, Written::Text)
+    }
+
+    /// Adds `tally` to `counts`, by detector name.
+    pub(crate) fn add_tally(&self, tally: &Tally, counts: &mut MaskCounts) {
+        for &(detector, n) in &tally.0 {
+            let name = &self.detectors[detector].name;
+            match counts.get_mut(name) {
+                Some(count) => *count += n,
+                None => {
+                    counts.insert(name.clone(), n);
+                }
+            }
+        }
     }
 
     /// [`Masker::mask_str`] written as a JSON string (quotes included, escaped as `serde_json`
     /// escapes), in one allocation.
-    fn mask_str_json(
-        &self,
-        set: &DetectorSet,
-        text: &str,
-        counts: &mut MaskCounts,
-    ) -> Option<String> {
-        self.mask_into(set, text, counts, Written::Json)
+    fn mask_str_json(&self, set: &DetectorSet, text: &str, tally: &mut Tally) -> Option<String> {
+        self.mask_into(set, text, tally, Written::Json)
     }
 
     fn mask_into(
         &self,
         set: &DetectorSet,
         text: &str,
-        counts: &mut MaskCounts,
+        tally: &mut Tally,
         written: Written,
     ) -> Option<String> {
         let spans = self.find(set, text);
@@ -418,7 +470,7 @@ impl Masker {
             self.render(set, span.detector, &text[span.start..span.end], &mut masked);
             written.escape_from(&mut masked, rendered_at);
             copied = span.end;
-            self.count(span.detector, counts);
+            tally.add(span.detector, 1);
         }
         written.push(&mut masked, &text[copied..]);
         written.quote(&mut masked);
@@ -437,20 +489,21 @@ impl Masker {
         );
     }
 
-    fn count(&self, index: usize, counts: &mut MaskCounts) {
-        let name = &self.detectors[index].name;
-        match counts.get_mut(name) {
-            Some(count) => *count += 1,
-            None => {
-                counts.insert(name.clone(), 1);
-            }
-        }
-    }
-
     /// Whether a detector of `set` may match in the text `bytes` decode to (as a JSON text, a JSON
     /// string's raw content, or plain text); `false` proves that masking them changes nothing. See
     /// `prefilter.rs` for the (conservative) rules.
     pub fn may_match(&self, set: &DetectorSet, bytes: &[u8]) -> bool {
+        self.triggers(set).may_match(bytes)
+    }
+
+    /// [`Masker::may_match`] for `text` as it is, no escape or blob decoded (an object member's name
+    /// as the JSON walker hands it).
+    fn may_match_unescaped(&self, set: &DetectorSet, text: &str) -> bool {
+        self.triggers(set).may_match_unescaped(text.as_bytes())
+    }
+
+    /// The pre-scan's triggers of `set`'s detectors.
+    fn triggers(&self, set: &DetectorSet) -> prefilter::Triggers<'_> {
         let mut triggers = prefilter::Triggers {
             wanted: set.triggers,
             any_detector: !set.is_empty(),
@@ -462,7 +515,7 @@ impl Masker {
                 None => triggers.opaque = true,
             }
         }
-        triggers.may_match(bytes)
+        triggers
     }
 
     /// Whether a detector of `set` matches somewhere in `text` (nothing is counted).
@@ -476,18 +529,13 @@ impl Masker {
         let bytes = text.as_bytes();
         let fired = prefilter::fired(bytes, set.triggers, false);
         if fired != 0 {
-            builtin::scan(
-                bytes,
-                fired,
-                &|index| set.contains(index),
-                &mut |start, end, detector| {
-                    spans.push(Span {
-                        start,
-                        end,
-                        detector,
-                    });
-                },
-            );
+            builtin::scan(bytes, fired, set.built_ins, &mut |start, end, detector| {
+                spans.push(Span {
+                    start,
+                    end,
+                    detector,
+                });
+            });
         }
         for &(detector, _) in set.customs() {
             if let Some(pattern) = &self.detectors[detector].pattern {

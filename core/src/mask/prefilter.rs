@@ -91,9 +91,15 @@ pub(super) struct Triggers<'m> {
 impl Triggers<'_> {
     /// Whether a detector may match in the text `bytes` decode to (`false` proves it cannot).
     pub fn may_match(&self, bytes: &[u8]) -> bool {
+        self.may_match_unescaped(bytes)
+            || (self.any_detector && (contains(bytes, b"\\u") || has_blob_member(bytes)))
+    }
+
+    /// [`Triggers::may_match`] for bytes taken as text as they are, no escape or blob decoded (an
+    /// object member's name as the JSON walker hands it: never escaped, never a blob's content).
+    pub fn may_match_unescaped(&self, bytes: &[u8]) -> bool {
         self.opaque
             || fired(bytes, self.wanted, true) != 0
-            || (self.any_detector && (contains(bytes, b"\\u") || has_blob_member(bytes)))
             || self
                 .literals
                 .iter()

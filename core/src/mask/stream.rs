@@ -10,19 +10,7 @@
 
 use std::borrow::Cow;
 
-/// Bytes that end a run of plain string content: the closing quote, a backslash, and the control
-/// characters JSON forbids unescaped (RFC 8259 §7).
-static STRING_STOPS: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 0x20 {
-        table[byte] = true;
-        byte += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
+use super::escapes;
 
 /// The fast path declines this input; use the `Value` path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,11 +264,8 @@ impl<'a> JsonWalker<'a> {
         let mut at = start;
         let mut escaped = false;
         loop {
-            // One pass with a table: JSON strings are short, shorter than a vector search pays for.
-            let offset = bytes[at..]
-                .iter()
-                .position(|&b| STRING_STOPS[usize::from(b)])
-                .ok_or(Unsupported)?;
+            // The closing quote, a backslash, or a control character JSON forbids unescaped.
+            let offset = escapes::find(&bytes[at..]).ok_or(Unsupported)?;
             at += offset;
             match (bytes[at], bytes.get(at + 1)) {
                 (b'"', _) => {
