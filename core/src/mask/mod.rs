@@ -18,6 +18,7 @@ mod render;
 #[cfg(test)]
 mod rows;
 mod secrets;
+mod specials;
 pub(crate) mod stream;
 mod wallets;
 

@@ -3,7 +3,7 @@
 //! rewriting can be skipped; and, on a string about to be scanned, which built-in scanners can
 //! match at all (each built-in runs only when one of its triggers fired).
 //!
-//! One pass over the bytes; only the bytes of [`SPECIAL`] do any work. Triggers ([`Trigger`]):
+//! One pass over the bytes; only the bytes of `specials.rs` do any work. Triggers ([`Trigger`]):
 //! - a `\u` escape (it could spell any character): every detector may match;
 //! - `DIGITS`: a run of at least 9 ASCII digits in groups joined by single spaces or dashes (an SSN
 //!   or ITIN has 9, an NHS number 10, a card 13 to 19), or a digit followed by an exponent marker
@@ -30,6 +30,7 @@
 use memchr::memchr_iter;
 
 use super::secrets::ends_like_secret_name;
+use super::specials::next_special;
 
 /// Trigger bits (see the module documentation).
 pub(super) struct Trigger;
@@ -61,18 +62,6 @@ impl Trigger {
 const FEWEST_DIGITS: usize = 9;
 /// Fewest digits of a national phone number with separators.
 const FEWEST_PHONE_DIGITS: usize = 10;
-
-/// Bytes that may fire a trigger; every other byte is skipped with one table lookup.
-static SPECIAL: [bool; 256] = {
-    let mut table = [false; 256];
-    let bytes = b"0123456789@+\\:=-_AJpPxX";
-    let mut i = 0;
-    while i < bytes.len() {
-        table[bytes[i] as usize] = true;
-        i += 1;
-    }
-    table
-};
 
 /// Which triggers to look for; built from a detector set.
 #[derive(Debug, Default)]
@@ -132,12 +121,11 @@ pub(super) fn fired(bytes: &[u8], wanted: u32, first: bool) -> u32 {
     let mut fired = 0u32;
     let mut runs = Runs::default();
     let mut i = 0;
-    while i < bytes.len() {
-        let byte = bytes[i];
-        if !SPECIAL[usize::from(byte)] {
-            i += 1;
-            continue;
-        }
+    loop {
+        i = next_special(bytes, i);
+        let Some(&byte) = bytes.get(i) else {
+            break;
+        };
         if byte.is_ascii_digit() {
             let end = bytes[i..]
                 .iter()

@@ -1,0 +1,119 @@
+//! The bytes that may fire a pre-scan trigger (see `prefilter.rs`), and the search for the next one.
+//!
+//! In the `.wasm` (`simd128`) sixteen bytes are classified at once with two 16-entry tables indexed by
+//! each byte's low and high nibble (`i8x16.swizzle`): a byte is special when the two entries share a
+//! bit. Every high nibble of a special byte has a bit of its own, so the test is exact, and it is
+//! the same test [`is_special`] makes one byte at a time (checked against [`SPECIALS`] for every byte
+//! value in the tests). Elsewhere the same tables are read byte by byte.
+
+/// Bytes that may fire a trigger: digits, `@`, `+`, `\`, `:`, `=`, `-`, `_`, and the first letters
+/// of the triggers that start with a letter.
+const SPECIALS: &[u8] = b"0123456789@+\\:=-_AJpPxX";
+
+/// Per high nibble, its bit (zero when no special byte has that high nibble).
+const HIGH: [u8; 16] = {
+    let mut table = [0u8; 16];
+    let mut next_bit = 0;
+    let mut i = 0;
+    while i < SPECIALS.len() {
+        let high = (SPECIALS[i] >> 4) as usize;
+        if table[high] == 0 {
+            assert!(next_bit < 8, "more than 8 high nibbles");
+            table[high] = 1 << next_bit;
+            next_bit += 1;
+        }
+        i += 1;
+    }
+    table
+};
+
+/// Per low nibble, the bits of the high nibbles with which it makes a special byte.
+const LOW: [u8; 16] = {
+    let mut table = [0u8; 16];
+    let mut i = 0;
+    while i < SPECIALS.len() {
+        let byte = SPECIALS[i];
+        table[(byte & 0x0f) as usize] |= HIGH[(byte >> 4) as usize];
+        i += 1;
+    }
+    table
+};
+
+/// Whether `byte` may fire a trigger.
+pub(super) fn is_special(byte: u8) -> bool {
+    LOW[usize::from(byte & 0x0f)] & HIGH[usize::from(byte >> 4)] != 0
+}
+
+/// Bit `i` set when `block[i]` is special.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn special_mask(block: &[u8; 16]) -> u16 {
+    use core::arch::wasm32::{
+        i64x2, i8x16_swizzle, u8x16_bitmask, u8x16_ne, u8x16_shr, u8x16_splat, v128, v128_and,
+    };
+    let vector = |bytes: &[u8; 16]| -> v128 {
+        let (mut low, mut high) = ([0; 8], [0; 8]);
+        low.copy_from_slice(&bytes[..8]);
+        high.copy_from_slice(&bytes[8..]);
+        i64x2(i64::from_le_bytes(low), i64::from_le_bytes(high))
+    };
+    let bytes = vector(block);
+    let low = i8x16_swizzle(vector(&LOW), v128_and(bytes, u8x16_splat(0x0f)));
+    let high = i8x16_swizzle(vector(&HIGH), u8x16_shr(bytes, 4));
+    u8x16_bitmask(u8x16_ne(v128_and(low, high), u8x16_splat(0)))
+}
+
+/// Bit `i` set when `block[i]` is special.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn special_mask(block: &[u8; 16]) -> u16 {
+    block
+        .iter()
+        .enumerate()
+        .fold(0, |mask, (i, &byte)| mask | u16::from(is_special(byte)) << i)
+}
+
+/// The index of the first special byte of `bytes` at or after `from`; `bytes.len()` when there is
+/// none.
+pub(super) fn next_special(bytes: &[u8], mut from: usize) -> usize {
+    while let Some(chunk) = bytes.get(from..from + 16) {
+        let mut block = [0; 16];
+        block.copy_from_slice(chunk);
+        let mask = special_mask(&block);
+        if mask != 0 {
+            return from + mask.trailing_zeros() as usize;
+        }
+        from += 16;
+    }
+    let rest = bytes.get(from..).unwrap_or_default();
+    rest.iter()
+        .position(|&byte| is_special(byte))
+        .map_or(bytes.len(), |offset| from + offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nibble_tables_classify_every_byte_exactly() {
+        for byte in 0..=255u8 {
+            assert_eq!(is_special(byte), SPECIALS.contains(&byte), "{byte:#x}");
+        }
+    }
+
+    #[test]
+    fn the_next_special_byte_is_found_in_blocks_and_in_the_tail() {
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 40] {
+            for at in 0..len {
+                for &special in SPECIALS {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = special;
+                    for from in 0..=at {
+                        assert_eq!(next_special(&bytes, from), at, "{len} {at} {from}");
+                    }
+                    assert_eq!(next_special(&bytes, at + 1), len);
+                }
+            }
+            assert_eq!(next_special(&vec![b'q'; len], 0), len);
+        }
+    }
+}
