@@ -259,7 +259,8 @@ fn is_nested_json(text: &str) -> bool {
 
 /// `text` as a JSON string: quoted, escaped as `serde_json` escapes it.
 fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
+    // Room for an escape every eight bytes (JSON text nested in a string has many quotes).
+    let mut out = String::with_capacity(text.len() + text.len() / 8 + 2);
     out.push('"');
     push_escaped(&mut out, text);
     out.push('"');

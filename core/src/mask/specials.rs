@@ -65,10 +65,9 @@ fn special_mask(block: &[u8; 16]) -> u16 {
 /// Bit `i` set when `block[i]` is special.
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 fn special_mask(block: &[u8; 16]) -> u16 {
-    block
-        .iter()
-        .enumerate()
-        .fold(0, |mask, (i, &byte)| mask | u16::from(is_special(byte)) << i)
+    block.iter().enumerate().fold(0, |mask, (i, &byte)| {
+        mask | u16::from(is_special(byte)) << i
+    })
 }
 
 /// The index of the first special byte of `bytes` at or after `from`; `bytes.len()` when there is

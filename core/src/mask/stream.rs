@@ -39,7 +39,9 @@ impl<'a> Leaf<'a> {
         }
         let mut text = String::with_capacity(raw.len());
         let mut rest = raw;
-        while let Some(at) = memchr::memchr(b'\\', rest.as_bytes()) {
+        // The walker let no quote or control character through unescaped: the next byte to escape
+        // is the next backslash.
+        while let Some(at) = escapes::find(rest.as_bytes()) {
             text.push_str(&rest[..at]);
             let escape = rest.as_bytes().get(at + 1).copied().unwrap_or(b'\\');
             text.push(match escape {
