@@ -75,7 +75,16 @@ impl Origin {
 
     /// Whether `identity` is its owner (same `iss` and `sub`).
     pub fn is_owned_by(&self, identity: &Identity) -> bool {
-        self.iss == identity.iss && self.sub == identity.sub
+        self.is_owner(&identity.iss, &identity.sub)
+    }
+
+    /// Whether `other` has the same owner (same `iss` and `sub`).
+    pub fn same_owner(&self, other: &Origin) -> bool {
+        self.is_owner(&other.iss, &other.sub)
+    }
+
+    fn is_owner(&self, iss: &str, sub: &str) -> bool {
+        self.iss == iss && self.sub == sub
     }
 
     /// The rule to name in audit records: the first rule that allowed the originating request.
@@ -419,9 +428,7 @@ impl OriginTracker {
             task.get("taskId")
                 .and_then(Value::as_str)
                 .and_then(|id| store.recall(OriginKind::Task, id))
-                .is_some_and(|origin| {
-                    origin.iss == self.origin.iss && origin.sub == self.origin.sub
-                })
+                .is_some_and(|origin| origin.same_owner(&self.origin))
         });
         true
     }
