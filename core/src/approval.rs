@@ -259,7 +259,7 @@ impl Engine {
         }
         let recorded = CheckRequest {
             caller: Identity {
-                claims: Value::Null,
+                claims: Default::default(),
                 ..identity.clone()
             },
             claims: Value::Null,
@@ -446,7 +446,7 @@ mod tests {
                     groups: vec![],
                     scopes: vec![],
                     client_id: None,
-                    claims: Value::Null,
+                    claims: Default::default(),
                 },
                 claims: json!({"iss": "i", "sub": "alice"}),
                 tool: "delete_customer".into(),

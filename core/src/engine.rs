@@ -248,7 +248,7 @@ mod tests {
             groups: vec![],
             scopes: vec![],
             client_id: None,
-            claims: json!({}),
+            claims: json!({}).into(),
         }
     }
 

@@ -2,6 +2,8 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
 use serde_json::Value;
 
 /// Who is calling, as established from a verified bearer JWT (RFC 7519).
@@ -30,10 +32,11 @@ pub struct Identity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
     pub client_id: Option<String>,
-    /// The whole claims set, for rules that match any claim by path.
+    /// The whole claims set, for rules that match any claim by path. Shared: an identity is copied
+    /// from the token cache into each exchange and its audit records without copying its claims.
     #[serde(skip)]
     #[schemars(skip)]
-    pub claims: Value,
+    pub claims: Arc<Value>,
 }
 
 #[cfg(test)]
@@ -49,7 +52,7 @@ mod tests {
         let caller: Identity = serde_json::from_str(stored)?;
         assert_eq!(caller.sub, "alice");
         assert!(caller.scopes.is_empty() && caller.client_id.is_none());
-        assert_eq!(caller.claims, Value::Null);
+        assert_eq!(*caller.claims, Value::Null);
         Ok(())
     }
 }

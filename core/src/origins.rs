@@ -578,7 +578,7 @@ mod tests {
             groups: Vec::new(),
             scopes: Vec::new(),
             client_id: None,
-            claims: json!({}),
+            claims: json!({}).into(),
         };
         let list = |id: i64| {
             json!({"jsonrpc": "2.0", "id": id, "result": {"nextCursor": "c", "tasks": [

@@ -973,7 +973,7 @@ mod tests {
             groups: groups.iter().map(|g| (*g).to_owned()).collect(),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             client_id: None,
-            claims,
+            claims: claims.into(),
         }
     }
 

@@ -388,10 +388,10 @@ impl Engine {
                 upstream: self.upstream.clone(),
                 rule: rule.to_owned(),
                 caller: Identity {
-                    claims: Value::Null,
+                    claims: Default::default(),
                     ..identity.clone()
                 },
-                claims: identity.claims.clone(),
+                claims: Value::clone(&identity.claims),
                 tool: tool.to_owned(),
                 arguments,
                 session_id: None,
@@ -730,7 +730,7 @@ mod tests {
             groups: vec!["support".into()],
             scopes: vec![],
             client_id: None,
-            claims: json!({}),
+            claims: json!({}).into(),
         }
     }
 
@@ -839,7 +839,7 @@ mod tests {
         let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
             "name": "delete_customer", "arguments": {"note": "mail bob@example.org", "id": "c1"}}});
         let mut caller = alice();
-        caller.claims = json!({"iss": "i", "sub": "alice", "groups": ["support"]});
+        caller.claims = json!({"iss": "i", "sub": "alice", "groups": ["support"]}).into();
         let inspection = engine().inspect_request(&caller, body.to_string().as_bytes());
         let Disposition::Hold(hold) = inspection.disposition else {
             panic!("expected a hold, got {:?}", inspection.disposition);

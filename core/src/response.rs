@@ -355,7 +355,7 @@ mod tests {
             groups: vec!["support".into()],
             scopes: Vec::new(),
             client_id: None,
-            claims: json!({"sub": "alice"}),
+            claims: json!({"sub": "alice"}).into(),
         }
     }
 

@@ -34,7 +34,7 @@ fn held_and_notification() -> String {
             groups: vec!["support".into()],
             scopes: vec!["mcp:tools".into()],
             client_id: Some("claude-desktop".into()),
-            claims: json!({"x": 1}),
+            claims: json!({"x": 1}).into(),
         }),
         status: Some(200),
         bytes_in: 120,
@@ -140,7 +140,7 @@ fn a_record_read_back_has_typed_decision_identity_and_approval() {
         ("https://idp.example.com", "alice")
     );
     assert_eq!(
-        identity.claims,
+        *identity.claims,
         serde_json::Value::Null,
         "claims are never recorded"
     );

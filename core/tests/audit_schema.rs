@@ -61,7 +61,7 @@ fn alice() -> Identity {
         groups: vec!["support".into()],
         scopes: vec!["mcp:tools".into()],
         client_id: Some("claude-desktop".into()),
-        claims: json!({}),
+        claims: json!({}).into(),
     }
 }
 

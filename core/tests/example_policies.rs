@@ -87,7 +87,7 @@ fn caller(sub: &str, groups: &[&str], scopes: &[&str]) -> Identity {
         groups: groups.iter().map(|g| (*g).to_owned()).collect(),
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
         client_id: None,
-        claims: json!({"sub": sub, "groups": groups}),
+        claims: json!({"sub": sub, "groups": groups}).into(),
     }
 }
 

@@ -102,7 +102,7 @@ mod tests {
                 groups: vec![],
                 scopes: vec![],
                 client_id: None,
-                claims: json!({"sub": sub}),
+                claims: json!({"sub": sub}).into(),
             },
             expires_at,
         }

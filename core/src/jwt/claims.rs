@@ -51,7 +51,7 @@ pub(super) fn identity_from_claims(
         groups,
         scopes,
         client_id,
-        claims,
+        claims: claims.into(),
     })
 }
 

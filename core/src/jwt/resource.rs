@@ -401,7 +401,7 @@ mod tests {
             groups: vec!["support".into(), "R&D, Europe".into()],
             scopes: vec!["mcp:tools".into()],
             client_id: None,
-            claims: json!({}),
+            claims: json!({}).into(),
         }
     }
 

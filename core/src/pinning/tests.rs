@@ -32,7 +32,7 @@ fn identity() -> Identity {
         groups: vec!["support".into()],
         scopes: Vec::new(),
         client_id: None,
-        claims: json!({"sub": "alice"}),
+        claims: json!({"sub": "alice"}).into(),
     }
 }
 

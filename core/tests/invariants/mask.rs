@@ -44,7 +44,7 @@ pub fn fixture() -> Fixture {
         groups: Vec::new(),
         scopes: Vec::new(),
         client_id: None,
-        claims: json!({}),
+        claims: json!({}).into(),
     };
     Fixture {
         engine,

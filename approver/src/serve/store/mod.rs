@@ -453,7 +453,7 @@ pub(crate) mod testing {
                 groups: vec![],
                 scopes: vec![],
                 client_id: None,
-                claims: serde_json::Value::Null,
+                claims: Default::default(),
             },
             claims: serde_json::Value::Null,
             tool: "delete_customer".into(),
