@@ -1,9 +1,9 @@
 //! The verified caller.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Who is calling, as established from a verified bearer JWT (RFC 7519).

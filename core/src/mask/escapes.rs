@@ -9,7 +9,7 @@ const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
 
 /// Whether JSON escapes `byte` inside a string: `"`, `\` and control characters.
-pub(super) fn needs_escape(byte: u8) -> bool {
+fn needs_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
 }
 

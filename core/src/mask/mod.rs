@@ -143,16 +143,12 @@ impl DetectorSet {
         self.customs_from = self
             .members
             .partition_point(|&(index, _)| index < BUILT_INS.len());
+        (self.built_ins, self.triggers) = (0, 0);
         for &(index, render) in &self.members[..self.customs_from] {
+            self.built_ins |= 1 << index;
+            self.triggers |= BUILT_INS[index].trigger;
             self.built_in_renders[index] = render;
         }
-        (self.built_ins, self.triggers) = self
-            .members
-            .iter()
-            .filter_map(|&(index, _)| Some((index, BUILT_INS.get(index)?)))
-            .fold((0, 0), |(bits, triggers), (index, built_in)| {
-                (bits | 1 << index, triggers | built_in.trigger)
-            });
     }
 
     /// Adds the detectors of `other` (of the same [`Masker`]) to this set; a detector in both keeps

@@ -40,7 +40,7 @@ const LOW: [u8; 16] = {
 };
 
 /// Whether `byte` may fire a trigger.
-pub(super) fn is_special(byte: u8) -> bool {
+fn is_special(byte: u8) -> bool {
     LOW[usize::from(byte & 0x0f)] & HIGH[usize::from(byte >> 4)] != 0
 }
 
