@@ -1,5 +1,6 @@
 //! Criterion benches of Warden's hot paths in `warden-core`, native: JWT cache hit, uncached RS256 /
-//! ES256 verification, JSON-RPC parse + policy decision, masking throughput, SSE splitting/rewriting.
+//! ES256 verification, JSON-RPC parse + policy decision, masking throughput and per-leaf costs, SSE
+//! splitting/rewriting.
 //!
 //! Run: `cargo bench -p warden-benches --bench core_hot_paths`. Inputs come from
 //! `warden_testkit` and `warden_benches::payloads`, the same bytes the load bench sends through Envoy.
@@ -111,6 +112,36 @@ fn masking(c: &mut Criterion) {
     group.finish();
 }
 
+/// Per-leaf masking costs: a result of 100 objects holding one leaf of each kind of the PII-dense
+/// records (plus one card, so that the pre-scan lets the body through), against `base` (a leaf
+/// nothing can match).
+fn leaves(c: &mut Criterion) {
+    let s = setup();
+    let mut group = c.benchmark_group("leaf");
+    for (name, leaf) in [
+        ("base", "x"),
+        ("id", "cus_0001"),
+        ("name", "Customer 1"),
+        ("email", "customer1@example.com"),
+        ("card", "4111 1111 1111 1111"),
+        ("ssn", "123-10-1000"),
+        ("note", "prefers e-mail contact; card on file verified"),
+        ("words", "Widget model 12 processing north"),
+    ] {
+        let records = vec![serde_json::json!({"v": leaf}); 100];
+        let body = serde_json::json!({"jsonrpc":"2.0","id":1,"result":{"records":records, "t": "4111 1111 1111 1111"}}).to_string().into_bytes();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut masked = MaskedById::new();
+                s.engine
+                    .rewrite_json_body(&s.plan, &s.identity, black_box(&body), &mut masked)
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
 fn sse(c: &mut Criterion) {
     let s = setup();
     let limit = s.engine.limits.max_sse_event_bytes;
@@ -140,5 +171,5 @@ fn sse(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, jwt, request, masking, sse);
+criterion_group!(benches, jwt, request, masking, leaves, sse);
 criterion_main!(benches);

@@ -50,9 +50,16 @@ pub(super) fn scan_digit_groups(
     found: &mut impl FnMut(usize, usize, DigitKind),
 ) {
     let mut at = 0;
+    // Digits from the current group to the end of its sequence: a card needs at least 13.
+    let mut digits_left = 0;
+    let mut previous_end = None;
     while let Some(offset) = text[at..].iter().position(u8::is_ascii_digit) {
         let start = at + offset;
-        if kinds.cards {
+        let end = digit_run_end(text, start);
+        if previous_end.and_then(|e| next_group(text, e)) != Some(start) {
+            digits_left = sequence_digits(text, start);
+        }
+        if kinds.cards && digits_left >= *CARD_DIGITS.start() {
             if let Some(end) = longest_card_from(text, start) {
                 found(start, end, DigitKind::CreditCard);
             }
@@ -71,7 +78,23 @@ pub(super) fn scan_digit_groups(
                 found(start, end, DigitKind::UkNhs);
             }
         }
-        at = digit_run_end(text, start);
+        digits_left = digits_left.saturating_sub(end - start);
+        previous_end = Some(end);
+        at = end;
+    }
+}
+
+/// The number of digits of the sequence from the group at `start` to its last group.
+fn sequence_digits(text: &[u8], start: usize) -> usize {
+    let mut digits = 0;
+    let mut group = start;
+    loop {
+        let end = digit_run_end(text, group);
+        digits += end - group;
+        match next_group(text, end) {
+            Some(next) => group = next,
+            None => return digits,
+        }
     }
 }
 

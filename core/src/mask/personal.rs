@@ -142,6 +142,9 @@ fn phone_groups(text: &[u8], mut at: usize, lens: &mut GroupLens) -> usize {
 
 fn phone_from(text: &[u8], start: usize) -> Option<usize> {
     let international = text[start] == b'+';
+    if !international && !may_start_national(text, start) {
+        return None;
+    }
     let mut lens = GroupLens::new();
     let end = phone_groups(text, start + usize::from(international), &mut lens);
     if lens.is_empty() || !ends_token(text, end) {
@@ -167,6 +170,22 @@ fn phone_from(text: &[u8], start: usize) -> Option<usize> {
         && (3..=5).contains(&lens.len())
         && lens.iter().all(|&n| (2..=4).contains(&n));
     (is_nanp || trunk).then_some(end)
+}
+
+/// Whether a national number ([`phone_from`]) may start at `start` (a digit or `(`), judged on its
+/// first group alone: three digits (NANP), the single digit `1` (NANP after `1-`), or a leading `0`
+/// (trunk prefix).
+fn may_start_national(text: &[u8], start: usize) -> bool {
+    let digits = start + usize::from(text[start] == b'(');
+    let len = text.get(digits..).map_or(0, |rest| {
+        rest.iter().take_while(|b| b.is_ascii_digit()).count()
+    });
+    match text.get(digits) {
+        Some(b'0') => true,
+        Some(b'1') if len == 1 => true,
+        Some(_) => len == 3,
+        None => false,
+    }
 }
 
 /// IPv4 dotted quads (four decimal octets 0–255 without leading zeros, not part of a longer dotted
