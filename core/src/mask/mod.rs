@@ -496,6 +496,10 @@ impl Masker {
     /// [`Masker::may_match`] for `text` as it is, no escape or blob decoded (an object member's name
     /// as the JSON walker hands it).
     fn may_match_unescaped(&self, set: &DetectorSet, text: &str) -> bool {
+        if set.customs().is_empty() {
+            // Built-ins only (the common case, asked once per member name): no literals to gather.
+            return prefilter::fired(text.as_bytes(), set.triggers, true) != 0;
+        }
         self.triggers(set).may_match_unescaped(text.as_bytes())
     }
 
