@@ -64,7 +64,9 @@ pub(super) fn scan_digit_groups(
                 found(start, end, DigitKind::CreditCard);
             }
         }
-        if kinds.ssns || kinds.itins {
+        // SSNs, ITINs and NHS numbers start with a group of three digits.
+        let three = end - start == 3;
+        if three && (kinds.ssns || kinds.itins) {
             if let Some((end, kind)) = ssn_shape_from(text, start) {
                 if (kind == DigitKind::UsSsn && kinds.ssns)
                     || (kind == DigitKind::UsItin && kinds.itins)
@@ -73,7 +75,7 @@ pub(super) fn scan_digit_groups(
                 }
             }
         }
-        if kinds.nhs {
+        if three && kinds.nhs {
             if let Some(end) = nhs_from(text, start) {
                 found(start, end, DigitKind::UkNhs);
             }
