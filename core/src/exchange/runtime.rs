@@ -24,7 +24,7 @@ pub trait KeySource {
 pub struct Runtime {
     /// The compiled configuration, with the secrets [`Engine::load`] read.
     pub engine: Engine,
-    /// Verified tokens, keyed by the token.
+    /// Verified tokens, keyed by a keyed digest of the token.
     pub tokens: RefCell<TokenCache>,
     /// The pin state of tool-definition pinning (the filter's reads Envoy shared data; by default
     /// an empty [`MemoryPins`]).

@@ -5,7 +5,7 @@
 //!   yields the caller's [`Identity`].
 //! - [`KeySet`], [`RemoteJwks`]: inline key sets, and key sets fetched from the identity provider
 //!   (`jwks_uri` or OpenID Connect discovery) with their refresh schedule.
-//! - [`TokenCache`] remembers verified tokens (keyed by the token) until their `exp`.
+//! - [`TokenCache`] remembers verified tokens (by a keyed SipHash of the token) until their `exp`.
 //! - [`ResourceServer`]: the RFC 9728 protected-resource metadata, `WWW-Authenticate` challenges
 //!   (RFC 6750 §3), and what is sent upstream instead of the caller's token (an upstream credential,
 //!   `x-warden-*` identity headers).

@@ -52,3 +52,34 @@ fn ten_thousand_requests_leave_linear_memory_bounded() {
         "memory grew from {warmed} to {after} bytes over 9,900 requests"
     );
 }
+
+/// Every request with a token the VM has not seen (agents refreshing short-lived tokens make the token
+/// cache fill up in the steady state): once the cache is full (4,096 tokens) it evicts one entry per new
+/// token, and linear memory stays within the 8 MiB budget and flat.
+#[test]
+fn a_full_token_cache_keeps_linear_memory_bounded() {
+    let (_host, mut vm) = demo().unwrap();
+    let signer = DevSigner::load().unwrap();
+    // `warden_core::exchange::TOKEN_CACHE_CAPACITY`, the tokens one VM caches.
+    let capacity = 4_096;
+    let mut full = 0;
+    for n in 0..capacity + 600 {
+        let token = signer
+            .token(&format!("user-{n:05}@example.com"), &["support"])
+            .unwrap();
+        one_request(&mut vm, &post_headers(Some(&token)), n as i64);
+        if n == capacity + 100 {
+            full = vm.memory_size().unwrap();
+        }
+    }
+    let after = vm.memory_size().unwrap();
+    eprintln!("linear memory: {full} bytes with the cache full, {after} after 500 more new tokens");
+    assert!(
+        after <= 8 << 20,
+        "{after} bytes of linear memory exceed 8 MiB"
+    );
+    assert!(
+        after <= full + (256 << 10),
+        "memory grew from {full} to {after} bytes while the full cache evicted"
+    );
+}
