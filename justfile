@@ -60,11 +60,12 @@ build: setup
 schema:
     cargo run --locked --quiet -p warden-core --bin warden-schemas -- "{{justfile_directory()}}"
 
-# Format check, clippy with warnings denied (native crates, and the filter for wasm32-wasip1).
+# Format check, clippy with warnings denied (native crates, and the proxy-wasm modules for wasm32-wasip1: the
+# filter, the load bench's floor filter and the emulator's fixtures).
 lint: setup
     cargo fmt --all -- --check
     cargo clippy --locked --workspace {{native}} --all-targets -- -D warnings
-    cargo clippy --locked -p warden-filter -p http-headers-fixture -p callouts-fixture --target wasm32-wasip1 --all-targets -- -D warnings
+    cargo clippy --locked -p warden-filter -p warden-floor-filter -p http-headers-fixture -p callouts-fixture --target wasm32-wasip1 --all-targets -- -D warnings
 
 # Run every test: unit tests, the wasmtime harness against the release .wasm, and the Envoy end-to-end suite.
 test: build lint deploy-check
