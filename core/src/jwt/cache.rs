@@ -33,7 +33,7 @@ pub struct TokenCache {
     /// `None` when the capacity is 0 (caching disabled) or the host gave no randomness.
     entries: Option<LruCache<TokenDigest, Entry>>,
     /// The SipHash key of the digests.
-    key: [u8; 16],
+    digest_key: [u8; 16],
     /// Latest time seen by `get`, in unix seconds.
     now: u64,
 }
@@ -46,13 +46,13 @@ struct Entry {
 impl TokenCache {
     /// An empty cache holding at most `capacity` tokens (0 disables caching), with a fresh random key.
     pub fn new(capacity: usize) -> Self {
-        let mut key = [0u8; 16];
-        let random = getrandom::fill(&mut key).is_ok();
+        let mut digest_key = [0u8; 16];
+        let random = getrandom::fill(&mut digest_key).is_ok();
         Self {
             entries: NonZeroUsize::new(capacity)
                 .filter(|_| random)
                 .map(LruCache::new),
-            key,
+            digest_key,
             now: 0,
         }
     }
@@ -62,7 +62,7 @@ impl TokenCache {
     pub fn get(&mut self, token: &str, now_unix_seconds: u64) -> Option<Identity> {
         self.now = self.now.max(now_unix_seconds);
         let entries = self.entries.as_mut()?;
-        let key = digest(&self.key, token);
+        let key = digest(&self.digest_key, token);
         let entry = entries.get(&key)?;
         if now_unix_seconds >= entry.expires_at {
             entries.pop(&key);
@@ -81,7 +81,7 @@ impl TokenCache {
             return;
         };
         entries.put(
-            digest(&self.key, token),
+            digest(&self.digest_key, token),
             Entry {
                 identity: verified.identity.clone(),
                 expires_at: verified.expires_at,
@@ -187,9 +187,9 @@ mod tests {
     #[test]
     fn each_cache_digests_under_its_own_random_key() {
         let (a, b) = (TokenCache::new(1), TokenCache::new(1));
-        assert_ne!(a.key, b.key);
-        assert_ne!(digest(&a.key, "tok"), digest(&b.key, "tok"));
-        assert_ne!(digest(&a.key, "tok"), digest(&a.key, "tol"));
+        assert_ne!(a.digest_key, b.digest_key);
+        assert_ne!(digest(&a.digest_key, "tok"), digest(&b.digest_key, "tok"));
+        assert_ne!(digest(&a.digest_key, "tok"), digest(&a.digest_key, "tol"));
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub(super) fn scan_digit_groups(
     let mut previous_end = None;
     while let Some(offset) = text[at..].iter().position(u8::is_ascii_digit) {
         let start = at + offset;
-        let end = digit_run_end(text, start);
+        let group_end = digit_run_end(text, start);
         if previous_end.and_then(|e| next_group(text, e)) != Some(start) {
             digits_left = sequence_digits(text, start);
         }
@@ -65,7 +65,7 @@ pub(super) fn scan_digit_groups(
             }
         }
         // SSNs, ITINs and NHS numbers start with a group of three digits.
-        let three = end - start == 3;
+        let three = group_end - start == 3;
         if three && (kinds.ssns || kinds.itins) {
             if let Some((end, kind)) = ssn_shape_from(text, start) {
                 if (kind == DigitKind::UsSsn && kinds.ssns)
@@ -80,9 +80,9 @@ pub(super) fn scan_digit_groups(
                 found(start, end, DigitKind::UkNhs);
             }
         }
-        digits_left = digits_left.saturating_sub(end - start);
-        previous_end = Some(end);
-        at = end;
+        digits_left = digits_left.saturating_sub(group_end - start);
+        previous_end = Some(group_end);
+        at = group_end;
     }
 }
 
