@@ -4,7 +4,8 @@
 //! Three paths, fastest first, all with the same outcome (what the client decodes, and the counts):
 //! 1. a pre-scan of the raw bytes proves no detector can match (`Masker::may_match`): nothing to do;
 //! 2. the streaming leaf rewriter (`mask::stream`): rewrites the matching leaves in place and keeps
-//!    every other byte as the server sent it;
+//!    every other byte as the server sent it; a `structuredContent` whose JSON text is the text block
+//!    it already masked gets that masking again without a second scan (`mask::twin`);
 //! 3. the `serde_json::Value` path (the reference): parse, rewrite, re-serialize compactly. Taken for
 //!    `tools/list` answers and whatever the streaming rewriter declines (`\u` escapes, repeated keys,
 //!    text that is not JSON...).
@@ -298,8 +299,9 @@ impl Engine {
         found: &mut Vec<(String, Tally)>,
     ) -> Result<(), Unsupported> {
         let mut tally = Tally::default();
-        let mask = |w: &mut JsonWalker<'a>, tally: &mut Tally| match &plan.detectors {
-            Some(set) => w.value(&mut |leaf| self.masker.mask_leaf(set, leaf, tally)),
+        let mut twin = None;
+        let mut mask = |w: &mut JsonWalker<'a>, tally: &mut Tally| match &plan.detectors {
+            Some(set) => w.value(&mut self.masker.leaf_masker(set, tally, &mut twin)),
             None => w.raw_value().map(|_| ()),
         };
         if walker.peek()? != b'{' {
@@ -626,10 +628,36 @@ mod tests {
             b"{\"id\":17,\"result\":\"a@b.io \xff\"}".to_vec(),
             format!("{}\"a@b.io\"{}", "[".repeat(140), "]".repeat(140)).into_bytes(),
             Vec::new(),
+            // The structured result after its text (reused) and before it (not), once more elsewhere.
+            json!({"id": 18, "result": {"structuredContent": {"records": customers(4)},
+                "content": [{"type": "text", "text": customers(4).to_string()}],
+                "again": [customers(4), customers(3)]}}).to_string().into_bytes(),
+            // A twin that the walker must not reuse where the nesting around it would exceed its
+            // depth limit (the whole body is then too deep for serde_json and masked as text).
+            deep_twin(30),
+            deep_twin(20),
         ];
         for body in &corpus {
             check(&engine, body);
         }
+    }
+
+    /// A tool result whose text holds a JSON array 100 deep with PII inside, and whose
+    /// `structuredContent` holds the same array under `around` more levels of arrays.
+    fn deep_twin(around: usize) -> Vec<u8> {
+        let deep = format!(
+            "{}[\"4111 1111 1111 1111\",\"{}\"]{}",
+            "[".repeat(99),
+            "x".repeat(300),
+            "]".repeat(99)
+        );
+        let text = serde_json::to_string(&deep).unwrap();
+        format!(
+            r#"{{"id":19,"result":{{"content":[{{"type":"text","text":{text}}}],"structuredContent":{{"a":{}{deep}{}}}}}}}"#,
+            "[".repeat(around),
+            "]".repeat(around)
+        )
+        .into_bytes()
     }
 
     /// A small deterministic generator (xorshift64*), so that failures reproduce.
@@ -695,7 +723,15 @@ mod tests {
         let engine = engine();
         let mut gen = Gen(0x9e37_79b9_7f4a_7c15);
         for i in 0..300 {
-            let message = json!({"jsonrpc": "2.0", "id": i, "result": gen.value(0)});
+            let result = if i % 4 == 0 {
+                // A structured result and its text, as MCP servers return them.
+                let structured: Value = (0..8).map(|_| gen.value(1)).collect();
+                json!({"content": [{"type": "text", "text": structured.to_string()}],
+                       "structuredContent": structured})
+            } else {
+                gen.value(0)
+            };
+            let message = json!({"jsonrpc": "2.0", "id": i, "result": result});
             let body = if i % 3 == 0 {
                 serde_json::to_vec_pretty(&message).unwrap()
             } else {

@@ -8,7 +8,8 @@
 use serde_json::Value;
 
 use super::render::HEX;
-use super::stream::{JsonWalker, Leaf, LeafResult, Unsupported};
+use super::stream::{JsonWalker, Leaf, LeafResult, Unsupported, Visitor};
+use super::twin::Twin;
 use super::{builtin, escapes, secrets, DetectorSet, MaskCounts, Masker, Tally};
 use crate::jsonrpc::parse_strict;
 
@@ -140,6 +141,22 @@ impl Masker {
         changed
     }
 
+    /// The [`Visitor`] a [`JsonWalker`] hands one message's leaves to: masks them with `set`, counts
+    /// into `tally` and remembers JSON text masked inside strings in `twin` (see `twin.rs`).
+    pub(crate) fn leaf_masker<'m>(
+        &'m self,
+        set: &'m DetectorSet,
+        tally: &'m mut Tally,
+        twin: &'m mut Option<Twin>,
+    ) -> LeafMasker<'m> {
+        LeafMasker {
+            masker: self,
+            set,
+            tally,
+            twin,
+        }
+    }
+
     /// The streaming counterpart of [`Masker::mask_value`] for one leaf handed by a [`JsonWalker`]:
     /// the JSON text replacing it when a detector matched (a JSON string), `None` when it stays.
     /// Masks exactly what `mask_value` masks and counts the same; JSON text nested in a string is
@@ -149,11 +166,12 @@ impl Masker {
     /// # Errors
     /// [`Unsupported`] for a number `serde_json` would not read (out of range), and for a member name a
     /// detector matches.
-    pub(crate) fn mask_leaf(
+    fn mask_leaf(
         &self,
         set: &DetectorSet,
         leaf: Leaf<'_>,
         tally: &mut Tally,
+        twin: &mut Option<Twin>,
     ) -> LeafResult {
         match leaf {
             Leaf::Number(raw) if is_plain_integer(raw) => Ok(self.mask_str_json(set, raw, tally)),
@@ -188,22 +206,32 @@ impl Masker {
                     return Ok(self.mask_str_json(set, &text, tally));
                 }
                 Ok(self
-                    .mask_nested_leaf(set, &text, tally)
+                    .mask_nested_leaf(set, &text, tally, twin)
                     .map(|t| json_string(&t)))
             }
         }
     }
 
     /// [`Masker::mask_string_leaf`] of a string holding JSON text ([`is_nested_json`]), walked by a
-    /// [`JsonWalker`] when it can be.
-    fn mask_nested_leaf(&self, set: &DetectorSet, text: &str, tally: &mut Tally) -> Option<String> {
+    /// [`JsonWalker`] when it can be (and then remembered as a [`Twin`]).
+    fn mask_nested_leaf(
+        &self,
+        set: &DetectorSet,
+        text: &str,
+        tally: &mut Tally,
+        twin: &mut Option<Twin>,
+    ) -> Option<String> {
         let mut nested = Tally::default();
         let mut walker = JsonWalker::new(text);
         let walked = walker
-            .value(&mut |leaf| self.mask_leaf(set, leaf, &mut nested))
-            .and_then(|()| walker.finish());
+            .value(&mut self.leaf_masker(set, &mut nested, twin))
+            .and_then(|()| {
+                let deepest = walker.deepest();
+                walker.finish().map(|masked| (masked, deepest))
+            });
         match walked {
-            Ok(masked) => {
+            Ok((masked, deepest)) => {
+                Twin::offer(twin, text, deepest, masked.as_ref(), &nested);
                 tally.extend(&nested);
                 masked
             }
@@ -244,6 +272,24 @@ impl Masker {
             }
         }
         self.mask_str_tally(set, &number.to_string(), tally)
+    }
+}
+
+/// The leaf callback of the streaming rewriter for one message ([`Masker::leaf_masker`]).
+pub(crate) struct LeafMasker<'m> {
+    masker: &'m Masker,
+    set: &'m DetectorSet,
+    tally: &'m mut Tally,
+    twin: &'m mut Option<Twin>,
+}
+
+impl<'a> Visitor<'a> for LeafMasker<'_> {
+    fn leaf(&mut self, leaf: Leaf<'a>) -> LeafResult {
+        self.masker.mask_leaf(self.set, leaf, self.tally, self.twin)
+    }
+
+    fn known_value(&mut self, rest: &str, depth: usize) -> Option<(usize, Option<String>)> {
+        Twin::known(self.twin, rest, depth, self.tally)
     }
 }
 

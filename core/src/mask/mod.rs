@@ -20,6 +20,7 @@ mod rows;
 mod secrets;
 mod specials;
 pub(crate) mod stream;
+mod twin;
 mod wallets;
 
 use std::collections::BTreeMap;
@@ -87,7 +88,7 @@ pub type MaskCounts = BTreeMap<String, u64>;
 
 /// Masked values per detector index while masking (no lookup by name per match); named into
 /// [`MaskCounts`] by [`Masker::add_tally`] once a message is done.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Tally(SmallVec<[(usize, u64); 4]>);
 
 impl Tally {

@@ -62,11 +62,34 @@ impl<'a> Leaf<'a> {
 /// What a leaf callback answers: `Some(json)` replaces the leaf's bytes with the JSON text `json`.
 pub(crate) type LeafResult = Result<Option<String>, Unsupported>;
 
+/// What a [`JsonWalker`] hands leaves to. Any `FnMut(Leaf) -> LeafResult` closure is one; a visitor
+/// may also know in advance how a whole object or array is rewritten ([`Visitor::known_value`]).
+pub(crate) trait Visitor<'a> {
+    /// The answer for one leaf.
+    fn leaf(&mut self, leaf: Leaf<'a>) -> LeafResult;
+
+    /// At the opening bracket of an object or array, `rest` being the text from that bracket to the
+    /// end and `depth` the nesting around it: when the visitor knows that walking this value from
+    /// here would succeed and how it would be rewritten, the length in bytes of its text and its
+    /// replacement (`None`: kept as it is). The walker then skips the value.
+    fn known_value(&mut self, _rest: &str, _depth: usize) -> Option<(usize, Option<String>)> {
+        None
+    }
+}
+
+impl<'a, F: FnMut(Leaf<'a>) -> LeafResult> Visitor<'a> for F {
+    fn leaf(&mut self, leaf: Leaf<'a>) -> LeafResult {
+        self(leaf)
+    }
+}
+
 /// The walker over one JSON text.
 pub(crate) struct JsonWalker<'a> {
     src: &'a str,
     pos: usize,
     depth: usize,
+    /// The deepest nesting reached so far.
+    deepest: usize,
     /// Rewritten text up to `copied`, allocated at the first replacement.
     out: Option<String>,
     copied: usize,
@@ -80,6 +103,7 @@ impl<'a> JsonWalker<'a> {
             src,
             pos: 0,
             depth: 0,
+            deepest: 0,
             out: None,
             copied: 0,
             keys: Vec::new(),
@@ -110,6 +134,11 @@ impl<'a> JsonWalker<'a> {
         Ok(())
     }
 
+    /// The deepest nesting of objects and arrays walked so far (1 for `[1]`).
+    pub fn deepest(&self) -> usize {
+        self.deepest
+    }
+
     /// Walks the whole text: after the document only whitespace. Returns the rewritten text, `None`
     /// when no leaf was replaced.
     pub fn finish(mut self) -> Result<Option<String>, Unsupported> {
@@ -124,21 +153,30 @@ impl<'a> JsonWalker<'a> {
     }
 
     /// Walks one value, handing its string and number leaves and its member names (at any depth) to
-    /// `leaf`. A [`Leaf::Key`] must be answered `Ok(None)` or declined.
-    pub fn value<F: FnMut(Leaf<'a>) -> LeafResult>(
-        &mut self,
-        leaf: &mut F,
-    ) -> Result<(), Unsupported> {
-        match self.peek()? {
-            b'{' => self.object(|walker, key| match leaf(Leaf::Key(key))? {
-                None => walker.value(leaf),
+    /// `visitor`. A [`Leaf::Key`] must be answered `Ok(None)` or declined.
+    pub fn value<V: Visitor<'a>>(&mut self, visitor: &mut V) -> Result<(), Unsupported> {
+        let first = self.peek()?;
+        if matches!(first, b'{' | b'[') {
+            let start = self.pos;
+            let known = visitor
+                .known_value(&self.src[start..], self.depth)
+                .filter(|&(len, _)| self.src.is_char_boundary(start + len));
+            if let Some((len, replacement)) = known {
+                self.pos = start + len;
+                self.splice(start, replacement);
+                return Ok(());
+            }
+        }
+        match first {
+            b'{' => self.object(|walker, key| match visitor.leaf(Leaf::Key(key))? {
+                None => walker.value(visitor),
                 Some(_) => Err(Unsupported),
             }),
-            b'[' => self.array(|walker| walker.value(leaf)),
+            b'[' => self.array(|walker| walker.value(visitor)),
             b'"' => {
                 let start = self.pos;
                 let (raw, escaped) = self.string()?;
-                let replacement = leaf(Leaf::Str { raw, escaped })?;
+                let replacement = visitor.leaf(Leaf::Str { raw, escaped })?;
                 self.splice(start, replacement);
                 Ok(())
             }
@@ -148,7 +186,7 @@ impl<'a> JsonWalker<'a> {
             _ => {
                 let start = self.pos;
                 let raw = self.number()?;
-                let replacement = leaf(Leaf::Number(raw))?;
+                let replacement = visitor.leaf(Leaf::Number(raw))?;
                 self.splice(start, replacement);
                 Ok(())
             }
@@ -244,6 +282,7 @@ impl<'a> JsonWalker<'a> {
 
     fn enter(&mut self) -> Result<(), Unsupported> {
         self.depth += 1;
+        self.deepest = self.deepest.max(self.depth);
         if self.depth > MAX_DEPTH {
             return Err(Unsupported);
         }
