@@ -4,7 +4,8 @@
 //! match at all (each built-in runs only when one of its triggers fired).
 //!
 //! One pass over the bytes; only the bytes of `specials.rs` do any work. Triggers ([`Trigger`]):
-//! - a `\u` escape (it could spell any character): every detector may match;
+//! - a `\u` escape (it could spell any character): every detector may match (looked for by
+//!   [`Triggers::may_match`] in raw JSON; [`fired`] reads text as it is, where `\u` is two characters);
 //! - `DIGITS`: a run of at least 9 ASCII digits in groups joined by single spaces or dashes (an SSN
 //!   or ITIN has 9, an NHS number 10, a card 13 to 19), or a digit followed by an exponent marker
 //!   (`4.1111111e15` is a number leaf whose decimal text, `4111111100000000.0`, is masked);
@@ -54,8 +55,6 @@ impl Trigger {
     pub const PEM: u32 = 1 << 15;
     pub const JWT: u32 = 1 << 16;
     pub const ASSIGN: u32 = 1 << 17;
-    /// A `\u` escape: fires every trigger.
-    pub const ALL: u32 = u32::MAX;
 }
 
 /// Fewest digits a card number, an SSN or an ITIN has (3 + 2 + 4).
@@ -112,8 +111,8 @@ fn contains(bytes: &[u8], needle: &[u8]) -> bool {
     memchr_iter(first, bytes).any(|at| bytes[at + 1..].starts_with(rest))
 }
 
-/// The triggers of `wanted` that fire in `bytes` (all bits when a `\u` escape is present). With
-/// `first`, stops at the first one that fires.
+/// The triggers of `wanted` that fire in the text `bytes` as it is (no escape decoded). With `first`,
+/// stops at the first one that fires.
 pub(super) fn fired(bytes: &[u8], wanted: u32, first: bool) -> u32 {
     if wanted == 0 {
         return 0;
@@ -180,7 +179,6 @@ fn at_special(bytes: &[u8], i: usize, byte: u8) -> u32 {
             Some(b'0'..=b'9' | b'(') => Trigger::PHONE,
             _ => 0,
         },
-        b'\\' if bytes.get(i + 1) == Some(&b'u') => Trigger::ALL,
         b':' | b'=' => {
             let mut fired = 0;
             if byte == b':'
@@ -378,10 +376,12 @@ pub(super) fn required_literal(pattern: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// The triggers of the three original built-ins (cards and SSNs, e-mail).
+    /// The triggers of the three original built-ins (cards and SSNs, e-mail), as a set holding them
+    /// builds them.
     fn built_ins() -> Triggers<'static> {
         Triggers {
             wanted: Trigger::DIGITS | Trigger::AT,
+            any_detector: true,
             ..Triggers::default()
         }
     }

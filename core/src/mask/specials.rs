@@ -6,9 +6,9 @@
 //! the same test [`is_special`] makes one byte at a time (checked against [`SPECIALS`] for every byte
 //! value in the tests). Elsewhere the same tables are read byte by byte.
 
-/// Bytes that may fire a trigger: digits, `@`, `+`, `\`, `:`, `=`, `-`, `_`, and the first letters
-/// of the triggers that start with a letter.
-const SPECIALS: &[u8] = b"0123456789@+\\:=-_AJpPxX";
+/// Bytes that may fire a trigger: digits, `@`, `+`, `:`, `=`, `-`, `_`, and the first letters of the
+/// triggers that start with a letter.
+const SPECIALS: &[u8] = b"0123456789@+:=-_AJpPxX";
 
 /// Per high nibble, its bit (zero when no special byte has that high nibble).
 const HIGH: [u8; 16] = {
