@@ -28,7 +28,7 @@
 //! (caught above), integers beyond 64 bits (20 digits or more, caught by the digit run) and float
 //! rounding (which never lengthens a group of digits).
 
-use memchr::memchr_iter;
+use memchr::memmem;
 
 use super::secrets::ends_like_secret_name;
 use super::specials::next_special;
@@ -97,18 +97,13 @@ impl Triggers<'_> {
 
 /// `blob` followed by a quote or a backslash (an escaped quote).
 fn has_blob_member(bytes: &[u8]) -> bool {
-    memchr_iter(b'b', bytes).any(|at| {
-        bytes[at + 1..].starts_with(b"lob") && matches!(bytes.get(at + 4), Some(b'"' | b'\\'))
-    })
+    memmem::find_iter(bytes, b"blob").any(|at| matches!(bytes.get(at + 4), Some(b'"' | b'\\')))
 }
 
-/// Whether `needle` (not empty) occurs in `bytes`. Needles are short: a `memchr` on the first byte
-/// is enough, and smaller in the `.wasm` than `memchr::memmem`.
+/// Whether `needle` occurs in `bytes`. `memmem` looks for two of its bytes at once, so a frequent
+/// first byte (the backslash of `\u` in escaped JSON text) costs no stop per occurrence.
 fn contains(bytes: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else {
-        return true;
-    };
-    memchr_iter(first, bytes).any(|at| bytes[at + 1..].starts_with(rest))
+    memmem::find(bytes, needle).is_some()
 }
 
 /// The triggers of `wanted` that fire in the text `bytes` as it is (no escape decoded). With `first`,
@@ -130,7 +125,9 @@ pub(super) fn fired(bytes: &[u8], wanted: u32, first: bool) -> u32 {
                 .iter()
                 .position(|b| !b.is_ascii_digit())
                 .map_or(bytes.len(), |len| i + len);
-            fired |= wanted & at_digit_group(bytes, i, end, &mut runs);
+            if !quiet_group(bytes, i, end) {
+                fired |= wanted & at_digit_group(bytes, i, end, &mut runs);
+            }
             i = end;
         } else {
             fired |= wanted & at_special(bytes, i, byte);
@@ -167,6 +164,12 @@ fn token_char(byte: u8) -> bool {
 /// Whether the `[i - n]` byte satisfies `test` (false before the start).
 fn before(bytes: &[u8], i: usize, n: usize, test: impl Fn(u8) -> bool) -> bool {
     i.checked_sub(n).is_some_and(|j| test(bytes[j]))
+}
+
+/// Whether `word` is "passport" in any case, in one comparison: setting bit 5 of each byte lower-cases
+/// a letter and turns a byte into a lowercase letter only if it is that letter in either case.
+fn is_passport(word: [u8; 8]) -> bool {
+    u64::from_le_bytes(word) | u64::from_le_bytes([0x20; 8]) == u64::from_le_bytes(*b"passport")
 }
 
 /// The triggers the non-digit special byte at `i` fires.
@@ -247,7 +250,10 @@ fn at_special(bytes: &[u8], i: usize, byte: u8) -> u32 {
         }
         b'J' if i >= 2 && &bytes[i - 2..i] == b"ey" => Trigger::JWT,
         b'p' | b'P'
-            if bytes.len() - i >= 8 && bytes[i..i + 8].eq_ignore_ascii_case(b"passport") =>
+            if bytes
+                .get(i..i + 8)
+                .and_then(|word| word.try_into().ok())
+                .is_some_and(is_passport) =>
         {
             Trigger::PASSPORT
         }
@@ -259,6 +265,25 @@ fn at_special(bytes: &[u8], i: usize, byte: u8) -> u32 {
         }
         _ => 0,
     }
+}
+
+/// Whether the maximal digit group `bytes[start..end]` can neither fire a trigger nor be joined to the
+/// next group, so that [`at_digit_group`] can be skipped (most groups in JSON: ids, counts, dates'
+/// last parts). Then it has fewer than 9 digits; no separator, uppercase letter or `c` (of `bc1`)
+/// before it; no separator or exponent marker after it; and it does not start a token of letters
+/// and digits with `1` or `3` (a wallet). The runs [`at_digit_group`] carries are then stale but
+/// never read: a group reads them only when joined to the group before it, whose next byte is a
+/// separator, and that group is never quiet.
+fn quiet_group(bytes: &[u8], start: usize, end: usize) -> bool {
+    let before = start.checked_sub(1).map_or(b'"', |j| bytes[j]);
+    let after = bytes.get(end).copied().unwrap_or(b'"');
+    end - start < FEWEST_DIGITS
+        && !matches!(
+            before,
+            b' ' | b'-' | b'.' | b'(' | b')' | b'A'..=b'Z' | b'c'
+        )
+        && !matches!(after, b' ' | b'-' | b'.' | b'(' | b')' | b'e' | b'E')
+        && (!matches!(bytes[start], b'1' | b'3') || !after.is_ascii_alphanumeric())
 }
 
 /// The triggers the maximal digit group `bytes[start..end]` fires, carrying `runs` from the group
@@ -411,6 +436,72 @@ mod tests {
             r#"\\u0034"#,
         ] {
             assert!(t.may_match(text.as_bytes()), "{text}");
+        }
+    }
+
+    /// [`fired`] without the [`quiet_group`] shortcut (every digit group read by [`at_digit_group`]).
+    fn fired_reading_every_group(bytes: &[u8], wanted: u32) -> u32 {
+        let (mut fired, mut runs, mut i) = (0, Runs::default(), 0);
+        while let Some(&byte) = bytes.get(next_special(bytes, i)) {
+            i = next_special(bytes, i);
+            if byte.is_ascii_digit() {
+                let end = i + bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+                fired |= wanted & at_digit_group(bytes, i, end, &mut runs);
+                i = end;
+            } else {
+                fired |= wanted & at_special(bytes, i, byte);
+                i += 1;
+            }
+        }
+        fired
+    }
+
+    #[test]
+    fn skipping_quiet_digit_groups_fires_the_same_triggers() {
+        const ALPHABET: &[u8] = b"0123456789000111333   ---...()eEAZcCbBxX:_\"+@q";
+        let every = (Trigger::ASSIGN << 1) - 1;
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut fired_some = 0;
+        for _ in 0..200_000 {
+            let len = (next() % 48) as usize;
+            let text: Vec<u8> = (0..len)
+                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                .collect();
+            // Every trigger, or one (another trigger firing elsewhere must not hide a difference).
+            let wanted = match next() % 2 {
+                0 => every,
+                _ => 1 << (next() % u64::from(every.count_ones())),
+            };
+            let expected = fired_reading_every_group(&text, wanted);
+            assert_eq!(
+                fired(&text, wanted, false),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(&text)
+            );
+            fired_some += usize::from(expected != 0);
+        }
+        assert!(fired_some > 5_000, "{fired_some}");
+    }
+
+    #[test]
+    fn passport_is_recognised_in_any_case_and_nothing_else() {
+        for at in 0..8 {
+            for byte in 0..=255u8 {
+                let mut word = *b"PassPort";
+                word[at] = byte;
+                assert_eq!(
+                    is_passport(word),
+                    word.eq_ignore_ascii_case(b"passport"),
+                    "{word:?}"
+                );
+            }
         }
     }
 
