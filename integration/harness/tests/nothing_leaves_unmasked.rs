@@ -153,3 +153,53 @@ fn a_resumed_get_stream_is_masked_with_the_strictest_profile_of_the_policy() {
     let out = stream.response().forwarded;
     assert_no_clear_value(&out);
 }
+
+/// A JSON response of `result`, through an allowed call, as the client receives it.
+fn through_warden(result: &Value) -> String {
+    let (_host, mut vm) = demo().unwrap();
+    let mut stream = vm.http_stream().unwrap();
+    allowed_call(&mut stream);
+    start_response(&mut stream, "application/json");
+    let body = json!({"jsonrpc": "2.0", "id": 1, "result": result}).to_string();
+    stream.response_body(body.as_bytes(), true).unwrap();
+    String::from_utf8(stream.response().forwarded.clone()).unwrap()
+}
+
+/// The pre-scan classifies sixteen bytes at a time and finds secret names, GitHub and Stripe keys and
+/// passports at their `:`, `_` and `p`: each must be masked wherever it falls in those blocks (every
+/// offset, in a structured result and in its text, nothing else in the body to stop at).
+#[test]
+fn secrets_found_through_the_bytes_the_pre_scan_skips_are_masked_at_every_offset() {
+    let github = format!("ghp_{}", "a1B2".repeat(9));
+    let stripe = format!("rk_live_{}", "Zq9x".repeat(6));
+    let pat = format!("github_pat_{}", "Q7w".repeat(8));
+    let passport = "Passport no. 123456789";
+    for offset in 0..40 {
+        let pad = "w".repeat(offset);
+        for (name, value, clear) in [
+            ("note", format!("{pad} {github}"), github.clone()),
+            ("note", format!("{pad} {stripe}"), stripe.clone()),
+            ("note", format!("{pad} {pat}"), pat.clone()),
+            ("note", format!("{pad} {passport}"), "123456789".to_owned()),
+            (
+                &*format!("{pad}password"),
+                "hunter2hunter2".to_owned(),
+                "hunter2".to_owned(),
+            ),
+            (
+                &*format!("{pad}api_Token"),
+                "s3cr3t-v4lue".to_owned(),
+                "s3cr3t".to_owned(),
+            ),
+        ] {
+            let object = json!({ name: value });
+            let result = json!({"content": [{"type": "text", "text": object.to_string()}],
+                                "structuredContent": object});
+            let out = through_warden(&result);
+            assert!(
+                !out.contains(&clear),
+                "{clear} left in clear at offset {offset}: {out}"
+            );
+        }
+    }
+}
