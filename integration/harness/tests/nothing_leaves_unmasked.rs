@@ -169,7 +169,7 @@ fn through_warden(result: &Value) -> String {
 /// passports at their `:`, `_` and `p`: each must be masked wherever it falls in those blocks (every
 /// offset, in a structured result and in its text, nothing else in the body to stop at).
 #[test]
-fn secrets_found_through_the_bytes_the_pre_scan_skips_are_masked_at_every_offset() {
+fn secrets_the_pre_scan_finds_at_colons_underscores_and_p_are_masked_at_every_offset() {
     let github = format!("ghp_{}", "a1B2".repeat(9));
     let stripe = format!("rk_live_{}", "Zq9x".repeat(6));
     let pat = format!("github_pat_{}", "Q7w".repeat(8));
