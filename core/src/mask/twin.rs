@@ -20,7 +20,7 @@ use super::stream::MAX_DEPTH;
 use super::Tally;
 
 /// Shortest JSON text worth remembering: below it, masking again costs about what comparing does.
-pub(super) const MIN_BYTES: usize = 256;
+const MIN_BYTES: usize = 256;
 
 /// Bytes a twin may compare beyond twice its length before it is dropped.
 const SLACK_BYTES: usize = 4096;
