@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use proxy_wasm_host::{HttpStream, Vm};
 use warden_benches::payloads::{
-    allowed_call, denied_call, sse_event, tool_result, tool_result_of_size, Pii,
+    allowed_call, denied_call, result_of_size, sse_event, structured_only_result, tool_result,
+    tool_result_of_size, Pii,
 };
 use warden_testkit::tokens::DevAlg;
 use wasm_driver::{borrowed, demo_vm, module, post_headers, token};
@@ -66,6 +67,14 @@ fn workloads() -> Vec<Workload> {
             (
                 "application/json",
                 tool_result_of_size(1, 64 * 1024, Pii::Dense),
+            ),
+            None,
+        ),
+        allowed(
+            "64 KiB structured-only PII",
+            (
+                "application/json",
+                result_of_size(structured_only_result, 1, 64 * 1024, Pii::Dense),
             ),
             None,
         ),

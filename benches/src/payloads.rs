@@ -92,12 +92,36 @@ pub fn tool_result(id: u64, records: usize, pii: Pii) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A JSON-RPC response (id `id`) carrying a `CallToolResult` whose `records` records are in
+/// `structuredContent` only (`content` empty): the data once, without the text block servers SHOULD
+/// add (which Warden masks once for both, see `core/src/mask/twin.rs`).
+pub fn structured_only_result(id: u64, records: usize, pii: Pii) -> Vec<u8> {
+    let items: Vec<Value> = (0..records).map(|i| record(i, pii)).collect();
+    json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "result": { "content": [], "structuredContent": { "records": items }, "isError": false },
+    })
+    .to_string()
+    .into_bytes()
+}
+
 /// The smallest [`tool_result`] of at least `min_bytes` bytes (grown record by record).
 pub fn tool_result_of_size(id: u64, min_bytes: usize, pii: Pii) -> Vec<u8> {
-    let per_record = tool_result(id, 2, pii).len() - tool_result(id, 1, pii).len();
+    result_of_size(tool_result, id, min_bytes, pii)
+}
+
+/// The smallest `build(id, records, pii)` of at least `min_bytes` bytes (grown record by record).
+pub fn result_of_size(
+    build: fn(u64, usize, Pii) -> Vec<u8>,
+    id: u64,
+    min_bytes: usize,
+    pii: Pii,
+) -> Vec<u8> {
+    let per_record = build(id, 2, pii).len() - build(id, 1, pii).len();
     let mut records = (min_bytes / per_record.max(1)).max(1);
     loop {
-        let body = tool_result(id, records, pii);
+        let body = build(id, records, pii);
         if body.len() >= min_bytes {
             return body;
         }
