@@ -52,6 +52,8 @@ pub mod response;
 pub mod schema;
 pub mod shared_json;
 pub mod sse;
+#[cfg(test)]
+mod test_rng;
 pub mod url;
 
 pub use engine::Engine;

@@ -337,6 +337,7 @@ mod tests {
     //! The fast paths (pre-scan, streaming rewriter) against the `Value` path, on a corpus and on
     //! generated documents: the client must decode the same JSON and the counts must be the same.
     use super::*;
+    use crate::test_rng::Rng;
     use serde_json::json;
 
     /// The demo configuration plus a custom detector with a literal (`sk-`) and one without.
@@ -660,21 +661,10 @@ mod tests {
         .into_bytes()
     }
 
-    /// A small deterministic generator (xorshift64*), so that failures reproduce.
-    struct Gen(u64);
+    /// Generated texts and JSON values, from a seeded generator so that failures reproduce.
+    struct Gen(Rng);
 
     impl Gen {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-            &items[(self.next() % items.len() as u64) as usize]
-        }
-
         fn text(&mut self) -> String {
             const PARTS: [&str; 16] = [
                 "4111 1111 1111 1111",
@@ -694,23 +684,27 @@ mod tests {
                 " ",
                 "-",
             ];
-            (0..1 + self.next() % 4)
-                .map(|_| *self.pick(&PARTS))
+            (0..1 + self.0.next() % 4)
+                .map(|_| *self.0.pick(&PARTS))
                 .collect()
         }
 
         fn value(&mut self, depth: u32) -> Value {
-            match self.next() % if depth > 3 { 4 } else { 7 } {
+            match self.0.next() % if depth > 3 { 4 } else { 7 } {
                 0 => Value::String(self.text()),
-                1 => json!(*self.pick(&[4111111111111111i64, -42, 0, 123456789, 5555555555554444])),
-                2 => json!(*self.pick(&[1.5f64, -0.25, 4.111111111111111e15, 1e21])),
-                3 => json!(*self.pick(&[json!(null), json!(true), json!(false)])),
+                1 => {
+                    json!(*self
+                        .0
+                        .pick(&[4111111111111111i64, -42, 0, 123456789, 5555555555554444]))
+                }
+                2 => json!(*self.0.pick(&[1.5f64, -0.25, 4.111111111111111e15, 1e21])),
+                3 => json!(*self.0.pick(&[json!(null), json!(true), json!(false)])),
                 4 => Value::String(self.value(depth + 1).to_string()),
-                5 => (0..self.next() % 4)
+                5 => (0..self.0.next() % 4)
                     .map(|_| self.value(depth + 1))
                     .collect(),
                 _ => Value::Object(
-                    (0..self.next() % 4)
+                    (0..self.0.next() % 4)
                         .map(|i| (format!("k{i}"), self.value(depth + 1)))
                         .collect(),
                 ),
@@ -721,7 +715,7 @@ mod tests {
     #[test]
     fn fast_paths_match_the_value_path_on_generated_messages() {
         let engine = engine();
-        let mut gen = Gen(0x9e37_79b9_7f4a_7c15);
+        let mut gen = Gen(Rng(0x9e37_79b9_7f4a_7c15));
         for i in 0..300 {
             let result = if i % 4 == 0 {
                 // A structured result and its text, as MCP servers return them.

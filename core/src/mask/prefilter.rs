@@ -400,6 +400,7 @@ pub(super) fn required_literal(pattern: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
 
     /// The triggers of the three original built-ins (cards and SSNs, e-mail), as a set holding them
     /// builds them.
@@ -442,8 +443,11 @@ mod tests {
     /// [`fired`] without the [`quiet_group`] shortcut (every digit group read by [`at_digit_group`]).
     fn fired_reading_every_group(bytes: &[u8], wanted: u32) -> u32 {
         let (mut fired, mut runs, mut i) = (0, Runs::default(), 0);
-        while let Some(&byte) = bytes.get(next_special(bytes, i)) {
+        loop {
             i = next_special(bytes, i);
+            let Some(&byte) = bytes.get(i) else {
+                return fired;
+            };
             if byte.is_ascii_digit() {
                 let end = i + bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
                 fired |= wanted & at_digit_group(bytes, i, end, &mut runs);
@@ -453,30 +457,21 @@ mod tests {
                 i += 1;
             }
         }
-        fired
     }
 
     #[test]
     fn skipping_quiet_digit_groups_fires_the_same_triggers() {
         const ALPHABET: &[u8] = b"0123456789000111333   ---...()eEAZcCbBxX:_\"+@q";
         let every = (Trigger::ASSIGN << 1) - 1;
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         let mut fired_some = 0;
         for _ in 0..200_000 {
-            let len = (next() % 48) as usize;
-            let text: Vec<u8> = (0..len)
-                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
-                .collect();
+            let len = rng.below(48);
+            let text: Vec<u8> = (0..len).map(|_| *rng.pick(ALPHABET)).collect();
             // Every trigger, or one (another trigger firing elsewhere must not hide a difference).
-            let wanted = match next() % 2 {
+            let wanted = match rng.below(2) {
                 0 => every,
-                _ => 1 << (next() % u64::from(every.count_ones())),
+                _ => 1 << rng.below(every.count_ones() as usize),
             };
             let expected = fired_reading_every_group(&text, wanted);
             assert_eq!(

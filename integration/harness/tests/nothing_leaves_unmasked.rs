@@ -104,17 +104,20 @@ fn a_final_sse_event_without_its_blank_line_is_masked() {
     assert!(String::from_utf8_lossy(&out).contains("[REDACTED:EMAIL_ADDRESS]"));
 }
 
-#[test]
-fn member_names_are_masked_like_values() {
+/// A JSON response (id 1) of `result` to an allowed call, as the client receives it.
+fn through_warden(result: &Value) -> Vec<u8> {
     let (_host, mut vm) = demo().unwrap();
     let mut stream = vm.http_stream().unwrap();
     allowed_call(&mut stream);
-    let body = json!({"jsonrpc": "2.0", "id": 1, "result": {"structuredContent":
-        {EMAIL: {"card": CARD}}, "content": []}})
-    .to_string();
     start_response(&mut stream, "application/json");
+    let body = json!({"jsonrpc": "2.0", "id": 1, "result": result}).to_string();
     stream.response_body(body.as_bytes(), true).unwrap();
-    let out = stream.response().forwarded;
+    stream.response().forwarded
+}
+
+#[test]
+fn member_names_are_masked_like_values() {
+    let out = through_warden(&json!({"structuredContent": {EMAIL: {"card": CARD}}, "content": []}));
     assert_no_clear_value(&out);
     let masked: Value = serde_json::from_slice(&out).unwrap();
     assert!(masked["result"]["structuredContent"]["[REDACTED:EMAIL_ADDRESS]"].is_object());
@@ -154,17 +157,6 @@ fn a_resumed_get_stream_is_masked_with_the_strictest_profile_of_the_policy() {
     assert_no_clear_value(&out);
 }
 
-/// A JSON response of `result`, through an allowed call, as the client receives it.
-fn through_warden(result: &Value) -> String {
-    let (_host, mut vm) = demo().unwrap();
-    let mut stream = vm.http_stream().unwrap();
-    allowed_call(&mut stream);
-    start_response(&mut stream, "application/json");
-    let body = json!({"jsonrpc": "2.0", "id": 1, "result": result}).to_string();
-    stream.response_body(body.as_bytes(), true).unwrap();
-    String::from_utf8(stream.response().forwarded.clone()).unwrap()
-}
-
 /// The pre-scan classifies sixteen bytes at a time and finds secret names, GitHub and Stripe keys and
 /// passports at their `:`, `_` and `p`: each must be masked wherever it falls in those blocks (every
 /// offset, in a structured result and in its text, nothing else in the body to stop at).
@@ -195,7 +187,7 @@ fn secrets_the_pre_scan_finds_at_colons_underscores_and_p_are_masked_at_every_of
             let object = json!({ name: value });
             let result = json!({"content": [{"type": "text", "text": object.to_string()}],
                                 "structuredContent": object});
-            let out = through_warden(&result);
+            let out = String::from_utf8(through_warden(&result)).unwrap();
             assert!(
                 !out.contains(&clear),
                 "{clear} left in clear at offset {offset}: {out}"
