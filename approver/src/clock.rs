@@ -44,8 +44,16 @@ fn text(t: Option<OffsetDateTime>, fallback: i64) -> String {
 /// # Errors
 /// When `text` is not RFC 3339.
 pub fn unix_ms(text: &str) -> anyhow::Result<i64> {
+    Ok(unix_us(text)? / 1_000)
+}
+
+/// Microseconds since the Unix epoch of an RFC 3339 timestamp (an audit record's `time`).
+///
+/// # Errors
+/// When `text` is not RFC 3339.
+pub fn unix_us(text: &str) -> anyhow::Result<i64> {
     let t = OffsetDateTime::parse(text, &Rfc3339).context("not an RFC 3339 timestamp")?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).context("timestamp out of range")
+    i64::try_from(t.unix_timestamp_nanos() / 1_000).context("timestamp out of range")
 }
 
 #[cfg(test)]
@@ -59,6 +67,10 @@ mod tests {
         assert_eq!(
             unix_ms("2026-01-01T00:00:00.25Z").unwrap(),
             1_767_225_600_250
+        );
+        assert_eq!(
+            unix_us("2026-01-01T00:00:00.250017Z").unwrap(),
+            1_767_225_600_250_017
         );
         assert_eq!(rfc3339(i64::MAX), i64::MAX.to_string());
         assert!(unix_ms("yesterday").is_err());

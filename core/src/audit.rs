@@ -120,10 +120,7 @@ pub fn render_records(
 ) -> String {
     let time = OffsetDateTime::from_unix_timestamp_nanos(exchange.start_unix_nanos as i128)
         .ok()
-        .and_then(|t| {
-            t.replace_nanosecond((t.nanosecond() / 1_000_000) * 1_000_000)
-                .ok()
-        })
+        .and_then(|t| t.replace_nanosecond((t.nanosecond() / 1_000) * 1_000).ok())
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_default();
     let duration_ms = (end_unix_nanos.saturating_sub(exchange.start_unix_nanos) / 1_000_000) as u64;
@@ -253,7 +250,7 @@ mod tests {
         assert_eq!(v["reason"], "token expired");
         assert_eq!(v["status"], 401);
         assert_eq!(v["schema"], 1);
-        assert_eq!(v["time"], "2025-11-21T18:33:20.123Z");
+        assert_eq!(v["time"], "2025-11-21T18:33:20.123456Z");
     }
 
     #[test]

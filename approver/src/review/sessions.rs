@@ -11,7 +11,7 @@ use serde::Serialize;
 use warden_core::audit::payload::RecordedPayload;
 use warden_core::audit::AuditRecord;
 
-use crate::clock::{rfc3339_ms, unix_ms};
+use crate::clock::{rfc3339_ms, unix_ms, unix_us};
 use crate::serve::store::ApprovalRecord;
 
 use super::table;
@@ -228,7 +228,9 @@ fn describe(record: &AuditRecord) -> String {
     text
 }
 
-/// The steps of `session` in time order: its records and its approvals' requests and decisions.
+/// The steps of `session` in time order: its records (by their `time`, to the microsecond: calls of
+/// one session can start within the same millisecond, and the store's order breaks such ties by
+/// record id) and its approvals' requests and decisions.
 pub fn replay(session: &Session, approvals: &[ApprovalRecord]) -> Vec<ReplayStep> {
     let mut steps: Vec<(i64, usize, ReplayStep)> = Vec::new();
     for (i, record) in session.records.iter().enumerate() {
@@ -238,7 +240,7 @@ pub fn replay(session: &Session, approvals: &[ApprovalRecord]) -> Vec<ReplayStep
             "message"
         };
         steps.push((
-            time_ms(record),
+            unix_us(&record.time).unwrap_or_default(),
             i,
             ReplayStep {
                 time: record.time.clone(),
@@ -250,7 +252,7 @@ pub fn replay(session: &Session, approvals: &[ApprovalRecord]) -> Vec<ReplayStep
     }
     for approval in approvals_of(session, approvals) {
         steps.push((
-            approval.created_at * 1000,
+            approval.created_at * 1_000_000,
             usize::MAX - 1,
             ReplayStep {
                 time: rfc3339_ms(approval.created_at * 1000),
@@ -269,7 +271,7 @@ pub fn replay(session: &Session, approvals: &[ApprovalRecord]) -> Vec<ReplayStep
                 approval.approvers.join(", ")
             };
             steps.push((
-                decided * 1000,
+                decided * 1_000_000,
                 usize::MAX,
                 ReplayStep {
                     time: rfc3339_ms(decided * 1000),
@@ -402,6 +404,19 @@ mod tests {
             (summary.issuer.as_str(), summary.caller.as_str()),
             ("https://idp", "alice")
         );
+    }
+
+    #[test]
+    fn calls_starting_in_the_same_millisecond_replay_in_start_order() {
+        // As the store returns them: by millisecond, then by record id, which is random.
+        let mut later = record("0b:0", "2026-01-01T10:00:00.311042Z", Some("s1"), "alice");
+        later["tool"] = "search_customers".into();
+        let mut earlier = record("e2:0", "2026-01-01T10:00:00.311007Z", Some("s1"), "alice");
+        earlier["tool"] = "drop_database".into();
+        let session = &group(&[parsed(later), parsed(earlier)])[0];
+        let texts: Vec<String> = replay(session, &[]).into_iter().map(|s| s.text).collect();
+        assert!(texts[0].contains("drop_database"), "{texts:?}");
+        assert!(texts[1].contains("search_customers"), "{texts:?}");
     }
 
     #[test]

@@ -129,7 +129,9 @@ pub struct AuditRecord {
     /// `record_id` in this crate's `audit` module.
     #[schemars(pattern(r"^[0-9a-f]{32}:[0-9]+$"))]
     pub record_id: String,
-    /// Start of the HTTP request, RFC 3339 UTC with milliseconds.
+    /// Start of the HTTP request, RFC 3339 UTC with microseconds (trailing zeros of the fraction
+    /// left out): fine enough to order the calls of one session, which can start within a
+    /// millisecond of each other.
     #[schemars(extend("format" = "date-time"))]
     pub time: String,
     /// HTTP method of the request: `POST` (client messages), `GET` (server stream), `DELETE`
