@@ -4,11 +4,12 @@
 //! each byte's low and high nibble (`i8x16.swizzle`): a byte is special when the two entries share a
 //! bit. Every high nibble of a special byte has a bit of its own, so the test is exact, and it is
 //! the same test [`is_special`] makes one byte at a time (checked against [`SPECIALS`] for every byte
-//! value in the tests). Elsewhere the same tables are read byte by byte.
+//! value in the tests). Elsewhere the same tables are read byte by byte. [`Specials`] classifies each
+//! block once and reads its special bytes from the block's bit mask.
 
 /// Bytes that may fire a trigger: digits, `@`, `+`, `:`, `=`, `-`, `_`, and the first letters of the
 /// triggers that start with a letter.
-const SPECIALS: &[u8] = b"0123456789@+:=-_AJpPxX";
+pub(super) const SPECIALS: &[u8] = b"0123456789@+:=-_AJpPxX";
 
 /// Per high nibble, its bit (zero when no special byte has that high nibble).
 const HIGH: [u8; 16] = {
@@ -70,22 +71,53 @@ fn special_mask(block: &[u8; 16]) -> u16 {
     })
 }
 
-/// The index of the first special byte of `bytes` at or after `from`; `bytes.len()` when there is
-/// none.
-pub(super) fn next_special(bytes: &[u8], mut from: usize) -> usize {
-    while let Some(chunk) = bytes.get(from..from + 16) {
-        let mut block = [0; 16];
-        block.copy_from_slice(chunk);
-        let mask = special_mask(&block);
-        if mask != 0 {
-            return from + mask.trailing_zeros() as usize;
+/// The special bytes of a text, found in order: each 16-byte block is classified once and its special
+/// bytes are read from the block's bit mask, so a text with a special byte every few bytes costs one
+/// classification per block, not one per special byte.
+pub(super) struct Specials<'b> {
+    bytes: &'b [u8],
+    /// Start of the classified block.
+    base: usize,
+    /// End of the classified block (`base` when none is classified yet).
+    end: usize,
+    /// Bit `i` set when `bytes[base + i]` is special.
+    mask: u16,
+}
+
+impl<'b> Specials<'b> {
+    /// A cursor over the special bytes of `bytes`, none classified yet.
+    pub(super) fn new(bytes: &'b [u8]) -> Self {
+        Self {
+            bytes,
+            base: 0,
+            end: 0,
+            mask: 0,
         }
-        from += 16;
     }
-    let rest = bytes.get(from..).unwrap_or_default();
-    rest.iter()
-        .position(|&byte| is_special(byte))
-        .map_or(bytes.len(), |offset| from + offset)
+
+    /// The index of the first special byte at or after `from`; the text's length when there is none.
+    pub(super) fn next_from(&mut self, mut from: usize) -> usize {
+        if (self.base..self.end).contains(&from) {
+            let ahead = self.mask & u16::MAX << (from - self.base);
+            if ahead != 0 {
+                return self.base + ahead.trailing_zeros() as usize;
+            }
+            from = self.end;
+        }
+        while let Some(chunk) = self.bytes.get(from..from + 16) {
+            let mut block = [0; 16];
+            block.copy_from_slice(chunk);
+            (self.base, self.end, self.mask) = (from, from + 16, special_mask(&block));
+            if self.mask != 0 {
+                return from + self.mask.trailing_zeros() as usize;
+            }
+            from += 16;
+        }
+        let rest = self.bytes.get(from..).unwrap_or_default();
+        rest.iter()
+            .position(|&byte| is_special(byte))
+            .map_or(self.bytes.len(), |offset| from + offset)
+    }
 }
 
 #[cfg(test)]
@@ -106,13 +138,16 @@ mod tests {
                 for &special in SPECIALS {
                     let mut bytes = vec![b'a'; len];
                     bytes[at] = special;
+                    let mut specials = Specials::new(&bytes);
                     for from in 0..=at {
-                        assert_eq!(next_special(&bytes, from), at, "{len} {at} {from}");
+                        assert_eq!(specials.next_from(from), at, "{len} {at} {from}");
+                        assert_eq!(Specials::new(&bytes).next_from(from), at);
                     }
-                    assert_eq!(next_special(&bytes, at + 1), len);
+                    assert_eq!(specials.next_from(at + 1), len);
+                    assert_eq!(specials.next_from(0), at, "backwards");
                 }
             }
-            assert_eq!(next_special(&vec![b'q'; len], 0), len);
+            assert_eq!(Specials::new(&vec![b'q'; len]).next_from(0), len);
         }
     }
 }

@@ -195,3 +195,34 @@ fn secrets_the_pre_scan_finds_at_colons_underscores_and_p_are_masked_at_every_of
         }
     }
 }
+
+/// The pre-scan passes over RFC 3339 timestamps after a quote without stopping in them: what follows
+/// one (an offset, a fraction, text) is still read, wherever the timestamp falls in the sixteen-byte
+/// blocks the pre-scan classifies.
+#[test]
+fn values_right_after_timestamps_are_masked_at_every_offset() {
+    let github = format!("ghp_{}", "a1B2".repeat(9));
+    for offset in 0..40 {
+        let pad = "w".repeat(offset);
+        for (value, clear) in [
+            (
+                "2026-11-21T10:00:00-05:00 card 4111 1111 1111 1111".to_owned(),
+                "4111 1111",
+            ),
+            (
+                "2026-11-21T10:00:00.5 mail a.b@example.com".to_owned(),
+                "a.b@",
+            ),
+            (format!("2026-11-21T10:00:00Z {github}"), &*github),
+        ] {
+            let object = json!({ format!("{pad}updated"): value });
+            let result = json!({"content": [{"type": "text", "text": object.to_string()}],
+                                "structuredContent": object});
+            let out = String::from_utf8(through_warden(&result)).unwrap();
+            assert!(
+                !out.contains(clear),
+                "{clear} left in clear at offset {offset}: {out}"
+            );
+        }
+    }
+}
