@@ -13,8 +13,6 @@ cargo_floor_wasm := justfile_directory() / "target/wasm32-wasip1/release/warden_
 # Wasm features the Rust toolchain's wasm32-wasip1 output uses (all supported by Envoy's V8 and by wasmtime).
 wasm_features := "--enable-simd --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types"
 run_dir := justfile_directory() / ".run"
-# Scratch build of `test-jwt-32-bit-limbs`.
-limbs32_target := justfile_directory() / "target/limbs32"
 # Release artifacts (`just release`, `just image-filter`, `just image-serve`); the version is the workspace's.
 dist := justfile_directory() / "dist"
 version := `sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1`
@@ -70,18 +68,9 @@ lint: setup
     cargo clippy --locked -p warden-filter -p warden-floor-filter -p http-headers-fixture -p callouts-fixture --target wasm32-wasip1 --all-targets -- -D warnings
 
 # Run every test: unit tests, the wasmtime harness against the release .wasm, and the Envoy end-to-end suite.
-test: build lint deploy-check test-jwt-32-bit-limbs
+test: build lint deploy-check
     @echo "==> running the test suite (unit, harness, end-to-end)"
     ENVOY_BIN="{{envoy}}" cargo test --locked --workspace {{native}}
-
-# The .wasm's big integers use 32-bit limbs (`cpubits="32"` in .cargo/config.toml), native builds 64-bit
-# ones: core's JWT tests (every RS*, PS* and ES256 verifier against reference signers; tampered,
-# foreign-key, wrong-length and out-of-range signatures) run natively with 32-bit limbs too, so the
-# arithmetic the .wasm runs is the arithmetic tested. Its build (about 0.5 GB) is removed afterwards.
-test-jwt-32-bit-limbs:
-    @echo "==> JWT signature tests with 32-bit big-integer limbs, as in the .wasm"
-    RUSTFLAGS='--cfg cpubits="32"' CARGO_TARGET_DIR="{{limbs32_target}}" cargo test --locked -q -p warden-core --lib jwt
-    rm -rf "{{limbs32_target}}"
 
 # Check the deployment files: the validator's tests, every manifest in deploy/ against the real schemas
 # (Kubernetes, Istio, Envoy Gateway) and the policies they embed, `envoy --mode validate` on the rendered
