@@ -171,8 +171,8 @@ struct Runs {
 /// and [`FEWEST_PHONE_DIGITS`]; no group is dotted, follows two capitals or starts a wallet; each of
 /// its `-` and `:` sees at most three hex groups joined by it (the quote before, the `T` and the byte
 /// after end the chains), and the names before its colons end in digits; a `Z` after the seconds
-/// must not go on into a token (seconds starting with 1 or 3 would start a wallet's). What follows is read as
-/// usual, from the runs its last group leaves.
+/// must not go on into a token (seconds starting with 1 or 3 would start a wallet's). What follows
+/// is read as usual, from the runs its last group leaves.
 // Kept out of `fired`'s loop: inlined, it cost that loop about 1 % more wasm operators on PII-dense
 // bodies and 6 % on timestamp-heavy ones (`WASMTIME_FUEL=1` wasm_stages).
 #[inline(never)]
