@@ -129,8 +129,8 @@ pub(super) fn fired(bytes: &[u8], wanted: u32, first: bool) -> u32 {
                 .position(|b| !b.is_ascii_digit())
                 .map_or(bytes.len(), |len| i + len);
             if end - i == 4 && bytes.get(end) == Some(&b'-') {
-                if let Some((end, after)) = timestamp(bytes, i) {
-                    (i, runs) = (end, after);
+                if let Some((past, after)) = timestamp(bytes, i) {
+                    (i, runs) = (past, after);
                     continue;
                 }
             }
@@ -166,13 +166,13 @@ struct Runs {
 /// a fraction or an offset) starting at the digit group at `start`, as JSON carries timestamps: after
 /// a quote or at the start of the text. Returns where it ends and the runs after its last group.
 ///
-/// Its ten stops (six digit groups, two `-`, two `:`) fire nothing, so [`fired`] passes over them:
-/// its groups join to at most 8 digits (a date; `T` and `:` join nothing), fewer than [`FEWEST_DIGITS`]
-/// and [`FEWEST_PHONE_DIGITS`]; no group is dotted, follows two capitals or starts a wallet; each of
-/// its `-` and `:` sees at most three hex groups joined by it (the quote before, the `T` and the byte
-/// after end the chains), and the names before its colons end in digits; a `Z` after the seconds
-/// must not go on into a token (seconds starting with 1 or 3 would start a wallet's). What follows
-/// is read as usual, from the runs its last group leaves.
+/// Its stops (a date-time's ten: six digit groups, two `-`, two `:`; a date's five) fire nothing, so
+/// [`fired`] passes over them: its groups join to at most 8 digits (a date; `T` and `:` join
+/// nothing), fewer than [`FEWEST_DIGITS`] and [`FEWEST_PHONE_DIGITS`]; no group is dotted, follows
+/// two capitals or starts a wallet; each of its `-` and `:` sees at most three hex groups joined by
+/// it (the quote before, the `T` and the byte after end the chains), and the names before its colons
+/// end in digits; a `Z` after the seconds must not go on into a token (seconds starting with 1 or 3
+/// would start a wallet's). What follows is read as usual, from the runs its last group leaves.
 // Kept out of `fired`'s loop: inlined, it cost that loop about 1 % more wasm operators on PII-dense
 // bodies and 6 % on timestamp-heavy ones (`WASMTIME_FUEL=1` wasm_stages).
 #[inline(never)]
