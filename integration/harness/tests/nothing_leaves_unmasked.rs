@@ -157,6 +157,18 @@ fn a_resumed_get_stream_is_masked_with_the_strictest_profile_of_the_policy() {
     assert_no_clear_value(&out);
 }
 
+/// Asserts that `clear` reaches the client in neither copy of a result carrying `object` as
+/// `structuredContent` and as its JSON text (`offset` names the case).
+fn assert_masked_in_text_and_structure(object: Value, clear: &str, offset: usize) {
+    let result = json!({"content": [{"type": "text", "text": object.to_string()}],
+                        "structuredContent": object});
+    let out = String::from_utf8(through_warden(&result)).unwrap();
+    assert!(
+        !out.contains(clear),
+        "{clear} left in clear at offset {offset}: {out}"
+    );
+}
+
 /// The pre-scan classifies sixteen bytes at a time and finds secret names, GitHub and Stripe keys and
 /// passports at their `:`, `_` and `p`: each must be masked wherever it falls in those blocks (every
 /// offset, in a structured result and in its text, nothing else in the body to stop at).
@@ -184,14 +196,7 @@ fn secrets_the_pre_scan_finds_at_colons_underscores_and_p_are_masked_at_every_of
                 "s3cr3t".to_owned(),
             ),
         ] {
-            let object = json!({ name: value });
-            let result = json!({"content": [{"type": "text", "text": object.to_string()}],
-                                "structuredContent": object});
-            let out = String::from_utf8(through_warden(&result)).unwrap();
-            assert!(
-                !out.contains(&clear),
-                "{clear} left in clear at offset {offset}: {out}"
-            );
+            assert_masked_in_text_and_structure(json!({ name: value }), &clear, offset);
         }
     }
 }
@@ -216,13 +221,7 @@ fn values_right_after_timestamps_are_masked_at_every_offset() {
             (format!("2026-11-21T10:00:00Z {github}"), &*github),
         ] {
             let object = json!({ format!("{pad}updated"): value });
-            let result = json!({"content": [{"type": "text", "text": object.to_string()}],
-                                "structuredContent": object});
-            let out = String::from_utf8(through_warden(&result)).unwrap();
-            assert!(
-                !out.contains(clear),
-                "{clear} left in clear at offset {offset}: {out}"
-            );
+            assert_masked_in_text_and_structure(object, clear, offset);
         }
     }
 }
