@@ -12,7 +12,9 @@
 //! With `WASMTIME_FUEL=1` it also prints the fuel each callback uses (thousands of units, about one
 //! unit per wasm operator executed, hostcalls not counted): the same on every run and machine, so
 //! two builds compare exactly even on a busy machine (metering slows the code, so the µs of such a
-//! run are not comparable with a run without it).
+//! run are not comparable with a run without it), and the calls each callback makes into the host
+//! (proxy-wasm hostcalls and WASI functions): in Envoy each such call also costs host code that
+//! no operator count sees.
 //!
 //! A figure, not an assertion: ratios between workloads and between builds are what to compare.
 
@@ -105,16 +107,17 @@ fn workloads() -> Vec<Workload> {
     ]
 }
 
-/// What the callbacks of the exchanges so far cost, per callback: wall time, and fuel when the VM
-/// meters it.
+/// What the callbacks of the exchanges so far cost, per callback: wall time, and fuel and calls into
+/// the host when the VM meters them.
 #[derive(Default)]
 struct Spent {
     time: [Duration; 5],
     fuel: [u64; 5],
+    host_calls: [u64; 5],
 }
 
 impl Spent {
-    /// Runs `call` (callback `slot` on `stream`), adding its wall time and fuel.
+    /// Runs `call` (callback `slot` on `stream`), adding its wall time, fuel and host calls.
     fn measure<'vm, T>(
         &mut self,
         slot: usize,
@@ -122,11 +125,15 @@ impl Spent {
         call: impl FnOnce(&mut HttpStream<'vm>) -> T,
     ) -> T {
         let fuel = stream.fuel_consumed();
+        let host_calls = stream.host_calls();
         let began = Instant::now();
         let result = call(stream);
         self.time[slot] += began.elapsed();
         if let (Some(before), Some(after)) = (fuel, stream.fuel_consumed()) {
             self.fuel[slot] += after - before;
+        }
+        if let (Some(before), Some(after)) = (host_calls, stream.host_calls()) {
+            self.host_calls[slot] += after - before;
         }
         result
     }
@@ -192,6 +199,7 @@ fn main() {
     println!("|---|{}---|", "---|".repeat(CALLBACKS.len()));
     let only = std::env::var("WARDEN_STAGES_ONLY").unwrap_or_default();
     let mut fuel_rows = Vec::new();
+    let mut host_call_rows = Vec::new();
     for workload in workloads()
         .into_iter()
         .filter(|w| w.name.contains(only.as_str()))
@@ -219,6 +227,8 @@ fn main() {
         if vm.fuel_consumed().is_some() {
             let kilo_fuel = spent.fuel.map(|f| f as f64 / 1e3 / iters as f64);
             fuel_rows.push(row(workload.name, &kilo_fuel));
+            let host_calls = spent.host_calls.map(|n| n as f64 / iters as f64);
+            host_call_rows.push(row(workload.name, &host_calls));
         }
     }
     if !fuel_rows.is_empty() {
@@ -229,6 +239,14 @@ fn main() {
         println!("|---|{}---|", "---|".repeat(CALLBACKS.len()));
         for fuel_row in fuel_rows {
             println!("{fuel_row}");
+        }
+        println!();
+        println!("Calls into the host (proxy-wasm hostcalls and WASI functions) per exchange:");
+        println!();
+        println!("| workload | {} | total |", CALLBACKS.join(" | "));
+        println!("|---|{}---|", "---|".repeat(CALLBACKS.len()));
+        for host_call_row in host_call_rows {
+            println!("{host_call_row}");
         }
     }
 }

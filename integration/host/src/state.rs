@@ -161,6 +161,9 @@ pub(crate) struct VmState {
     pub next_token: u32,
     /// The callout response while `proxy_on_http_call_response` runs.
     pub call_response: Option<HttpCallResponse>,
+    /// Calls from the wasm into this host (proxy-wasm and WASI) so far; counted only when metering
+    /// is on (`WASMTIME_FUEL=1`).
+    pub host_calls: u64,
 }
 
 impl VmState {

@@ -63,6 +63,11 @@ impl<'vm> HttpStream<'vm> {
         self.vm.fuel_consumed()
     }
 
+    /// [`Vm::host_calls`] of the VM this stream runs on.
+    pub fn host_calls(&self) -> Option<u64> {
+        self.vm.host_calls()
+    }
+
     /// The VM (e.g. to answer a callout this stream dispatched, or to read logs).
     pub fn vm(&mut self) -> &mut Vm {
         self.vm

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wasmtime::{format_err, Instance, InstancePre, Result, Store, WasmParams, WasmResults};
+use wasmtime::{
+    format_err, CallHook, Instance, InstancePre, Result, Store, WasmParams, WasmResults,
+};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::WasiCtxBuilder;
 
@@ -53,10 +55,17 @@ impl Vm {
             pending_calls: BTreeMap::new(),
             next_token: 0,
             call_response: None,
+            host_calls: 0,
         };
         let mut store = Store::new(pre.module().engine(), state);
         if crate::env_flag(crate::FUEL_VARIABLE) {
             store.set_fuel(u64::MAX)?;
+            store.call_hook(|mut state, hook| {
+                if matches!(hook, CallHook::CallingHost) {
+                    state.data_mut().host_calls += 1;
+                }
+                Ok(())
+            });
         }
         let instance = pre.instantiate(&mut store)?;
         let mut vm = Vm {
@@ -140,6 +149,12 @@ impl Vm {
     /// metering is on (`WASMTIME_FUEL=1`, see [`crate::CompiledModule::new`]).
     pub fn fuel_consumed(&self) -> Option<u64> {
         self.store.get_fuel().ok().map(|left| u64::MAX - left)
+    }
+
+    /// The calls this VM's wasm has made into the host (proxy-wasm hostcalls and WASI functions) so
+    /// far, `None` unless metering is on (`WASMTIME_FUEL=1`).
+    pub fn host_calls(&self) -> Option<u64> {
+        self.fuel_consumed().map(|_| self.store.data().host_calls)
     }
 
     /// A handle on the existing HTTP context `id` (several streams may be interleaved on one VM).
