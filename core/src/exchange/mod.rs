@@ -12,6 +12,10 @@
 //!   read and judged; a body on any other method is refused before it can reach the server.
 //! - A local reply publishes the audit records before it is sent (Envoy writes the access log while
 //!   the local reply completes, before the log callback).
+//! - The records published at the end of the response, or with a local reply, are final: no later
+//!   callback changes what they record, and the log callback ships them without rendering them
+//!   again (`duration_ms` runs to the end of the response). Only an exchange that published none
+//!   has its records rendered by the log callback.
 //! - What cannot be inspected is withheld, never released unmasked: a compressed response is refused,
 //!   an over-limit JSON body is replaced by a JSON-RPC error, an SSE stream that fails to parse is cut.
 
@@ -98,6 +102,9 @@ pub struct Exchange {
     mrtr: Option<MrtrRound>,
     /// Remembers the tasks and SSE event ids the response carries (`None` until known).
     origins: Option<OriginTracker>,
+    /// The audit records published at the end of the response or with a local reply (`None` before):
+    /// the log callback ships them as they are instead of rendering them again.
+    published: Option<String>,
 }
 
 impl Exchange {
@@ -119,12 +126,15 @@ impl Exchange {
             approval: None,
             mrtr: None,
             origins: None,
+            published: None,
         }
     }
 
     /// The exchange's end (the host's log callback): counts what was masked, hands over what
-    /// `tools/list` results showed about pinned tools, publishes the final audit records and queues
-    /// them for the audit store.
+    /// `tools/list` results showed about pinned tools, and queues the audit records for the audit
+    /// store. The records published at the end of the response (or with a local reply) are final
+    /// and are shipped as they are; an exchange that ended without them (no response body, a reset
+    /// stream) has its records rendered and published here.
     pub fn on_log(&mut self, env: &Env<'_>) -> Step {
         let mut effects: Vec<Effect> = self
             .audit
@@ -139,13 +149,27 @@ impl Exchange {
                 effects.push(Effect::ObserveTools(observed));
             }
         }
-        let records = self.render(env);
-        effects.push(Effect::PublishAudit(records.clone()));
+        let records = match self.published.take() {
+            Some(records) => records,
+            None => {
+                let records = self.render(env);
+                effects.push(Effect::PublishAudit(records.clone()));
+                records
+            }
+        };
         effects.push(Effect::ShipAudit(records));
         Step {
             effects,
             flow: Flow::Continue,
         }
+    }
+
+    /// Renders the audit records of the exchange so far and publishes them: the final records, since
+    /// nothing a later callback does changes them (see the invariants).
+    fn publish(&mut self, env: &Env<'_>) -> Effect {
+        let records = self.render(env);
+        self.published = Some(records.clone());
+        Effect::PublishAudit(records)
     }
 
     /// The audit records of the exchange so far (JSON Lines).
@@ -164,7 +188,7 @@ impl Exchange {
         self.replied_locally = true;
         self.audit.status = Some(reply.status);
         self.audit.bytes_out = reply.body.len() as u64;
-        effects.push(Effect::PublishAudit(self.render(env)));
+        effects.push(self.publish(env));
         effects.push(Effect::SendReply(reply));
         Step {
             effects,

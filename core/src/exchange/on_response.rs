@@ -155,7 +155,7 @@ impl Exchange {
                             .to_owned(),
                     ));
                 }
-                effects.push(Effect::PublishAudit(self.render(env)));
+                effects.push(self.publish(env));
                 effects
             }
             other => {
@@ -186,7 +186,7 @@ impl Exchange {
                 size,
                 &format!("the host handed over {} of {size} body bytes", body.len()),
             );
-            effects.push(Effect::PublishAudit(self.render(env)));
+            effects.push(self.publish(env));
             return effects;
         }
         let mut filtered = None;
@@ -224,7 +224,7 @@ impl Exchange {
             }
             Err(e) => self.withhold_buffered_body(size, &e.to_string()),
         };
-        effects.push(Effect::PublishAudit(self.render(env)));
+        effects.push(self.publish(env));
         effects
     }
 
@@ -300,7 +300,7 @@ impl Exchange {
             }
         }
         if end_of_stream {
-            effects.push(Effect::PublishAudit(self.render(env)));
+            effects.push(self.publish(env));
         }
         effects
     }

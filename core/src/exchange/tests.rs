@@ -691,31 +691,123 @@ fn responses_to_local_replies_are_left_alone() {
     assert_eq!(drive.response_body(CARD.as_bytes(), true), Step::proceed());
 }
 
+/// The records a step publishes, if it publishes any.
+fn published(step: &Step) -> Option<String> {
+    step.effects.iter().find_map(|e| match e {
+        Effect::PublishAudit(r) => Some(r.clone()),
+        _ => None,
+    })
+}
+
+/// The records a step queues for the audit store, if it queues any.
+fn shipped(step: &Step) -> Option<String> {
+    step.effects.iter().find_map(|e| match e {
+        Effect::ShipAudit(r) => Some(r.clone()),
+        _ => None,
+    })
+}
+
 #[test]
-fn the_log_callback_counts_masked_values_and_ships_what_it_publishes() {
+fn the_log_callback_counts_masked_values_and_ships_what_the_response_published() {
     let runtime = runtime();
     let mut drive = forwarded(&runtime);
     drive.response_headers("application/json", &[]);
-    drive.response_body(
+    let end = drive.response_body(
         result_with(&format!("{CARD} and a@b.example")).as_bytes(),
         true,
     );
     let step = drive.log();
     assert_eq!(counted(&step, &Counter::Masked("CREDIT_CARD".into())), 1);
     assert_eq!(counted(&step, &Counter::Masked("EMAIL_ADDRESS".into())), 1);
-    let published = step.effects.iter().find_map(|e| match e {
-        Effect::PublishAudit(r) => Some(r.clone()),
-        _ => None,
-    });
-    let shipped = step.effects.iter().find_map(|e| match e {
-        Effect::ShipAudit(r) => Some(r.clone()),
-        _ => None,
-    });
-    assert!(published.is_some());
-    assert_eq!(published, shipped);
-    let record: Value = serde_json::from_str(shipped.unwrap().lines().next().unwrap()).unwrap();
+    assert!(published(&end).is_some(), "{end:?}");
+    assert_eq!(published(&step), None, "published again: {step:?}");
+    assert_eq!(shipped(&step), published(&end));
+    let record: Value =
+        serde_json::from_str(shipped(&step).unwrap().lines().next().unwrap()).unwrap();
     assert_eq!(record["masked"]["CREDIT_CARD"], 1);
     assert_eq!(record["request_id"], "req-1");
+}
+
+/// Whatever path an exchange took, the records the log callback ships are the ones rendering at
+/// that moment gives (the clock stands still here): what was published before is final, and an
+/// exchange that published nothing publishes its records at the log callback.
+#[test]
+fn the_records_shipped_at_log_are_the_exchange_as_it_ended() {
+    let runtime = runtime();
+    let sse_event = format!(
+        "data: {}\n\n",
+        result_with(&format!("{CARD} and a@b.example"))
+    );
+    type Path = fn(&mut Drive<'_>, &str) -> Vec<Step>;
+    let paths: [(&str, Path); 5] = [
+        ("a JSON body", |drive, body| {
+            vec![
+                drive.response_headers("application/json", &[]),
+                drive.response_body(body.as_bytes(), true),
+            ]
+        }),
+        ("an SSE stream", |drive, event| {
+            vec![
+                drive.response_headers("text/event-stream", &[]),
+                drive.response_body(event.as_bytes(), false),
+                drive.response_body(b"", true),
+            ]
+        }),
+        ("a JSON body ending in trailers", |drive, body| {
+            vec![
+                drive.response_headers("application/json", &[]),
+                drive.response_body(body.as_bytes(), false),
+                {
+                    let env = drive.env();
+                    let held = body.as_bytes().to_vec();
+                    drive
+                        .exchange
+                        .on_response_trailers(&env, |len| held[..len].to_vec())
+                },
+            ]
+        }),
+        ("a response without a body", |drive, _| {
+            let env = drive.env();
+            vec![drive.exchange.on_response_headers(
+                &env,
+                &[(":status".into(), "204".into())],
+                true,
+            )]
+        }),
+        ("a stream reset before the response", |_, _| Vec::new()),
+    ];
+    for (name, path) in paths {
+        let mut drive = forwarded(&runtime);
+        let body = if name == "an SSE stream" {
+            sse_event.clone()
+        } else {
+            result_with(&format!("{CARD} and a@b.example"))
+        };
+        let before: Vec<String> = path(&mut drive, &body)
+            .iter()
+            .filter_map(published)
+            .collect();
+        let expected = drive.exchange.render(&drive.env());
+        let log = drive.log();
+        assert_eq!(shipped(&log).as_ref(), Some(&expected), "{name}");
+        match before.as_slice() {
+            [] => assert_eq!(published(&log), Some(expected), "{name}"),
+            [records] => {
+                assert_eq!(records, &expected, "{name}");
+                assert_eq!(published(&log), None, "{name}: published again");
+            }
+            more => panic!("{name}: published {} times", more.len()),
+        }
+    }
+    // A local reply: published with the reply, shipped as it is.
+    let mut drive = Drive::new(&runtime);
+    let reply = drive.request_headers(&headers("POST", &[]), false);
+    assert_published_before_reply(&reply);
+    let expected = drive.exchange.render(&drive.env());
+    assert_eq!(published(&reply), Some(expected.clone()));
+    let log = drive.log();
+    assert_eq!(published(&log), None);
+    assert_eq!(shipped(&log), Some(expected));
 }
 
 #[test]
