@@ -38,6 +38,7 @@ use warden_benches::payloads::{
 };
 use warden_benches::report::{
     markdown, ApprovalResult, Report, RunInfo, ScalingResult, Summary, WorkloadResult, CONFIGS,
+    WARDEN,
 };
 use warden_benches::token_pool::TokenPool;
 use warden_core::exchange::TOKEN_CACHE_CAPACITY;
@@ -63,6 +64,11 @@ struct Args {
     /// The filter module.
     #[arg(long, default_value = "target/warden_filter.wasm")]
     wasm: PathBuf,
+    /// A second build of the filter to compare with `--wasm` (A/B of one change): run as a fifth
+    /// config, "candidate", with Warden's config and interleaved with the others; its µs per request
+    /// against Warden's are printed per workload (stderr), not written to the report.
+    #[arg(long)]
+    candidate_wasm: Option<PathBuf>,
     /// The floor module (`benches/floor-filter`).
     #[arg(long, default_value = "target/warden_floor_filter.wasm")]
     floor_wasm: PathBuf,
@@ -203,6 +209,7 @@ fn render_front(
     dir: &Path,
     ports: &Ports,
     args: &Args,
+    wasm: &Path,
     plugin_config: &str,
     approvals_port: Option<u16>,
 ) -> anyhow::Result<PathBuf> {
@@ -219,7 +226,7 @@ fn render_front(
         }
         "warden" | "warden-approvals" => {
             values.insert("PLUGIN_CONFIG", json_string(plugin_config));
-            values.insert("WASM_PATH", module_path(&args.wasm)?);
+            values.insert("WASM_PATH", module_path(wasm)?);
             values.insert("AUDIT_LOG", audit_log()?);
             if let Some(port) = approvals_port {
                 values.insert("APPROVALS_PORT", port.to_string());
@@ -248,8 +255,11 @@ impl Running {
     }
 }
 
+/// The name of the `--candidate-wasm` config.
+const CANDIDATE: &str = "candidate";
+
 /// Starts the Envoy of front config `template` (named `name` in the report) with `workers` workers
-/// pinned to `cpu`, in `run_dir/name/`.
+/// pinned to `cpu`, in `run_dir/name/`. The config named [`CANDIDATE`] loads `--candidate-wasm`.
 #[allow(clippy::too_many_arguments)]
 fn start_envoy(
     name: &str,
@@ -265,7 +275,19 @@ fn start_envoy(
     let dir = run_dir.join(name);
     std::fs::create_dir_all(&dir)?;
     let upstream = render_upstream(&dir, &ports)?;
-    let front = render_front(template, &dir, &ports, args, plugin_config, approvals_port)?;
+    let wasm = match (name, &args.candidate_wasm) {
+        (CANDIDATE, Some(candidate)) => candidate,
+        _ => &args.wasm,
+    };
+    let front = render_front(
+        template,
+        &dir,
+        &ports,
+        args,
+        wasm,
+        plugin_config,
+        approvals_port,
+    )?;
     let env = [(INTERNAL_SECRET_ENV, INTERNAL_SECRET)];
     let envoy = EnvoySpec {
         envoy: &args.envoy,
@@ -301,7 +323,7 @@ fn preflight(
     let masked = body.contains("[REDACTED:CREDIT_CARD]") && !body.contains("customer0@example.com");
     let clear = body.contains("customer0@example.com");
     let orders = body.contains("ord_0000") && !body.contains("[REDACTED");
-    let warden = config.starts_with("warden");
+    let warden = config.starts_with("warden") || config == CANDIDATE;
     let ok = match (workload.expect, config) {
         (Expect::Denied, "native") => status == 403,
         (Expect::Denied, _) if warden => status == 200 && body.contains("-32003"),
@@ -559,6 +581,18 @@ fn main() -> anyhow::Result<()> {
             None,
         )?);
     }
+    if args.candidate_wasm.is_some() {
+        envoys.push(start_envoy(
+            CANDIDATE,
+            "warden",
+            run_dir,
+            &args,
+            &args.envoy_cpu,
+            1,
+            &demo,
+            None,
+        )?);
+    }
     let load = Load {
         wrk: &args.wrk,
         cpu: &args.load_cpu,
@@ -579,7 +613,19 @@ fn main() -> anyhow::Result<()> {
             })
             .collect();
         let samples = measure(&args, &load, run_dir, &lanes)?;
-        let summaries: Vec<Summary> = samples.iter().map(|s| Summary::of(s)).collect();
+        let mut summaries: Vec<Summary> = samples.iter().map(|s| Summary::of(s)).collect();
+        if let Some(candidate) = summaries.get(CONFIGS.len()).copied() {
+            summaries.truncate(CONFIGS.len());
+            let warden = summaries[WARDEN];
+            eprintln!(
+                "==> {}: candidate {:.0} req/s, Warden {:.0} req/s ({:.3}×); candidate {:+.1} µs/request against Warden",
+                workload.name,
+                candidate.rps,
+                warden.rps,
+                candidate.rps / warden.rps,
+                candidate.us_above(&warden)
+            );
+        }
         results.push(WorkloadResult {
             name: workload.name.to_owned(),
             description: workload.description.to_owned(),
