@@ -15,7 +15,7 @@
 //! Before the criterion groups, the binary runs 100,000 small exchanges on one VM and prints its
 //! linear memory (a figure, not an assertion).
 //!
-//! Run: `cargo build -p warden-filter --target wasm32-wasip1 --release` then
+//! Run: `just build` then
 //! `cargo bench -p warden-benches --bench in_wasm`. `WARDEN_WASM=path` measures another build.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -21,7 +21,7 @@ pub fn module() -> CompiledModule {
     let path = wasm_path();
     CompiledModule::from_file(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e} (build it: cargo build -p warden-filter --target wasm32-wasip1 --release)",
+            "{}: {e} (build it: just build)",
             path.display()
         )
     })

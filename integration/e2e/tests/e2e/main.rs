@@ -1,8 +1,8 @@
 //! End-to-end: a real Envoy 1.40 loading `warden_filter.wasm` with `policies/demo.json`, in front of the
 //! demo MCP server, driven by the official rmcp client and raw HTTP. Each test starts its own stack.
 //!
-//! Needs `cargo build -p demo-mcp-server -p warden` and
-//! `cargo build -p warden-filter --target wasm32-wasip1 --release` (`just e2e` does both).
+//! Needs `cargo build -p demo-mcp-server -p warden` and `target/warden_filter.wasm` (`just build`;
+//! `just e2e` does both).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod audit;
