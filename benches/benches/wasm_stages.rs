@@ -232,21 +232,25 @@ fn main() {
         }
     }
     if !fuel_rows.is_empty() {
-        println!();
-        println!("Fuel (thousands of units, about one per wasm operator) per exchange:");
-        println!();
-        println!("| workload | {} | total |", CALLBACKS.join(" | "));
-        println!("|---|{}---|", "---|".repeat(CALLBACKS.len()));
-        for fuel_row in fuel_rows {
-            println!("{fuel_row}");
-        }
-        println!();
-        println!("Calls into the host (proxy-wasm hostcalls and WASI functions) per exchange:");
-        println!();
-        println!("| workload | {} | total |", CALLBACKS.join(" | "));
-        println!("|---|{}---|", "---|".repeat(CALLBACKS.len()));
-        for host_call_row in host_call_rows {
-            println!("{host_call_row}");
-        }
+        print_table(
+            "Fuel (thousands of units, about one per wasm operator) per exchange:",
+            &fuel_rows,
+        );
+        print_table(
+            "Calls into the host (proxy-wasm hostcalls and WASI functions) per exchange:",
+            &host_call_rows,
+        );
+    }
+}
+
+/// Prints `title`, then a table of one column per callback and a total, with `rows` ([`row`]).
+fn print_table(title: &str, rows: &[String]) {
+    println!();
+    println!("{title}");
+    println!();
+    println!("| workload | {} | total |", CALLBACKS.join(" | "));
+    println!("|---|{}---|", "---|".repeat(CALLBACKS.len()));
+    for line in rows {
+        println!("{line}");
     }
 }

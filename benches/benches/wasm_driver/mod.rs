@@ -19,12 +19,8 @@ pub fn wasm_path() -> PathBuf {
 
 pub fn module() -> CompiledModule {
     let path = wasm_path();
-    CompiledModule::from_file(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (build it: just build)",
-            path.display()
-        )
-    })
+    CompiledModule::from_file(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (build it: just build)", path.display()))
 }
 
 /// A host running Warden with `policies/demo.json` and one configured VM.

@@ -569,22 +569,12 @@ fn main() -> anyhow::Result<()> {
     }
     let demo = read_repo_file("policies/demo.json")?;
     let mut envoys = Vec::new();
-    for config in CONFIGS {
+    // (name, template): the four configs, then the candidate build on Warden's template.
+    let candidate = args.candidate_wasm.as_ref().map(|_| (CANDIDATE, "warden"));
+    for (name, template) in CONFIGS.iter().map(|c| (*c, *c)).chain(candidate) {
         envoys.push(start_envoy(
-            config,
-            config,
-            run_dir,
-            &args,
-            &args.envoy_cpu,
-            1,
-            &demo,
-            None,
-        )?);
-    }
-    if args.candidate_wasm.is_some() {
-        envoys.push(start_envoy(
-            CANDIDATE,
-            "warden",
+            name,
+            template,
             run_dir,
             &args,
             &args.envoy_cpu,
