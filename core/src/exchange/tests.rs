@@ -170,6 +170,14 @@ impl<'r> Drive<'r> {
             .on_response_body(&env, held.len(), end_of_stream, |len| held[..len].to_vec())
     }
 
+    /// Response trailers, with `held` the body bytes the host holds.
+    fn response_trailers(&mut self, held: &[u8]) -> Step {
+        let env = self.env();
+        let held = held.to_vec();
+        self.exchange
+            .on_response_trailers(&env, |len| held[..len].to_vec())
+    }
+
     fn log(&mut self) -> Step {
         let env = self.env();
         self.exchange.on_log(&env)
@@ -668,10 +676,7 @@ fn trailers_end_a_buffered_body_which_is_then_masked() {
         drive.response_body(body.as_bytes(), false).flow,
         Flow::Pause
     );
-    let env = drive.env();
-    let step = drive
-        .exchange
-        .on_response_trailers(&env, |len| body.as_bytes()[..len].to_vec());
+    let step = drive.response_trailers(body.as_bytes());
     let Some(Effect::ReplaceResponseBody { body: masked, .. }) = step.effects.first() else {
         panic!("{step:?}");
     };
@@ -734,10 +739,7 @@ fn the_log_callback_counts_masked_values_and_ships_what_the_response_published()
 #[test]
 fn the_records_shipped_at_log_are_the_exchange_as_it_ended() {
     let runtime = runtime();
-    let sse_event = format!(
-        "data: {}\n\n",
-        result_with(&format!("{CARD} and a@b.example"))
-    );
+    let body = result_with(&format!("{CARD} and a@b.example"));
     type Path = fn(&mut Drive<'_>, &str) -> Vec<Step>;
     let paths: [(&str, Path); 5] = [
         ("a JSON body", |drive, body| {
@@ -746,10 +748,10 @@ fn the_records_shipped_at_log_are_the_exchange_as_it_ended() {
                 drive.response_body(body.as_bytes(), true),
             ]
         }),
-        ("an SSE stream", |drive, event| {
+        ("an SSE stream", |drive, body| {
             vec![
                 drive.response_headers("text/event-stream", &[]),
-                drive.response_body(event.as_bytes(), false),
+                drive.response_body(format!("data: {body}\n\n").as_bytes(), false),
                 drive.response_body(b"", true),
             ]
         }),
@@ -757,13 +759,7 @@ fn the_records_shipped_at_log_are_the_exchange_as_it_ended() {
             vec![
                 drive.response_headers("application/json", &[]),
                 drive.response_body(body.as_bytes(), false),
-                {
-                    let env = drive.env();
-                    let held = body.as_bytes().to_vec();
-                    drive
-                        .exchange
-                        .on_response_trailers(&env, |len| held[..len].to_vec())
-                },
+                drive.response_trailers(body.as_bytes()),
             ]
         }),
         ("a response without a body", |drive, _| {
@@ -778,11 +774,6 @@ fn the_records_shipped_at_log_are_the_exchange_as_it_ended() {
     ];
     for (name, path) in paths {
         let mut drive = forwarded(&runtime);
-        let body = if name == "an SSE stream" {
-            sse_event.clone()
-        } else {
-            result_with(&format!("{CARD} and a@b.example"))
-        };
         let before: Vec<String> = path(&mut drive, &body)
             .iter()
             .filter_map(published)
