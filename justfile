@@ -62,11 +62,13 @@ schema:
     cargo run --locked --quiet -p warden-core --bin warden-schemas -- "{{justfile_directory()}}"
 
 # Format check, clippy with warnings denied (native crates, and the proxy-wasm modules for wasm32-wasip1: the
-# filter, the load bench's floor filter and the emulator's fixtures).
+# filter, the load bench's floor filter and the emulator's fixtures; the first two also with their bench-only
+# `callback-timers` feature).
 lint: setup
     cargo fmt --all -- --check
     cargo clippy --locked --workspace {{native}} --all-targets -- -D warnings
     cargo clippy --locked -p warden-filter -p warden-floor-filter -p http-headers-fixture -p callouts-fixture --target wasm32-wasip1 --all-targets -- -D warnings
+    cargo clippy --locked -p warden-filter -p warden-floor-filter --target wasm32-wasip1 --features warden-filter/callback-timers,warden-floor-filter/callback-timers -- -D warnings
 
 # Run every test: unit tests, the wasmtime harness against the release .wasm, and the Envoy end-to-end suite.
 test: build lint deploy-check
@@ -232,6 +234,30 @@ bench *ARGS: build
     cargo build --locked --release -p warden-benches --bin load-bench
     @if [ ! "{{floor_wasm}}" -nt "{{cargo_floor_wasm}}" ]; then echo "==> optimizing with wasm-opt -O3"; wasm-opt -O3 {{wasm_features}} "{{cargo_floor_wasm}}" -o "{{floor_wasm}}"; fi
     target/release/load-bench --envoy "{{envoy}}" --wasm "{{wasm}}" --floor-wasm "{{floor_wasm}}" --out-dir benches/results {{ARGS}}
+
+# Where Warden's µs go inside Envoy (about 5 min): Warden and the floor built with the `callback-timers`
+# feature (filter/src/callback_timers.rs: wall time inside each HTTP-context callback, kept as Envoy
+# counters) into target/callback-timers/, then the load bench on them; it prints the µs per exchange
+# inside each callback of both, per workload. The timers cost about 1 µs per callback, so compare these
+# two builds with each other, not with `just bench`'s. ARGS go to load-bench (default: small call, PII-free).
+bench-callbacks *ARGS: setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v wrk >/dev/null || { echo "error: wrk is missing: just bench installs it (apt-get install wrk)"; exit 1; }
+    out=target/callback-timers
+    mkdir -p "$out"
+    echo "==> building Warden and the floor with callback timers ($out/; its own cargo target dir, so the shipped build is never the timed one)"
+    export CARGO_TARGET_DIR="$out/cargo"
+    cargo build --locked -q -p warden-filter --target wasm32-wasip1 --profile wasm --features callback-timers
+    wasm-opt -O3 {{wasm_features}} "$out/cargo/wasm32-wasip1/wasm/warden_filter.wasm" -o "$out/warden_filter.wasm"
+    cargo build --locked -q -p warden-floor-filter --target wasm32-wasip1 --release --features callback-timers
+    wasm-opt -O3 {{wasm_features}} "$out/cargo/wasm32-wasip1/release/warden_floor_filter.wasm" -o "$out/warden_floor_filter.wasm"
+    unset CARGO_TARGET_DIR
+    cargo build --locked -q --release -p warden-benches --bin load-bench
+    args=({{ARGS}})
+    [ ${#args[@]} -gt 0 ] || args=(--workload small --workload big-free)
+    target/release/load-bench --envoy "{{envoy}}" --wasm "$out/warden_filter.wasm" --floor-wasm "$out/warden_floor_filter.wasm" \
+      --skip-two-workers --skip-approval --out-dir "$out" "${args[@]}"
 
 # Where Warden's time goes inside the .wasm (about 15 min the first time): per-callback µs of each
 # workload (benches/benches/wasm_stages.rs), then a perf profile of the small call and of 64 KiB

@@ -1,6 +1,7 @@
 //! Envoy processes for the load bench: started pinned to a CPU set with a fixed number of workers,
 //! stopped on drop.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -98,6 +99,22 @@ impl Envoy {
             None,
             &[],
         )
+    }
+
+    /// The counters whose names start with `prefix`, from admin `/stats` (name → value).
+    ///
+    /// # Errors
+    /// The admin interface does not answer 200.
+    pub fn counters(&self, prefix: &str) -> anyhow::Result<BTreeMap<String, u64>> {
+        let (status, body) = self.admin_get(&format!("/stats?filter=^{prefix}"))?;
+        if status != 200 {
+            bail!("admin /stats answered {status}");
+        }
+        Ok(body
+            .lines()
+            .filter_map(|line| line.split_once(": "))
+            .filter_map(|(name, value)| Some((name.to_owned(), value.trim().parse().ok()?)))
+            .collect())
     }
 
     fn log_tail(&self) -> String {

@@ -8,6 +8,8 @@
 
 pub mod audit_queue;
 pub mod audit_shipper;
+#[cfg(feature = "callback-timers")]
+pub mod callback_timers;
 pub mod http;
 pub mod jwks;
 pub mod metrics;

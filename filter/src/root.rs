@@ -117,7 +117,13 @@ impl RootContext for WardenRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(WardenHttp::new(self.shared.clone())))
+        let shared = self.shared.clone();
+        #[cfg(feature = "callback-timers")]
+        return Some(Box::new(crate::callback_timers::Timed::new(|| {
+            WardenHttp::new(shared)
+        })));
+        #[cfg(not(feature = "callback-timers"))]
+        Some(Box::new(WardenHttp::new(shared)))
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -17,6 +17,11 @@
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
+// The same timers as Warden's bench builds (one source, so both are timed the same way).
+#[cfg(feature = "callback-timers")]
+#[path = "../../../filter/src/callback_timers.rs"]
+mod callback_timers;
+
 /// The filter-state property set on log (Envoy exposes it as `wasm.floor_record`).
 pub const RECORD_PROPERTY: &str = "floor_record";
 
@@ -42,6 +47,9 @@ impl RootContext for FloorRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        #[cfg(feature = "callback-timers")]
+        return Some(Box::new(callback_timers::Timed::new(|| Floor)));
+        #[cfg(not(feature = "callback-timers"))]
         Some(Box::new(Floor))
     }
 }

@@ -245,7 +245,7 @@ fn render_front(
 /// One running Envoy of the bench and the URL base of its front listener.
 struct Running {
     config: String,
-    _envoy: Envoy,
+    envoy: Envoy,
     front: u16,
 }
 
@@ -306,7 +306,7 @@ fn start_envoy(
     );
     Ok(Running {
         config: name.to_owned(),
-        _envoy: envoy,
+        envoy,
         front: ports.front,
     })
 }
@@ -429,6 +429,55 @@ fn measure(
         }
     }
     Ok(samples)
+}
+
+/// Prefix of the counters a `callback-timers` build of the filter keeps (`filter/src/callback_timers.rs`).
+const CALLBACK_TIMERS: &str = "wasmcustom.warden.bench.";
+
+/// Each Envoy's callback-timer counters (empty for a build without them).
+fn callback_timers(envoys: &[Running]) -> anyhow::Result<Vec<BTreeMap<String, u64>>> {
+    envoys
+        .iter()
+        .map(|e| e.envoy.counters(CALLBACK_TIMERS))
+        .collect()
+}
+
+/// For each Envoy whose filter keeps callback timers, prints the µs per exchange spent inside each
+/// callback during the workload (counters now minus `before`).
+fn print_callback_timers(
+    workload: &str,
+    envoys: &[Running],
+    before: &[BTreeMap<String, u64>],
+) -> anyhow::Result<()> {
+    for ((envoy, after), before) in envoys.iter().zip(callback_timers(envoys)?).zip(before) {
+        let delta = |name: &str| {
+            after
+                .get(name)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(before.get(name).copied().unwrap_or(0))
+        };
+        let exchanges = delta(&format!("{CALLBACK_TIMERS}exchanges"));
+        if exchanges == 0 {
+            continue;
+        }
+        let mut total = 0.0;
+        let mut parts = Vec::new();
+        for name in after.keys().filter_map(|k| k.strip_prefix(CALLBACK_TIMERS)) {
+            if let Some(callback) = name.strip_prefix("ns.") {
+                let us =
+                    delta(&format!("{CALLBACK_TIMERS}{name}")) as f64 / exchanges as f64 / 1000.0;
+                total += us;
+                parts.push(format!("{callback} {us:.1}"));
+            }
+        }
+        eprintln!(
+            "==> {workload}, {}: {total:.1} µs per exchange inside the filter's callbacks ({exchanges} exchanges): {}",
+            envoy.config,
+            parts.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn machine_info() -> (String, usize, String) {
@@ -602,7 +651,9 @@ fn main() -> anyhow::Result<()> {
                 pool,
             })
             .collect();
+        let timers_before = callback_timers(&envoys)?;
         let samples = measure(&args, &load, run_dir, &lanes)?;
+        print_callback_timers(workload.name, &envoys, &timers_before)?;
         let mut summaries: Vec<Summary> = samples.iter().map(|s| Summary::of(s)).collect();
         if let Some(candidate) = summaries.get(CONFIGS.len()).copied() {
             summaries.truncate(CONFIGS.len());
