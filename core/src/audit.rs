@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -61,8 +62,8 @@ pub struct ExchangeAudit {
     pub start_unix_nanos: u128,
     /// HTTP method of the request (`POST`, `GET`, `DELETE`).
     pub http_method: Option<String>,
-    /// Random bytes the filter drew for this exchange (WASI `random_get`); the records' ids are made
-    /// from them ([`record_id`]), never from anything the client sent.
+    /// The exchange's pseudo-random key, minted by the filter ([`RecordKey::derive`]); the records' ids
+    /// are made from it ([`record_id`]), never from anything the client sent.
     pub record_key: RecordKey,
     /// `x-request-id` header (client-controlled unless Envoy regenerates it: a field, never a key).
     pub request_id: Option<String>,
@@ -90,10 +91,29 @@ pub struct ExchangeAudit {
     pub masked_by_id: BTreeMap<String, MaskCounts>,
 }
 
-/// 128 random bits identifying one exchange's records, minted by the filter from the host's CSPRNG
-/// (WASI `random_get`). Core never draws them itself: it does not call the host.
+/// 128 pseudo-random bits identifying one exchange's records. The filter mints them with
+/// [`RecordKey::derive`] from a per-VM secret it draws from the host's CSPRNG (WASI `random_get`) and the
+/// VM's exchange count. Core never draws randomness itself: it does not call the host.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecordKey(pub [u8; 16]);
+
+impl RecordKey {
+    /// The key of exchange number `n` minted from `secret`: the first 16 bytes of
+    /// SHA-256(`secret` ‖ `n` as 8 big-endian bytes) (FIPS 180-4).
+    ///
+    /// The input always has the same length, so this secret-prefix hash is a pseudo-random function
+    /// (no length extension applies): keys are distinct per `n` and per secret, and no one without the
+    /// secret can predict a key from others they have seen.
+    pub fn derive(secret: &[u8; 32], n: u64) -> Self {
+        let digest = Sha256::new()
+            .chain_update(secret)
+            .chain_update(n.to_be_bytes())
+            .finalize();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        Self(key)
+    }
+}
 
 /// The id of the `index`-th record (0-based) of an exchange: the exchange's [`RecordKey`] as 32
 /// lower-case hex digits, `:`, the index (`9f86d081884c7d659a2feaa0c55ad015:0`).
@@ -231,6 +251,23 @@ mod tests {
             status: Some(200),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn derived_keys_are_the_hash_of_secret_and_count_and_never_repeat() {
+        let mut input = vec![7u8; 32];
+        input.extend_from_slice(&41u64.to_be_bytes());
+        assert_eq!(
+            RecordKey::derive(&[7; 32], 41).0,
+            Sha256::digest(&input)[..16]
+        );
+        let mut keys: Vec<[u8; 16]> = [[1u8; 32], [2u8; 32]]
+            .iter()
+            .flat_map(|secret| (0..1000).map(|n| RecordKey::derive(secret, n).0))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), 2000, "no key repeats, within or across secrets");
     }
 
     #[test]

@@ -77,7 +77,10 @@ impl Exchange {
         effects.extend(
             headers
                 .iter()
-                .filter(|(n, _)| n.to_ascii_lowercase().starts_with(IDENTITY_HEADER_PREFIX))
+                .filter(|(n, _)| {
+                    n.get(..IDENTITY_HEADER_PREFIX.len())
+                        .is_some_and(|p| p.eq_ignore_ascii_case(IDENTITY_HEADER_PREFIX))
+                })
                 .map(|(name, _)| Effect::RemoveRequestHeader(name.clone())),
         );
         // The gateway's own credential for the upstream, and the verified caller, if configured.

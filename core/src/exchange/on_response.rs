@@ -12,6 +12,9 @@ use crate::origins::OriginTracker;
 use crate::reply::LocalReply;
 use crate::sse::SseRewriter;
 
+/// The media type of an SSE response body (WHATWG HTML, server-sent events), compared case-insensitively.
+const EVENT_STREAM: &str = "text/event-stream";
+
 impl Exchange {
     /// The response headers arrived (every header, `:status` included); `end_of_stream` when the
     /// response has no body. Responses to requests Warden did not forward are left alone.
@@ -54,7 +57,8 @@ impl Exchange {
             return Step::proceed();
         }
         let event_stream = header_value(headers, "content-type")
-            .is_some_and(|t| t.to_ascii_lowercase().starts_with("text/event-stream"));
+            .and_then(|t| t.get(..EVENT_STREAM.len()))
+            .is_some_and(|t| t.eq_ignore_ascii_case(EVENT_STREAM));
         self.response = if event_stream {
             ResponseBody::Stream(Box::new(SseRewriter::new(
                 env.runtime.engine.limits.max_sse_event_bytes,
