@@ -5,7 +5,8 @@
 //! (`proxy_get_current_time_nanoseconds`) before and after the wrapped context's, and adds the
 //! nanoseconds to `warden.bench.ns.<callback>`; `create` covers building the context and `delete` its
 //! drop. `warden.bench.exchanges` counts the contexts dropped: divide by it for nanoseconds per
-//! exchange. The load bench reads them from Envoy's admin `/stats` (`load-bench --callback-timers`).
+//! exchange. The load bench reads them from Envoy's admin `/stats` and prints them for every config
+//! whose module keeps them (`just bench-callbacks`).
 //! What the figures include: the wrapped callback's wasm code and the hostcalls it makes; what they
 //! leave out: V8's entry into the module and the proxy-wasm SDK's dispatch to the context.
 
