@@ -123,9 +123,10 @@ pub struct AuditRecord {
     #[serde(default = "schema_version")]
     #[schemars(extend("const" = 1))]
     pub schema: u32,
-    /// Unique record id, the audit store's deduplication key: the HTTP exchange's 128-bit key (pseudo-random,
-    /// from a secret each filter VM draws with WASI `random_get` and the VM's exchange count) as 32
-    /// lower-case hex digits, `:`, the index of the message in the request (from 0). Never derived from `x-request-id`, which the client may set. See
+    /// Unique record id, the audit store's deduplication key: the HTTP exchange's 128-bit key
+    /// (pseudo-random, from a secret each filter VM draws with WASI `random_get` and the VM's exchange
+    /// count) as 32 lower-case hex digits, `:`, the index of the message in the request (from 0).
+    /// Never derived from `x-request-id`, which the client may set. See
     /// `record_id` in this crate's `audit` module.
     #[schemars(pattern(r"^[0-9a-f]{32}:[0-9]+$"))]
     pub record_id: String,
