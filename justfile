@@ -45,7 +45,7 @@ setup:
     @cmp -s deploy/check/requirements.txt "{{deploy_venv}}/requirements.installed" || { echo "==> installing deploy/check/requirements.txt into {{deploy_venv}}"; "{{deploy_venv}}/bin/pip" install --quiet --disable-pip-version-check -r deploy/check/requirements.txt && cp deploy/check/requirements.txt "{{deploy_venv}}/requirements.installed"; }
     @{ test -x /usr/bin/chromium && test -x /usr/bin/chromedriver; } || { echo "==> installing Chromium and ChromeDriver for the web inbox test (apt-get install chromium chromium-driver)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-# Build the filter (.wasm, release), the native binaries and test fixtures.
+# Build the filter (.wasm, cargo profile `wasm`), the native binaries and test fixtures.
 build: setup
     @echo "==> building warden_filter.wasm (profile wasm, wasm32-wasip1)"
     cargo build --locked -p warden-filter --target wasm32-wasip1 --profile wasm
@@ -238,8 +238,9 @@ bench *ARGS: build
 # Where Warden's µs go inside Envoy (about 5 min): Warden and the floor built with the `callback-timers`
 # feature (filter/src/callback_timers.rs: wall time inside each HTTP-context callback, kept as Envoy
 # counters) into target/callback-timers/, then the load bench on them; it prints the µs per exchange
-# inside each callback of both, per workload. The timers cost about 1 µs per callback, so compare these
-# two builds with each other, not with `just bench`'s. ARGS go to load-bench (default: small call, PII-free).
+# inside each callback of both, per workload. The timers themselves cost 23–33 µs per exchange in Envoy
+# (benches/results/envoy-callbacks-2026-12-01.md), so compare these two builds with each other, not with
+# `just bench`'s. ARGS go to load-bench (default: small call, PII-free).
 bench-callbacks *ARGS: setup
     #!/usr/bin/env bash
     set -euo pipefail

@@ -1,10 +1,10 @@
 //! `warden-filter`: the proxy-wasm adapter that puts [`warden_core`] into Envoy's HTTP filter chain.
 //!
 //! Build with `cargo build -p warden-filter --target wasm32-wasip1 --profile wasm` (`just build` then
-//! runs `wasm-opt -O3`); Envoy loads `target/wasm32-wasip1/wasm/warden_filter.wasm` (root id `warden`). The root context compiles the
-//! plugin configuration into a [`warden_core::Engine`] ([`root`]); one HTTP context per request drives
-//! it through the request and response callbacks ([`http`]). Nothing here decides anything that could be
-//! decided in `warden-core`.
+//! runs `wasm-opt -O3`); Envoy loads `target/wasm32-wasip1/wasm/warden_filter.wasm` (root id
+//! `warden`). The root context compiles the plugin configuration into a [`warden_core::Engine`]
+//! ([`root`]); one HTTP context per request drives it through the request and response callbacks
+//! ([`http`]). Nothing here decides anything that could be decided in `warden-core`.
 
 pub mod audit_queue;
 pub mod audit_shipper;
