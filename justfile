@@ -238,7 +238,8 @@ bench *ARGS: build
 # Where Warden's µs go inside Envoy (about 5 min): Warden and the floor built with the `callback-timers`
 # feature (filter/src/callback_timers.rs: wall time inside each HTTP-context callback, kept as Envoy
 # counters) into target/callback-timers/, then the load bench on them; it prints the µs per exchange
-# inside each callback of both, per workload. The timers themselves cost 23–33 µs per exchange in Envoy
+# inside each callback of both, per workload, and the quantiles of an exchange's total time inside
+# (a histogram over every exchange so far). The timers themselves cost 23–33 µs per exchange in Envoy
 # (benches/results/envoy-callbacks-2026-12-01.md), so compare these two builds with each other, not with
 # `just bench`'s. ARGS go to load-bench (default: small call, PII-free).
 bench-callbacks *ARGS: setup

@@ -117,6 +117,24 @@ impl Envoy {
             .collect())
     }
 
+    /// The cumulative quantiles of histogram `name` (`(percent, value)`, e.g. `(99.0, 81000.0)`), from
+    /// admin `/stats` (Envoy prints `name: P0(interval,cumulative) P25(…) …`); empty when Envoy has
+    /// no such histogram or has recorded nothing in it yet.
+    ///
+    /// # Errors
+    /// The admin interface does not answer 200.
+    pub fn histogram(&self, name: &str) -> anyhow::Result<Vec<(f64, f64)>> {
+        let (status, body) = self.admin_get(&format!("/stats?filter=^{name}$"))?;
+        if status != 200 {
+            bail!("admin /stats answered {status}");
+        }
+        Ok(body
+            .lines()
+            .filter_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
+            .flat_map(parse_quantiles)
+            .collect())
+    }
+
     fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
@@ -124,9 +142,36 @@ impl Envoy {
     }
 }
 
+/// The `(percent, cumulative value)` pairs of one histogram line of admin `/stats`
+/// (`P50(12000,11000) P99(nan,30000)`), leaving out quantiles without a value.
+fn parse_quantiles(line: &str) -> Vec<(f64, f64)> {
+    line.split_whitespace()
+        .filter_map(|quantile| {
+            let (percent, values) = quantile.strip_prefix('P')?.split_once('(')?;
+            let (_, cumulative) = values.strip_suffix(')')?.split_once(',')?;
+            let value: f64 = cumulative.parse().ok()?;
+            Some((percent.parse().ok()?, value)).filter(|_| value.is_finite())
+        })
+        .collect()
+}
+
 impl Drop for Envoy {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_quantiles;
+
+    #[test]
+    fn quantiles_are_the_cumulative_values_of_a_histogram_line() {
+        assert_eq!(
+            parse_quantiles("P0(nan,1000) P50(12000,11000) P99.9(nan,30500) P100(nan,nan)"),
+            vec![(0.0, 1000.0), (50.0, 11000.0), (99.9, 30500.0)]
+        );
+        assert!(parse_quantiles("No recorded values").is_empty());
     }
 }

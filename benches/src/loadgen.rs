@@ -115,6 +115,20 @@ end
     lua
 }
 
+/// `lua` (a [`script`] or [`rotating_script`]) with a think time: after each response, a connection
+/// waits a random whole number of milliseconds, uniform in `0..=2 × mean_ms`, before it sends its next
+/// request (wrk's `delay()`). `connections` connections then offer about `connections × 1000 /
+/// mean_ms` requests per second, however fast the server answers, so latencies are measured below
+/// saturation rather than set by the queue the connections keep full. wrk starts a request's clock
+/// when it writes the request, so the think time is not in the latency.
+pub fn with_think_time(mut lua: String, mean_ms: u32) -> String {
+    lua.push_str(&format!(
+        "function delay()\n  return math.random(0, {})\nend\n",
+        2 * u64::from(mean_ms)
+    ));
+    lua
+}
+
 /// Reads the [`Sample`] that the [`script`]'s `done` printed from wrk's standard output.
 ///
 /// # Errors
@@ -190,6 +204,13 @@ mod tests {
         );
         assert!(lua.contains("offset = tonumber(args[1]) or 0"));
         assert!(lua.contains("t:get(\"sent\")"));
+    }
+
+    #[test]
+    fn think_time_adds_a_uniform_delay_of_the_given_mean() {
+        let lua = with_think_time(script(b"{}", &[]), 20);
+        assert!(lua.ends_with("function delay()\n  return math.random(0, 40)\nend\n"));
+        assert!(lua.contains("done = function"));
     }
 
     #[test]

@@ -142,6 +142,28 @@ impl ApprovalResult {
     }
 }
 
+/// Latency below saturation: the small call at one offered load (connections with a think time, see
+/// `loadgen::with_think_time`) against every config.
+#[derive(Debug, Clone)]
+pub struct PacedResult {
+    /// How the section was measured (printed under its heading).
+    pub description: String,
+    /// `[no-filter, native, floor, warden]`.
+    pub configs: [Summary; 4],
+}
+
+impl PacedResult {
+    /// Warden's median latency minus the native chain's, µs.
+    pub fn p50_gap(&self) -> f64 {
+        self.configs[WARDEN].p50_us - self.configs[NATIVE].p50_us
+    }
+
+    /// Warden's 99th-percentile latency minus the native chain's, µs.
+    pub fn p99_gap(&self) -> f64 {
+        self.configs[WARDEN].p99_us - self.configs[NATIVE].p99_us
+    }
+}
+
 /// How the run was made, printed at the top of the report.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
@@ -176,6 +198,8 @@ pub struct Report {
     pub scaling: Option<(String, Vec<ScalingResult>)>,
     /// The approval fast path (absent when skipped).
     pub approval: Option<ApprovalResult>,
+    /// Latency at a fixed offered load, small call (absent when skipped).
+    pub paced: Option<PacedResult>,
 }
 
 /// Header of a table of [`summary_row`]s, `first` naming the first column.
@@ -266,7 +290,9 @@ pub fn markdown(report: &Report) -> String {
     md.push_str(
         "\n\"µs above\" is worker time: 10⁶/req·s⁻¹ of one config minus that of the other (one \
          saturated Envoy worker). Warden's own µs above the floor is what Warden's code costs beyond \
-         the least a body-inspecting wasm filter costs.\n",
+         the least a body-inspecting wasm filter costs. Latencies here are those of a saturated \
+         worker: each of the connections waits behind the others' requests, so they grow with the \
+         time per request; the tail below saturation is in \"Latency at a fixed offered load\".\n",
     );
     for r in &report.workloads {
         let _ = writeln!(md, "\n## {}\n\n{}\n", r.name, r.description);
@@ -283,6 +309,9 @@ pub fn markdown(report: &Report) -> String {
             r.warden_own_us()
         );
     }
+    if let Some(paced) = &report.paced {
+        paced_section(&mut md, paced);
+    }
     if let Some((how, scaling)) = &report.scaling {
         scaling_section(&mut md, how, scaling);
     }
@@ -290,6 +319,34 @@ pub fn markdown(report: &Report) -> String {
         approval_section(&mut md, approval);
     }
     md
+}
+
+fn paced_section(md: &mut String, r: &PacedResult) {
+    let _ = writeln!(
+        md,
+        "\n## Latency at a fixed offered load (small tools/call)\n\n{}\n",
+        r.description
+    );
+    md.push_str(
+        "| config | req/s | p50 µs | p99 µs | non-2xx | socket errors |\n|---|---|---|---|---|---|\n",
+    );
+    for (name, s) in CONFIGS.iter().zip(&r.configs) {
+        let _ = writeln!(
+            md,
+            "| {name} | {:.0} | {:.0} | {:.0} | {} | {} |",
+            s.rps, s.p50_us, s.p99_us, s.non_2xx, s.socket_errors
+        );
+    }
+    let (p50, p99) = (r.p50_gap(), r.p99_gap());
+    let verdict = if p99 <= p50 {
+        "within the median's gap".to_owned()
+    } else {
+        format!("{:.0} µs beyond the median's gap", p99 - p50)
+    };
+    let _ = writeln!(
+        md,
+        "\nWarden − native: p50 {p50:+.0} µs, p99 {p99:+.0} µs; the p99 gap is {verdict}."
+    );
 }
 
 fn scaling_section(md: &mut String, how: &str, results: &[ScalingResult]) {
@@ -429,6 +486,7 @@ mod tests {
             workloads: vec![small()],
             scaling: None,
             approval: None,
+            paced: None,
         });
         assert!(md.contains(
             "| small | 0.80× | 0.40× | 125.0 | 25.0 | 100 / 150 / 120 / 180 | 300 / 450 / 360 / 540 |"
@@ -439,6 +497,7 @@ mod tests {
             "Warden / native 0.80×, Warden / no-filter 0.40×, Warden's own work above the floor 125.0 µs/request."
         ));
         assert!(!md.contains("Two Envoy workers") && !md.contains("Approval fast path"));
+        assert!(!md.contains("fixed offered load\n"));
     }
 
     #[test]
@@ -466,6 +525,7 @@ mod tests {
                 allowed: summary(4_000.0, 180.0),
                 approved: summary(2_000.0, 400.0),
             }),
+            paced: None,
         });
         assert!(md.contains("## Two Envoy workers (small tools/call)\n\nwrk shares the CPUs"));
         assert!(md.contains("| native | 5000 | 8000 | 1.60× | 160 | 480 |"));
@@ -476,5 +536,44 @@ mod tests {
         assert!(md.contains(
             "Approved / allowed 0.50×; the check adds 250.0 µs/request of worker time and 220 µs"
         ));
+    }
+
+    #[test]
+    fn paced_section_compares_the_p99_gap_with_the_median_gap() {
+        let paced = |warden_p99: f64| PacedResult {
+            description: "16 connections thinking 20 ms".into(),
+            configs: [
+                Summary::of(&[sample(800.0, 300.0)]),
+                Summary {
+                    p99_us: 500.0,
+                    ..Summary::of(&[sample(800.0, 350.0)])
+                },
+                Summary::of(&[sample(800.0, 340.0)]),
+                Summary {
+                    p99_us: warden_p99,
+                    ..Summary::of(&[sample(799.0, 420.0)])
+                },
+            ],
+        };
+        let report = |paced| {
+            markdown(&Report {
+                info: info(),
+                workloads: vec![small()],
+                scaling: None,
+                approval: None,
+                paced: Some(paced),
+            })
+        };
+        let md = report(paced(560.0));
+        assert!(md.contains(
+            "## Latency at a fixed offered load (small tools/call)\n\n16 connections thinking 20 ms"
+        ));
+        assert!(md.contains("| native | 800 | 350 | 500 | 1 | 0 |"));
+        assert!(md.contains("| warden | 799 | 420 | 560 | 1 | 0 |"));
+        assert!(md.contains(
+            "Warden − native: p50 +70 µs, p99 +60 µs; the p99 gap is within the median's gap."
+        ));
+        let md = report(paced(600.0));
+        assert!(md.contains("p99 +100 µs; the p99 gap is 30 µs beyond the median's gap."));
     }
 }

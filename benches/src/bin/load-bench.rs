@@ -1,5 +1,6 @@
 //! `load-bench`: the same load, interleaved (A B C D A B C D …), against four Envoy configs of
 //! `envoy/bench/` (no filter, the native chain, the floor, Warden) on every workload; then the small
+//! call at a fixed offered load below saturation (the latency tail of each config), the small
 //! call with two Envoy workers (native vs Warden scaling), and the approval fast path (an approved,
 //! reusable grant checked against a real `warden serve`) against the plain allowed call. Medians to a
 //! Markdown report in `benches/results/<date>-<machine>.md` and `benches/results/latest.md`. Run by
@@ -16,6 +17,11 @@
 //!   each run starts where the previous one on the same Envoy stopped, so a token comes back only after
 //!   more than the cache's capacity of others and is never found in it (nor in `jwt_authn`'s cache of
 //!   1024). RS256 is the issue's first-seen figure; ES256 is measured as well.
+//! - **Latency at a fixed offered load**: with every connection's next request sent as soon as the
+//!   last is answered, a saturated worker's latency is the queue the connections keep full (16 ×
+//!   the time per request), so its p99 gap to native grows with the throughput gap. The tail is
+//!   measured again with a think time per connection (`loadgen::with_think_time`), at
+//!   [`Args::paced_rps`] (800 req/s by default, under a third of any config's capacity here).
 //! - **Two workers**: with 2 cores, Envoy's two workers and wrk share both CPUs; the section says so
 //!   and compares each config's scaling (2-worker / 1-worker req/s), not absolute figures.
 //! - **Approval fast path**: a `window` grant (reusable, not `once`) approved before the run, so each
@@ -32,13 +38,13 @@ use clap::Parser;
 use serde_json::{json, Value};
 use warden_benches::envoy::{Envoy, EnvoySpec};
 use warden_benches::http;
-use warden_benches::loadgen::{rotating_script, script, Load, Sample};
+use warden_benches::loadgen::{rotating_script, script, with_think_time, Load, Sample};
 use warden_benches::payloads::{
     allowed_call, denied_call, sse_event, tool_result, tool_result_of_size, Pii,
 };
 use warden_benches::report::{
-    markdown, ApprovalResult, Report, RunInfo, ScalingResult, Summary, WorkloadResult, CONFIGS,
-    WARDEN,
+    markdown, ApprovalResult, PacedResult, Report, RunInfo, ScalingResult, Summary, WorkloadResult,
+    CONFIGS, WARDEN,
 };
 use warden_benches::token_pool::TokenPool;
 use warden_core::exchange::TOKEN_CACHE_CAPACITY;
@@ -104,6 +110,14 @@ struct Args {
     /// Skip the approval fast-path section.
     #[arg(long)]
     skip_approval: bool,
+    /// Offered load of the fixed-load latency section (small call), requests per second over all
+    /// connections: each connection waits `connections × 1000 / paced_rps` ms on average between a
+    /// response and its next request.
+    #[arg(long, default_value_t = 800)]
+    paced_rps: u32,
+    /// Skip the fixed-load latency section.
+    #[arg(long)]
+    skip_paced: bool,
     /// Where the report goes.
     #[arg(long, default_value = "benches/results")]
     out_dir: PathBuf,
@@ -359,6 +373,8 @@ struct Lane<'a> {
     workload: &'a Workload,
     headers: &'a [(&'a str, &'a str)],
     pool: Option<&'a TokenPool>,
+    /// Mean think time of each connection between requests, ms (`None`: none, the worker saturated).
+    think_ms: Option<u32>,
 }
 
 /// Runs every lane: preflight and warm-up each, then `rounds` rounds of one run per lane in turn
@@ -371,13 +387,22 @@ fn measure(
 ) -> anyhow::Result<Vec<Vec<Sample>>> {
     let mut scripts = Vec::new();
     for lane in lanes {
-        let script_path = run_dir.join(format!("load-{}.lua", lane.workload.key));
+        let paced = if lane.think_ms.is_some() {
+            "-paced"
+        } else {
+            ""
+        };
+        let script_path = run_dir.join(format!("load-{}{paced}.lua", lane.workload.key));
         let lua = match lane.pool {
             Some(pool) => {
                 let tokens = pool.file.to_str().context("token pool path is not UTF-8")?;
                 rotating_script(&lane.workload.body, lane.headers, tokens)
             }
             None => script(&lane.workload.body, lane.headers),
+        };
+        let lua = match lane.think_ms {
+            Some(mean_ms) => with_think_time(lua, mean_ms),
+            None => lua,
         };
         std::fs::write(&script_path, lua)?;
         scripts.push(script_path);
@@ -431,6 +456,56 @@ fn measure(
     Ok(samples)
 }
 
+/// The small call against each of `envoys` (the four configs) at [`Args::paced_rps`]: every
+/// connection thinks between requests, so no worker is saturated and the latencies are each config's
+/// own, not the queue's.
+fn measure_paced(
+    args: &Args,
+    load: &Load,
+    run_dir: &Path,
+    envoys: &[Running],
+    small: &Workload,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<PacedResult> {
+    let think_ms = (args.connections * 1000 / args.paced_rps.max(1)).max(1);
+    eprintln!(
+        "==> latency at a fixed offered load: {} connections, {think_ms} ms mean think time",
+        args.connections
+    );
+    let lanes: Vec<Lane> = envoys
+        .iter()
+        .map(|envoy| Lane {
+            envoy,
+            workload: small,
+            headers,
+            pool: None,
+            think_ms: Some(think_ms),
+        })
+        .collect();
+    let timers_before = callback_timers(envoys)?;
+    let samples = measure(args, load, run_dir, &lanes)?;
+    print_callback_timers("small call at a fixed offered load", envoys, &timers_before)?;
+    let configs: Vec<Summary> = samples.iter().map(|s| Summary::of(s)).collect();
+    Ok(PacedResult {
+        description: format!(
+            "The small call at about {} req/s offered to each config, one worker each as in the main \
+             run: wrk's {} connections each wait a random 0–{} ms (mean {think_ms} ms) after a \
+             response before the next request, so no worker is saturated and a request waits behind \
+             few others. The latency is each config's own, not the queue's; the tail shows what a \
+             config adds now and then (timers, flushes, slow paths). Configs interleaved, {} rounds × \
+             {} s, median.",
+            args.connections * 1000 / think_ms,
+            args.connections,
+            2 * think_ms,
+            args.rounds,
+            args.seconds
+        ),
+        configs: configs
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("one summary per config expected"))?,
+    })
+}
+
 /// Prefix of the counters a `callback-timers` build of the filter keeps (`filter/src/callback_timers.rs`).
 const CALLBACK_TIMERS: &str = "wasmcustom.warden.bench.";
 
@@ -476,6 +551,19 @@ fn print_callback_timers(
             envoy.config,
             parts.join(", ")
         );
+        let quantiles = envoy
+            .envoy
+            .histogram(&format!("{CALLBACK_TIMERS}exchange_ns"))?;
+        if !quantiles.is_empty() {
+            let shown: Vec<String> = quantiles
+                .iter()
+                .map(|(percent, ns)| format!("p{percent} {:.1}", ns / 1000.0))
+                .collect();
+            eprintln!(
+                "    µs inside per exchange, every exchange of this Envoy so far: {}",
+                shown.join(", ")
+            );
+        }
     }
     Ok(())
 }
@@ -649,6 +737,7 @@ fn main() -> anyhow::Result<()> {
                 workload,
                 headers: fixed,
                 pool,
+                think_ms: None,
             })
             .collect();
         let timers_before = callback_timers(&envoys)?;
@@ -678,6 +767,17 @@ fn main() -> anyhow::Result<()> {
     let audit_lines = std::fs::read_to_string(run_dir.join("warden/audit.log"))
         .map_or(0, |t| t.lines().count() as u64);
     let small = selected.iter().position(|w| w.key == "small");
+    let paced = match small {
+        Some(index) if !args.skip_paced => Some(measure_paced(
+            &args,
+            &load,
+            run_dir,
+            &envoys[..CONFIGS.len()],
+            &selected[index],
+            &headers,
+        )?),
+        _ => None,
+    };
     drop(envoys);
 
     let both_cpus = format!("{},{}", args.envoy_cpu, args.load_cpu);
@@ -708,6 +808,7 @@ fn main() -> anyhow::Result<()> {
                     workload,
                     headers: &headers,
                     pool: None,
+                    think_ms: None,
                 })
                 .collect();
             let samples = measure(&args, &shared, run_dir, &lanes)?;
@@ -778,6 +879,7 @@ fn main() -> anyhow::Result<()> {
                 workload,
                 headers: &headers,
                 pool: None,
+                think_ms: None,
             })
             .collect();
         let rounds = measure(&args, &load, run_dir, &lanes)?;
@@ -819,6 +921,7 @@ fn main() -> anyhow::Result<()> {
         workloads: results,
         scaling,
         approval,
+        paced,
     };
     let text = markdown(&report);
     std::fs::create_dir_all(&args.out_dir)?;
