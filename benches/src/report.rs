@@ -434,6 +434,17 @@ mod tests {
         }
     }
 
+    /// The report of [`small`] alone, with `paced` as its fixed-load section.
+    fn small_report(paced: Option<PacedResult>) -> String {
+        markdown(&Report {
+            info: info(),
+            workloads: vec![small()],
+            scaling: None,
+            approval: None,
+            paced,
+        })
+    }
+
     fn small() -> WorkloadResult {
         WorkloadResult {
             name: "small".into(),
@@ -481,13 +492,7 @@ mod tests {
 
     #[test]
     fn summary_and_workload_tables_show_ratios_own_time_and_latencies_per_config() {
-        let md = markdown(&Report {
-            info: info(),
-            workloads: vec![small()],
-            scaling: None,
-            approval: None,
-            paced: None,
-        });
+        let md = small_report(None);
         assert!(md.contains(
             "| small | 0.80× | 0.40× | 125.0 | 25.0 | 100 / 150 / 120 / 180 | 300 / 450 / 360 / 540 |"
         ));
@@ -555,16 +560,7 @@ mod tests {
                 },
             ],
         };
-        let report = |paced| {
-            markdown(&Report {
-                info: info(),
-                workloads: vec![small()],
-                scaling: None,
-                approval: None,
-                paced: Some(paced),
-            })
-        };
-        let md = report(paced(560.0));
+        let md = small_report(Some(paced(560.0)));
         assert!(md.contains(
             "## Latency at a fixed offered load (small tools/call)\n\n16 connections thinking 20 ms"
         ));
@@ -573,7 +569,7 @@ mod tests {
         assert!(md.contains(
             "Warden − native: p50 +70 µs, p99 +60 µs; the p99 gap is within the median's gap."
         ));
-        let md = report(paced(600.0));
+        let md = small_report(Some(paced(600.0)));
         assert!(md.contains("p99 +100 µs; the p99 gap is 30 µs beyond the median's gap."));
     }
 }
