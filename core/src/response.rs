@@ -713,6 +713,34 @@ mod tests {
     }
 
     #[test]
+    fn member_names_repeated_across_records_are_masked_as_the_value_path_masks_them() {
+        let engine = engine();
+        // More distinct plain names than the walker remembers, repeated in every record, then names
+        // that must be declined (a secret's, one holding an e-mail address) after them.
+        let plain: serde_json::Map<String, Value> =
+            (0..12).map(|i| (format!("field_{i}"), json!(i))).collect();
+        let mut records: Vec<Value> = (0..4).map(|_| Value::Object(plain.clone())).collect();
+        let mut last = plain.clone();
+        last.insert("api_key".into(), json!("sk-not-a-real-key-0123456789"));
+        last.insert("jane@example.com".into(), json!("owner"));
+        records.push(Value::Object(last));
+        records.push(Value::Object(plain));
+        let records = Value::Array(records);
+        for result in [
+            json!({"structuredContent": {"records": records.clone()}}),
+            json!({"content": [{"type": "text", "text": records.to_string()}],
+                   "structuredContent": {"records": records}}),
+        ] {
+            check(
+                &engine,
+                json!({"jsonrpc": "2.0", "id": 1, "result": result})
+                    .to_string()
+                    .as_bytes(),
+            );
+        }
+    }
+
+    #[test]
     fn fast_paths_match_the_value_path_on_generated_messages() {
         let engine = engine();
         let mut gen = Gen(Rng(0x9e37_79b9_7f4a_7c15));
