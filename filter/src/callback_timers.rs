@@ -53,7 +53,8 @@ fn add(name: &'static str, by: u64) {
     }
 }
 
-/// Runs `f`, adding its wall time to `warden.bench.ns.<callback>`; returns its result and that time.
+/// Runs `f`, adding its wall time to the counter `warden.bench.<callback>` (`callback` is
+/// `ns.<name>`); returns its result and that time.
 fn timed<T>(callback: &'static str, f: impl FnOnce() -> T) -> (T, u64) {
     let start = now_ns();
     let result = f();
@@ -79,7 +80,8 @@ impl<C> Timed<C> {
         }
     }
 
-    /// Runs callback `f` of the wrapped context, timed as `warden.bench.ns.<callback>`.
+    /// Runs callback `f` of the wrapped context, timed as by [`timed`], and adds its time to the
+    /// exchange's total.
     fn time<T>(&mut self, callback: &'static str, f: impl FnOnce(&mut C) -> T) -> T {
         let (result, ns) = timed(callback, || f(&mut self.inner));
         self.inside_ns += ns;
