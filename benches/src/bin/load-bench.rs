@@ -457,8 +457,8 @@ fn measure(
 }
 
 /// The small call against each of `envoys` (the four configs) at [`Args::paced_rps`]: every
-/// connection thinks between requests, so no worker is saturated and the latencies are each config's
-/// own, not the queue's.
+/// connection thinks between requests, so no worker is saturated and a request waits behind few
+/// others, not behind a full queue.
 fn measure_paced(
     args: &Args,
     load: &Load,
@@ -491,8 +491,9 @@ fn measure_paced(
             "The small call at about {} req/s offered to each config, one worker each as in the main \
              run: wrk's {} connections each wait a random 0–{} ms (mean {think_ms} ms) after a \
              response before the next request, so no worker is saturated and a request waits behind \
-             few others. The latency is each config's own, not the queue's; the tail shows what a \
-             config adds now and then (timers, flushes, slow paths). Configs interleaved, {} rounds × \
+             few others rather than behind a full queue; the tail shows what a config adds now and \
+             then (timers, flushes, slow paths) and how long a request waits behind another. Configs \
+             interleaved, {} rounds × \
              {} s, median.",
             args.connections * 1000 / think_ms,
             args.connections,
