@@ -32,7 +32,7 @@
 
 use memchr::memmem;
 
-use super::secrets::ends_like_secret_name;
+use super::secrets::{ends_like_secret_name, is_secret_tail};
 use super::specials::Specials;
 
 /// Trigger bits (see the module documentation).
@@ -147,6 +147,42 @@ pub(super) fn fired(bytes: &[u8], wanted: u32, first: bool) -> u32 {
         }
     }
     fired
+}
+
+/// Whether the `:` or `_` at `i` provably fires no trigger ([`at_special`]), from the four bytes
+/// before it and the one after; `false` when unsure, so that [`fired`] stops there as before.
+/// - A member name's colon (`"id":`, or `\\"id\\":` in escaped JSON text) fires nothing when its
+///   name's last two letters end no secret name ([`is_secret_tail`], the test
+///   `ends_like_secret_name` makes first) and no second colon follows (`::`, an IPv6 address); a
+///   quote is no hex digit, so it ends no MAC or IPv6 group.
+/// - An underscore fires nothing unless it ends `gh?_`, `github_pat_` or `…_live_` (two bytes tell).
+pub(super) fn quiet_stop(bytes: &[u8], i: usize) -> bool {
+    let Some(&[before4, before3, before2, before1, byte, after]) = i
+        .checked_sub(4)
+        .and_then(|from| bytes.get(from..i + 2))
+        .and_then(|window| <&[u8; 6]>::try_from(window).ok())
+    else {
+        return false;
+    };
+    match byte {
+        b':' => {
+            let (first, last) = if before2 == b'\\' {
+                (before4, before3)
+            } else {
+                (before3, before2)
+            };
+            after != b':'
+                && before1 == b'"'
+                && !matches!(last, b'"' | b'\'' | b'\\' | b' ')
+                && !is_secret_tail(first, last)
+        }
+        b'_' => {
+            !(before2 == b'h' && matches!(before1, b'p' | b'o' | b'u' | b's' | b'r')
+                || (before2 == b'a' && before1 == b't')
+                || (before2 == b'v' && before1 == b'e'))
+        }
+        _ => false,
+    }
 }
 
 /// Digit runs carried from one group of digits to the next.
@@ -551,6 +587,98 @@ mod tests {
             fired_some += usize::from(fires_as_at_every_stop(&text, &mut rng));
         }
         assert!(fired_some > 5_000, "{fired_some}");
+    }
+
+    #[test]
+    fn passing_over_quiet_colons_underscores_and_ps_fires_the_same_triggers() {
+        // Member names (secret ones, their tails in either case, others), what may come between a
+        // name and its colon, the prefixes `_` ends, hex groups and `passport`: long enough texts that
+        // whole 16-byte blocks are classified (the quiet stops are cleared only there).
+        const PARTS: &[&str] = &[
+            "\"",
+            "\\\"",
+            ":",
+            "::",
+            "_",
+            " ",
+            "'",
+            "\\",
+            "p",
+            "P",
+            "a",
+            "A",
+            "x",
+            "{",
+            ",",
+            "\"id",
+            "\"name",
+            "\"warehouse",
+            "\"token",
+            "\"api_key",
+            "\"passWORD",
+            "\"aws_secret_key",
+            "se",
+            "SE",
+            "rd",
+            "wd",
+            "et",
+            "En",
+            "ey",
+            "on",
+            "ord",
+            "ed",
+            "gh",
+            "ghp",
+            "ghs",
+            "github_pat",
+            "sk_live",
+            "rk_live",
+            "unit",
+            "price",
+            "passport",
+            "PASSPORT",
+            "pas",
+            "ab",
+            "12",
+            "0f",
+            "3a",
+            "-",
+            "@",
+            "=",
+        ];
+        let mut rng = Rng(0x0123_4567_89ab_cdef);
+        let mut fired_some = 0;
+        for _ in 0..100_000 {
+            let parts = 4 + rng.below(24);
+            let text: Vec<u8> = (0..parts).flat_map(|_| rng.pick(PARTS).bytes()).collect();
+            fired_some += usize::from(fires_as_at_every_stop(&text, &mut rng));
+        }
+        assert!(fired_some > 5_000, "{fired_some}");
+    }
+
+    #[test]
+    fn quiet_stops_fire_nothing_where_they_are_proved_quiet() {
+        let cases: &[(&str, bool)] = &[
+            ("{\"id\":1,\"name\":2}", true),
+            ("[{\\\"id\\\":1}]", true),
+            ("{\"api_key\":\"x\"}", false),
+            ("[{\\\"token\\\":1}]", false),
+            ("{\"Password\" :1}", false),
+            ("{\"a\"::1}", false),
+            ("ord_12 unit_price", true),
+            ("ghp_ github_pat_ sk_live_", false),
+        ];
+        for &(text, quiet) in cases {
+            let bytes = text.as_bytes();
+            let stops = (0..bytes.len()).filter(|&i| matches!(bytes[i], b':' | b'_'));
+            let proved: Vec<bool> = stops.map(|i| quiet_stop(bytes, i)).collect();
+            assert!(!proved.is_empty(), "{text}");
+            if quiet {
+                assert!(proved.iter().skip(1).all(|&q| q), "{text}: {proved:?}");
+            } else {
+                assert!(!proved.iter().all(|&q| q), "{text}: {proved:?}");
+            }
+        }
     }
 
     #[test]

@@ -384,10 +384,15 @@ pub(super) fn is_secret_name(name: &[u8]) -> bool {
 /// Whether `name` ends (any case) with the last two letters of one of [`SECRET_NAMES`] or
 /// [`AWS_SECRET_NAMES`]: a cheap first test, since most names end differently.
 fn has_secret_tail(name: &[u8]) -> bool {
-    name.last_chunk::<2>().is_some_and(|[a, b]| {
-        let tail = [a.to_ascii_lowercase(), b.to_ascii_lowercase()];
-        matches!(&tail, b"rd" | b"wd" | b"se" | b"et" | b"en" | b"ey" | b"on")
-    })
+    name.last_chunk::<2>()
+        .is_some_and(|&[first, last]| is_secret_tail(first, last))
+}
+
+/// Whether `first` then `last` (any case) are the last two letters of one of [`SECRET_NAMES`] or
+/// [`AWS_SECRET_NAMES`].
+pub(super) fn is_secret_tail(first: u8, last: u8) -> bool {
+    let tail = [first.to_ascii_lowercase(), last.to_ascii_lowercase()];
+    matches!(&tail, b"rd" | b"wd" | b"se" | b"et" | b"en" | b"ey" | b"on")
 }
 
 /// The pre-scan's test before an `=` or `:`: whether `text` ends, after what [`name_before`] skips,
@@ -399,8 +404,9 @@ pub(super) fn ends_like_secret_name(text: &[u8]) -> bool {
         .take(MAX_SKIPPED)
         .take_while(|&&b| matches!(b, b'"' | b'\'' | b'\\' | b' '))
         .count();
-    has_secret_tail(&text[..text.len() - skipped])
-        && name_before(text, text.len()).is_some_and(is_secret_name)
+    // The name `name_before` would cut from here ends with a secret name exactly when the text does:
+    // secret names are made of the bytes a name is cut from, and none is longer than `MAX_NAME`.
+    is_secret_name(&text[..text.len() - skipped])
 }
 
 #[cfg(test)]
