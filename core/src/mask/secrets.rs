@@ -414,6 +414,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_text_ends_like_a_secret_name_exactly_when_the_name_cut_from_it_is_one() {
+        const PARTS: &[&str] = &[
+            "password",
+            "PassWord",
+            "api_key",
+            "api-key",
+            "secret_access_key",
+            "token",
+            "x",
+            ".",
+            "\"",
+            "'",
+            "\\",
+            " ",
+            " \"",
+            "\\\"",
+            "_",
+            "-",
+            "=",
+            "{",
+            "é",
+            "my",
+            "aws",
+        ];
+        let mut rng = crate::test_rng::Rng(0x5851_f42d_4c95_7f2d);
+        for _ in 0..50_000 {
+            let parts = rng.below(7);
+            let text: String = (0..parts).map(|_| *rng.pick(PARTS)).collect();
+            let bytes = text.as_bytes();
+            let cut = name_before(bytes, bytes.len()).is_some_and(is_secret_name);
+            assert_eq!(ends_like_secret_name(bytes), cut, "{text:?}");
+        }
+    }
+
+    #[test]
     fn every_secret_name_passes_the_tail_test_in_any_case() {
         for name in SECRET_NAMES.iter().chain(AWS_SECRET_NAMES.iter()) {
             for variant in [name.to_string(), name.to_ascii_uppercase()] {
