@@ -2,6 +2,8 @@
 //! characters U+0000–U+001F. Found eight bytes at a time with word arithmetic (SWAR), which runs the
 //! same natively and in the `.wasm`: JSON walking, escaping and the masked leaves' checks all search
 //! for the next such byte, and a byte-at-a-time loop spends most of its time on mispredicted branches.
+//! Loops that visit every such byte of a text (unescaping, escaping, walking a string) use a [`Cursor`],
+//! which classifies sixteen bytes at once (`simd128` in the `.wasm`) and keeps the block's mask.
 
 /// `0x01` in every byte of a word.
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
@@ -44,6 +46,84 @@ pub(super) fn find(bytes: &[u8]) -> Option<usize> {
         .map(|offset| at + offset)
 }
 
+/// The bytes of a text that JSON escapes, found in order by a loop that visits each of them (escaped
+/// JSON text has one every few bytes): each 16-byte block is classified once and its bytes to
+/// escape are read from the block's bit mask, so the search does not start again after each one.
+/// Measured in V8 (`just bench-v8-core`): 64 KiB PII-dense, whose nested JSON text is unescaped,
+/// walked and escaped again, 3–4 % faster than calling [`find`] at each one.
+pub(super) struct Cursor<'b> {
+    bytes: &'b [u8],
+    /// Start of the classified block.
+    base: usize,
+    /// End of the classified block (`base` when none is classified yet).
+    end: usize,
+    /// Bit `i` set when `bytes[base + i]` needs escaping.
+    mask: u16,
+}
+
+impl<'b> Cursor<'b> {
+    /// A cursor over the bytes of `bytes` that JSON escapes, none classified yet.
+    pub(super) fn new(bytes: &'b [u8]) -> Self {
+        Self {
+            bytes,
+            base: 0,
+            end: 0,
+            mask: 0,
+        }
+    }
+
+    /// The index of the first byte at or after `from` that JSON escapes ([`needs_escape`]), if any.
+    pub(super) fn next_from(&mut self, mut from: usize) -> Option<usize> {
+        if (self.base..self.end).contains(&from) {
+            let ahead = self.mask & u16::MAX << (from - self.base);
+            if ahead != 0 {
+                return Some(self.base + ahead.trailing_zeros() as usize);
+            }
+            from = self.end;
+        }
+        while let Some(chunk) = self.bytes.get(from..from + 16) {
+            let mut block = [0; 16];
+            block.copy_from_slice(chunk);
+            (self.base, self.end, self.mask) = (from, from + 16, block_mask(&block));
+            if self.mask != 0 {
+                return Some(from + self.mask.trailing_zeros() as usize);
+            }
+            from += 16;
+        }
+        // The last few bytes one at a time: with `find` inlined here instead, V8 ran the PII-dense
+        // body 6–15 % slower than with this loop (`just bench-v8-core`).
+        let rest = self.bytes.get(from..)?;
+        rest.iter()
+            .position(|&b| needs_escape(b))
+            .map(|offset| from + offset)
+    }
+}
+
+/// Bit `i` set when `block[i]` needs escaping.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn block_mask(block: &[u8; 16]) -> u16 {
+    use core::arch::wasm32::{i64x2, u8x16_bitmask, u8x16_eq, u8x16_lt, u8x16_splat, v128_or};
+    let (mut low, mut high) = ([0; 8], [0; 8]);
+    low.copy_from_slice(&block[..8]);
+    high.copy_from_slice(&block[8..]);
+    let bytes = i64x2(i64::from_le_bytes(low), i64::from_le_bytes(high));
+    u8x16_bitmask(v128_or(
+        v128_or(
+            u8x16_eq(bytes, u8x16_splat(b'"')),
+            u8x16_eq(bytes, u8x16_splat(b'\\')),
+        ),
+        u8x16_lt(bytes, u8x16_splat(0x20)),
+    ))
+}
+
+/// Bit `i` set when `block[i]` needs escaping (the `simd128` version's mask, a byte at a time).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn block_mask(block: &[u8; 16]) -> u16 {
+    block.iter().enumerate().fold(0, |mask, (i, &byte)| {
+        mask | u16::from(needs_escape(byte)) << i
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +146,23 @@ mod tests {
         }
         assert_eq!(find(b""), None);
         assert_eq!(find("caf\u{e9} \u{1f600}".as_bytes()), None);
+    }
+
+    #[test]
+    fn the_cursor_finds_what_a_byte_by_byte_search_finds_from_each_place_asked() {
+        const ALPHABET: &[u8] = b"ab\"\\\n\x1f \xc3\xa9{}:";
+        let mut rng = crate::test_rng::Rng(0x2f6b_7d1c_9a3e_5b41);
+        for _ in 0..20_000 {
+            let len = rng.below(70);
+            let text: Vec<u8> = (0..len).map(|_| *rng.pick(ALPHABET)).collect();
+            // Asked as the callers ask: never backwards, often from right after the last one found.
+            let mut cursor = Cursor::new(&text);
+            let mut from = rng.below(3);
+            while from <= len + 1 {
+                let expected = (from..len).find(|&i| needs_escape(text[i]));
+                assert_eq!(cursor.next_from(from), expected, "{text:?} from {from}");
+                from = expected.unwrap_or(from) + 1 + rng.below(3);
+            }
+        }
     }
 }

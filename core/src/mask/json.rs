@@ -319,8 +319,8 @@ fn json_string(text: &str) -> String {
 pub(super) fn push_escaped(out: &mut String, text: &str) {
     let bytes = text.as_bytes();
     let mut copied = 0;
-    while let Some(offset) = escapes::find(&bytes[copied..]) {
-        let at = copied + offset;
+    let mut escapes = escapes::Cursor::new(bytes);
+    while let Some(at) = escapes.next_from(copied) {
         let byte = bytes[at];
         out.push_str(&text[copied..at]);
         copied = at + 1;

@@ -38,12 +38,13 @@ impl<'a> Leaf<'a> {
             return Cow::Borrowed(raw);
         }
         let mut text = String::with_capacity(raw.len());
-        let mut rest = raw;
+        let mut copied = 0;
+        let mut escapes = escapes::Cursor::new(raw.as_bytes());
         // The walker let no quote or control character through unescaped: the next byte to escape
         // is the next backslash.
-        while let Some(at) = escapes::find(rest.as_bytes()) {
-            text.push_str(&rest[..at]);
-            let escape = rest.as_bytes().get(at + 1).copied().unwrap_or(b'\\');
+        while let Some(at) = escapes.next_from(copied) {
+            text.push_str(raw.get(copied..at).unwrap_or_default());
+            let escape = raw.as_bytes().get(at + 1).copied().unwrap_or(b'\\');
             text.push(match escape {
                 b'b' => '\u{8}',
                 b'f' => '\u{c}',
@@ -52,9 +53,9 @@ impl<'a> Leaf<'a> {
                 b't' => '\t',
                 other => char::from(other), // '"', '\\', '/': validated by the walker
             });
-            rest = rest.get(at + 2..).unwrap_or_default();
+            copied = at + 2;
         }
-        text.push_str(rest);
+        text.push_str(raw.get(copied..).unwrap_or_default());
         Cow::Owned(text)
     }
 }
@@ -304,10 +305,10 @@ impl<'a> JsonWalker<'a> {
         let start = self.pos + 1;
         let mut at = start;
         let mut escaped = false;
+        let mut escapes = escapes::Cursor::new(bytes);
         loop {
             // The closing quote, a backslash, or a control character JSON forbids unescaped.
-            let offset = escapes::find(&bytes[at..]).ok_or(Unsupported)?;
-            at += offset;
+            at = escapes.next_from(at).ok_or(Unsupported)?;
             match (bytes[at], bytes.get(at + 1)) {
                 (b'"', _) => {
                     self.pos = at + 1;
