@@ -261,12 +261,15 @@ bench-callbacks *ARGS: setup
     target/release/load-bench --envoy "{{envoy}}" --wasm "$out/warden_filter.wasm" --floor-wasm "$out/warden_floor_filter.wasm" \
       --skip-two-workers --skip-approval --out-dir "$out" "${args[@]}"
 
-# Warden's JSON masking of the load bench's 64 KiB bodies timed in V8, the engine Envoy runs the filter in,
-# without Envoy around it (about 2 min): benches/v8-core built for wasm32-wasip1 like the filter (profile
-# wasm, wasm-opt, name section kept) and run under Node's WASI. ARGS go to benches/v8-core/run.mjs:
-# other builds of it to compare with, given first (`just bench-v8-core /tmp/before.wasm`: the tree's build
-# is then timed as a ratio of that one), `--only pii_free`, `--runs N`, `--profile` (V8's self time per
-# function). Judge masking changes here, not by wasmtime's fuel (benches/results/masking-2026-12-01.md).
+# Warden's core work timed in V8, the engine Envoy runs the filter in, without Envoy around it (about 2 min):
+# the JSON masking of the load bench's 64 KiB bodies (pii_dense, pii_free) and a first-seen token's
+# verification (rs256, es256). benches/v8-core is built for wasm32-wasip1 like the filter (profile wasm,
+# wasm-opt, name section kept) and run under Node's WASI with TurboFan only, as Envoy compiles it. ARGS go to
+# benches/v8-core/run.mjs: other builds of it to compare with, given first (`just bench-v8-core
+# /tmp/before.wasm`: the tree's build is then timed as a ratio of that one), `--only pii_free`, `--runs N`,
+# `--profile` (V8's self time per function). Judge masking changes here, not by wasmtime's fuel, then in
+# Envoy: Node 20's V8 does not inline wasm calls, and call-heavy code (big integers) differs there
+# (benches/results/masking-v8-2026-12-01.md).
 bench-v8-core *ARGS: setup
     #!/usr/bin/env bash
     set -euo pipefail
@@ -276,7 +279,8 @@ bench-v8-core *ARGS: setup
     echo "==> building warden-v8-core.wasm ($out/; its own cargo target dir, name section kept)"
     CARGO_TARGET_DIR="$out/cargo" CARGO_PROFILE_WASM_STRIP=false cargo build --locked -q -p warden-v8-core --target wasm32-wasip1 --profile wasm
     wasm-opt -O3 -g {{wasm_features}} "$out/cargo/wasm32-wasip1/wasm/warden-v8-core.wasm" -o "$out/warden-v8-core.wasm"
-    node --no-warnings benches/v8-core/run.mjs {{ARGS}} "$out/warden-v8-core.wasm"
+    # TurboFan only, no Liftoff baseline tier: how proxy-wasm's V8 host in Envoy compiles the filter.
+    node --no-warnings --no-liftoff benches/v8-core/run.mjs {{ARGS}} "$out/warden-v8-core.wasm"
 
 # Where Warden's time goes inside the .wasm (about 15 min the first time): per-callback µs of each
 # workload (benches/benches/wasm_stages.rs), then a perf profile of the small call and of 64 KiB

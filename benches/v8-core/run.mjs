@@ -66,9 +66,9 @@ const first = builds[0];
 for (const [workload] of first.best) {
   for (const build of builds) {
     const { us, bytes } = build.best.get(workload);
-    const mib = bytes / us / 1.048576;
+    const rate = bytes > 0 ? `${(bytes / us / 1.048576).toFixed(0).padStart(5)} MiB/s` : ' '.repeat(11);
     const ratio = build === first ? '' : `  ${(us / first.best.get(workload).us).toFixed(3)}x the first's time`;
-    console.log(`${workload.padEnd(10)} ${us.toFixed(1).padStart(8)} µs  ${mib.toFixed(0).padStart(5)} MiB/s  ${build.path}${ratio}`);
+    console.log(`${workload.padEnd(10)} ${us.toFixed(1).padStart(8)} µs  ${rate}  ${build.path}${ratio}`);
   }
 }
 // Rust's legacy symbol mangling (`_ZN11warden_core4mask…17h<hash>E`) made readable.

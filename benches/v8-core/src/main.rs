@@ -1,10 +1,11 @@
-//! Times the demo policy's masking of the load bench's 64 KiB response bodies (PII-dense, PII-free)
-//! in V8, the engine Envoy runs the filter in: built for wasm32-wasip1 and run under Node's WASI by
-//! `benches/v8-core/run.mjs` (`just bench-v8-core`).
+//! Times Warden's per-request core work in V8, the engine Envoy runs the filter in: the demo policy's
+//! masking of the load bench's 64 KiB response bodies (`pii_dense`, `pii_free`) and the verification
+//! of a token seen for the first time (`rs256`, `es256`: signature and claims, no cache). Built for
+//! wasm32-wasip1 and run under Node's WASI by `benches/v8-core/run.mjs` (`just bench-v8-core`).
 //!
-//! Arguments: the number of bodies to mask per workload (default 300) and, optionally, the one
-//! workload to run (`pii_dense`, `pii_free`; empty for both). Prints `<workload> <µs per body>
-//! <body bytes>` per workload.
+//! Arguments: the number of operations per workload (default 300) and, optionally, the one workload
+//! to run (empty for all). Prints `<workload> <µs per operation> <bytes per operation>` per workload
+//! (bytes 0 for the tokens).
 
 use std::time::Instant;
 
@@ -15,6 +16,9 @@ use std::time::Instant;
 #[allow(dead_code)]
 mod payloads;
 
+use jwt_simple::prelude::{
+    Claims, Duration, ECDSAP256KeyPairLike, ES256KeyPair, RS256KeyPair, RSAKeyPairLike,
+};
 use payloads::{tool_result_of_size, Pii};
 use warden_core::engine::Environment;
 use warden_core::request::Disposition;
@@ -62,4 +66,47 @@ fn main() {
         let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(iterations.max(1));
         println!("{name} {us:.2} {}", body.len());
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    for (name, token) in [("rs256", dev_token(false)), ("es256", dev_token(true))] {
+        if only.as_deref().is_some_and(|only| only != name) {
+            continue;
+        }
+        let start = Instant::now();
+        for _ in 0..iterations {
+            std::hint::black_box(engine.verifier.verify(&token, now).is_ok());
+        }
+        let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(iterations.max(1));
+        println!("{name} {us:.2} 0");
+    }
+}
+
+/// A token `policies/demo.json` accepts, signed here with the committed dev key (ES256 or RS256;
+/// `policies/dev/README.md`), valid for an hour: as `warden_testkit::tokens` signs them.
+fn dev_token(es256: bool) -> String {
+    let claims = Claims::with_custom_claims(
+        serde_json::json!({ "groups": ["support"] }),
+        Duration::from_secs(3600),
+    )
+    .with_issuer("https://dev-issuer.warden.local")
+    .with_audience("warden-demo")
+    .with_subject("alice@example.com");
+    let signed = if es256 {
+        ES256KeyPair::from_pem(include_str!(
+            "../../../policies/dev/dev-signing-key-es256.pem"
+        ))
+        .map(|key| key.with_key_id("warden-dev-es256"))
+        .and_then(|key| key.sign(claims))
+    } else {
+        RS256KeyPair::from_pem(include_str!(
+            "../../../policies/dev/dev-signing-key-rs256.pem"
+        ))
+        .map(|key| key.with_key_id("warden-dev-rs256"))
+        .and_then(|key| key.sign(claims))
+    };
+    signed.unwrap_or_else(|e| {
+        eprintln!("cannot sign a dev token: {e}");
+        std::process::exit(2);
+    })
 }
