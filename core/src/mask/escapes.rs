@@ -5,6 +5,8 @@
 //! Loops that visit every such byte of a text (unescaping, escaping, walking a string) use a [`Cursor`],
 //! which classifies sixteen bytes at once (`simd128` in the `.wasm`) and keeps the block's mask.
 
+use super::block_mask::BlockMask;
+
 /// `0x01` in every byte of a word.
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 /// `0x80` in every byte of a word.
@@ -53,12 +55,7 @@ pub(super) fn find(bytes: &[u8]) -> Option<usize> {
 /// walked and escaped again, 3–4 % faster than calling [`find`] at each one.
 pub(super) struct Cursor<'b> {
     bytes: &'b [u8],
-    /// Start of the classified block.
-    base: usize,
-    /// End of the classified block (`base` when none is classified yet).
-    end: usize,
-    /// Bit `i` set when `bytes[base + i]` needs escaping.
-    mask: u16,
+    block: BlockMask,
 }
 
 impl<'b> Cursor<'b> {
@@ -66,27 +63,21 @@ impl<'b> Cursor<'b> {
     pub(super) fn new(bytes: &'b [u8]) -> Self {
         Self {
             bytes,
-            base: 0,
-            end: 0,
-            mask: 0,
+            block: BlockMask::default(),
         }
     }
 
     /// The index of the first byte at or after `from` that JSON escapes ([`needs_escape`]), if any.
-    pub(super) fn next_from(&mut self, mut from: usize) -> Option<usize> {
-        if (self.base..self.end).contains(&from) {
-            let ahead = self.mask & u16::MAX << (from - self.base);
-            if ahead != 0 {
-                return Some(self.base + ahead.trailing_zeros() as usize);
-            }
-            from = self.end;
-        }
+    pub(super) fn next_from(&mut self, from: usize) -> Option<usize> {
+        let mut from = match self.block.resume(from) {
+            Ok(found) => return Some(found),
+            Err(next) => next,
+        };
         while let Some(chunk) = self.bytes.get(from..from + 16) {
             let mut block = [0; 16];
             block.copy_from_slice(chunk);
-            (self.base, self.end, self.mask) = (from, from + 16, block_mask(&block));
-            if self.mask != 0 {
-                return Some(from + self.mask.trailing_zeros() as usize);
+            if let Some(found) = self.block.keep(from, block_mask(&block)) {
+                return Some(found);
             }
             from += 16;
         }

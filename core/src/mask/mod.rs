@@ -8,6 +8,7 @@
 //! order, then custom ones in configuration order); a replaced span is never scanned again.
 
 mod blob;
+mod block_mask;
 mod builtin;
 mod detectors;
 mod escapes;
