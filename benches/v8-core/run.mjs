@@ -22,7 +22,7 @@ const { values, positionals } = parseArgs({
   },
 });
 if (positionals.length === 0) {
-  console.error('usage: node run.mjs [--runs N] [--iterations N] [--only WORKLOAD] A.wasm [B.wasm ...]');
+  console.error('usage: node run.mjs [--runs N] [--iterations N] [--only WORKLOAD] [--profile] A.wasm [B.wasm ...]');
   process.exit(2);
 }
 const builds = await Promise.all(
