@@ -6,8 +6,9 @@
 //! One pass over the bytes; only the bytes of `specials.rs` do any work, and an RFC 3339 timestamp
 //! after a quote is passed over whole (its ten stops fire nothing; see [`timestamp`]). Triggers
 //! ([`Trigger`]):
-//! - a `\u` escape (it could spell any character): every detector may match (looked for by
-//!   [`Triggers::may_match`] in raw JSON; [`fired`] reads text as it is, where `\u` is two characters);
+//! - `ESCAPE`: a `\u` escape (it could spell any character): every detector may match (wanted by
+//!   [`Triggers::may_match`] in raw JSON only; in decoded text, where `\u` is two characters, it is not
+//!   wanted);
 //! - `DIGITS`: a run of at least 9 ASCII digits in groups joined by single spaces or dashes (an SSN
 //!   or ITIN has 9, an NHS number 10, a card 13 to 19), or a digit followed by an exponent marker
 //!   (`4.1111111e15` is a number leaf whose decimal text, `4111111100000000.0`, is masked);
@@ -19,7 +20,8 @@
 //! - literals of the secret formats (`AKIA`, `ASIA`, `ghp_`…, `github_pat_`, `gl…-`, `xox?-`,
 //!   `sk_live_`, `rk_live_`, `AIza`, `sk-`, `-----BEGIN `, `eyJ`), and `ASSIGN`: `=` or `:` after a
 //!   name ending like a secret's (`password`, `token`, `api_key`…; see `secrets.rs`);
-//! - `BLOB`: `blob` followed by a quote (a base64 resource blob, decoded before masking);
+//! - `BLOB`: `blob` followed by a quote or a backslash (a base64 resource blob, decoded before
+//!   masking; raw JSON only, as `ESCAPE`);
 //! - for a custom detector: the literal every match of its pattern starts with (see
 //!   [`required_literal`]), or always when no literal can be derived.
 //!
@@ -57,6 +59,8 @@ impl Trigger {
     pub const PEM: u32 = 1 << 15;
     pub const JWT: u32 = 1 << 16;
     pub const ASSIGN: u32 = 1 << 17;
+    pub const ESCAPE: u32 = 1 << 18;
+    pub const BLOB: u32 = 1 << 19;
 }
 
 /// Fewest digits a card number, an SSN or an ITIN has (3 + 2 + 4).
@@ -73,39 +77,39 @@ pub(super) struct Triggers<'m> {
     pub literals: Vec<&'m str>,
     /// A custom detector without a derivable literal is in the set: anything may match.
     pub opaque: bool,
-    /// The set has a detector: a `\\u` escape (which could spell anything) or a base64 resource
-    /// blob (decoded before masking) may match.
+    /// The set has a detector: in raw JSON, a `\u` escape (which could spell anything) or a base64
+    /// resource blob (decoded before masking) may match (`ESCAPE`, `BLOB`).
     pub any_detector: bool,
 }
 
 impl Triggers<'_> {
-    /// Whether a detector may match in the text `bytes` decode to (`false` proves it cannot).
+    /// Whether a detector may match in the text `bytes` decode to (`false` proves it cannot): the
+    /// raw triggers (`ESCAPE`, `BLOB`) are looked for in the same pass as the others.
     pub fn may_match(&self, bytes: &[u8]) -> bool {
-        self.may_match_unescaped(bytes)
-            || (self.any_detector && (contains(bytes, b"\\u") || has_blob_member(bytes)))
+        let raw = if self.any_detector {
+            Trigger::ESCAPE | Trigger::BLOB
+        } else {
+            0
+        };
+        self.may_fire(bytes, self.wanted | raw)
     }
 
     /// [`Triggers::may_match`] for bytes taken as text as they are, no escape or blob decoded (an
     /// object member's name as the JSON walker hands it: never escaped, never a blob's content).
     pub fn may_match_unescaped(&self, bytes: &[u8]) -> bool {
+        self.may_fire(bytes, self.wanted)
+    }
+
+    /// Whether a trigger of `wanted` fires in `bytes`, a custom detector's literal occurs there, or
+    /// the set has an opaque custom detector.
+    fn may_fire(&self, bytes: &[u8], wanted: u32) -> bool {
         self.opaque
-            || fired(bytes, self.wanted, true) != 0
+            || fired(bytes, wanted, true) != 0
             || self
                 .literals
                 .iter()
-                .any(|literal| contains(bytes, literal.as_bytes()))
+                .any(|literal| memmem::find(bytes, literal.as_bytes()).is_some())
     }
-}
-
-/// `blob` followed by a quote or a backslash (an escaped quote).
-fn has_blob_member(bytes: &[u8]) -> bool {
-    memmem::find_iter(bytes, b"blob").any(|at| matches!(bytes.get(at + 4), Some(b'"' | b'\\')))
-}
-
-/// Whether `needle` occurs in `bytes`. `memmem` looks for two of its bytes at once, so a frequent
-/// first byte (the backslash of `\u` in escaped JSON text) costs no stop per occurrence.
-fn contains(bytes: &[u8], needle: &[u8]) -> bool {
-    memmem::find(bytes, needle).is_some()
 }
 
 /// The triggers of `wanted` that fire in the text `bytes` as it is (no escape decoded). With `first`,
@@ -343,6 +347,13 @@ fn at_special(bytes: &[u8], i: usize, byte: u8) -> u32 {
             }
         }
         b'J' if i >= 2 && &bytes[i - 2..i] == b"ey" => Trigger::JWT,
+        b'\\' if bytes.get(i + 1) == Some(&b'u') => Trigger::ESCAPE,
+        // `blob` before a quote, or a backslash (an escaped quote in escaped JSON text).
+        b'b' if bytes[i..].starts_with(b"blob")
+            && matches!(bytes.get(i + 4), Some(b'"' | b'\\')) =>
+        {
+            Trigger::BLOB
+        }
         b'p' | b'P'
             if bytes
                 .get(i..i + 8)
@@ -561,7 +572,7 @@ mod tests {
     /// one drawn from `rng` (another trigger firing elsewhere must not hide a difference); returns
     /// whether any fired.
     fn fires_as_at_every_stop(text: &[u8], rng: &mut Rng) -> bool {
-        let every = (Trigger::ASSIGN << 1) - 1;
+        let every = (Trigger::BLOB << 1) - 1;
         let wanted = match rng.below(2) {
             0 => every,
             _ => 1 << rng.below(every.count_ones() as usize),
@@ -590,10 +601,11 @@ mod tests {
     }
 
     #[test]
-    fn passing_over_quiet_colons_underscores_and_ps_fires_the_same_triggers() {
+    fn passing_over_quiet_colons_underscores_and_leads_fires_the_same_triggers() {
         // Member names (secret ones, their tails in either case, others), what may come between a
-        // name and its colon, the prefixes `_` ends, hex groups and `passport`: long enough texts that
-        // whole 16-byte blocks are classified (the quiet stops are cleared only there).
+        // name and its colon, the prefixes `_` ends, hex groups, and the lead bytes with and without
+        // their letters (`passport`, `\u`, `blob"`): long enough texts that whole 16-byte blocks are
+        // classified (the quiet stops are cleared only there).
         const PARTS: &[&str] = &[
             "\"",
             "\\\"",
@@ -645,6 +657,15 @@ mod tests {
             "-",
             "@",
             "=",
+            "\\u",
+            "\\\\u",
+            "u",
+            "U",
+            "b",
+            "bl",
+            "blob",
+            "BLOB",
+            "l",
         ];
         let mut rng = Rng(0x0123_4567_89ab_cdef);
         let mut fired_some = 0;

@@ -106,11 +106,16 @@ fn a_final_sse_event_without_its_blank_line_is_masked() {
 
 /// A JSON response (id 1) of `result` to an allowed call, as the client receives it.
 fn through_warden(result: &Value) -> Vec<u8> {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "result": result}).to_string();
+    body_through_warden(&body)
+}
+
+/// The JSON response `body` to an allowed call, as the client receives it.
+fn body_through_warden(body: &str) -> Vec<u8> {
     let (_host, mut vm) = demo().unwrap();
     let mut stream = vm.http_stream().unwrap();
     allowed_call(&mut stream);
     start_response(&mut stream, "application/json");
-    let body = json!({"jsonrpc": "2.0", "id": 1, "result": result}).to_string();
     stream.response_body(body.as_bytes(), true).unwrap();
     stream.response().forwarded
 }
@@ -198,6 +203,43 @@ fn secrets_the_pre_scan_finds_at_colons_underscores_and_p_are_masked_at_every_of
         ] {
             assert_masked_in_text_and_structure(json!({ name: value }), &clear, offset);
         }
+    }
+}
+
+/// Raw JSON may hide a value from the pre-scan's other triggers in two ways: a `\u` escape (here the
+/// `@` of an e-mail address) and a base64 resource blob. The pre-scan finds both in the same
+/// sixteen-byte blocks as the rest, so each must be masked wherever it falls in those blocks (every
+/// offset, nothing else in the body to stop at).
+#[test]
+fn values_behind_an_escape_or_in_a_blob_are_masked_at_every_offset() {
+    use base64::{engine::general_purpose::STANDARD, Engine as _};
+    // `amFuZUBleGFtcGxlLmNvbQ==`: base64 that fires no other trigger.
+    let blob = STANDARD.encode(EMAIL);
+    for offset in 0..40 {
+        let pad = "w".repeat(offset);
+        // The address's `@` as `\u0040` (its digits before no exponent marker), in the structured
+        // result and in its text (escaped again).
+        let escaped = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"result":{{"content":[{{"type":"text","text":"{{\"note\":\"{pad} jane\\u0040mail.example.com\"}}"}}],"structuredContent":{{"note":"{pad} jane\u0040mail.example.com"}}}}}}"#
+        );
+        let out = String::from_utf8(body_through_warden(&escaped)).unwrap();
+        assert_eq!(
+            out.matches("[REDACTED:EMAIL_ADDRESS]").count(),
+            2,
+            "offset {offset}: {out}"
+        );
+        let resource = json!({"content": [{"type": "resource", "resource": {
+            "uri": format!("file:///{pad}"), "mimeType": "text/plain", "blob": blob}}]});
+        let out = String::from_utf8(through_warden(&resource)).unwrap();
+        let masked: Value = serde_json::from_str(&out).unwrap();
+        let masked_blob = masked["result"]["content"][0]["resource"]["blob"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            STANDARD.decode(masked_blob).unwrap(),
+            b"[REDACTED:EMAIL_ADDRESS]",
+            "offset {offset}: {out}"
+        );
     }
 }
 
