@@ -106,8 +106,8 @@ fn is_quiet_lead(byte: u8, after: u8) -> bool {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 fn classify(block: &[u8; 16], next: &[u8; 16]) -> (u16, u16) {
     use core::arch::wasm32::{
-        i64x2, i8x16_swizzle, u8x16_bitmask, u8x16_eq, u8x16_ne, u8x16_shr, u8x16_splat, v128,
-        v128_and, v128_or,
+        i64x2, i8x16_swizzle, u8x16_bitmask, u8x16_eq, u8x16_shr, u8x16_splat, v128, v128_and,
+        v128_or,
     };
     let vector = |bytes: &[u8; 16]| -> v128 {
         let (mut low, mut high) = ([0; 8], [0; 8]);
@@ -119,17 +119,20 @@ fn classify(block: &[u8; 16], next: &[u8; 16]) -> (u16, u16) {
     let low_nibbles = v128_and(bytes, u8x16_splat(0x0f));
     let high = i8x16_swizzle(vector(&HIGH), u8x16_shr(bytes, 4));
     let low = i8x16_swizzle(vector(&LOW), low_nibbles);
-    let special = u8x16_bitmask(u8x16_ne(v128_and(low, high), u8x16_splat(0)));
-    let lead = u8x16_ne(
+    // Masks of `eq`, negated as integers: V8 has no single instruction for `i8x16.ne`.
+    let zero = u8x16_splat(0);
+    let special = !u8x16_bitmask(u8x16_eq(v128_and(low, high), zero));
+    let lead = !u8x16_bitmask(u8x16_eq(
         v128_and(i8x16_swizzle(vector(&LEAD), low_nibbles), high),
-        u8x16_splat(0),
-    );
+        zero,
+    ));
     // Setting bit 5 lower-cases a letter (and makes no other byte a lower-case letter).
     let after = v128_or(vector(next), u8x16_splat(0x20));
-    let quiet_lead = u8x16_bitmask(v128_and(
-        lead,
-        u8x16_ne(after, i8x16_swizzle(vector(&FOLLOWER), low_nibbles)),
+    let followed = u8x16_bitmask(u8x16_eq(
+        after,
+        i8x16_swizzle(vector(&FOLLOWER), low_nibbles),
     ));
+    let quiet_lead = lead & !followed;
     let colon_or_underscore = u8x16_bitmask(v128_or(
         u8x16_eq(bytes, u8x16_splat(b':')),
         u8x16_eq(bytes, u8x16_splat(b'_')),
