@@ -1,6 +1,15 @@
 //! The bookkeeping of a search that classifies a text sixteen bytes at a time and keeps the last
 //! block's bit mask, so that a loop visiting every wanted byte classifies each block once
-//! ([`super::escapes::Cursor`], [`super::specials::Specials`]).
+//! ([`super::escapes::Cursor`], [`super::specials::Specials`]), and the load of such a block.
+
+/// Sixteen bytes as one vector (LLVM emits a single `v128.load` for it).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(super) fn vector(bytes: &[u8; 16]) -> core::arch::wasm32::v128 {
+    let (mut low, mut high) = ([0; 8], [0; 8]);
+    low.copy_from_slice(&bytes[..8]);
+    high.copy_from_slice(&bytes[8..]);
+    core::arch::wasm32::i64x2(i64::from_le_bytes(low), i64::from_le_bytes(high))
+}
 
 /// The last classified block of a text: where it starts and ends, and which of its bytes are wanted.
 #[derive(Debug, Default)]

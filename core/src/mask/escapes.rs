@@ -1,9 +1,9 @@
 //! The bytes a JSON string cannot hold as themselves (RFC 8259 §7): `"`, `\` and the control
-//! characters U+0000–U+001F. Found eight bytes at a time with word arithmetic (SWAR), which runs the
-//! same natively and in the `.wasm`: JSON walking, escaping and the masked leaves' checks all search
-//! for the next such byte, and a byte-at-a-time loop spends most of its time on mispredicted branches.
-//! Loops that visit every such byte of a text (unescaping, escaping, walking a string) use a [`Cursor`],
-//! which classifies sixteen bytes at once (`simd128` in the `.wasm`) and keeps the block's mask.
+//! characters U+0000–U+001F. A single search ([`find`], whether a rendering needs escaping) goes
+//! eight bytes at a time with word arithmetic (SWAR), which runs the same natively and in the `.wasm`
+//! (a byte-at-a-time loop spends most of its time on mispredicted branches). Loops that visit every
+//! such byte of a text (unescaping, escaping, walking a string) use a [`Cursor`], which classifies
+//! sixteen bytes at once (`simd128` in the `.wasm`) and keeps the block's mask.
 
 use super::block_mask::BlockMask;
 
@@ -93,11 +93,8 @@ impl<'b> Cursor<'b> {
 /// Bit `i` set when `block[i]` needs escaping.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 fn block_mask(block: &[u8; 16]) -> u16 {
-    use core::arch::wasm32::{i64x2, u8x16_bitmask, u8x16_eq, u8x16_lt, u8x16_splat, v128_or};
-    let (mut low, mut high) = ([0; 8], [0; 8]);
-    low.copy_from_slice(&block[..8]);
-    high.copy_from_slice(&block[8..]);
-    let bytes = i64x2(i64::from_le_bytes(low), i64::from_le_bytes(high));
+    use core::arch::wasm32::{u8x16_bitmask, u8x16_eq, u8x16_lt, u8x16_splat, v128_or};
+    let bytes = super::block_mask::vector(block);
     u8x16_bitmask(v128_or(
         v128_or(
             u8x16_eq(bytes, u8x16_splat(b'"')),

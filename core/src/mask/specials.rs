@@ -107,15 +107,9 @@ fn is_quiet_lead(byte: u8, after: u8) -> bool {
 /// `block[i]` is `:` or `_`, a stop [`quiet_stop`] may prove quiet.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 fn classify(block: &[u8; 16], next: &[u8; 16]) -> (u16, u16) {
+    use super::block_mask::vector;
     use core::arch::wasm32::{
-        i64x2, i8x16_swizzle, u8x16_bitmask, u8x16_eq, u8x16_shr, u8x16_splat, v128, v128_and,
-        v128_or,
-    };
-    let vector = |bytes: &[u8; 16]| -> v128 {
-        let (mut low, mut high) = ([0; 8], [0; 8]);
-        low.copy_from_slice(&bytes[..8]);
-        high.copy_from_slice(&bytes[8..]);
-        i64x2(i64::from_le_bytes(low), i64::from_le_bytes(high))
+        i8x16_swizzle, u8x16_bitmask, u8x16_eq, u8x16_shr, u8x16_splat, v128_and, v128_or,
     };
     let bytes = vector(block);
     let low_nibbles = v128_and(bytes, u8x16_splat(0x0f));
