@@ -267,20 +267,36 @@ bench-callbacks *ARGS: setup
 # wasm-opt, name section kept) and run under Node's WASI with TurboFan only, as Envoy compiles it. ARGS go to
 # benches/v8-core/run.mjs: other builds of it to compare with, given first (`just bench-v8-core
 # /tmp/before.wasm`: the tree's build is then timed as a ratio of that one), `--only pii_free`, `--runs N`,
-# `--profile` (V8's self time per function). Judge masking changes here, not by wasmtime's fuel, then in
-# Envoy: Node 20's V8 does not inline wasm calls, and call-heavy code (big integers) differs there
-# (benches/results/masking-v8-2026-12-01.md).
-bench-v8-core *ARGS: setup
+# `--profile` (V8's self time per function). Node 20's V8 is 11.3, Envoy 1.40's 14.6 (which, unlike Node's,
+# runs a short `memory.copy` without a call out of the code): judge a change here and with `just bench-v8-14`,
+# then in Envoy (benches/results/v8-14-2026-12-01.md).
+bench-v8-core *ARGS: _v8-core-wasm
     #!/usr/bin/env bash
     set -euo pipefail
     command -v node >/dev/null || { echo "error: node (18 or later) is missing: apt-get install nodejs"; exit 1; }
+    # TurboFan only, no Liftoff baseline tier: how proxy-wasm's V8 host in Envoy compiles the filter; wasm
+    # calls inlined into their callers, as Envoy's V8 14 does by default (Node 20's V8 11.3 only when asked,
+    # and only once the first run has gathered call counts: a build's first run is slower, keep --runs >= 3).
+    node --no-warnings --no-liftoff --wasm-inlining benches/v8-core/run.mjs {{ARGS}} target/v8-core/warden-v8-core.wasm
+
+# The same workloads in V8 14.4, Envoy's generation of V8 (mini-racer's, installed into .venv on first use
+# from benches/v8-core/requirements.txt; about 1 min). It inlines wasm calls as Envoy's V8 does, but runs
+# without V8's trap handler, so every memory access is bounds-checked in code: memory-bound work (masking)
+# runs slower than in Envoy, call-bound work (big integers) as in Envoy. ARGS go to
+# benches/v8-core/run_v8_14.py: builds to compare with, `--only`, `--runs`, `--iterations`, `--v8-flag`.
+bench-v8-14 *ARGS: _v8-core-wasm
+    @cmp -s benches/v8-core/requirements.txt "{{venv}}/v8-14.installed" || { echo "==> installing mini-racer (V8 14.4) into {{venv}} (benches/v8-core/requirements.txt)"; "{{venv}}/bin/pip" install --quiet --disable-pip-version-check -r benches/v8-core/requirements.txt && cp benches/v8-core/requirements.txt "{{venv}}/v8-14.installed"; }
+    "{{venv}}/bin/python" benches/v8-core/run_v8_14.py {{ARGS}} target/v8-core/warden-v8-core.wasm
+
+# benches/v8-core built for wasm32-wasip1 as the filter is (target/v8-core/warden-v8-core.wasm, name section kept).
+_v8-core-wasm: setup
+    #!/usr/bin/env bash
+    set -euo pipefail
     out=target/v8-core
     mkdir -p "$out"
     echo "==> building warden-v8-core.wasm ($out/; its own cargo target dir, name section kept)"
     CARGO_TARGET_DIR="$out/cargo" CARGO_PROFILE_WASM_STRIP=false cargo build --locked -q -p warden-v8-core --target wasm32-wasip1 --profile wasm
     wasm-opt -O3 -g {{wasm_features}} "$out/cargo/wasm32-wasip1/wasm/warden-v8-core.wasm" -o "$out/warden-v8-core.wasm"
-    # TurboFan only, no Liftoff baseline tier: how proxy-wasm's V8 host in Envoy compiles the filter.
-    node --no-warnings --no-liftoff benches/v8-core/run.mjs {{ARGS}} "$out/warden-v8-core.wasm"
 
 # Where Warden's time goes inside the .wasm (about 15 min the first time): per-callback µs of each
 # workload (benches/benches/wasm_stages.rs), then a perf profile of the small call and of 64 KiB
