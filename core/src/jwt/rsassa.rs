@@ -2,15 +2,16 @@
 //! the RS256/384/512 and PS256/384/512 JWS algorithms (RFC 7518 §3.3, §3.5).
 //!
 //! RSAVP1 (RFC 8017 §5.2.2), `m = s^e mod n`, runs in Montgomery form with `crypto-bigint`; the
-//! Montgomery parameters of the modulus are computed once, when the JWK is loaded, and kept with the
-//! key. Verification only handles public values (the key, the token), so the exponentiation is the
-//! plain square-and-multiply over the public exponent's bits. The encoded message is then checked
+//! Montgomery parameters of the modulus, and `R^e mod n` (see [`RsaVerifier::rsavp1`]), are
+//! computed once, when the JWK is loaded, and kept with the key. Verification only handles public
+//! values (the key, the token), so the exponentiation is the plain square-and-multiply over the
+//! public exponent's bits. The encoded message is then checked
 //! byte for byte: for PKCS#1 v1.5 the whole expected `EM` is rebuilt and compared (the comparison
 //! RFC 8017 §8.2.2 step 4 prescribes, never a parse of `EM`), for PSS `EMSA-PSS-VERIFY` (§9.1.2)
 //! runs with the salt length equal to the hash length, as RFC 7518 §3.5 requires.
 
 use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
-use crypto_bigint::{BoxedUint, Limb, Odd};
+use crypto_bigint::{BoxedUint, Limb, MontyForm, MontyMultiplier, Odd};
 use sha2::{Sha256, Sha384, Sha512};
 
 /// The hash of an RS*/PS* algorithm (RFC 7518 §3.3, §3.5).
@@ -84,6 +85,10 @@ pub(super) enum RsaPadding {
 pub(super) struct RsaVerifier {
     /// Montgomery parameters of `n` (holds `n` itself).
     params: BoxedMontyParams,
+    /// `R^e mod n` (`R` the Montgomery radix), kept as a Montgomery form: the one product that
+    /// turns the exponentiation of the signature read as a Montgomery form into `s^e mod n` (see
+    /// [`RsaVerifier::rsavp1`]).
+    correction: BoxedMontyForm,
     /// The public exponent.
     exponent: u64,
     /// `k`: the length of `n` in octets (RFC 8017 §2).
@@ -125,8 +130,16 @@ impl RsaVerifier {
         let modulus = modulus
             .filter(|_| modulus_bits > 1)
             .ok_or_else(|| "the RSA modulus must be odd and greater than 1".to_owned())?;
+        let params = BoxedMontyParams::new_vartime(modulus);
+        // `R mod n` is the Montgomery form of 1; raised to `e` in Montgomery arithmetic and taken
+        // out of it, `R^e mod n`.
+        let radix = BoxedMontyForm::one(&params).to_montgomery();
+        let radix_to_e = BoxedMontyForm::new(radix, &params)
+            .pow(&BoxedUint::from(exponent))
+            .retrieve();
         Ok(Self {
-            params: BoxedMontyParams::new_vartime(modulus),
+            correction: BoxedMontyForm::from_montgomery(radix_to_e, &params),
+            params,
             exponent,
             modulus_len: n.len(),
             modulus_bits,
@@ -154,22 +167,30 @@ impl RsaVerifier {
 
     /// RSAVP1 (RFC 8017 §5.2.2) and I2OSP to `k` octets: `None` when the signature representative
     /// is not below `n`.
-    fn rsavp1(&self, signature: &[u8]) -> Option<Vec<u8>> {
+    pub(super) fn rsavp1(&self, signature: &[u8]) -> Option<Vec<u8>> {
         let modulus = self.params.modulus().as_ref();
         let s = BoxedUint::from_be_slice(signature, modulus.bits_precision()).ok()?;
         if s >= *modulus {
             return None;
         }
-        let base = BoxedMontyForm::new(s, &self.params);
+        // `s` itself is read as a Montgomery form, that of `x = s·R⁻¹`, so it needs no product to
+        // enter Montgomery form. The exponentiation then holds `x^e·R = s^e·R^(1−e) mod n`, and one
+        // product with `R^e mod n` (a Montgomery product divides by `R`) leaves `s^e mod n`, out of
+        // Montgomery form already: one product where converting `s` in and `m` out took a product
+        // and a reduction.
+        let base = BoxedMontyForm::from_montgomery(s, &self.params);
         let mut m = base.clone();
+        // One multiplier for every product (its scratch buffer allocated once).
+        let mut multiplier = <BoxedMontyForm as MontyForm>::Multiplier::from(&self.params);
         // Left to right over the exponent's bits below its top bit (public: no constant time).
         for bit in (0..63 - self.exponent.leading_zeros()).rev() {
-            m = m.square();
+            multiplier.square_assign(&mut m);
             if self.exponent >> bit & 1 == 1 {
-                m = m.mul(&base);
+                multiplier.mul_assign(&mut m, &base);
             }
         }
-        let bytes = m.retrieve().to_be_bytes();
+        multiplier.mul_assign(&mut m, &self.correction);
+        let bytes = m.as_montgomery().to_be_bytes();
         // m < n < 2^(8k): the octets before the last k are zero.
         let skip = bytes.len().checked_sub(self.modulus_len)?;
         Some(bytes[skip..].to_vec())

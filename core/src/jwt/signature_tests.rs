@@ -442,3 +442,32 @@ fn es256_refuses_signatures_of_another_key_and_out_of_range_scalars() {
         assert!(!verifier.verify(&input, &candidate), "{what}");
     }
 }
+
+proptest::proptest! {
+    /// RSAVP1 computes `s^e mod n` (then I2OSP) for any odd modulus of 512 to 4,096 bits and the
+    /// public exponents keys use, against `num-bigint-dig`'s `modpow`: the signature entering the
+    /// exponentiation as a Montgomery form and leaving it through the per-key `R^e mod n` must give
+    /// the plain power, at every precision (limb count) and for exponents of two to 33 bits.
+    #[test]
+    fn rsavp1_is_the_plain_modular_power(
+        n_bytes in proptest::collection::vec(proptest::num::u8::ANY, 64..=512),
+        s_seed in proptest::collection::vec(proptest::num::u8::ANY, 512),
+        e in proptest::sample::select(vec![3u64, 17, 65_537, (1 << 32) + 15]),
+    ) {
+        let mut n_bytes = n_bytes;
+        n_bytes[0] |= 0x80;
+        *n_bytes.last_mut().unwrap() |= 1;
+        let n = rsa::BigUint::from_bytes_be(&n_bytes);
+        let s = rsa::BigUint::from_bytes_be(&s_seed[..n_bytes.len()]) % &n;
+        let mut signature = vec![0u8; n_bytes.len()];
+        let s_bytes = s.to_bytes_be();
+        signature[n_bytes.len() - s_bytes.len()..].copy_from_slice(&s_bytes);
+        let verifier =
+            RsaVerifier::new(&n_bytes, &e.to_be_bytes(), RsaHash::Sha256, RsaPadding::Pkcs1v15)
+                .unwrap();
+        let expected = s.modpow(&rsa::BigUint::from(e), &n).to_bytes_be();
+        let mut expected_k = vec![0u8; n_bytes.len() - expected.len()];
+        expected_k.extend_from_slice(&expected);
+        proptest::prop_assert_eq!(verifier.rsavp1(&signature), Some(expected_k));
+    }
+}
