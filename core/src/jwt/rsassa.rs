@@ -134,9 +134,7 @@ impl RsaVerifier {
         // `R mod n` is the Montgomery form of 1; raised to `e` in Montgomery arithmetic and taken
         // out of it, `R^e mod n`.
         let radix = BoxedMontyForm::one(&params).to_montgomery();
-        let radix_to_e = BoxedMontyForm::new(radix, &params)
-            .pow(&BoxedUint::from(exponent))
-            .retrieve();
+        let radix_to_e = power(BoxedMontyForm::new(radix, &params), exponent).retrieve();
         Ok(Self {
             correction: BoxedMontyForm::from_montgomery(radix_to_e, &params),
             params,
@@ -178,18 +176,8 @@ impl RsaVerifier {
         // product with `R^e mod n` (a Montgomery product divides by `R`) leaves `s^e mod n`, out of
         // Montgomery form already: one product where converting `s` in and `m` out took a product
         // and a reduction.
-        let base = BoxedMontyForm::from_montgomery(s, &self.params);
-        let mut m = base.clone();
-        // One multiplier for every product (its scratch buffer allocated once).
-        let mut multiplier = <BoxedMontyForm as MontyForm>::Multiplier::from(&self.params);
-        // Left to right over the exponent's bits below its top bit (public: no constant time).
-        for bit in (0..63 - self.exponent.leading_zeros()).rev() {
-            multiplier.square_assign(&mut m);
-            if self.exponent >> bit & 1 == 1 {
-                multiplier.mul_assign(&mut m, &base);
-            }
-        }
-        multiplier.mul_assign(&mut m, &self.correction);
+        let x = BoxedMontyForm::from_montgomery(s, &self.params);
+        let m = power(x, self.exponent).mul(&self.correction);
         let bytes = m.as_montgomery().to_be_bytes();
         // m < n < 2^(8k): the octets before the last k are zero.
         let skip = bytes.len().checked_sub(self.modulus_len)?;
@@ -271,6 +259,21 @@ impl RsaVerifier {
             counter = counter.wrapping_add(1);
         }
     }
+}
+
+/// `base^exponent` in Montgomery arithmetic, left to right over the exponent's bits below its top
+/// bit, with one multiplier (its scratch buffer allocated once) for every product. Not constant
+/// time: the exponent is public (`exponent` ≥ 1).
+fn power(base: BoxedMontyForm, exponent: u64) -> BoxedMontyForm {
+    let mut multiplier = <BoxedMontyForm as MontyForm>::Multiplier::from(base.params());
+    let mut m = base.clone();
+    for bit in (0..63 - exponent.leading_zeros()).rev() {
+        multiplier.square_assign(&mut m);
+        if exponent >> bit & 1 == 1 {
+            multiplier.mul_assign(&mut m, &base);
+        }
+    }
+    m
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
