@@ -7,8 +7,8 @@
 //! values (the key, the token), so the exponentiation is the plain square-and-multiply over the
 //! public exponent's bits. The encoded message is then checked byte for byte: for PKCS#1 v1.5 the
 //! whole expected `EM` is rebuilt and compared (the comparison RFC 8017 §8.2.2 step 4 prescribes,
-//! never a parse of `EM`), for PSS `EMSA-PSS-VERIFY` (§9.1.2) runs with the salt length equal to the
-//! hash length, as RFC 7518 §3.5 requires.
+//! never a parse of `EM`), for PSS `EMSA-PSS-VERIFY` (§9.1.2) runs with the salt length equal to
+//! the hash length, as RFC 7518 §3.5 requires.
 
 use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
 use crypto_bigint::{BoxedUint, Limb, MontyForm, MontyMultiplier, Odd};
