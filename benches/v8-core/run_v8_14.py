@@ -48,6 +48,7 @@ function compile(base64) {
 function run(index, args) {
   var memory;
   var out = '';
+  var err = '';
   var view = function () { return new DataView(memory.buffer); };
   var argBytes = args.map(function (a) { return a + '\0'; });
   var imports = { wasi_snapshot_preview1: {
@@ -85,7 +86,10 @@ function run(index, args) {
       for (var i = 0; i < count; i++) {
         var at = view().getUint32(iovs + 8 * i, true);
         var len = view().getUint32(iovs + 8 * i + 4, true);
-        if (fd === 1) for (var k = 0; k < len; k++) out += String.fromCharCode(bytes[at + k]);
+        for (var k = 0; k < len; k++) {
+          if (fd === 1) out += String.fromCharCode(bytes[at + k]);
+          else err += String.fromCharCode(bytes[at + k]);
+        }
         total += len;
       }
       view().setUint32(written, total, true);
@@ -99,7 +103,7 @@ function run(index, args) {
     instance.exports._start();
   } catch (e) {
     if (e === null || typeof e !== 'object' || !('exitCode' in e)) throw e;
-    if (e.exitCode !== 0) throw new Error('exited with ' + e.exitCode);
+    if (e.exitCode !== 0) throw new Error('exited with ' + e.exitCode + ': ' + err);
   }
   return out;
 }
