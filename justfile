@@ -267,9 +267,9 @@ bench-callbacks *ARGS: setup
 # wasm-opt, name section kept) and run under Node's WASI with TurboFan only, as Envoy compiles it. ARGS go to
 # benches/v8-core/run.mjs: other builds of it to compare with, given first (`just bench-v8-core
 # /tmp/before.wasm`: the tree's build is then timed as a ratio of that one), `--only pii_free`, `--runs N`,
-# `--profile` (V8's self time per function). Node 20's V8 is 11.3, Envoy 1.40's 14.6 (which, unlike Node's,
-# runs a short `memory.copy` without a call out of the code): judge a change here and with `just bench-v8-14`,
-# then in Envoy (benches/results/v8-14-2026-12-01.md).
+# `--profile` (V8's self time per function). Node 20's V8 is 11.3, Envoy 1.40's 14.6 (where avoiding short
+# `memory.copy`s, a call out of the code in Node's, gained nothing): judge a change here and with
+# `just bench-v8-14`, then in Envoy (benches/results/v8-14-2026-12-01.md).
 bench-v8-core *ARGS: _v8-core-wasm
     #!/usr/bin/env bash
     set -euo pipefail

@@ -4,8 +4,9 @@
 
 The same interleaving and report as run.mjs (a build's figure per workload is its fastest run; later
 builds are also given as a ratio of the first), in the V8 generation Envoy runs the filter in rather
-than Node 20's V8 11.3. The two differ where it shows: V8 14 inlines wasm calls into wasm callers and
-runs a short `memory.copy` without the call Node's V8 makes (benches/results/v8-14-2026-12-01.md).
+than Node 20's V8 11.3. The two differ where it shows: V8 14 inlines wasm calls into wasm callers, and
+short `memory.copy`s, a call out of the code in Node's V8, cost little there and in Envoy
+(benches/results/v8-14-2026-12-01.md).
 Like proxy-wasm's V8 host, it compiles the whole module with TurboFan up front (`--no-liftoff`).
 
 Bare V8 has no WASI, so a few lines of JavaScript below implement the preview-1 calls the module makes
