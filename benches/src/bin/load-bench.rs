@@ -758,6 +758,7 @@ fn main() -> anyhow::Result<()> {
             );
         }
         results.push(WorkloadResult {
+            key: workload.key.to_owned(),
             name: workload.name.to_owned(),
             description: workload.description.to_owned(),
             configs: summaries
